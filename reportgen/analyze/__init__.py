@@ -1,0 +1,158 @@
+"""The analyzer: pure, bundle (+ baseline, + timeline) → Assessment. Touches no database."""
+
+from __future__ import annotations
+
+from reportgen import __version__
+from reportgen.analyze.context import Context, build_context
+from reportgen.analyze.diff import BundleDiff, diff_bundles
+from reportgen.analyze.hypotheses import build_hypotheses
+from reportgen.analyze.model import (
+    DIMENSIONS,
+    AppSummary,
+    Assessment,
+    DataLoss,
+    Finding,
+    Level,
+    TimelineEntry,
+    level_rank,
+)
+from reportgen.analyze.recovery import build_action_plan, build_recovery
+from reportgen.analyze.rules import RULES, deploy_blocked
+from reportgen.analyze.timeline import build_timeline
+
+__all__ = ["analyze", "Assessment"]
+
+
+def analyze(bundle, baseline=None, timeline: list[TimelineEntry] | None = None) -> Assessment:  # type: ignore[no-untyped-def]
+    ctx = build_context(bundle, baseline)
+    findings: list[Finding] = []
+    for rule in RULES:
+        findings.extend(rule(ctx))
+    diff = diff_bundles(baseline, bundle) if baseline is not None else None
+    if diff is not None:
+        findings.extend(diff.findings())
+    findings.extend(deploy_blocked(ctx, findings))
+    findings.sort(key=lambda f: (-level_rank(f.severity), DIMENSIONS.index(f.dimension), f.id))
+
+    risks: dict[str, Level] = {}
+    for dim in DIMENSIONS:
+        levels = [f.severity for f in findings if f.dimension == dim]
+        risks[dim] = max(levels, key=level_rank) if levels else "LOW"
+    data_loss, basis, why = _data_loss(ctx, findings, diff)
+    events = build_timeline(bundle, timeline or [])
+    options = build_recovery(ctx, findings, events)
+    return Assessment(
+        tool_version=__version__, bundle_digest=bundle.digest,
+        baseline_digest=baseline.digest if baseline is not None else None,
+        collected_at=bundle.collection.started_at,
+        status=_status(ctx, findings, data_loss),
+        risks=risks,  # type: ignore[arg-type]
+        data_loss=data_loss, data_loss_basis=basis, data_loss_explanation=why,
+        findings=findings, apps=_apps(ctx), migrations=ctx.rec.statuses if ctx.rec else [],
+        timeline=events, hypotheses=build_hypotheses(ctx, findings, events),
+        recovery_options=options, action_plan=build_action_plan(ctx, findings, options),
+        evidence_gaps=_gaps(ctx))
+
+
+def _data_loss(ctx: Context, findings: list[Finding],
+               diff: BundleDiff | None) -> tuple[DataLoss, str, str]:  # type: ignore[type-arg]
+    ids = {f.id for f in findings}
+    if ctx.bundle.inventory is None:
+        return "unknown", "structure", "The inventory could not be collected."
+    if diff is not None:
+        if diff.lost_tables or diff.lost_columns or diff.lost_rows:
+            return ("confirmed", "baseline",
+                    "Compared with the baseline: " + diff.loss_summary())
+        if diff.row_drops:
+            return ("suspected", "baseline",
+                    f"Compared with the baseline: row estimates fell in {len(diff.row_drops)} "
+                    "table(s); estimates are not counts.")
+        if diff.row_evidence_complete:
+            return ("none_detected", "baseline",
+                    "Compared with the baseline: no table, column or row count is lower.")
+        return ("unknown", "baseline",
+                "Compared with the baseline: no table or column is missing, but row counts "
+                "could not be compared for every table (" + diff.row_gap_summary() + ").")
+    if "data.tables_missing" in ids or "data.columns_missing" in ids:
+        return ("suspected", "structure",
+                "Tables or columns created by recorded migrations are missing; without a "
+                "baseline their rows cannot be counted.")
+    return ("unknown", "structure",
+            "Tables intact as far as the evidence shows; row-level loss is not excluded: "
+            "there is no baseline to compare rows with.")
+
+
+def _status(ctx: Context, findings: list[Finding], data_loss: str) -> str:
+    ids = {f.id for f in findings}
+    parts = []
+    if ctx.bundle.inventory is None:
+        parts.append("INVENTORY UNAVAILABLE")
+    elif "data.tables_missing" in ids:
+        parts.append("TABLES MISSING")
+    elif ctx.rec is not None:
+        parts.append("TABLES INTACT")
+    else:
+        parts.append(f"{len(ctx.bundle.inventory.relations)} RELATIONS PRESENT "
+                     "(NO EXPECTED STATE: PASS --project)")
+    if "schema.recorded_but_missing" in ids and "data.tables_missing" not in ids:
+        parts.append("SCHEMA DRIFT")
+    if "migration.records_missing" in ids:
+        parts.append("MIGRATION RECORDS MISSING")
+    elif "migration.inconsistent_history" in ids:
+        parts.append("MIGRATION HISTORY INCONSISTENT")
+    parts.append({"confirmed": "DATA LOSS CONFIRMED", "suspected": "DATA LOSS SUSPECTED",
+                  "none_detected": "NO DATA LOSS DETECTED (vs. BASELINE)",
+                  "unknown": "ROW-LEVEL LOSS NOT EXCLUDED"}[data_loss])
+    if not ctx.bundle.complete:
+        parts.append("EVIDENCE INCOMPLETE")
+    return " — ".join(parts)
+
+
+def _apps(ctx: Context) -> list[AppSummary]:
+    rec = ctx.rec
+    labels = set(ctx.apps) | set(ctx.records_by_app) | (rec.code_apps if rec else set())
+    out = []
+    for app in sorted(labels):
+        present = ctx.apps.get(app, [])
+        expected = sorted(t for t, a in rec.expected_tables.items() if a == app) if rec else []
+        in_code = [s for s in rec.statuses if s.app == app and s.in_code] if rec else []
+        applied_expected = [t for t in expected if rec and _created_by_applied(ctx, t)]
+        missing = [t for t in applied_expected if ctx.live is not None and t not in ctx.live]
+        out.append(AppSummary(
+            app=app, tables_present=len(present),
+            tables_expected=len(applied_expected) if rec and app in rec.code_apps else None,
+            tables_missing=missing, records=len(ctx.records_by_app.get(app, [])),
+            migrations_in_code=len(in_code) if rec and app in rec.code_apps else None,
+            unrecorded_in_code=sum(1 for s in in_code if not s.recorded),
+            source=ctx.app_source.get(app, "migration records")))
+    return out
+
+
+def _created_by_applied(ctx: Context, table: str) -> bool:
+    assert ctx.rec is not None
+    key = ctx.rec.created_by.get(table)
+    st = next((s for s in ctx.rec.statuses if (s.app, s.name) == key), None)
+    return st is not None and st.state not in ("pending",)
+
+
+def _gaps(ctx: Context) -> list[str]:
+    b = ctx.bundle
+    gaps = [f"{c.name} collector failed: {c.error}" for c in b.collection.collectors
+            if c.status == "error"]
+    if b.codebase is None:
+        gaps.append("No codebase was scanned (--project): expected tables and migrations are "
+                    "unknown; nothing can be called missing or unexpected.")
+    else:
+        gaps.extend(f"codebase: {e}" for e in b.codebase.errors)
+        if ctx.rec is not None:
+            outside = sorted({s.app for s in ctx.rec.statuses if s.state == "recorded_not_in_"
+                              "scan"})
+            if outside:
+                gaps.append("Apps recorded in django_migrations but not in the scanned codebase "
+                            f"(installed packages?): {', '.join(outside)}. Their files were not "
+                            "checked.")
+    if ctx.baseline is None:
+        gaps.append("No baseline bundle: row-level loss cannot be excluded.")
+    if b.inventory is not None and not b.inventory.sizes_complete:
+        gaps.append(f"Sizes incomplete: {b.inventory.size_error}")
+    return gaps

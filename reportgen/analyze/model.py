@@ -1,0 +1,136 @@
+"""The assessment: what ``analyze`` returns and ``assessment.json`` holds (stable keys)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ASSESSMENT_SCHEMA_VERSION = 1
+
+Level = Literal["LOW", "MEDIUM", "HIGH", "CRITICAL"]
+Dimension = Literal["data", "schema", "migration", "production"]
+DataLoss = Literal["confirmed", "suspected", "none_detected", "unknown"]
+LEVELS: tuple[Level, ...] = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+DIMENSIONS: tuple[Dimension, ...] = ("data", "schema", "migration", "production")
+
+
+def level_rank(level: str) -> int:
+    return LEVELS.index(level)  # type: ignore[arg-type]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Finding(Model):
+    id: str = Field(description="Stable rule id, e.g. migration.records_missing.")
+    severity: Level
+    dimension: Dimension
+    title: str
+    subjects: list[str] = Field(description="Apps, tables, columns, migrations concerned.")
+    evidence: list[str] = Field(description="Bundle facts the finding rests on.")
+    explanation: str
+    recommendation: str
+
+
+class EffectCheck(Model):
+    effect: str = Field(description="e.g. 'table teams_team', 'column teams_team.region'.")
+    expected: Literal["present", "absent", "unknown"]
+    found: Literal["present", "absent", "unknown", "superseded"]
+
+
+class MigrationStatus(Model):
+    app: str
+    name: str
+    in_code: bool = Field(description="A migration file exists in the scanned codebase.")
+    recorded: bool = Field(description="A django_migrations row exists.")
+    applied_at: datetime | None = None
+    state: Literal["applied", "applied_schema_missing", "schema_present_unrecorded",
+                   "partially_applied", "pending", "unverifiable_unrecorded", "ghost_record",
+                   "recorded_not_in_scan"] = Field(description="Reconciliation class.")
+    fake: Literal["safe", "unsafe", "unverifiable", "not_applicable"] = Field(
+        description="Whether recording it as applied (--fake) is consistent with the schema.")
+    missing: list[str] = Field(default_factory=list, description="Effects absent from the DB.")
+    present: list[str] = Field(default_factory=list, description="Effects present in the DB.")
+    opaque: list[str] = Field(default_factory=list, description="Operations not checkable.")
+    dependencies: list[str] = Field(default_factory=list)
+    path: str | None = None
+
+
+class AppSummary(Model):
+    app: str
+    tables_present: int
+    tables_expected: int | None = Field(description="Tables the codebase creates (None: unknown).")
+    tables_missing: list[str]
+    records: int
+    migrations_in_code: int | None
+    unrecorded_in_code: int
+    source: str = Field(description="How tables were attributed to the app.")
+
+
+class TimelineEntry(Model):
+    time: datetime
+    event: str
+    source: str = Field(description="Where this entry came from.")
+    approximate: bool = False
+
+
+class Hypothesis(Model):
+    title: str
+    verdict: Literal["supported", "contradicted", "open"]
+    evidence_for: list[str]
+    evidence_against: list[str]
+
+
+class RecoveryOption(Model):
+    id: str
+    title: str
+    applies_when: str
+    steps: list[str]
+    commands: list[str] = Field(default_factory=list, description="Printed, never executed.")
+    script: str | None = Field(default=None, description="SQL for review, never executed.")
+    pros: list[str]
+    cons: list[str]
+    data_loss_risk: Level
+    expected_time: str
+    verification: list[str]
+    recommended: bool = False
+    why: str = ""
+
+
+class ActionItem(Model):
+    text: str
+    command: str | None = None
+    verify: str | None = None
+
+
+class ActionPhase(Model):
+    phase: Literal["immediate", "fix", "verify", "prevent"]
+    title: str
+    items: list[ActionItem]
+
+
+class Assessment(Model):
+    schema_version: int = ASSESSMENT_SCHEMA_VERSION
+    tool_version: str
+    bundle_digest: str
+    baseline_digest: str | None = None
+    collected_at: datetime
+    status: str = Field(description="Headline status line.")
+    risks: dict[Dimension, Level]
+    data_loss: DataLoss
+    data_loss_basis: Literal["baseline", "structure"]
+    data_loss_explanation: str
+    findings: list[Finding]
+    apps: list[AppSummary]
+    migrations: list[MigrationStatus]
+    timeline: list[TimelineEntry]
+    hypotheses: list[Hypothesis]
+    recovery_options: list[RecoveryOption]
+    action_plan: list[ActionPhase]
+    evidence_gaps: list[str] = Field(description="What could not be collected or judged.")
+
+    def worst(self) -> Level:
+        return max(self.risks.values(), key=level_rank)

@@ -1,0 +1,365 @@
+"""Rules: each a small function, context in, findings out. Findings cite bundle facts."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+
+from reportgen.analyze.context import Context
+from reportgen.analyze.model import Finding
+
+
+def _names(items: list[str], limit: int = 12) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def collector_failures(ctx: Context) -> list[Finding]:
+    out = []
+    b = ctx.bundle
+    for run in b.collection.collectors:
+        if run.status != "error":
+            continue
+        dims = {"identity": "production", "inventory": "schema", "migrations": "migration",
+                "codebase": "migration"}
+        out.append(Finding(
+            id=f"evidence.{run.name}_failed", severity="HIGH",
+            dimension=dims.get(run.name, "production"),  # type: ignore[arg-type]
+            title=f"The {run.name} collector failed: its part of the picture is unknown",
+            subjects=[run.name], evidence=[f"collection.collectors[{run.name}].error: {run.error}"],
+            explanation="A failed collector leaves a gap. Nothing in this report assumes the "
+                        "missing evidence is fine; verdicts that need it are reported as unknown.",
+            recommendation="Fix the cause named in the error and collect again."))
+    return out
+
+
+def visibility(ctx: Context) -> list[Finding]:
+    inv = ctx.bundle.inventory
+    if inv is None:
+        return []
+    out = []
+    gaps = [c for c in inv.schema_counts if c.information_schema < c.pg_class]
+    if gaps:
+        out.append(Finding(
+            id="visibility.information_schema_gap", severity="LOW", dimension="schema",
+            title="information_schema shows fewer tables than pg_catalog",
+            subjects=[c.schema_name for c in gaps],
+            evidence=[f"schema {c.schema_name}: pg_class {c.pg_class}, information_schema "
+                      f"{c.information_schema}" for c in gaps],
+            explanation="information_schema lists only objects the current role holds a "
+                        "privilege on. A script that queries it can report 'Found 0 tables' "
+                        "while the tables exist. This report counts from pg_catalog.",
+            recommendation="Never conclude a table is missing from information_schema alone; "
+                           "check pg_catalog.pg_class."))
+    unreadable = [r.qualified for r in inv.relations if not r.readable]
+    if unreadable:
+        out.append(Finding(
+            id="visibility.unreadable_relations", severity="MEDIUM", dimension="data",
+            title=f"The collecting role cannot read {len(unreadable)} relation(s)",
+            subjects=unreadable,
+            evidence=[f"has_table_privilege(SELECT) is false for {_names(unreadable)}"],
+            explanation="These relations are present in pg_catalog (they are not missing), but "
+                        "their rows cannot be checked by this role.",
+            recommendation="Collect again with a role that holds SELECT (e.g. pg_read_all_data) "
+                           "if row-level checks are needed."))
+    no_usage = [c.schema_name for c in inv.schema_counts if not c.usage]
+    if no_usage:
+        out.append(Finding(
+            id="visibility.schema_without_usage", severity="MEDIUM", dimension="schema",
+            title="The collecting role has no USAGE on some schemas",
+            subjects=no_usage, evidence=[f"has_schema_privilege(USAGE) false: {_names(no_usage)}"],
+            explanation="Objects in these schemas are listed from pg_catalog, but the role "
+                        "cannot query them.",
+            recommendation="Grant USAGE (read-only) to the collecting role, or collect as the "
+                           "owner."))
+    return out
+
+
+def never_analyzed(ctx: Context) -> list[Finding]:
+    inv = ctx.bundle.inventory
+    if inv is None:
+        return []
+    names = [r.qualified for r in inv.relations if r.kind in ("table", "materialized view")
+             and r.row_estimate is None and not r.is_partition]
+    if not names:
+        return []
+    return [Finding(
+        id="data.never_analyzed", severity="LOW", dimension="data",
+        title=f"{len(names)} table(s) were never analyzed: their row counts are unknown",
+        subjects=names, evidence=[f"pg_class.reltuples = -1 for {_names(names)}"],
+        explanation="reltuples = -1 means 'never analyzed or vacuumed', not zero rows.",
+        recommendation="Row counts for these tables need an exact count (or ANALYZE by the "
+                       "owner outside the incident window).")]
+
+
+def locks(ctx: Context) -> list[Finding]:
+    inv = ctx.bundle.inventory
+    if inv is None:
+        return []
+    locked = [r for r in inv.relations if r.locked_by]
+    if not locked:
+        return []
+    ev = []
+    for r in locked:
+        for h in r.locked_by:
+            since = f", transaction open {h.waiting_seconds:.0f}s" if h.waiting_seconds else ""
+            ev.append(f"{r.qualified}: pid {h.pid} {'holds' if h.granted else 'awaits'} "
+                      f"{h.mode} (app {h.application_name or '?'}, state {h.state or '?'}"
+                      f"{since})")
+    return [Finding(
+        id="production.relations_locked", severity="HIGH", dimension="production",
+        title=f"{len(locked)} relation(s) are locked ACCESS EXCLUSIVE by other sessions",
+        subjects=[r.qualified for r in locked], evidence=ev,
+        explanation="Every query on these relations waits behind that lock, so the "
+                    "application is likely blocked on them. reportgen did not wait: their sizes "
+                    "were not read.",
+        recommendation="Identify the holder (pid above); if it is a stuck DDL or a forgotten "
+                       "transaction, end it with pg_cancel_backend / pg_terminate_backend.")]
+
+
+def roles(ctx: Context) -> list[Finding]:
+    ident = ctx.bundle.identity
+    if ident is None:
+        return []
+    out = []
+    if ident.in_recovery:
+        out.append(Finding(
+            id="production.collected_from_standby", severity="LOW", dimension="production",
+            title="Evidence was collected from a standby (read replica)",
+            subjects=[ident.current_database], evidence=["pg_is_in_recovery() = true"],
+            explanation="A replica may lag the primary; recent changes may not be visible.",
+            recommendation="Compare with the primary before acting on row-level details."))
+    return out
+
+
+def migration_tracking(ctx: Context) -> list[Finding]:
+    m = ctx.bundle.migrations
+    if m is None:
+        return []
+    dj = m.django
+    out = []
+    if not dj.table_present:
+        has_code = ctx.rec is not None and bool(ctx.rec.statuses)
+        expected_present = []
+        if ctx.rec and ctx.live is not None:
+            expected_present = [t for t in ctx.rec.expected_tables if t in ctx.live]
+        if has_code or expected_present:
+            out.append(Finding(
+                id="migration.tracking_table_missing",
+                severity="HIGH" if expected_present else "MEDIUM", dimension="migration",
+                title="There is no django_migrations table",
+                subjects=["django_migrations"],
+                evidence=["no relation named django_migrations in any schema (pg_class)"]
+                + ([f"{len(expected_present)} tables the migrations create are present"]
+                   if expected_present else []),
+                explanation="Without the tracking table Django considers every migration "
+                            "unapplied and `migrate` will try to create tables that exist.",
+                recommendation="Do not run `migrate`. Restore the table from a backup or "
+                               "re-record migrations whose schema is verified."))
+    elif not dj.readable:
+        out.append(Finding(
+            id="migration.records_unreadable", severity="HIGH", dimension="migration",
+            title="django_migrations exists but could not be read",
+            subjects=["django_migrations"], evidence=[dj.error or "not readable"],
+            explanation="Migration state is unknown.",
+            recommendation="Collect as a role that can SELECT django_migrations."))
+    return out
+
+
+def migration_reconciliation(ctx: Context) -> list[Finding]:  # noqa: C901 - one pass, many classes
+    rec = ctx.rec
+    if rec is None:
+        return []
+    out: list[Finding] = []
+    by_state: dict[str, list] = defaultdict(list)  # type: ignore[type-arg]
+    for s in rec.statuses:
+        by_state[s.state].append(s)
+    deleted = _django_migrations_deletes(ctx)
+
+    unrec = by_state["schema_present_unrecorded"] + by_state["unverifiable_unrecorded"]
+    unrec = [s for s in unrec if s.present]
+    if unrec and ctx.bundle.migrations and ctx.bundle.migrations.django.table_present:
+        apps = sorted({s.app for s in unrec})
+        per_app = defaultdict(list)
+        for s in unrec:
+            per_app[s.app].append(s.name)
+        ev = [f"{a}: {len(per_app[a])} migration file(s) with their schema present but no "
+              f"django_migrations row ({per_app[a][0]} … {per_app[a][-1]})" for a in apps]
+        ev += [f"{a}: {len(ctx.records_by_app.get(a, []))} django_migrations rows" for a in apps]
+        if deleted:
+            ev.append(deleted)
+        out.append(Finding(
+            id="migration.records_missing", severity="HIGH", dimension="migration",
+            title=f"Tables present, migration records missing ({', '.join(apps)})",
+            subjects=apps + [f"{s.app}.{s.name}" for s in unrec],
+            evidence=ev,
+            explanation="The schema these migrations create exists, but Django has no record "
+                        "of applying them. `migrate` would try to create existing tables and "
+                        "fail; history-dependent apps raise InconsistentMigrationHistory.",
+            recommendation="Re-record only the migrations verified safe to fake (see Recovery "
+                           "options); never fake a migration whose schema effects are missing."))
+    broken = by_state["applied_schema_missing"]
+    if broken:
+        miss = [x for s in broken for x in s.missing]
+        tables = [x.removeprefix("table ") for x in miss if x.startswith("table ")]
+        cols = [x.removeprefix("column ") for x in miss if x.startswith("column ")]
+        out.append(Finding(
+            id="schema.recorded_but_missing", severity="CRITICAL", dimension="schema",
+            title="Migrations are recorded as applied but their schema is missing",
+            subjects=[f"{s.app}.{s.name}" for s in broken] + tables + cols,
+            evidence=[f"{s.app}.{s.name} recorded {s.applied_at:%Y-%m-%d %H:%M} UTC; missing: "
+                      f"{_names(s.missing)}" if s.applied_at else
+                      f"{s.app}.{s.name} recorded; missing: {_names(s.missing)}" for s in broken],
+            explanation="Django believes these changes are in place; the database does not "
+                        "have them. Tables or columns were dropped (data loss) or changed "
+                        "outside migrations (drift).",
+            recommendation="Do not fake or re-run anything for these apps. Restore the missing "
+                           "objects from a point-in-time copy and compare with a baseline."))
+        if tables:
+            out.append(Finding(
+                id="data.tables_missing", severity="CRITICAL", dimension="data",
+                title=f"{len(tables)} table(s) created by recorded migrations are gone",
+                subjects=tables,
+                evidence=[f"pg_class has no {t} (schema of django_migrations)" for t in tables],
+                explanation="Their rows are gone with them unless a backup or restore point "
+                            "holds them.",
+                recommendation="Create a point-in-time restore branch from before the incident "
+                               "and copy these tables back (selective repair)."))
+        if cols:
+            out.append(Finding(
+                id="data.columns_missing", severity="HIGH", dimension="data",
+                title=f"{len(cols)} column(s) created by recorded migrations are gone",
+                subjects=cols, evidence=[f"pg_attribute has no {c}" for c in cols],
+                explanation="The values in those columns are lost unless restored.",
+                recommendation="Restore the columns' values from a point-in-time copy."))
+    partial = by_state["partially_applied"]
+    if partial:
+        out.append(Finding(
+            id="migration.partially_applied", severity="HIGH", dimension="migration",
+            title="Unrecorded migrations whose schema is only partly present",
+            subjects=[f"{s.app}.{s.name}" for s in partial],
+            evidence=[f"{s.app}.{s.name}: present {_names(s.present, 4)}; missing "
+                      f"{_names(s.missing, 4)}" for s in partial],
+            explanation="Neither faking nor running these migrations is safe as they stand.",
+            recommendation="Reconcile by hand: create what is missing or drop what a failed "
+                           "run left behind, then run the migration."))
+    ghosts = by_state["ghost_record"]
+    if ghosts:
+        out.append(Finding(
+            id="migration.ghost_records", severity="MEDIUM", dimension="migration",
+            title="Recorded migrations with no file in the codebase",
+            subjects=[f"{s.app}.{s.name}" for s in ghosts],
+            evidence=[f"django_migrations row {s.app}.{s.name}; no such file under "
+                      f"{s.app}/migrations/" for s in ghosts],
+            explanation="Renamed, deleted or squashed-away migrations. Django silently ignores "
+                        "these rows; they hide what was really applied.",
+            recommendation="Find the commit that removed the file before deleting any row "
+                           "(`migrate --prune` deletes them: a write)."))
+    if rec.inconsistent:
+        out.append(Finding(
+            id="migration.inconsistent_history", severity="HIGH", dimension="migration",
+            title="Applied migrations whose dependencies are not recorded",
+            subjects=sorted({f"{a}.{n}" for pair in rec.inconsistent for a, n in pair}),
+            evidence=[f"{a}.{n} is applied before its dependency {da}.{dn}"
+                      for (a, n), (da, dn) in rec.inconsistent],
+            explanation="Django refuses to migrate with InconsistentMigrationHistory until the "
+                        "dependencies are recorded.",
+            recommendation="Re-record the dependencies (if their schema is verified) before "
+                           "running migrate."))
+    if rec.dangling_dependencies:
+        out.append(Finding(
+            id="migration.dangling_dependency", severity="HIGH", dimension="migration",
+            title="Migrations depend on migrations that do not exist",
+            subjects=sorted({f"{a}.{n}" for (a, n), _ in rec.dangling_dependencies}),
+            evidence=[f"{a}.{n} depends on {da}.{dn}, which is not in {da}/migrations/"
+                      for (a, n), (da, dn) in rec.dangling_dependencies],
+            explanation="Django raises NodeNotFoundError for the whole project.",
+            recommendation="Restore the missing migration file or correct the dependency."))
+    for d in rec.dangling_references:
+        similar = f" Models with that name: {', '.join(d.similar)}." if d.similar else ""
+        out.append(Finding(
+            id="migration.dangling_reference", severity="HIGH", dimension="migration",
+            title=f"{d.migration[0]}.{d.migration[1]} references {d.target}, which nothing "
+                  "creates",
+            subjects=[f"{d.migration[0]}.{d.migration[1]}", d.target, d.expected_table],
+            evidence=[f"{d.migration[0]}.{d.migration[1]} field {d.field} → {d.target}",
+                      f"no migration under {d.target.split('.')[0]}/migrations/ creates "
+                      f"model {d.target.split('.')[1]}",
+                      f"pg_class has no {d.expected_table}"],
+            explanation="Applying this migration fails: its foreign key points at a table "
+                        "that never existed." + similar,
+            recommendation="Edit the migration to reference the right model"
+                           + (f" (likely {d.similar[0].split(' ')[0]})" if d.similar else "")
+                           + ", or provide the model; never create the table by hand."))
+    pending = by_state["pending"]
+    if pending:
+        out.append(Finding(
+            id="migration.pending", severity="LOW", dimension="migration",
+            title=f"{len(pending)} migration(s) not applied yet (their schema is absent)",
+            subjects=[f"{s.app}.{s.name}" for s in pending],
+            evidence=[f"{s.app}.{s.name}: missing {_names(s.missing, 3)}" for s in pending],
+            explanation="Normal for migrations not deployed yet; they must not be faked.",
+            recommendation="Apply them with `migrate` once the history is consistent."))
+    if ctx.live is not None:
+        explained = set(rec.expected_tables)
+        extra = sorted(t for t, r in ctx.live.items()
+                       if r.kind in ("table", "partitioned table")
+                       and ctx.app_of.get(r.qualified) in rec.code_apps and t not in explained)
+        if extra:
+            out.append(Finding(
+                id="schema.unexplained_tables", severity="LOW", dimension="schema",
+                title=f"{len(extra)} table(s) carry an app's prefix but no migration creates "
+                      "them",
+                subjects=extra, evidence=[f"pg_class has {_names(extra)}"],
+                explanation="Created by hand, by RunSQL, or left over from removed models.",
+                recommendation="Check whether they are still used before anything is dropped."))
+    return out
+
+
+def _django_migrations_deletes(ctx: Context) -> str | None:
+    if ctx.bundle.inventory is None or not ctx.bundle.migrations:
+        return None
+    schema = ctx.bundle.migrations.django.schema_name
+    for r in ctx.bundle.inventory.relations:
+        if r.name == "django_migrations" and r.schema_name == schema and r.deleted_tuples:
+            return (f"pg_stat_all_tables: {r.deleted_tuples} row(s) deleted from "
+                    f"{r.qualified} since statistics were last reset")
+    return None
+
+
+def deploy_blocked(ctx: Context, findings: list[Finding]) -> list[Finding]:
+    blocking = [f for f in findings if f.id in (
+        "migration.records_missing", "migration.inconsistent_history",
+        "migration.dangling_dependency", "migration.dangling_reference",
+        "migration.tracking_table_missing", "migration.partially_applied")]
+    if not blocking:
+        return []
+    return [Finding(
+        id="production.deploy_blocked", severity="MEDIUM", dimension="production",
+        title="Deploys that run `migrate` will fail until migration state is reconciled",
+        subjects=sorted({s for f in blocking for s in f.subjects if "." not in s})[:20],
+        evidence=[f"finding {f.id}: {f.title}" for f in blocking],
+        explanation="The running application keeps working on the existing schema, but any "
+                    "release that runs migrations stops at the first of these problems.",
+        recommendation="Pause deploys (or skip the migrate step) until the recovery plan's fix "
+                       "phase is complete.")]
+
+
+def no_baseline(ctx: Context) -> list[Finding]:
+    if ctx.baseline is not None or ctx.bundle.inventory is None:
+        return []
+    return [Finding(
+        id="data.no_baseline", severity="MEDIUM", dimension="data",
+        title="Row-level loss cannot be excluded: no baseline to compare with",
+        subjects=[], evidence=["no --baseline bundle was given"],
+        explanation="Tables being present says nothing about their rows. Only a comparison "
+                    "with an earlier bundle (or one collected from a point-in-time restore) can "
+                    "show that no rows were lost.",
+        recommendation="Collect a bundle from a restore branch/replica as of before the "
+                       "incident, then run `reportgen diff` or pass it as --baseline.")]
+
+
+RULES: list[Callable[[Context], list[Finding]]] = [
+    collector_failures, visibility, never_analyzed, locks, roles, migration_tracking,
+    migration_reconciliation, no_baseline,
+]

@@ -1,0 +1,47 @@
+"""The timeline: the responder's file, migration records, the server, and the collection."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from reportgen.analyze.model import TimelineEntry
+from reportgen.bundle import EvidenceBundle
+
+GROUP_WINDOW = timedelta(minutes=2)
+MAX_RECORD_GROUPS = 8
+
+
+def build_timeline(bundle: EvidenceBundle, responder: list[TimelineEntry]) -> list[TimelineEntry]:
+    entries = list(responder)
+    dj = bundle.migrations.django if bundle.migrations else None
+    if dj and dj.records:
+        recs = sorted((r for r in dj.records if r.applied), key=lambda r: r.applied)  # type: ignore[arg-type,return-value]
+        groups: list[list] = []  # type: ignore[type-arg]
+        for r in recs:
+            if groups and r.applied - groups[-1][-1].applied <= GROUP_WINDOW:  # type: ignore[operator]
+                groups[-1].append(r)
+            else:
+                groups.append([r])
+        for g in groups[-MAX_RECORD_GROUPS:]:
+            apps = sorted({r.app for r in g})
+            what = (f"{g[0].app}.{g[0].name} recorded as applied" if len(g) == 1 else
+                    f"{len(g)} migrations recorded as applied ({', '.join(apps)})")
+            entries.append(TimelineEntry(time=g[-1].applied, event=what,
+                                         source="django_migrations.applied"))
+        if len(groups) > MAX_RECORD_GROUPS:
+            older = sum(len(g) for g in groups[:-MAX_RECORD_GROUPS])
+            entries.append(TimelineEntry(
+                time=groups[-MAX_RECORD_GROUPS - 1][-1].applied,
+                event=f"{older} earlier migration records (up to this time)",
+                source="django_migrations.applied"))
+    ident = bundle.identity
+    if ident and ident.postmaster_start_time:
+        entries.append(TimelineEntry(time=ident.postmaster_start_time,
+                                     event="Database server (postmaster) started",
+                                     source="pg_postmaster_start_time()"))
+    c = bundle.collection
+    entries.append(TimelineEntry(time=c.started_at, event="reportgen collection started "
+                                 "(read-only snapshot)", source="evidence bundle"))
+    entries.append(TimelineEntry(time=c.finished_at, event="reportgen collection finished",
+                                 source="evidence bundle"))
+    return sorted(entries, key=lambda e: (e.time, e.source, e.event))

@@ -1,0 +1,346 @@
+"""The evidence bundle: the one versioned contract between collect and analyze/render.
+
+Every field carries a description; ``reportgen schema`` prints the JSON Schema generated from
+these models (never written by hand). The digest covers the canonical JSON of everything but
+the digest itself, so a changed byte in a saved bundle is detected on load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from reportgen.errors import InputError
+
+#: Bumped on any change that an older reader cannot understand.
+SCHEMA_VERSION = 1
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+# --- collection metadata -------------------------------------------------------------------
+
+
+class CollectorRun(Model):
+    name: str = Field(description="Collector name (identity, inventory, migrations, codebase).")
+    status: Literal["ok", "error", "skipped"] = Field(description="How the collector ended.")
+    duration_ms: float = Field(description="Wall time of this collector in milliseconds.")
+    error: str | None = Field(default=None, description="One-line error (no secrets) if any.")
+    round_trips: int = Field(default=0, description="SQL round trips this collector made.")
+
+
+class Collection(Model):
+    started_at: datetime = Field(description="When collection started (UTC, tz-aware).")
+    finished_at: datetime = Field(description="When collection finished (UTC, tz-aware).")
+    application_name: str = Field(description="application_name used on the server.")
+    snapshot: str = Field(description="Transaction mode the catalog queries ran in.")
+    statement_timeout_ms: int = Field(description="SET LOCAL statement_timeout used.")
+    lock_timeout_ms: int = Field(description="SET LOCAL lock_timeout used.")
+    round_trips: int = Field(description="SQL round trips for the whole collection.")
+    collectors: list[CollectorRun] = Field(description="One entry per collector, in run order.")
+
+
+class Tool(Model):
+    name: str = Field(default="reportgen", description="Producing tool.")
+    version: str = Field(description="Producing tool's version.")
+
+
+# --- target and identity -------------------------------------------------------------------
+
+
+class Target(Model):
+    """What the responder typed (or the environment supplied). Never a password."""
+
+    source: str = Field(description="Where the DSN came from: --dsn, DATABASE_URL, libpq env.")
+    host: str | None = Field(default=None, description="Host as given (None: local socket).")
+    hostaddr: str | None = Field(default=None, description="hostaddr as given (IP dialled).")
+    port: str | None = Field(default=None, description="Port as given.")
+    dbname: str | None = Field(default=None, description="Database name as given.")
+    user: str | None = Field(default=None, description="User as given.")
+    sslmode: str | None = Field(default=None, description="sslmode as given (None: default).")
+    service: str | None = Field(default=None, description="PGSERVICE name, if used.")
+
+
+class Provider(Model):
+    name: str = Field(description="neon, rds, aurora, cloudsql, azure, supabase, heroku, "
+                      "crunchybridge, self-hosted or unknown.")
+    region: str | None = Field(default=None, description="Region shown by the host name.")
+    endpoint: str | None = Field(default=None, description="Provider endpoint/instance id.")
+    pooler: bool = Field(default=False, description="The host is a connection pooler.")
+    evidence: list[str] = Field(default_factory=list, description="What the guess rests on.")
+
+
+class Identity(Model):
+    connected_host: str = Field(description="Host psycopg connected to (or socket dir).")
+    connected_port: str = Field(description="Port psycopg connected to.")
+    current_database: str = Field(description="current_database().")
+    current_user: str = Field(description="current_user.")
+    session_user: str = Field(description="session_user.")
+    current_schema: str | None = Field(description="current_schema() (None: none on path).")
+    search_path: str = Field(description="The search_path setting.")
+    server_addr: str | None = Field(description="inet_server_addr() (None over a socket).")
+    server_port: int | None = Field(description="inet_server_port().")
+    server_version: str = Field(description="server_version setting.")
+    server_version_num: int = Field(description="server_version_num setting.")
+    version_string: str = Field(description="version().")
+    in_recovery: bool = Field(description="pg_is_in_recovery(): a standby/replica.")
+    ssl: bool | None = Field(description="pg_stat_ssl.ssl for this backend.")
+    ssl_version: str | None = Field(default=None, description="Negotiated TLS version.")
+    is_superuser: bool = Field(description="The collecting role is a superuser.")
+    role_memberships: list[str] = Field(description="Roles the collecting role is member of.")
+    server_time: datetime = Field(description="now() on the server: the snapshot's time.")
+    server_timezone: str = Field(description="TimeZone setting of the session.")
+    postmaster_start_time: datetime | None = Field(description="pg_postmaster_start_time().")
+    system_identifier: str | None = Field(
+        description="pg_control_system().system_identifier, if the role may read it.")
+    provider: Provider = Field(description="Hosting provider, as far as evidence shows.")
+
+
+# --- inventory -----------------------------------------------------------------------------
+
+RelKind = Literal["table", "partitioned table", "view", "materialized view", "foreign table"]
+
+
+class Column(Model):
+    name: str = Field(description="Column name.")
+    type: str = Field(description="format_type() of the column.")
+    not_null: bool = Field(description="NOT NULL constraint.")
+
+
+class ForeignKey(Model):
+    name: str = Field(description="Constraint name.")
+    columns: list[str] = Field(description="Referencing columns.")
+    ref_schema: str = Field(description="Referenced table's schema.")
+    ref_table: str = Field(description="Referenced table.")
+    ref_columns: list[str] = Field(description="Referenced columns.")
+
+
+class LockHolder(Model):
+    pid: int = Field(description="Backend holding or awaiting the conflicting lock.")
+    mode: str = Field(description="Lock mode, e.g. AccessExclusiveLock.")
+    granted: bool = Field(description="True: held; False: queued (we would queue behind it).")
+    application_name: str | None = Field(description="Holder's application_name.")
+    user: str | None = Field(description="Holder's role.")
+    state: str | None = Field(description="Holder's state (active, idle in transaction...).")
+    xact_start: datetime | None = Field(description="Holder's transaction start.")
+    waiting_seconds: float | None = Field(description="Seconds since that transaction began.")
+    query: str | None = Field(description="Holder's query, truncated, secrets removed.")
+
+
+class Relation(Model):
+    schema_name: str = Field(description="Schema (namespace).")
+    name: str = Field(description="Relation name.")
+    kind: RelKind = Field(description="Relation kind.")
+    owner: str = Field(description="Owning role.")
+    is_partition: bool = Field(default=False, description="A partition of another table.")
+    row_estimate: int | None = Field(
+        description="pg_class.reltuples; None when never analyzed/vacuumed (-1), not zero.")
+    estimated_bytes: int = Field(description="relpages × block_size (no lock needed).")
+    total_bytes: int | None = Field(
+        description="pg_total_relation_size; None when it could not be read (see size_error).")
+    size_error: str | None = Field(default=None, description="Why total_bytes is missing.")
+    index_count: int = Field(description="Number of indexes.")
+    indexes: list[str] = Field(default_factory=list, description="Index names.")
+    constraints: list[str] = Field(default_factory=list, description="Constraint names.")
+    columns: list[Column] = Field(default_factory=list, description="Columns, in order.")
+    foreign_keys: list[ForeignKey] = Field(default_factory=list, description="FKs out.")
+    readable: bool = Field(description="The collecting role holds SELECT on it.")
+    live_tuples: int | None = Field(description="pg_stat n_live_tup (None: no stats).")
+    dead_tuples: int | None = Field(description="pg_stat n_dead_tup.")
+    inserted_tuples: int | None = Field(description="pg_stat n_tup_ins since stats reset.")
+    updated_tuples: int | None = Field(description="pg_stat n_tup_upd since stats reset.")
+    deleted_tuples: int | None = Field(description="pg_stat n_tup_del since stats reset.")
+    last_analyze: datetime | None = Field(description="Latest of last_analyze/autoanalyze.")
+    last_vacuum: datetime | None = Field(description="Latest of last_vacuum/autovacuum.")
+    locked_by: list[LockHolder] = Field(
+        default_factory=list, description="Other sessions holding/awaiting ACCESS EXCLUSIVE.")
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema_name}.{self.name}"
+
+
+class SchemaCount(Model):
+    schema_name: str = Field(description="Schema.")
+    pg_class: int = Field(description="Tables/views counted from pg_catalog.pg_class.")
+    information_schema: int = Field(
+        description="Tables/views counted from information_schema.tables (privilege-filtered).")
+    usage: bool = Field(description="The collecting role holds USAGE on the schema.")
+
+
+class Inventory(Model):
+    relations: list[Relation] = Field(description="Every user relation, sorted by schema, name.")
+    schema_counts: list[SchemaCount] = Field(description="Per-schema counts, both catalogs.")
+    excluded_schemas: list[str] = Field(description="Schema name patterns not inventoried.")
+    sizes_complete: bool = Field(description="All sizes were read (no lock/timeout gaps).")
+    size_error: str | None = Field(default=None, description="Why sizes are estimates only.")
+
+
+# --- migration records ---------------------------------------------------------------------
+
+
+class MigrationRecord(Model):
+    app: str = Field(description="django_migrations.app.")
+    name: str = Field(description="django_migrations.name.")
+    applied: datetime | None = Field(description="django_migrations.applied (UTC).")
+
+
+class DjangoRecords(Model):
+    table_present: bool = Field(description="A django_migrations table exists.")
+    schema_name: str | None = Field(default=None, description="Schema holding it.")
+    readable: bool = Field(default=True, description="The collecting role could read it.")
+    error: str | None = Field(default=None, description="Why records could not be read.")
+    records: list[MigrationRecord] = Field(default_factory=list, description="All rows.")
+
+
+class MigrationTables(Model):
+    django: DjangoRecords = Field(description="Django's migration records.")
+
+
+# --- codebase ------------------------------------------------------------------------------
+
+
+class FieldSpec(Model):
+    name: str = Field(description="Model field name.")
+    column: str | None = Field(description="Database column (FK: name_id); None for M2M.")
+    kind: str = Field(description="Field class, e.g. CharField, ForeignKey.")
+    target: str | None = Field(default=None, description="Related model 'app.Model' for FK/M2M.")
+
+
+class OperationSpec(Model):
+    op: str = Field(description="Operation class, e.g. CreateModel, AddField, RunSQL.")
+    model: str | None = Field(default=None, description="Model name (lower case) it touches.")
+    table: str | None = Field(default=None, description="Table it creates/alters/drops.")
+    fields: list[FieldSpec] = Field(default_factory=list, description="Fields it adds.")
+    detail: str | None = Field(default=None, description="Extra detail (old/new names...).")
+    opaque: bool = Field(default=False, description="Effect cannot be known statically.")
+
+
+class MigrationFile(Model):
+    app: str = Field(description="App label (directory above migrations/).")
+    name: str = Field(description="Migration name (file name without .py).")
+    path: str = Field(description="Path relative to the project root.")
+    dependencies: list[tuple[str, str]] = Field(description="(app, name) dependencies.")
+    replaces: list[tuple[str, str]] = Field(default_factory=list, description="Squashed.")
+    run_before: list[tuple[str, str]] = Field(default_factory=list, description="run_before.")
+    initial: bool | None = Field(default=None, description="Migration.initial.")
+    operations: list[OperationSpec] = Field(description="Operations, in order.")
+
+
+class DestructiveScript(Model):
+    path: str = Field(description="File outside migrations/ with destructive SQL.")
+    statements: list[str] = Field(description="Kinds found: DROP TABLE, TRUNCATE, ...")
+    line: int = Field(description="First line where one appears.")
+
+
+class Codebase(Model):
+    root: str = Field(description="Project directory as given (absolute).")
+    method: str = Field(description="How the expected state was derived.")
+    migrations: list[MigrationFile] = Field(description="Migration files found.")
+    errors: list[str] = Field(default_factory=list, description="Files that could not be read.")
+    destructive_scripts: list[DestructiveScript] = Field(
+        default_factory=list, description="Scripts (not migrations) containing DROP/TRUNCATE.")
+
+
+# --- the bundle ----------------------------------------------------------------------------
+
+
+class EvidenceBundle(Model):
+    schema_version: int = Field(description="Bundle format version (this reader: 1).")
+    tool: Tool = Field(description="Producing tool and version.")
+    collection: Collection = Field(description="When and how the evidence was collected.")
+    target: Target = Field(description="Connection parameters as given (no password).")
+    identity: Identity | None = Field(description="Server identity (None: collector failed).")
+    inventory: Inventory | None = Field(description="Relations (None: collector failed).")
+    migrations: MigrationTables | None = Field(description="Migration-tracking records.")
+    codebase: Codebase | None = Field(default=None, description="Expected state from code.")
+    digest: str = Field(default="", description="sha256 of the canonical JSON without digest.")
+
+    def canonical_bytes(self) -> bytes:
+        data = self.model_dump(mode="json", exclude={"digest"})
+        return canonical_json(data)
+
+    def compute_digest(self) -> str:
+        return "sha256:" + hashlib.sha256(self.canonical_bytes()).hexdigest()
+
+    def sealed(self) -> EvidenceBundle:
+        return self.model_copy(update={"digest": self.compute_digest()})
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False,
+                          sort_keys=False) + "\n"
+
+    def collector(self, name: str) -> CollectorRun | None:
+        return next((c for c in self.collection.collectors if c.name == name), None)
+
+    @property
+    def complete(self) -> bool:
+        return all(c.status != "error" for c in self.collection.collectors)
+
+
+def canonical_json(data: Any) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def load_bundle(path: str | Path, *, verify_digest: bool = True) -> EvidenceBundle:
+    """Read and validate a bundle; every problem becomes one InputError line."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{p}: no such file") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{p}: not UTF-8 text; is this an evidence bundle?") from None
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read ({exc.strerror})") from None
+    return parse_bundle(text, str(p), verify_digest=verify_digest)
+
+
+def parse_bundle(text: str, name: str, *, verify_digest: bool = True) -> EvidenceBundle:
+    try:
+        data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except ValueError as exc:
+        raise InputError(f"{name}: not valid JSON ({exc}); the file may be truncated") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{name}: an evidence bundle is a JSON object, found "
+                         f"{type(data).__name__}")
+    version = data.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise InputError(f"{name}: field schema_version: missing or not an integer; "
+                         "is this a reportgen evidence bundle?")
+    if version > SCHEMA_VERSION:
+        raise InputError(f"{name}: bundle schema_version {version} is newer than this "
+                         f"reportgen understands ({SCHEMA_VERSION}); upgrade reportgen")
+    if version < 1:
+        raise InputError(f"{name}: field schema_version: {version} is not a valid version")
+    try:
+        bundle = EvidenceBundle.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+        raise InputError(f"{name}: field {loc}: {err['msg']}{more}") from None
+    if verify_digest and bundle.digest != bundle.compute_digest():
+        raise InputError(f"{name}: digest mismatch: the bundle was changed after collection "
+                         "(use --no-verify to read it anyway)")
+    return bundle
+
+
+def bundle_json_schema() -> dict[str, Any]:
+    return EvidenceBundle.model_json_schema()

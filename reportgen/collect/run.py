@@ -1,0 +1,113 @@
+"""Run every collector inside the one read-only snapshot and seal the bundle."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psycopg
+
+from reportgen import __version__
+from reportgen.bundle import (
+    SCHEMA_VERSION,
+    Codebase,
+    Collection,
+    CollectorRun,
+    EvidenceBundle,
+    MigrationTables,
+    Tool,
+)
+from reportgen.collect.codebase import scan_project
+from reportgen.collect.django_records import collect_django_records
+from reportgen.collect.identity import collect_identity, target_from
+from reportgen.collect.inventory import collect_inventory
+from reportgen.connection import (
+    APPLICATION_NAME,
+    DEFAULT_LOCK_TIMEOUT_MS,
+    DEFAULT_STATEMENT_TIMEOUT_MS,
+    DsnSource,
+    Snapshot,
+    scrub,
+)
+
+T = TypeVar("T")
+
+
+def collect_bundle(
+    source: DsnSource,
+    *,
+    project: str | Path | None = None,
+    statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
+    lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> EvidenceBundle:
+    from reportgen.connection import read_only_snapshot
+
+    started = clock()
+    runs: list[CollectorRun] = []
+    target = target_from(source)
+    results: dict[str, Any] = {}
+    with read_only_snapshot(source, statement_timeout_ms=statement_timeout_ms,
+                            lock_timeout_ms=lock_timeout_ms) as (snap, session):
+        results["identity"] = _run(runs, "identity", snap,
+                                   lambda: collect_identity(snap, session, target))
+        results["inventory"] = _run(runs, "inventory", snap, lambda: collect_inventory(snap))
+        django = _run(runs, "migrations", snap, lambda: collect_django_records(snap))
+        results["migrations"] = MigrationTables(django=django) if django else None
+        round_trips = snap.round_trips
+    codebase: Codebase | None = None
+    if project is not None:
+        codebase = _run(runs, "codebase", None, lambda: scan_project(project))
+    finished = clock()
+    bundle = EvidenceBundle(
+        schema_version=SCHEMA_VERSION,
+        tool=Tool(version=__version__),
+        collection=Collection(
+            started_at=started, finished_at=finished, application_name=APPLICATION_NAME,
+            snapshot="BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY ... ROLLBACK",
+            statement_timeout_ms=statement_timeout_ms, lock_timeout_ms=lock_timeout_ms,
+            round_trips=round_trips, collectors=runs),
+        target=target,
+        identity=results["identity"],
+        inventory=results["inventory"],
+        migrations=results["migrations"],
+        codebase=codebase,
+    )
+    return bundle.sealed()
+
+
+def _run(runs: list[CollectorRun], name: str, snap: Snapshot | None,
+         fn: Callable[[], T]) -> T | None:
+    """Run one collector; a failure is recorded and collection goes on.
+
+    Database collectors run inside a savepoint, so one failing query does not abort the
+    snapshot for the others. A lost connection is not a collector failure: it propagates.
+    """
+    t0 = time.perf_counter()
+    trips0 = snap.round_trips if snap else 0
+    try:
+        if snap is not None:
+            snap.round_trips += 2  # SAVEPOINT + RELEASE/ROLLBACK TO
+            with snap.conn.transaction():
+                value = fn()
+        else:
+            value = fn()
+    except (psycopg.Error, OSError) as exc:
+        if snap is not None and (snap.conn.broken or snap.conn.closed):
+            raise  # the server went away: no partial snapshot is worth writing
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        runs.append(CollectorRun(
+            name=name, status="error", duration_ms=_ms(t0),
+            error=scrub(f"{type(exc).__name__}: {msg}", snap._secrets if snap else []),
+            round_trips=(snap.round_trips - trips0) if snap else 0))
+        return None
+    runs.append(CollectorRun(name=name, status="ok", duration_ms=_ms(t0),
+                             round_trips=(snap.round_trips - trips0) if snap else 0))
+    return value
+
+
+def _ms(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000, 1)

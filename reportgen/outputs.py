@@ -1,0 +1,102 @@
+"""Writing outputs: every file appears whole (temporary name, fsync, rename) or not at all."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from reportgen.analyze import analyze
+from reportgen.analyze.model import Assessment, TimelineEntry
+from reportgen.bundle import EvidenceBundle
+from reportgen.errors import OutputError
+from reportgen.render.html import render_html
+from reportgen.render.markdown import render_markdown
+from reportgen.render.pdf import render_pdf
+from reportgen.render.view import RenderOptions
+
+FORMATS = ("md", "html", "pdf")
+
+
+def write_atomic(path: Path, data: bytes | Callable[[Path], None]) -> None:
+    """Write bytes (or let a writer fill a temp file) and rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp_path = Path(tmp)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            if isinstance(data, bytes):
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        if not isinstance(data, bytes):
+            data(tmp_path)
+            with open(tmp_path, "rb") as fh:
+                os.fsync(fh.fileno())
+        os.chmod(tmp_path, 0o666 & ~_umask())
+        os.replace(tmp_path, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp_path.unlink()
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp_path.unlink()
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def assessment_json(a: Assessment) -> bytes:
+    return (json.dumps(a.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n").encode()
+
+
+@dataclass
+class Written:
+    paths: list[Path]
+    assessment: Assessment
+
+
+def render_outputs(bundle: EvidenceBundle, assessment: Assessment, opts: RenderOptions,
+                   out: Path, formats: Iterable[str], template_dir: str | Path | None = None,
+                   stem: str = "report") -> list[Path]:
+    formats = list(formats)
+    written = []
+    text = render_markdown(bundle, assessment, opts, template_dir)
+    if "md" in formats:
+        p = out / f"{stem}.md"
+        write_atomic(p, text.encode("utf-8"))
+        written.append(p)
+    if "html" in formats or "pdf" in formats:
+        html_text = render_html(text, bundle, assessment, opts, template_dir)
+        if "html" in formats:
+            p = out / f"{stem}.html"
+            write_atomic(p, html_text.encode("utf-8"))
+            written.append(p)
+        if "pdf" in formats:
+            p = out / f"{stem}.pdf"
+            write_atomic(p, lambda tmp: render_pdf(html_text, tmp, template_dir))
+            written.append(p)
+    return written
+
+
+def assess_outputs(bundle: EvidenceBundle, out: Path, opts: RenderOptions, *,
+                   baseline: EvidenceBundle | None = None,
+                   timeline: list[TimelineEntry] | None = None,
+                   formats: Iterable[str] = ("md", "pdf"),
+                   template_dir: str | Path | None = None) -> Written:
+    """evidence.json, assessment.json and the reports, in that order."""
+    a = analyze(bundle, baseline, timeline)
+    paths = [out / "evidence.json", out / "assessment.json"]
+    write_atomic(paths[0], bundle.to_json().encode("utf-8"))
+    write_atomic(paths[1], assessment_json(a))
+    paths += render_outputs(bundle, a, opts, out, formats, template_dir)
+    return Written(paths, a)

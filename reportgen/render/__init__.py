@@ -1,0 +1,1 @@
+"""Renderers: Markdown (Jinja), HTML (markdown-it-py), PDF (WeasyPrint). One module each."""

@@ -1,0 +1,129 @@
+"""The one Jinja environment: user templates first, built-ins second, StrictUndefined, and the
+filters that keep hostile identifiers from being interpreted as Markdown or HTML."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone, tzinfo
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import jinja2
+
+from reportgen.errors import InputError
+
+
+def builtin_templates() -> Path:
+    """templates/ inside the installed wheel, or the repository's top-level templates/."""
+    packaged = Path(str(resources.files("reportgen"))) / "templates"
+    if packaged.is_dir():
+        return packaged
+    repo = Path(__file__).resolve().parents[2] / "templates"
+    if repo.is_dir():
+        return repo
+    raise InputError("reportgen's templates are missing from the installation; reinstall")
+
+
+_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|~#&!])")
+_UNDERSCORE_EDGE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+
+
+def md(value: Any) -> str:
+    """Escape free text so Markdown shows it literally (one line)."""
+    text = " ".join(str(value).splitlines())
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return _UNDERSCORE_EDGE.sub(r"\\_", text)
+
+
+_CODE_SPAN = re.compile(r"(`[^`\n]+`)")
+
+
+def mdtext(value: Any) -> str:
+    """Escape reportgen's own prose, keeping its `code spans` (identifiers inside them are
+    shown literally by Markdown anyway)."""
+    parts = _CODE_SPAN.split(" ".join(str(value).splitlines()))
+    return "".join(p if i % 2 else md(p) for i, p in enumerate(parts))
+
+
+def code(value: Any) -> str:
+    """An identifier as an inline code span, whatever backticks or newlines it holds."""
+    text = str(value).replace("\r\n", "\n").replace("\n", "\\n")
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or text == "" else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def cell(value: Any) -> str:
+    """Make already-rendered Markdown safe inside a table cell."""
+    return " ".join(str(value).splitlines()).replace("|", "\\|")
+
+
+def human_bytes(n: int | None) -> str:
+    if n is None:
+        return "unknown"
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if size < 1024 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def number(n: int | None, unknown: str = "unknown") -> str:
+    return unknown if n is None else f"{n:,}"
+
+
+def parse_tz(spec: str | None) -> tzinfo:
+    """'UTC', 'UTC+6', '+06:00', '-0330' or an IANA name like 'Asia/Dhaka'."""
+    if not spec or spec.upper() in ("UTC", "Z"):
+        return timezone.utc
+    m = re.fullmatch(r"(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?", spec.strip(), re.I)
+    if m:
+        sign = 1 if m.group(1) == "+" else -1
+        delta = timedelta(hours=int(m.group(2)), minutes=int(m.group(3) or 0))
+        if delta > timedelta(hours=14):
+            raise InputError(f"time zone {spec!r}: offset larger than 14 hours")
+        return timezone(sign * delta, name=_offset_name(sign * delta))
+    try:
+        return ZoneInfo(spec)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"unknown time zone {spec!r}: use UTC, an offset like UTC+6 or "
+                         "+06:00, or an IANA name like Asia/Dhaka") from None
+
+
+def _offset_name(delta: timedelta) -> str:
+    total = int(delta.total_seconds() // 60)
+    sign = "+" if total >= 0 else "-"
+    h, m = divmod(abs(total), 60)
+    return f"UTC{sign}{h}" + (f":{m:02d}" if m else "")
+
+
+def make_environment(template_dir: str | Path | None, tz: tzinfo) -> jinja2.Environment:
+    loaders: list[jinja2.BaseLoader] = []
+    if template_dir is not None:
+        p = Path(template_dir)
+        if not p.is_dir():
+            raise InputError(f"--template-dir {p}: not a directory")
+        loaders.append(jinja2.FileSystemLoader(str(p)))
+    loaders.append(jinja2.FileSystemLoader(str(builtin_templates())))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
+        autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+
+    def local(t: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+        if t is None:
+            return "unknown"
+        lt = t.astimezone(tz)
+        name = lt.tzname() or ""
+        return f"{lt.strftime(fmt)} {name}".strip()
+
+    def utc(t: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+        return "unknown" if t is None else t.astimezone(timezone.utc).strftime(fmt) + " UTC"
+
+    env.filters.update(md=md, mdtext=mdtext, code=code, cell=cell, bytes=human_bytes, num=number,
+                       local=local, utc=utc)
+    env.globals["tz_name"] = datetime(2026, 1, 1, tzinfo=timezone.utc).astimezone(tz).tzname()
+    return env

@@ -1,0 +1,43 @@
+"""HTML: the Markdown through markdown-it-py (raw HTML disabled), in the print shell."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+
+from reportgen.analyze.model import Assessment
+from reportgen.bundle import EvidenceBundle
+from reportgen.render.environment import make_environment, parse_tz
+from reportgen.render.view import RenderOptions
+
+_LEVEL = re.compile(r"<strong>(LOW|MEDIUM|HIGH|CRITICAL|RECOMMENDED|SUPPORTED|CONTRADICTED|OPEN)"
+                    r"</strong>")
+_SECTION = re.compile(r"<h2>")
+
+
+def markdown_to_html_body(text: str) -> str:
+    # "html": False — anything that looks like HTML in the evidence is shown, never run.
+    mdit = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    mdit.enable("table").enable("strikethrough")
+    body = mdit.render(text)
+    # Status words become badges drawn with CSS, so no emoji font is ever needed.
+    body = _LEVEL.sub(lambda m: f'<strong class="badge badge-{m.group(1).lower()}">'
+                      f"{m.group(1)}</strong>", body)
+    body = body.replace("<td>✓ safe</td>", '<td class="ok">✓ safe</td>')
+    body = body.replace("<td>✗ unsafe</td>", '<td class="bad">✗ unsafe</td>')
+    return _SECTION.sub('<h2 class="section">', body)
+
+
+def render_html(markdown_text: str, bundle: EvidenceBundle, assessment: Assessment,
+                opts: RenderOptions, template_dir: str | Path | None = None) -> str:
+    env = make_environment(template_dir, parse_tz(opts.tz))
+    css = env.get_template("print.css").render()
+    return env.get_template("report.html.j2").render(
+        body=markdown_to_html_body(markdown_text), css=css, b=bundle, a=assessment, opts=opts,
+        title=opts.title, escape=html.escape,
+        keywords=", ".join(["incident", "postgresql", "reportgen",
+                            *(f"{d}:{lvl}" for d, lvl in assessment.risks.items())]),
+        created=bundle.collection.finished_at.strftime("%Y-%m-%dT%H:%M:%SZ"))

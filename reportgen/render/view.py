@@ -1,0 +1,239 @@
+"""What the templates show, derived once from the bundle and the assessment (no I/O)."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from reportgen.analyze.context import build_context
+from reportgen.analyze.model import Assessment, Finding, MigrationStatus, RecoveryOption
+from reportgen.bundle import EvidenceBundle, Relation
+from reportgen.render.environment import code, md
+
+DATA_LOSS_LABELS = {
+    "confirmed": "DATA LOSS CONFIRMED", "suspected": "DATA LOSS SUSPECTED",
+    "none_detected": "NONE DETECTED (compared with baseline)",
+    "unknown": "UNKNOWN — tables intact, row-level loss not excluded",
+}
+PROVIDERS = {
+    "neon": "Neon (serverless PostgreSQL)", "rds": "AWS RDS for PostgreSQL",
+    "aurora": "Amazon Aurora PostgreSQL", "cloudsql": "Google Cloud SQL",
+    "azure": "Azure Database for PostgreSQL", "supabase": "Supabase",
+    "heroku": "Heroku Postgres", "crunchybridge": "Crunchy Bridge",
+    "self-hosted": "Self-hosted PostgreSQL", "unknown": "Unknown",
+}
+CLASSES = [
+    ("applied", "Applied, schema verified", "Recorded, and every effect is in the database."),
+    ("applied_schema_missing", "Recorded, schema MISSING",
+     "Django thinks it is applied; tables/columns are gone (loss or drift)."),
+    ("schema_present_unrecorded", "Schema present, record missing",
+     "Safe to record with --fake: every effect was verified."),
+    ("unverifiable_unrecorded", "Unrecorded, not verifiable",
+     "Contains RunPython/RunSQL: its effect cannot be read from the schema."),
+    ("partially_applied", "Partially applied", "Some effects present, some missing."),
+    ("pending", "Pending", "Not applied: effects absent (normal before a deploy)."),
+    ("ghost_record", "Record without file", "Recorded, but no such migration file exists."),
+    ("recorded_not_in_scan", "Recorded, app not scanned",
+     "The app's files are not in the scanned codebase (installed package?)."),
+]
+FAKE_TEXT = {"safe": "✓ safe", "unsafe": "✗ unsafe", "unverifiable": "? verify first",
+             "not_applicable": "—"}
+
+
+@dataclass
+class RenderOptions:
+    title: str = "Incident assessment"
+    incident: str | None = None
+    tz: str = "UTC"
+    contacts: list[tuple[str, str]] = field(default_factory=list)
+    commands_used: list[str] = field(default_factory=list)
+
+
+class View:
+    def __init__(self, b: EvidenceBundle, a: Assessment) -> None:
+        self.b, self.a = b, a
+        ctx = build_context(b)
+        self._app_of = ctx.app_of
+        ident = b.identity
+        db = ident.current_database if ident else (b.target.dbname or "?")
+        host = b.target.host or b.target.hostaddr or "local socket"
+        self.database_line = f"{db} on {host}" + (
+            f" — {PROVIDERS.get(ident.provider.name, ident.provider.name)}" if ident else "")
+        self.provider_label = PROVIDERS.get(ident.provider.name, ident.provider.name) \
+            if ident else "unknown"
+        self.data_loss_label = DATA_LOSS_LABELS[a.data_loss]
+        self.recommended: RecoveryOption | None = next(
+            (o for o in a.recovery_options if o.recommended), None)
+        self.by_dimension: dict[str, list[Finding]] = defaultdict(list)
+        for f in a.findings:
+            self.by_dimension[f.dimension].append(f)
+        self.risk_basis = {d: ", ".join(f.id for f in self.by_dimension[d]
+                                        if f.severity == a.risks[d]) or "no finding"
+                           for d in a.risks}
+        self.has_responder_timeline = any(e.source.startswith("timeline file")
+                                          for e in a.timeline)
+        self.code_apps = sorted({m.app for m in b.codebase.migrations}) if b.codebase else []
+        self._inventory(b, a)
+        self._records(b, a)
+        self._discrepancies(a)
+        self.summary = self._summary()
+        self.technical_notes = self._notes(ctx)
+
+    def app_of(self, r: Relation) -> str:
+        return self._app_of.get(r.qualified, "?")
+
+    @staticmethod
+    def subjects(f: Finding, limit: int = 8) -> str:
+        s = f.subjects[:limit]
+        return ", ".join(s) + (f" and {len(f.subjects) - limit} more" if len(f.subjects) > limit
+                               else "")
+
+    def _inventory(self, b: EvidenceBundle, a: Assessment) -> None:
+        inv = b.inventory
+        self.app_rows: list[dict[str, Any]] = []
+        self.largest: list[Relation] = []
+        self.locked: list[Relation] = []
+        self.inventory_line = ""
+        self.schema_line = ""
+        if inv is None:
+            return
+        kinds = Counter(r.kind for r in inv.relations)
+        schemas = sorted({r.schema_name for r in inv.relations})
+        parts = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in sorted(kinds.items()))
+        self.inventory_line = (f"**{len(inv.relations)} relations** in {len(schemas)} "
+                               f"schema(s) ({', '.join(code(s) for s in schemas)}): {parts}. "
+                               "Counted from pg_catalog.pg_class.")
+        rows_by_app: dict[str, int | None] = {}
+        for r in inv.relations:
+            app = self.app_of(r)
+            if r.kind in ("table", "partitioned table", "materialized view"):
+                prev = rows_by_app.get(app, 0)
+                rows_by_app[app] = None if prev is None or r.row_estimate is None else \
+                    prev + r.row_estimate
+        for s in a.apps:
+            if s.tables_present == 0 and s.tables_expected is None:
+                continue
+            rows = rows_by_app.get(s.app, 0)
+            self.app_rows.append(dict(
+                name=s.app, present=s.tables_present,
+                expected="—" if s.tables_expected is None else s.tables_expected,
+                missing=len(s.tables_missing) if s.tables_expected is not None else "—",
+                rows="some never analyzed" if rows is None else f"{rows:,}", source=s.source))
+        stored = [r for r in inv.relations if r.kind != "view"]
+        self.largest = sorted(stored, key=lambda r: (-(r.row_estimate or 0),
+                                                     -(r.total_bytes or 0), r.qualified))[:15]
+        self.locked = [r for r in inv.relations if r.locked_by]
+        missing = sum(len(s.tables_missing) for s in a.apps)
+        expected = sum(s.tables_expected or 0 for s in a.apps)
+        if b.codebase is not None:
+            self.schema_line = (f"{expected - missing} of {expected} tables created by applied "
+                                f"or schema-present migrations exist; {missing} missing.")
+
+    def _records(self, b: EvidenceBundle, a: Assessment) -> None:
+        self.record_rows: list[dict[str, Any]] = []
+        recs = b.migrations.django.records if b.migrations else []
+        by_app: dict[str, list[Any]] = defaultdict(list)
+        for r in recs:
+            by_app[r.app].append(r)
+        status_by_app: dict[str, list[MigrationStatus]] = defaultdict(list)
+        for s in a.migrations:
+            status_by_app[s.app].append(s)
+        for app in sorted(set(by_app) | set(self.code_apps)):
+            rs = by_app.get(app, [])
+            latest = max(rs, key=lambda r: (r.applied is not None, r.applied), default=None)
+            in_code = [s for s in status_by_app.get(app, []) if s.in_code]
+            self.record_rows.append(dict(
+                app=app, records=len(rs),
+                in_code=len(in_code) if app in self.code_apps else "not scanned",
+                unrecorded=sum(1 for s in in_code if not s.recorded)
+                if app in self.code_apps else "—",
+                latest=(f"{latest.name} ({latest.applied:%Y-%m-%d %H:%M} UTC)"
+                        if latest and latest.applied else "none")))
+
+    def _discrepancies(self, a: Assessment) -> None:
+        counts = Counter(s.state for s in a.migrations)
+        self.class_rows = [dict(label=label, count=counts[k], meaning=meaning)
+                           for k, label, meaning in CLASSES if counts[k]]
+        self.discrepancy_apps = []
+        by_app: dict[str, list[MigrationStatus]] = defaultdict(list)
+        for s in a.migrations:
+            if s.in_code or s.state == "ghost_record":
+                by_app[s.app].append(s)
+        for app in sorted(by_app):
+            ms = by_app[app]
+            if all(s.state == "applied" for s in ms):
+                continue
+            rows = []
+            for s in ms:
+                if s.state == "applied":
+                    check = "all effects present"
+                elif s.missing:
+                    check = "missing: " + ", ".join(s.missing[:4]) + (
+                        f" (+{len(s.missing) - 4})" if len(s.missing) > 4 else "")
+                elif s.present:
+                    check = f"{len(s.present)} effect(s) present"
+                else:
+                    check = "no schema effect"
+                detail = ", ".join(s.opaque) if s.opaque else ""
+                rows.append(dict(
+                    name=s.name,
+                    recorded_text=(f"yes, {s.applied_at:%Y-%m-%d %H:%M} UTC" if s.recorded and
+                                   s.applied_at else ("yes" if s.recorded else "NO")),
+                    check_text=check, fake_text=FAKE_TEXT[s.fake], detail=detail))
+            self.discrepancy_apps.append(dict(name=app, migrations=rows))
+        applied_ok = sorted(app for app in by_app if all(s.state == "applied"
+                                                         for s in by_app[app]))
+        self.apps_all_applied = applied_ok
+
+    def _summary(self) -> list[str]:
+        a, b = self.a, self.b
+        out = []
+        if b.inventory is not None:
+            tables = sum(1 for r in b.inventory.relations if r.kind in ("table",
+                                                                       "partitioned table"))
+            out.append(f"**{tables} tables** present (pg_catalog), "
+                       f"{len(b.inventory.relations)} relations in all.")
+            if self.schema_line:
+                out.append(self.schema_line)
+        for f in a.findings:
+            if f.severity in ("HIGH", "CRITICAL"):
+                out.append(f"**{f.severity}**: {md(f.title)}.")
+        out.append(f"Data loss: **{self.data_loss_label}** ({md(a.data_loss_explanation)})")
+        return out
+
+    def _notes(self, ctx: Any) -> list[str]:
+        notes = []
+        rec = ctx.rec
+        if rec is not None:
+            for d in rec.dangling_references:
+                exp = code(d.expected_table)
+                sim = (" The model that exists under that name is " + ", ".join(
+                    md(s) for s in d.similar) + ".") if d.similar else ""
+                notes.append(f"**Why {exp} does not exist.** {code(d.target)} is referenced by "
+                             f"{code(d.migration[0] + '.' + d.migration[1])} (field "
+                             f"{code(d.field)}), but no migration of app "
+                             f"{code(d.target.split('.')[0])} creates it, and pg_class has no "
+                             f"{exp}.{sim}")
+        dj = self.b.migrations.django if self.b.migrations else None
+        if dj and dj.table_present and self.b.inventory:
+            rel = next((r for r in self.b.inventory.relations if r.name == "django_migrations"
+                        and r.schema_name == dj.schema_name), None)
+            if rel:
+                cols = ", ".join(f"{c.name} {c.type}" for c in rel.columns)
+                notes.append(f"**django_migrations structure** (from pg_attribute): {md(cols)}. "
+                             "A row means 'applied'; Django has no failed state.")
+        notes.append("**How the evidence was collected.** One `BEGIN ISOLATION LEVEL REPEATABLE "
+                     "READ READ ONLY` transaction (one consistent snapshot), catalog queries "
+                     "only, `SET LOCAL` timeouts, no prepared statements, then ROLLBACK. "
+                     "reportgen cannot change the database it inspects.")
+        notes.append("**Row estimates** come from pg_class.reltuples (updated by ANALYZE and "
+                     "VACUUM); 'never analyzed' means unknown, not zero.")
+        notes.append("**Counting tables.** information_schema lists only what the role holds "
+                     "privileges on; this report counts from pg_catalog and shows both counts "
+                     "per schema.")
+        if rec is not None and any(s.fake == "unverifiable" for s in rec.statuses):
+            notes.append("**Data migrations.** Migrations with RunPython/RunSQL are never "
+                         "called safe to fake: whether their data changes ran cannot be read "
+                         "from the schema. Check their effect on rows, then run or fake them.")
+        return notes
