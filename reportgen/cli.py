@@ -34,7 +34,6 @@ from reportgen.errors import (
     EXIT_OK,
     GateReached,
     IncompleteEvidence,
-    InputError,
     ReportgenError,
 )
 from reportgen.outputs import FORMATS, assess_outputs, render_outputs, write_atomic

@@ -161,7 +161,7 @@ class Snapshot:
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         self.round_trips += 1
         with self.conn.cursor() as cur:
-            cur.execute(sql.encode(), params, prepare=False)  # type: ignore[arg-type]
+            cur.execute(sql.encode(), params, prepare=False)
             if cur.description is None:
                 return []
             return list(cur.fetchall())
@@ -172,10 +172,10 @@ class Snapshot:
         """Run a query inside a savepoint: on error, the snapshot survives and the error is
         returned (scrubbed) instead of raised. Used where a lock or a privilege may refuse us.
         """
-        self.round_trips += 1
+        self.round_trips += 3  # SAVEPOINT, the query, RELEASE (or ROLLBACK TO)
         try:
             with self.conn.transaction(), self.conn.cursor() as cur:
-                cur.execute(sql.encode(), params, prepare=False)  # type: ignore[arg-type]
+                cur.execute(sql.encode(), params, prepare=False)
                 rows = list(cur.fetchall()) if cur.description is not None else []
             return rows, None
         except psycopg.errors.QueryCanceled as exc:
@@ -260,6 +260,7 @@ def read_only_snapshot(
     finally:
         try:
             if not conn.closed:
+                snap.round_trips += 1
                 conn.execute("ROLLBACK")
         except psycopg.Error:
             pass

@@ -19,11 +19,14 @@ from reportgen.analyze.model import (
 from reportgen.analyze.recovery import build_action_plan, build_recovery
 from reportgen.analyze.rules import RULES, deploy_blocked
 from reportgen.analyze.timeline import build_timeline
+from reportgen.bundle import EvidenceBundle
 
-__all__ = ["analyze", "Assessment"]
+__all__ = ["Assessment", "analyze"]
 
 
-def analyze(bundle, baseline=None, timeline: list[TimelineEntry] | None = None) -> Assessment:  # type: ignore[no-untyped-def]
+def analyze(bundle: EvidenceBundle, baseline: EvidenceBundle | None = None,
+            timeline: list[TimelineEntry] | None = None) -> Assessment:
+    """Findings, risks, verdicts, timeline, hypotheses, recovery options and the plan."""
     ctx = build_context(bundle, baseline)
     findings: list[Finding] = []
     for rule in RULES:
@@ -46,7 +49,7 @@ def analyze(bundle, baseline=None, timeline: list[TimelineEntry] | None = None) 
         baseline_digest=baseline.digest if baseline is not None else None,
         collected_at=bundle.collection.started_at,
         status=_status(ctx, findings, data_loss),
-        risks=risks,  # type: ignore[arg-type]
+        risks=risks,
         data_loss=data_loss, data_loss_basis=basis, data_loss_explanation=why,
         findings=findings, apps=_apps(ctx), migrations=ctx.rec.statuses if ctx.rec else [],
         timeline=events, hypotheses=build_hypotheses(ctx, findings, events),
@@ -55,7 +58,7 @@ def analyze(bundle, baseline=None, timeline: list[TimelineEntry] | None = None) 
 
 
 def _data_loss(ctx: Context, findings: list[Finding],
-               diff: BundleDiff | None) -> tuple[DataLoss, str, str]:  # type: ignore[type-arg]
+               diff: BundleDiff | None) -> tuple[DataLoss, str, str]:
     ids = {f.id for f in findings}
     if ctx.bundle.inventory is None:
         return "unknown", "structure", "The inventory could not be collected."

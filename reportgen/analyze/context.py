@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from reportgen.analyze.reconcile import Reconciliation, live_tables, reconcile
 from reportgen.bundle import EvidenceBundle, MigrationRecord, Relation
 
-
 #: Fixed table names of Django's contrib apps (their db_table never depends on the project).
 DJANGO_CONTRIB_TABLES = {
     "django_migrations": "migrations (Django)", "django_content_type": "contenttypes",

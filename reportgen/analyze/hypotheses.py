@@ -34,13 +34,13 @@ def build_hypotheses(ctx: Context, findings: list[Finding],
                            "(statistics may have been reset)")
         out.append(Hypothesis(
             title="Migration records were deleted from django_migrations",
-            verdict=_verdict(for_, against),  # type: ignore[arg-type]
+            verdict=_verdict(for_, against),
             evidence_for=for_, evidence_against=against))
         never_for = [] if for_ else ["no record of these apps in django_migrations"]
         never_against = [e for e in f.evidence if "deleted from" in e]
         out.append(Hypothesis(
             title="The migrations were never recorded (schema created another way)",
-            verdict=_verdict(never_for, never_against),  # type: ignore[arg-type]
+            verdict=_verdict(never_for, never_against),
             evidence_for=never_for, evidence_against=never_against))
     structural = list(ids["data.tables_missing"].evidence) if "data.tables_missing" in ids else []
     dropped_for = structural + mentions("drop table", "dropped")
@@ -62,7 +62,7 @@ def build_hypotheses(ctx: Context, findings: list[Finding],
             verdict = "open"
         out.append(Hypothesis(
             title="Tables were dropped (e.g. by a script containing DROP TABLE)",
-            verdict=verdict,  # type: ignore[arg-type]
+            verdict=verdict,
             evidence_for=dropped_for, evidence_against=dropped_against))
     for f in findings:
         if f.id == "migration.dangling_reference":

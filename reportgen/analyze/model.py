@@ -17,7 +17,7 @@ DIMENSIONS: tuple[Dimension, ...] = ("data", "schema", "migration", "production"
 
 
 def level_rank(level: str) -> int:
-    return LEVELS.index(level)  # type: ignore[arg-type]
+    return LEVELS.index(level)
 
 
 class Model(BaseModel):

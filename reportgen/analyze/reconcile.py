@@ -9,6 +9,7 @@ inventory, skipping effects a later migration undoes.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from reportgen.analyze.model import EffectCheck, MigrationStatus
@@ -190,9 +191,7 @@ def reconcile(bundle: EvidenceBundle) -> Reconciliation | None:
     for key in order:
         for dep in resolve_deps(migs[key], migs):
             if dep not in migs:
-                if dep[0] in code_apps and dep[1] not in ("__first__", "__latest__"):
-                    dangling_deps.append((key, dep))
-                elif dep[0] in code_apps:
+                if dep[0] in code_apps:  # the app is scanned, the migration is not there
                     dangling_deps.append((key, dep))
                 continue
             if key in records and dep not in records:
@@ -378,7 +377,7 @@ def _inherit_pending(order: list[Key], migs: dict[Key, MigrationFile],
 
 def _fake_plan(order: list[Key], migs: dict[Key, MigrationFile],
                by_key: dict[Key, MigrationStatus],
-               records: dict[Key, object]) -> tuple[list[Key], dict[Key, str]]:
+               records: Mapping[Key, object]) -> tuple[list[Key], dict[Key, str]]:
     """Unrecorded migrations that may be recorded with --fake, in dependency order.
 
     A migration joins the plan only if its own schema effects are all present and every

@@ -41,8 +41,7 @@ def _pitr(ctx: Context, timeline: list[TimelineEntry]) -> RecoveryOption:
     when, why = restore_point(timeline)
     stamp = _iso(when)
     day = when.strftime("%Y%m%d-%H%M") if when else "before-incident"
-    db = ident.current_database if ident else "<database>"
-    verify = [f"reportgen collect --dsn <RESTORED-DSN> -o restored.json",
+    verify = ["reportgen collect --dsn <RESTORED-DSN> -o restored.json",
               "reportgen diff restored.json evidence.json"]
     if provider == "neon":
         ep = ident.provider.endpoint if ident else None

@@ -24,7 +24,7 @@ def collector_failures(ctx: Context) -> list[Finding]:
                 "codebase": "migration"}
         out.append(Finding(
             id=f"evidence.{run.name}_failed", severity="HIGH",
-            dimension=dims.get(run.name, "production"),  # type: ignore[arg-type]
+            dimension=dims.get(run.name, "production"),
             title=f"The {run.name} collector failed: its part of the picture is unknown",
             subjects=[run.name], evidence=[f"collection.collectors[{run.name}].error: {run.error}"],
             explanation="A failed collector leaves a gap. Nothing in this report assumes the "
@@ -166,7 +166,7 @@ def migration_tracking(ctx: Context) -> list[Finding]:
     return out
 
 
-def migration_reconciliation(ctx: Context) -> list[Finding]:  # noqa: C901 - one pass, many classes
+def migration_reconciliation(ctx: Context) -> list[Finding]:
     rec = ctx.rec
     if rec is None:
         return []

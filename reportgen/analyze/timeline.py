@@ -18,7 +18,7 @@ def build_timeline(bundle: EvidenceBundle, responder: list[TimelineEntry]) -> li
         recs = sorted((r for r in dj.records if r.applied), key=lambda r: r.applied)  # type: ignore[arg-type,return-value]
         groups: list[list] = []  # type: ignore[type-arg]
         for r in recs:
-            if groups and r.applied - groups[-1][-1].applied <= GROUP_WINDOW:  # type: ignore[operator]
+            if groups and r.applied - groups[-1][-1].applied <= GROUP_WINDOW:
                 groups[-1].append(r)
             else:
                 groups.append([r])

@@ -165,7 +165,8 @@ def _field(name: str, node: ast.expr, app: str) -> FieldSpec:
     kind = _call_name(node)
     db_column = _const(_arg(node, 99, "db_column"))
     if kind in M2M_FIELDS:
-        return FieldSpec(name=name, column=None, kind=kind, target=_target(_arg(node, 0, "to"), app))
+        return FieldSpec(name=name, column=None, kind=kind,
+                         target=_target(_arg(node, 0, "to"), app))
     if kind in RELATION_FIELDS:
         return FieldSpec(name=name, column=db_column or name + RELATION_FIELDS[kind], kind=kind,
                          target=_target(_arg(node, 0, "to"), app))
@@ -192,10 +193,9 @@ def _operation(node: ast.expr, app: str) -> OperationSpec:
                 key = _const(k) if k is not None else None
                 if key == "db_table":
                     table = _const(v)
-                elif key in ("proxy", "managed") and isinstance(v, ast.Constant):
-                    if (key == "proxy" and v.value is True) or (
-                            key == "managed" and v.value is False):
-                        detail = f"{key}={v.value}: no table of its own"
+                elif isinstance(v, ast.Constant) and (key, v.value) in (("proxy", True),
+                                                                         ("managed", False)):
+                    detail = f"{key}={v.value!r}: no table of its own"
         return OperationSpec(op=op, model=model, table=table, fields=fields, detail=detail)
     if op in ("AddField", "AlterField"):
         model = (_const(_arg(node, 0, "model_name")) or "?").lower()

@@ -24,7 +24,8 @@ def target_from(source: DsnSource) -> Target:
 
 def collect_identity(snap: Snapshot, session: SessionInfo, target: Target) -> Identity:
     row = snap.query(load("identity"))[0]
-    provider = detect_provider(target.host or target.hostaddr or session.host, row["version_string"])
+    host = target.host or target.hostaddr or session.host
+    provider = detect_provider(host, row["version_string"])
     return Identity(
         connected_host=session.host,
         connected_port=session.port,

@@ -57,7 +57,7 @@ def collect_bundle(
         results["inventory"] = _run(runs, "inventory", snap, lambda: collect_inventory(snap))
         django = _run(runs, "migrations", snap, lambda: collect_django_records(snap))
         results["migrations"] = MigrationTables(django=django) if django else None
-        round_trips = snap.round_trips
+    round_trips = snap.round_trips  # read after the closing ROLLBACK: every statement sent
     codebase: Codebase | None = None
     if project is not None:
         codebase = _run(runs, "codebase", None, lambda: scan_project(project))

@@ -53,5 +53,5 @@ def run_demo(out: Path, assess: Callable[[str, Path, Path], None],
         echo("planting the reference incident (deltacrown: organizations_*, teams_*, "
              "django_migrations) ...")
         plant(server, project)
-        timeline.write_text(scenario.TIMELINE_CSV, encoding="utf-8")
+        timeline.write_text(scenario.timeline_csv(), encoding="utf-8")
         assess(demo_dsn(server), project, timeline)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 
 # --- models ------------------------------------------------------------------------------
 
@@ -242,12 +243,14 @@ def build() -> Scenario:
     contrib = [("contenttypes", "0001_initial"), ("contenttypes", "0002_remove_content_type_name"),
                ("auth", "0001_initial"), ("auth", "0002_alter_permission_name_max_length"),
                ("auth", "0003_alter_user_email_max_length"),
-               ("auth", "0004_alter_user_username_opts"), ("auth", "0005_alter_user_last_login_null"),
+               ("auth", "0004_alter_user_username_opts"),
+               ("auth", "0005_alter_user_last_login_null"),
                ("auth", "0006_require_contenttypes_0002"),
                ("auth", "0007_alter_validators_add_error_messages"),
                ("auth", "0008_alter_user_username_max_length"),
                ("auth", "0009_alter_user_last_name_max_length"),
-               ("auth", "0010_alter_group_name_max_length"), ("auth", "0011_update_proxy_permissions"),
+               ("auth", "0010_alter_group_name_max_length"),
+               ("auth", "0011_update_proxy_permissions"),
                ("auth", "0012_alter_user_first_name_max_length"), ("admin", "0001_initial"),
                ("admin", "0002_logentry_remove_auto_add"),
                ("admin", "0003_logentry_add_action_flag_choices"), ("sessions", "0001_initial"),
@@ -304,17 +307,20 @@ def migration_source(s: Scenario, m: Migration) -> str:
         elif kind == "AddField":
             md = s.models[op[1]]
             fname, fkind = op[2].split(":", 1)
-            lines += ["        migrations.AddField(", f"            model_name={md.name.lower()!r},",
+            lines += ["        migrations.AddField(",
+                      f"            model_name={md.name.lower()!r},",
                       f"            name={fname!r},", f"            field={_field_code(fkind)},",
                       "        ),"]
         elif kind == "AddIndex":
             md = s.models[op[1]]
-            lines += ["        migrations.AddIndex(", f"            model_name={md.name.lower()!r},",
+            lines += ["        migrations.AddIndex(",
+                      f"            model_name={md.name.lower()!r},",
                       f"            index=models.Index(fields=[{op[2]!r}], name={op[3]!r}),",
                       "        ),"]
         elif kind == "AlterModelOptions":
             md = s.models[op[1]]
-            lines += ["        migrations.AlterModelOptions(", f"            name={md.name.lower()!r},",
+            lines += ["        migrations.AlterModelOptions(",
+                      f"            name={md.name.lower()!r},",
                       "            options={'ordering': ['id']},", "        ),"]
         elif kind == "RunPython":
             lines.append("        migrations.RunPython(forwards, migrations.RunPython.noop),")
@@ -340,7 +346,7 @@ def codebase_files(s: Scenario) -> dict[str, str]:
     return files
 
 
-CHECK_TABLES = '''"""Old diagnostic script (the one that was run by accident during the incident)."""
+CHECK_TABLES = '''"""Old diagnostic script (the one run by accident during the incident)."""
 import psycopg2
 
 conn = psycopg2.connect()
@@ -493,11 +499,7 @@ def records_sql(s: Scenario) -> str:
             "DELETE FROM django_migrations WHERE app IN ('organizations', 'teams');\n")
 
 
-TIMELINE_CSV = """time,event,source,approximate
-2026-02-01T14:30:00+00:00,Created fake_organizations_migrations.py and faked 12 organizations migrations,responder shell history,yes
-2026-02-01T14:32:40+00:00,reconcile_legacy_migrations.py faked teams 0099-0101,responder shell history,yes
-2026-02-01T14:33:00+00:00,manage.py migrate failed: competition.0001 needs organizations_team,deploy log,yes
-2026-02-01T14:33:30+00:00,check_tables.py (contains DROP TABLE ... CASCADE) run by accident; printed 'Found 0 tables' then 'Dropped all',terminal scrollback,yes
-2026-02-01T14:34:00+00:00,Migration records for organizations and teams cleared from a Django shell,responder recollection,yes
-2026-02-01T14:40:00+00:00,Read-only assessment started,incident channel,no
-"""
+def timeline_csv() -> str:
+    """The responder's timeline of the reference incident (times approximate, UTC)."""
+    return resources.files("reportgen.demo").joinpath("timeline.csv").read_text("utf-8")
+

@@ -4,7 +4,7 @@ filters that keep hostile identifiers from being interpreted as Markdown or HTML
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -79,7 +79,7 @@ def number(n: int | None, unknown: str = "unknown") -> str:
 def parse_tz(spec: str | None) -> tzinfo:
     """'UTC', 'UTC+6', '+06:00', '-0330' or an IANA name like 'Asia/Dhaka'."""
     if not spec or spec.upper() in ("UTC", "Z"):
-        return timezone.utc
+        return UTC
     m = re.fullmatch(r"(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?", spec.strip(), re.I)
     if m:
         sign = 1 if m.group(1) == "+" else -1
@@ -121,9 +121,9 @@ def make_environment(template_dir: str | Path | None, tz: tzinfo) -> jinja2.Envi
         return f"{lt.strftime(fmt)} {name}".strip()
 
     def utc(t: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
-        return "unknown" if t is None else t.astimezone(timezone.utc).strftime(fmt) + " UTC"
+        return "unknown" if t is None else t.astimezone(UTC).strftime(fmt) + " UTC"
 
     env.filters.update(md=md, mdtext=mdtext, code=code, cell=cell, bytes=human_bytes, num=number,
                        local=local, utc=utc)
-    env.globals["tz_name"] = datetime(2026, 1, 1, tzinfo=timezone.utc).astimezone(tz).tzname()
+    env.globals["tz_name"] = datetime(2026, 1, 1, tzinfo=UTC).astimezone(tz).tzname()
     return env

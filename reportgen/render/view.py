@@ -152,7 +152,7 @@ class View:
                         if latest and latest.applied else "none")))
 
     def _discrepancies(self, a: Assessment) -> None:
-        counts = Counter(s.state for s in a.migrations)
+        counts: Counter[str] = Counter(s.state for s in a.migrations)
         self.class_rows = [dict(label=label, count=counts[k], meaning=meaning)
                            for k, label, meaning in CLASSES if counts[k]]
         self.discrepancy_apps = []

@@ -1,0 +1,63 @@
+"""Loading, validating and sealing bundles: every problem is one clear line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from reportgen.bundle import SCHEMA_VERSION, bundle_json_schema, load_bundle, parse_bundle
+from reportgen.errors import InputError
+
+
+def test_roundtrip_is_byte_stable(demo_bundle, tmp_path):
+    p = tmp_path / "b.json"
+    p.write_text(demo_bundle.to_json(), encoding="utf-8")
+    again = load_bundle(p)
+    assert again == demo_bundle and again.to_json() == demo_bundle.to_json()
+    assert again.digest == again.compute_digest()
+
+
+def test_changed_byte_is_detected(demo_bundle_data):
+    demo_bundle_data = json.loads(json.dumps(demo_bundle_data))
+    demo_bundle_data["inventory"]["relations"][0]["row_estimate"] += 1
+    with pytest.raises(InputError, match="digest mismatch"):
+        parse_bundle(json.dumps(demo_bundle_data), "b.json")
+    parse_bundle(json.dumps(demo_bundle_data), "b.json", verify_digest=False)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"schema_version": 1, "tool"', "not valid JSON"),
+    ("[1, 2]", "is a JSON object"),
+    ('{"tool": {}}', "schema_version: missing"),
+    ('{"schema_version": 99}', "newer than this reportgen understands"),
+    ('{"schema_version": 1, "schema_version": 1}', "duplicate key"),
+])
+def test_bad_bundles(text, message):
+    with pytest.raises(InputError, match=message) as exc:
+        parse_bundle(text, "bad.json")
+    assert exc.value.message.startswith("bad.json: ") and "\n" not in exc.value.message
+
+
+def test_wrong_type_names_the_field(demo_bundle_data):
+    d = json.loads(json.dumps(demo_bundle_data))
+    d["inventory"]["relations"][3]["index_count"] = "many"
+    with pytest.raises(InputError, match=r"field inventory\.relations\.3\.index_count"):
+        parse_bundle(json.dumps(d), "b.json", verify_digest=False)
+
+
+def test_missing_file_and_not_utf8(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        load_bundle(tmp_path / "nope.json")
+    p = tmp_path / "bin.json"
+    p.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(InputError, match="not UTF-8"):
+        load_bundle(p)
+
+
+def test_json_schema_is_generated_and_documented():
+    schema = bundle_json_schema()
+    assert schema["properties"]["schema_version"]["description"]
+    rel = schema["$defs"]["Relation"]["properties"]
+    assert all(v.get("description") for v in rel.values())
+    assert SCHEMA_VERSION == 1

@@ -1,0 +1,120 @@
+"""The command line as a user meets it: exit codes, one-line errors, no traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES
+
+BUNDLE = FIXTURES / "demo-evidence.json"
+TIMELINE = FIXTURES / "demo-timeline.csv"
+
+
+def rg(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
+    e = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-m", "reportgen", *args], capture_output=True,
+                          text=True, env=e, cwd=cwd, timeout=300)
+
+
+def _one_line_error(res, code: int) -> str:
+    assert res.returncode == code, (res.returncode, res.stdout, res.stderr)
+    assert "Traceback" not in res.stderr, res.stderr
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("reportgen: ")]
+    assert len(errors) == 1, res.stderr  # progress lines may precede; one error line
+    return errors[0]
+
+
+def test_help_lists_commands_and_exit_codes():
+    res = rg("--help")
+    assert res.returncode == 0
+    for cmd in ("collect", "analyze", "render", "assess", "demo", "diff", "schema"):
+        assert cmd in res.stdout
+    assert "Exit codes" in res.stdout
+    for cmd in ("collect", "analyze", "render", "assess"):
+        assert "Example" in rg(cmd, "--help").stdout
+
+
+def test_analyze_json_and_gate():
+    res = rg("analyze", str(BUNDLE), "--json")
+    assert res.returncode == 0
+    data = json.loads(res.stdout)
+    assert data["risks"]["migration"] == "HIGH" and data["data_loss"] == "unknown"
+    gate = rg("analyze", str(BUNDLE), "--fail-on", "HIGH")
+    err = _one_line_error(gate, 1)
+    assert "reached --fail-on HIGH" in err
+    assert rg("analyze", str(BUNDLE), "--fail-on", "CRITICAL").returncode == 0
+
+
+def test_bad_inputs_exit_4(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema_version": 1, "tool": ')
+    assert "not valid JSON" in _one_line_error(rg("analyze", str(bad)), 4)
+    assert "no such file" in _one_line_error(rg("render", str(tmp_path / "x.json"), "--out",
+                                                str(tmp_path)), 4)
+    tl = tmp_path / "t.csv"
+    tl.write_text("time,event\n2026-02-01 14:30,no zone\n")
+    err = _one_line_error(rg("render", str(BUNDLE), "--timeline", str(tl), "--out",
+                             str(tmp_path)), 4)
+    assert "line 2" in err and "no UTC offset" in err
+    assert "unknown time zone" in _one_line_error(
+        rg("render", str(BUNDLE), "--tz", "Mars/Olympus", "--out", str(tmp_path)), 4)
+
+
+def test_usage_errors_exit_2(tmp_path):
+    res = rg("render", str(BUNDLE), "--format", "docx", "--out", str(tmp_path))
+    assert res.returncode == 2 and "docx" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_connection_failure_exit_3_without_password():
+    from reportgen.pgserver import free_port
+
+    res = rg("collect", "--dsn", f"postgresql://app:S3cretPw!@127.0.0.1:{free_port()}/db",
+             "-o", "never.json")
+    err = _one_line_error(res, 3)
+    assert "S3cretPw" not in err and "cannot connect" in err
+    assert not Path("never.json").exists()
+
+
+def test_render_from_saved_bundle_is_byte_identical(tmp_path):
+    outputs = []
+    for _ in range(2):
+        res = rg("render", str(BUNDLE), "--timeline", str(TIMELINE), "--tz", "UTC+6",
+                 "--format", "md", "--out", str(tmp_path))
+        assert res.returncode == 0, res.stderr
+        outputs.append((tmp_path / "report.md").read_bytes())
+    assert outputs[0] == outputs[1]
+
+
+def test_assess_and_collect_against_a_live_database(db, tmp_path):
+    db.execute("CREATE TABLE t (id int); INSERT INTO t VALUES (1)")
+    out = tmp_path / "out"
+    res = rg("assess", "--dsn", db.dsn, "--out", str(out), "--format", "md,pdf")
+    assert res.returncode == 0, res.stderr
+    for name in ("evidence.json", "assessment.json", "report.md", "report.pdf"):
+        assert (out / name).stat().st_size > 0, name
+    assert db.server.password not in (out / "evidence.json").read_text()
+    assert db.server.password not in (out / "report.md").read_text()
+    assert db.server.password not in res.stderr + res.stdout
+    res = rg("collect", "-o", str(tmp_path / "e.json"), env={"DATABASE_URL": db.dsn})
+    assert res.returncode == 0, res.stderr
+    assert json.loads((tmp_path / "e.json").read_text())["target"]["source"] == "DATABASE_URL"
+
+
+@pytest.mark.slow
+def test_demo_writes_the_four_outputs(tmp_path):
+    out = tmp_path / "demo"
+    res = rg("demo", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    for name in ("evidence.json", "assessment.json", "report.md", "report.pdf"):
+        assert (out / name).stat().st_size > 0, name
+    a = json.loads((out / "assessment.json").read_text())
+    assert a["data_loss"] == "unknown"
+    assert "migration.records_missing" in {f["id"] for f in a["findings"]}
+    assert "MIGRATION RECORDS MISSING" in res.stdout
