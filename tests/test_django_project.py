@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from reportgen.analyze import analyze
-from reportgen.collect.run import collect_bundle
+from reportgen.bundle import load_bundle
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +53,13 @@ def manage(root: Path, db, *args: str) -> str:
 def test_assess_a_django_migrated_database(db, tmp_path):
     root = django_project(tmp_path)
     manage(root, db, "migrate", "--no-input")
-    b = collect_bundle(db.source(), project=root)
+    out = tmp_path / "out"
+    res = subprocess.run([sys.executable, "-m", "reportgen", "assess", "--dsn", db.dsn,
+                          "--project", str(root), "--out", str(out)], capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert (out / "report.pdf").stat().st_size > 0
+    b = load_bundle(out / "evidence.json")
     assert b.complete
     pg_class = db.scalar(
         "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
