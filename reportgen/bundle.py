@@ -200,8 +200,25 @@ class DjangoRecords(Model):
     records: list[MigrationRecord] = Field(default_factory=list, description="All rows.")
 
 
+class TrackerSummary(Model):
+    tool: str = Field(description="alembic, flyway, liquibase, liquibase-lock, rails, "
+                      "rails-metadata, golang-migrate or prisma.")
+    schema_name: str = Field(description="Schema holding the tracking table.")
+    table: str = Field(description="Tracking table.")
+    readable: bool = Field(default=True, description="The collecting role could read it.")
+    error: str | None = Field(default=None, description="Why it could not be read.")
+    rows: int = Field(default=0, description="Rows read (at most 500).")
+    current: str | None = Field(default=None, description="Current version / latest entry.")
+    latest_at: datetime | None = Field(default=None, description="When the latest ran.")
+    problems: list[str] = Field(default_factory=list,
+                                description="Failed, dirty, locked or unfinished states.")
+    notes: list[str] = Field(default_factory=list, description="Other facts worth showing.")
+
+
 class MigrationTables(Model):
     django: DjangoRecords = Field(description="Django's migration records.")
+    others: list[TrackerSummary] = Field(
+        default_factory=list, description="Other tools' tracking tables, in any schema.")
 
 
 # --- codebase ------------------------------------------------------------------------------
@@ -247,6 +264,11 @@ class Codebase(Model):
     errors: list[str] = Field(default_factory=list, description="Files that could not be read.")
     destructive_scripts: list[DestructiveScript] = Field(
         default_factory=list, description="Scripts (not migrations) containing DROP/TRUNCATE.")
+    graph_errors: list[str] = Field(
+        default_factory=list, description="Errors Django's migration graph raised (e.g. "
+        "NodeNotFoundError): each also blocks `migrate`.")
+    installed_apps: list[str] = Field(
+        default_factory=list, description="App labels Django knows (Django mode only).")
 
 
 # --- the bundle ----------------------------------------------------------------------------

@@ -68,6 +68,10 @@ def dsn_options(f: Any) -> Any:
     f = click.option("--project", type=click.Path(exists=True, file_okay=False),
                      help="Application codebase to read migration files from (never imported)."
                      )(f)
+    f = click.option("--django-settings", metavar="MODULE",
+                     help="Use Django's MigrationLoader with this settings module (the project "
+                     "directory goes on sys.path; loaded in a subprocess, no DB connection)."
+                     )(f)
     f = click.option("--statement-timeout-ms", type=click.IntRange(100, 600_000),
                      default=DEFAULT_STATEMENT_TIMEOUT_MS, show_default=True,
                      help="SET LOCAL statement_timeout for every catalog query.")(f)
@@ -135,11 +139,13 @@ def _gate(a: Assessment, fail_on: str | None) -> int:
 
 
 def _collect(dsn: str | None, project: str | None, statement_timeout_ms: int,
-             lock_timeout_ms: int, strict: bool) -> EvidenceBundle:
+             lock_timeout_ms: int, strict: bool,
+             django_settings: str | None = None) -> EvidenceBundle:
     source = resolve_dsn(dsn)
     _say(f"collecting from {describe_target(source)} (read-only snapshot) ...")
     t0 = time.perf_counter()
-    bundle = collect_bundle(source, project=project, statement_timeout_ms=statement_timeout_ms,
+    bundle = collect_bundle(source, project=project, django_settings=django_settings,
+                            statement_timeout_ms=statement_timeout_ms,
                             lock_timeout_ms=lock_timeout_ms)
     n = len(bundle.inventory.relations) if bundle.inventory else "?"
     _say(f"collected {n} relations in {time.perf_counter() - t0:.2f} s, "
@@ -177,15 +183,16 @@ def cli() -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
               help="Where to write the evidence bundle (JSON).")
 @click.option("--strict", is_flag=True, help="Exit 5 if any collector failed.")
-def collect(dsn: str | None, project: str | None, statement_timeout_ms: int,
-            lock_timeout_ms: int, output: str, strict: bool) -> int:
+def collect(dsn: str | None, project: str | None, django_settings: str | None,
+            statement_timeout_ms: int, lock_timeout_ms: int, output: str, strict: bool) -> int:
     """Collect read-only evidence into a bundle.
 
     \b
     Example:
       reportgen collect --dsn postgresql://app@db.example.com/app --project . -o evidence.json
     """
-    bundle = _collect(dsn, project, statement_timeout_ms, lock_timeout_ms, strict=False)
+    bundle = _collect(dsn, project, statement_timeout_ms, lock_timeout_ms, strict=False,
+                      django_settings=django_settings)
     write_atomic(Path(output), bundle.to_json().encode("utf-8"))
     _say(f"wrote {output} ({bundle.digest})")
     if strict and not bundle.complete:
@@ -260,7 +267,8 @@ def render(bundle: str, timeline: str | None, baseline: str | None, title: str,
               help="Report formats besides evidence.json and assessment.json.")
 @click.option("--strict", is_flag=True, help="Exit 5 if any collector failed.")
 @fail_on_option
-def assess(dsn: str | None, project: str | None, statement_timeout_ms: int,
+def assess(dsn: str | None, project: str | None, django_settings: str | None,
+           statement_timeout_ms: int,
            lock_timeout_ms: int, timeline: str | None, baseline: str | None, title: str,
            incident: str | None, tz: str, contacts: tuple[str, ...], template_dir: str | None,
            out: str, fmt: str, strict: bool, fail_on: str | None) -> int:
@@ -276,7 +284,8 @@ def assess(dsn: str | None, project: str | None, statement_timeout_ms: int,
     formats = _formats(fmt)
     opts = _opts(title, incident, tz, contacts, [_command_line()])
     base, events = _inputs(baseline, timeline)
-    bundle = _collect(dsn, project, statement_timeout_ms, lock_timeout_ms, strict=False)
+    bundle = _collect(dsn, project, statement_timeout_ms, lock_timeout_ms, strict=False,
+                      django_settings=django_settings)
     written = assess_outputs(bundle, Path(out), opts, baseline=base, timeline=events,
                              formats=formats, template_dir=template_dir)
     for p in written.paths:

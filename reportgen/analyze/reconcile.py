@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from reportgen.analyze.model import EffectCheck, MigrationStatus
-from reportgen.bundle import EvidenceBundle, MigrationFile, Relation
+from reportgen.bundle import EvidenceBundle, MigrationFile, MigrationRecord, Relation
 
 Key = tuple[str, str]  # (app, migration name)
 
@@ -130,14 +130,54 @@ def resolve_deps(m: MigrationFile, migs: dict[Key, MigrationFile]) -> list[Key]:
     return out
 
 
+def apply_replacements(migs: dict[Key, MigrationFile], records: dict[Key, MigrationRecord]
+                       ) -> tuple[dict[Key, MigrationFile], dict[Key, MigrationRecord], set[Key]]:
+    """Squashed migrations, exactly as Django's MigrationLoader.build_graph treats them.
+
+    A squash counts as applied only if every migration it replaces is recorded; it is used
+    (and the replaced nodes dropped) when all or none of them are, otherwise the replaced
+    migrations stay and the squash is dropped. Dependencies on dropped nodes point at the
+    node that replaced them.
+    """
+    migs = dict(migs)
+    records = dict(records)
+    replaced_names: set[Key] = set()
+    for key, m in sorted(migs.items()):
+        if not m.replaces or key not in migs:
+            continue
+        targets = [(a, n) for a, n in m.replaces]
+        replaced_names.update(targets)
+        applied = [t in records for t in targets]
+        if all(applied):
+            last = max((records[t] for t in targets),
+                       key=lambda r: (r.applied is not None, r.applied))
+            records[key] = MigrationRecord(app=key[0], name=key[1], applied=last.applied)
+        else:
+            records.pop(key, None)
+        if all(applied) or not any(applied):
+            for t in targets:
+                migs.pop(t, None)
+            remap = {t: key for t in targets}
+        else:
+            migs.pop(key, None)
+            remap = {}
+        if remap:
+            for k, other in list(migs.items()):
+                deps = [remap.get((a, n), (a, n)) for a, n in other.dependencies]
+                if deps != list(other.dependencies):
+                    migs[k] = other.model_copy(update={"dependencies": deps})
+    return migs, records, replaced_names
+
+
 def reconcile(bundle: EvidenceBundle) -> Reconciliation | None:
     if bundle.codebase is None:
         return None
     migs = {(m.app, m.name): m for m in bundle.codebase.migrations}
     code_apps = {m.app for m in bundle.codebase.migrations}
-    records = {}
+    records: dict[Key, MigrationRecord] = {}
     if bundle.migrations and bundle.migrations.django.table_present:
         records = {(r.app, r.name): r for r in bundle.migrations.django.records}
+    migs, records, replaced = apply_replacements(migs, records)
     live = live_tables(bundle)
     all_indexes = {i for r in (live or {}).values() for i in r.indexes}
     order, cycles = topo_order(migs)
@@ -154,11 +194,11 @@ def reconcile(bundle: EvidenceBundle) -> Reconciliation | None:
             eff.extend(_apply(op, m, key, models, created_by, opaque, fk_targets))
         effects[key] = eff
 
-    final_tables = {s.table: s.app for s in models.values() if s.has_table}
+    final_tables = {pg_identifier(s.table): s.app for s in models.values() if s.has_table}
     for s in models.values():
         if s.has_table:
             for through in s.m2m.values():
-                final_tables[through] = s.app
+                final_tables[pg_identifier(through)] = s.app
     superseded = _superseded(order, effects)
 
     checks: dict[Key, list[EffectCheck]] = {}
@@ -179,7 +219,7 @@ def reconcile(bundle: EvidenceBundle) -> Reconciliation | None:
     _inherit_pending(order, migs, by_key)
 
     for key, rec in records.items():
-        if key in migs:
+        if key in migs or key in replaced:  # replaced by a squash: not a ghost
             continue
         in_scan = key[0] in code_apps
         statuses.append(MigrationStatus(
@@ -317,19 +357,32 @@ def _superseded(order: list[Key], effects: dict[Key, list[Effect]]) -> set[tuple
     return out
 
 
+NAMEDATALEN = 64
+
+
+def pg_identifier(name: str) -> str:
+    """What PostgreSQL stores for an identifier: at most NAMEDATALEN-1 bytes (it truncates
+    longer names silently, on a character boundary)."""
+    raw = name.encode("utf-8")
+    if len(raw) < NAMEDATALEN:
+        return name
+    return raw[:NAMEDATALEN - 1].decode("utf-8", errors="ignore")
+
+
 def _found(e: Effect, live: dict[str, Relation] | None, all_indexes: set[str]) -> str:
     if live is None:
         return "unknown"
-    rel = live.get(e.table)
+    rel = live.get(pg_identifier(e.table))
     if e.kind == "table":
         return "present" if rel else "absent"
     if rel is None:
         return "absent"
+    name = pg_identifier(e.name or "")
     if e.kind == "column":
-        return "present" if any(c.name == e.name for c in rel.columns) else "absent"
+        return "present" if any(c.name == name for c in rel.columns) else "absent"
     if e.kind == "index":
-        return "present" if e.name in rel.indexes or e.name in all_indexes else "absent"
-    return "present" if e.name in rel.constraints or e.name in rel.indexes else "absent"
+        return "present" if name in rel.indexes or name in all_indexes else "absent"
+    return "present" if name in rel.constraints or name in rel.indexes else "absent"
 
 
 def _classify(key: Key, m: MigrationFile, ch: list[EffectCheck], opaque: list[str],
@@ -418,7 +471,7 @@ def _dangling_references(fk_targets: list[tuple[Key, str, str]],
         model = model.lower()
         if (app, model) in known_models or app not in code_apps:
             continue
-        table = f"{app}_{model}"
+        table = pg_identifier(f"{app}_{model}")
         if live is not None and table in live:
             continue
         if (key, fld) in seen:

@@ -316,6 +316,47 @@ def migration_reconciliation(ctx: Context) -> list[Finding]:
     return out
 
 
+def other_trackers(ctx: Context) -> list[Finding]:
+    m = ctx.bundle.migrations
+    out = []
+    for t in m.others if m else []:
+        where = f"{t.schema_name}.{t.table}"
+        if t.problems:
+            out.append(Finding(
+                id=f"migration.{t.tool.replace('-', '_')}_problem", severity="HIGH",
+                dimension="migration", title=f"{t.tool}: {t.problems[0]}",
+                subjects=[where], evidence=[f"{where}: {p}" for p in t.problems],
+                explanation=f"{t.tool}'s own record shows a failed, dirty, locked or unfinished "
+                            "state; its next run will refuse to proceed or repeat work.",
+                recommendation="Check the schema against that migration by hand, then resolve "
+                               f"the state with {t.tool}'s own command (never by editing the "
+                               "table blind)."))
+        elif not t.readable:
+            out.append(Finding(
+                id="migration.tracker_unreadable", severity="MEDIUM", dimension="migration",
+                title=f"{t.tool} tracking table {where} could not be read",
+                subjects=[where], evidence=[t.error or "not readable"],
+                explanation="That tool's migration state is unknown.",
+                recommendation="Collect as a role that can SELECT it."))
+    return out
+
+
+def graph_errors(ctx: Context) -> list[Finding]:
+    cb = ctx.bundle.codebase
+    if cb is None or not cb.graph_errors:
+        return []
+    return [Finding(
+        id="migration.graph_error", severity="HIGH", dimension="migration",
+        title="Django cannot build the migration graph",
+        subjects=sorted({w.strip(".,'\"()") for e in cb.graph_errors for w in e.split()
+                         if w.count(".") == 1 and w[0].isalpha()})[:10] or ["migrations"],
+        evidence=[f"MigrationLoader: {e}" for e in cb.graph_errors],
+        explanation="Every management command that loads migrations (migrate, showmigrations, "
+                    "makemigrations) stops with this error until it is fixed.",
+        recommendation="Restore the missing migration file or correct the dependency named "
+                       "in the error; never edit django_migrations to work around it.")]
+
+
 def _django_migrations_deletes(ctx: Context) -> str | None:
     if ctx.bundle.inventory is None or not ctx.bundle.migrations:
         return None
@@ -331,7 +372,8 @@ def deploy_blocked(ctx: Context, findings: list[Finding]) -> list[Finding]:
     blocking = [f for f in findings if f.id in (
         "migration.records_missing", "migration.inconsistent_history",
         "migration.dangling_dependency", "migration.dangling_reference",
-        "migration.tracking_table_missing", "migration.partially_applied")]
+        "migration.tracking_table_missing", "migration.partially_applied",
+        "migration.graph_error")]
     if not blocking:
         return []
     return [Finding(
@@ -361,5 +403,5 @@ def no_baseline(ctx: Context) -> list[Finding]:
 
 RULES: list[Callable[[Context], list[Finding]]] = [
     collector_failures, visibility, never_analyzed, locks, roles, migration_tracking,
-    migration_reconciliation, no_baseline,
+    migration_reconciliation, graph_errors, other_trackers, no_baseline,
 ]

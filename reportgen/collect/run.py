@@ -24,6 +24,7 @@ from reportgen.collect.codebase import scan_project
 from reportgen.collect.django_records import collect_django_records
 from reportgen.collect.identity import collect_identity, target_from
 from reportgen.collect.inventory import collect_inventory
+from reportgen.collect.trackers import collect_trackers
 from reportgen.connection import (
     APPLICATION_NAME,
     DEFAULT_LOCK_TIMEOUT_MS,
@@ -40,6 +41,7 @@ def collect_bundle(
     source: DsnSource,
     *,
     project: str | Path | None = None,
+    django_settings: str | None = None,
     statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
     lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -56,10 +58,16 @@ def collect_bundle(
                                    lambda: collect_identity(snap, session, target))
         results["inventory"] = _run(runs, "inventory", snap, lambda: collect_inventory(snap))
         django = _run(runs, "migrations", snap, lambda: collect_django_records(snap))
-        results["migrations"] = MigrationTables(django=django) if django else None
+        others = _run(runs, "trackers", snap, lambda: collect_trackers(snap))
+        results["migrations"] = MigrationTables(django=django, others=others or []) \
+            if django else None
     round_trips = snap.round_trips  # read after the closing ROLLBACK: every statement sent
     codebase: Codebase | None = None
-    if project is not None:
+    if django_settings is not None:
+        root = Path(project) if project is not None else Path.cwd()
+        codebase = _run(runs, "codebase", None,
+                        lambda: _django_codebase(django_settings, root))
+    elif project is not None:
         codebase = _run(runs, "codebase", None, lambda: scan_project(project))
     finished = clock()
     bundle = EvidenceBundle(
@@ -77,6 +85,14 @@ def collect_bundle(
         codebase=codebase,
     )
     return bundle.sealed()
+
+
+def _django_codebase(settings: str, root: Path) -> Codebase:
+    """Django's loader for migrations; the static scan still finds destructive scripts."""
+    from reportgen.collect.django_loader import load_codebase
+
+    cb = load_codebase(settings, root)
+    return cb.model_copy(update={"destructive_scripts": scan_project(root).destructive_scripts})
 
 
 def _run(runs: list[CollectorRun], name: str, snap: Snapshot | None,

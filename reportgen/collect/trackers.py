@@ -1,0 +1,143 @@
+"""Other migration trackers: Alembic, Flyway, Liquibase, Rails, golang-migrate, Prisma.
+
+One query finds their tables in any schema; one bounded, guarded query per table found reads
+what matters, including failed, dirty, locked or unfinished states. Rails and golang-migrate
+both use ``schema_migrations``: told apart by its ``dirty`` column.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import sql
+
+from reportgen.bundle import TrackerSummary
+from reportgen.collect.queries import load
+from reportgen.connection import Snapshot
+
+LIMIT = 500
+
+
+def _q(template: str, schema: str, table: str) -> str:
+    return sql.SQL(template).format(sql.Identifier(schema), sql.Identifier(table)).as_string(None)
+
+
+def collect_trackers(snap: Snapshot) -> list[TrackerSummary]:
+    out: list[TrackerSummary] = []
+    for t in snap.query(load("trackers")):
+        schema, table, cols = t["schema_name"], t["name"], set(t["columns"])
+        tool = _tool(table, cols)
+        base: dict[str, Any] = dict(tool=tool, schema_name=schema, table=table)
+        if not t["readable"]:
+            out.append(TrackerSummary(**base, readable=False,
+                                      error="the collecting role holds no SELECT on it"))
+            continue
+        reader = READERS.get(tool)
+        if reader is None:
+            continue
+        rows, err = snap.query_guarded(_q(reader[0], schema, table), {"limit": LIMIT})
+        if err:
+            out.append(TrackerSummary(**base, readable=False, error=err))
+            continue
+        out.append(reader[1](base, rows))
+    return out
+
+
+def _tool(table: str, cols: set[str]) -> str:
+    if table == "schema_migrations":
+        return "golang-migrate" if "dirty" in cols else "rails"
+    return {"alembic_version": "alembic", "flyway_schema_history": "flyway",
+            "databasechangelog": "liquibase", "databasechangeloglock": "liquibase-lock",
+            "ar_internal_metadata": "rails-metadata",
+            "_prisma_migrations": "prisma"}[table]
+
+
+def _alembic(base: dict[str, Any], rows: list[dict[str, Any]]) -> TrackerSummary:
+    heads = [r["version_num"] for r in rows]
+    problems = [] if len(heads) <= 1 else [
+        f"{len(heads)} rows in alembic_version: several heads are applied (branches not merged)"]
+    if not heads:
+        problems.append("alembic_version is empty: Alembic considers the database unversioned")
+    return TrackerSummary(**base, rows=len(heads), current=", ".join(heads) or None,
+                          problems=problems)
+
+
+def _flyway(base: dict[str, Any], rows: list[dict[str, Any]]) -> TrackerSummary:
+    failed = [f"version {r['version'] or '(repeatable)'} {r['description']!r} "
+              f"({r['script']}) failed at {r['installed_on']:%Y-%m-%d %H:%M}"
+              for r in rows if r["success"] is False]
+    ok = [r for r in rows if r["success"]]
+    latest = ok[-1] if ok else None
+    return TrackerSummary(**base, rows=len(rows),
+                          current=f"{latest['version']} {latest['description']}" if latest
+                          else None,
+                          latest_at=latest["installed_on"] if latest else None,
+                          problems=[f"failed migration: {f}" for f in failed])
+
+
+def _liquibase(base: dict[str, Any], rows: list[dict[str, Any]]) -> TrackerSummary:
+    last = rows[0] if rows else None
+    return TrackerSummary(**base, rows=len(rows),
+                          current=f"{last['id']} by {last['author']} ({last['filename']}, "
+                          f"{last['exectype']})" if last else None,
+                          latest_at=last["dateexecuted"] if last else None, problems=[])
+
+
+def _liquibase_lock(base: dict[str, Any], rows: list[dict[str, Any]]) -> TrackerSummary:
+    held = [r for r in rows if r["locked"]]
+    return TrackerSummary(**base, rows=len(rows),
+                          current="locked" if held else "not locked",
+                          problems=[f"databasechangeloglock is held by {r['lockedby']} since "
+                                    f"{r['lockgranted']}: a Liquibase run died or is still "
+                                    "running" for r in held])
+
+
+def _rails(base: dict[str, Any], rows: list[dict[str, Any]]) -> TrackerSummary:
+    versions = sorted((str(r["version"]) for r in rows), reverse=True)
+    return TrackerSummary(**base, rows=len(versions), current=versions[0] if versions else None,
+                          problems=[])
+
+
+def _rails_meta(base: dict[str, Any], rows: list[dict[str, Any]]) -> TrackerSummary:
+    env = next((r["value"] for r in rows if r["key"] == "environment"), None)
+    return TrackerSummary(**base, rows=len(rows), current=f"environment={env}" if env else None,
+                          problems=[])
+
+
+def _golang(base: dict[str, Any], rows: list[dict[str, Any]]) -> TrackerSummary:
+    cur = rows[0] if rows else None
+    problems = [f"Dirty database version {r['version']}: a migration failed halfway "
+                "(fix it, then `migrate force VERSION`)" for r in rows if r["dirty"]]
+    return TrackerSummary(**base, rows=len(rows), current=str(cur["version"]) if cur else None,
+                          problems=problems)
+
+
+def _prisma(base: dict[str, Any], rows: list[dict[str, Any]]) -> TrackerSummary:
+    problems = [f"{r['migration_name']} started {r['started_at']:%Y-%m-%d %H:%M} and never "
+                "finished (not rolled back): Prisma refuses to migrate (P3009) until "
+                "`prisma migrate resolve`" for r in rows
+                if r["finished_at"] is None and r["rolled_back_at"] is None]
+    rolled = [r["migration_name"] for r in rows if r["rolled_back_at"] is not None]
+    done = [r for r in rows if r["finished_at"] is not None and r["rolled_back_at"] is None]
+    return TrackerSummary(**base, rows=len(rows),
+                          current=done[-1]["migration_name"] if done else None,
+                          latest_at=done[-1]["finished_at"] if done else None,
+                          problems=problems,
+                          notes=[f"rolled back: {', '.join(rolled)}"] if rolled else [])
+
+
+READERS: dict[str, tuple[str, Any]] = {
+    "alembic": ("SELECT version_num FROM {}.{} LIMIT %(limit)s", _alembic),
+    "flyway": ("SELECT installed_rank, version, description, script, installed_on, success "
+               "FROM {}.{} ORDER BY installed_rank DESC LIMIT %(limit)s", lambda b, r: _flyway(
+                   b, list(reversed(r)))),
+    "liquibase": ("SELECT id, author, filename, dateexecuted, exectype FROM {}.{} "
+                  "ORDER BY orderexecuted DESC LIMIT %(limit)s", _liquibase),
+    "liquibase-lock": ("SELECT id, locked, lockgranted, lockedby FROM {}.{} LIMIT %(limit)s",
+                       _liquibase_lock),
+    "rails": ("SELECT version FROM {}.{} LIMIT %(limit)s", _rails),
+    "rails-metadata": ("SELECT key, value FROM {}.{} LIMIT %(limit)s", _rails_meta),
+    "golang-migrate": ("SELECT version, dirty FROM {}.{} LIMIT %(limit)s", _golang),
+    "prisma": ("SELECT migration_name, started_at, finished_at, rolled_back_at FROM {}.{} "
+               "ORDER BY started_at LIMIT %(limit)s", _prisma),
+}
