@@ -104,7 +104,7 @@ def _ids(a):
 
 
 def test_intact_database_agrees_with_showmigrations(site, migrated):
-    _, a, listed = reportgen_view(site, migrated)
+    b, a, listed = reportgen_view(site, migrated)
     assert b.codebase.method.startswith("Django MigrationLoader")
     assert {"admin", "auth", "contenttypes", "sessions", "taggit", "guardian"} <= {
         m.app for m in b.codebase.migrations}
