@@ -37,7 +37,7 @@ def dsn_from_settings(db: dict[str, Any]) -> str:
     return make_conninfo("", **{k: v for k, v in params.items() if v})
 
 
-class Command(BaseCommand):  # type: ignore[misc]  # Django ships no type information
+class Command(BaseCommand):
     help = "Collect read-only evidence, analyze it and write the incident report (reportgen)."
 
     def add_arguments(self, parser: Any) -> None:
