@@ -8,14 +8,25 @@ import pytest
 
 from reportgen.bundle import SCHEMA_VERSION, bundle_json_schema, load_bundle, parse_bundle
 from reportgen.errors import InputError
+from tests.conftest import FIXTURES
 
 
 def test_roundtrip_is_byte_stable(demo_bundle, tmp_path):
+    sealed = demo_bundle.sealed()
     p = tmp_path / "b.json"
-    p.write_text(demo_bundle.to_json(), encoding="utf-8")
+    p.write_text(sealed.to_json(), encoding="utf-8")
     again = load_bundle(p)
-    assert again == demo_bundle and again.to_json() == demo_bundle.to_json()
+    assert again == sealed and again.to_json() == sealed.to_json()
     assert again.digest == again.compute_digest()
+
+
+def test_bundle_from_an_older_writer_still_verifies():
+    """The committed fixture predates optional fields added since; its digest still holds,
+    and one changed byte is still caught."""
+    text = (FIXTURES / "demo-evidence.json").read_text("utf-8")
+    assert parse_bundle(text, "old.json").migrations.others == []
+    with pytest.raises(InputError, match="digest mismatch"):
+        parse_bundle(text.replace('"row_estimate": 300', '"row_estimate": 301', 1), "old.json")
 
 
 def test_changed_byte_is_detected(demo_bundle_data):
