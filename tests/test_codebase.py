@@ -1,0 +1,120 @@
+"""The static migration scanner (ast only) and squash handling, on small written-out cases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from reportgen.analyze.reconcile import apply_replacements, pg_identifier
+from reportgen.bundle import MigrationFile, MigrationRecord
+from reportgen.collect.codebase import parse_migration, scan_project
+
+SOURCE = '''
+from django.conf import settings
+from django.db import migrations, models
+import django.db.models.deletion
+
+
+def forwards(apps, schema_editor):
+    raise RuntimeError("never executed by reportgen")
+
+
+class Migration(migrations.Migration):
+    initial = True
+    replaces = [("shop", "0001_a"), ("shop", "0002_b")]
+    run_before = [("other", "0001_initial")]
+    dependencies = [
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+        ("catalog", "0003_item"),
+    ]
+    operations = [
+        migrations.CreateModel(
+            name="Order",
+            fields=[
+                ("id", models.BigAutoField(primary_key=True)),
+                ("buyer", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE,
+                                            to=settings.AUTH_USER_MODEL)),
+                ("item", models.ForeignKey("catalog.Item", models.PROTECT, db_column="sku")),
+                ("tags", models.ManyToManyField(to="catalog.Tag")),
+            ],
+            options={"db_table": "shop_orders"},
+        ),
+        migrations.CreateModel(name="Proxy", fields=[], options={"proxy": True}),
+        migrations.AddField("order", "note", models.TextField(default="")),
+        migrations.RenameField("order", "note", "comment"),
+        migrations.AlterModelTable("order", "orders"),
+        migrations.AddIndex("order", models.Index(fields=["comment"], name="orders_comment")),
+        migrations.RunPython(forwards),
+        migrations.RunSQL("DROP TABLE legacy"),
+    ]
+'''
+
+
+def test_parse_migration_reads_everything_without_running_it():
+    m = parse_migration(SOURCE, "shop", "0001_squashed", "shop/migrations/0001_squashed.py")
+    assert m.initial is True
+    assert m.replaces == [("shop", "0001_a"), ("shop", "0002_b")]
+    assert m.run_before == [("other", "0001_initial")]
+    assert m.dependencies == [("auth", "__first__"), ("catalog", "0003_item")]
+    create = m.operations[0]
+    assert (create.op, create.model, create.table) == ("CreateModel", "Order", "shop_orders")
+    cols = {f.name: (f.column, f.target) for f in create.fields}
+    assert cols == {"id": ("id", None), "buyer": ("buyer_id", "auth.User"),
+                    "item": ("sku", "catalog.Item"), "tags": (None, "catalog.Tag")}
+    assert m.operations[1].detail and "no table" in m.operations[1].detail
+    assert [o.op for o in m.operations[2:]] == ["AddField", "RenameField", "AlterModelTable",
+                                                "AddIndex", "RunPython", "RunSQL"]
+    assert m.operations[4].table == "orders" and m.operations[5].detail == "orders_comment"
+    assert m.operations[6].opaque and m.operations[7].opaque
+
+
+def test_scan_reports_unparseable_files_and_destructive_scripts(tmp_path):
+    mig = tmp_path / "shop" / "migrations"
+    mig.mkdir(parents=True)
+    (mig / "__init__.py").write_text("")
+    (mig / "0001_initial.py").write_text(SOURCE)
+    (mig / "0002_broken.py").write_text("class Migration(:\n")
+    (tmp_path / "nomig" / "migrations").mkdir(parents=True)
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "reset.py").write_text("cur.execute('truncate table x')\n"
+                                                   "cur.execute('DROP  TABLE y')\n")
+    cb = scan_project(tmp_path)
+    assert [m.name for m in cb.migrations] == ["0001_initial"]
+    assert any("0002_broken.py: cannot parse" in e for e in cb.errors)
+    assert any("without __init__.py" in e for e in cb.errors)
+    [script] = cb.destructive_scripts
+    assert script.path == "scripts/reset.py" and script.statements == ["TRUNCATE", "DROP TABLE"]
+    assert script.line == 1
+
+
+def _m(name: str, deps=(), replaces=()) -> MigrationFile:
+    return MigrationFile(app="a", name=name, path=f"a/migrations/{name}.py",
+                         dependencies=list(deps), replaces=list(replaces), operations=[])
+
+
+def _rec(*names: str) -> dict:
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    return {("a", n): MigrationRecord(app="a", name=n, applied=when) for n in names}
+
+
+def test_squash_semantics_follow_django():
+    migs = {("a", "0001"): _m("0001"), ("a", "0002"): _m("0002", [("a", "0001")]),
+            ("a", "0001_sq"): _m("0001_sq", replaces=[("a", "0001"), ("a", "0002")]),
+            ("a", "0003"): _m("0003", [("a", "0002")])}
+    # all replaced applied: the squash is applied, replaced nodes go, deps are remapped
+    m, r, replaced = apply_replacements(migs, _rec("0001", "0002"))
+    assert set(m) == {("a", "0001_sq"), ("a", "0003")} and ("a", "0001_sq") in r
+    assert m[("a", "0003")].dependencies == [("a", "0001_sq")]
+    assert replaced == {("a", "0001"), ("a", "0002")}
+    # none applied: the squash stands, unapplied
+    m, r, _ = apply_replacements(migs, {})
+    assert set(m) == {("a", "0001_sq"), ("a", "0003")} and not r
+    # partly applied: the squash is dropped, the replaced migrations stay
+    m, r, _ = apply_replacements(migs, _rec("0001", "0001_sq"))
+    assert set(m) == {("a", "0001"), ("a", "0002"), ("a", "0003")}
+    assert ("a", "0001_sq") not in r
+
+
+def test_pg_identifier_truncates_like_postgresql():
+    assert pg_identifier("x" * 63) == "x" * 63
+    assert pg_identifier("x" * 70) == "x" * 63
+    assert pg_identifier("é" * 40).encode() == ("é" * 31).encode()  # 62 bytes, on a boundary
