@@ -91,7 +91,7 @@ def _m(name: str, deps=(), replaces=()) -> MigrationFile:
                          dependencies=list(deps), replaces=list(replaces), operations=[])
 
 
-def _rec(*names: str) -> dict:
+def _rec(*names: str) -> dict[tuple[str, str], MigrationRecord]:
     when = datetime(2026, 1, 1, tzinfo=UTC)
     return {("a", n): MigrationRecord(app="a", name=n, applied=when) for n in names}
 
