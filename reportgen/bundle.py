@@ -161,6 +161,9 @@ class Relation(Model):
     last_vacuum: datetime | None = Field(description="Latest of last_vacuum/autovacuum.")
     locked_by: list[LockHolder] = Field(
         default_factory=list, description="Other sessions holding/awaiting ACCESS EXCLUSIVE.")
+    exact_rows: int | None = Field(
+        default=None, description="count(*) in the snapshot (--exact-counts); None: not counted.")
+    count_error: str | None = Field(default=None, description="Why it was not counted.")
 
     @property
     def qualified(self) -> str:
@@ -175,12 +178,52 @@ class SchemaCount(Model):
     usage: bool = Field(description="The collecting role holds USAGE on the schema.")
 
 
+class ExactCounts(Model):
+    requested: bool = Field(description="--exact-counts was given.")
+    counted: int = Field(default=0, description="Tables counted exactly.")
+    skipped: int = Field(default=0, description="Tables not counted (locked, slow, budget).")
+    per_table_timeout_ms: int = Field(default=0, description="statement_timeout per count.")
+    budget_s: float = Field(default=0, description="Total time allowed for counting.")
+    duration_s: float = Field(default=0, description="Time spent counting.")
+
+
 class Inventory(Model):
     relations: list[Relation] = Field(description="Every user relation, sorted by schema, name.")
     schema_counts: list[SchemaCount] = Field(description="Per-schema counts, both catalogs.")
     excluded_schemas: list[str] = Field(description="Schema name patterns not inventoried.")
     sizes_complete: bool = Field(description="All sizes were read (no lock/timeout gaps).")
+    exact_counts: ExactCounts | None = Field(default=None, description="Exact count run.")
     size_error: str | None = Field(default=None, description="Why sizes are estimates only.")
+
+
+# --- signals without a baseline ------------------------------------------------------------
+
+
+class DatabaseStats(Model):
+    stats_reset: datetime | None = Field(description="pg_stat_database.stats_reset.")
+    xact_commit: int = Field(description="Committed transactions since reset.")
+    xact_rollback: int = Field(description="Rolled-back transactions since reset.")
+    tup_inserted: int = Field(description="Rows inserted since reset.")
+    tup_updated: int = Field(description="Rows updated since reset.")
+    tup_deleted: int = Field(description="Rows deleted since reset.")
+    conflicts: int = Field(description="Recovery conflicts.")
+    deadlocks: int = Field(description="Deadlocks.")
+
+
+class StatementStat(Model):
+    kind: str = Field(description="DROP TABLE, TRUNCATE, DELETE without WHERE, ...")
+    query: str = Field(description="Normalized query text (first 500 characters).")
+    calls: int = Field(description="Times executed since pg_stat_statements was reset.")
+    rows: int = Field(description="Rows affected in all.")
+    user: str | None = Field(description="Role that ran it.")
+
+
+class Signals(Model):
+    database: DatabaseStats | None = Field(description="pg_stat_database for this database.")
+    statements_available: bool = Field(description="pg_stat_statements could be read.")
+    statements_note: str | None = Field(default=None, description="Why it could not.")
+    statements: list[StatementStat] = Field(default_factory=list,
+                                            description="Destructive statements it recorded.")
 
 
 # --- migration records ---------------------------------------------------------------------
@@ -271,6 +314,27 @@ class Codebase(Model):
         default_factory=list, description="App labels Django knows (Django mode only).")
 
 
+# --- server log ----------------------------------------------------------------------------
+
+
+class LogEvent(Model):
+    time: datetime = Field(description="When the server logged it (UTC).")
+    kind: str = Field(description="DROP TABLE, TRUNCATE, ALTER ... DROP, DDL, DELETE ...")
+    statement: str = Field(description="The statement (first 500 characters).")
+    user: str | None = Field(default=None, description="Role, if the log line shows it.")
+    database: str | None = Field(default=None, description="Database, if shown.")
+    application: str | None = Field(default=None, description="application_name, if shown.")
+    source: str = Field(description="file:line it came from.")
+
+
+class ServerLog(Model):
+    files: list[str] = Field(description="Log files read, with their detected format.")
+    lines_read: int = Field(description="Lines read in all.")
+    unparsed: int = Field(default=0, description="Statement lines whose time was unreadable.")
+    events: list[LogEvent] = Field(description="DDL and destructive statements, in time order.")
+    notes: list[str] = Field(default_factory=list, description="Caveats (format, zone...).")
+
+
 # --- the bundle ----------------------------------------------------------------------------
 
 
@@ -283,6 +347,8 @@ class EvidenceBundle(Model):
     inventory: Inventory | None = Field(description="Relations (None: collector failed).")
     migrations: MigrationTables | None = Field(description="Migration-tracking records.")
     codebase: Codebase | None = Field(default=None, description="Expected state from code.")
+    signals: Signals | None = Field(default=None, description="Counters and statement stats.")
+    server_log: ServerLog | None = Field(default=None, description="Events from server logs.")
     digest: str = Field(default="", description="sha256 of the canonical JSON without digest.")
 
     def canonical_bytes(self) -> bytes:

@@ -11,6 +11,7 @@ import os
 import shlex
 import sys
 import time
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,19 @@ def dsn_options(f: Any) -> Any:
                      help="Use Django's MigrationLoader with this settings module (the project "
                      "directory goes on sys.path; loaded in a subprocess, no DB connection)."
                      )(f)
+    f = click.option("--exact-counts", is_flag=True,
+                     help="count(*) every table in the snapshot (bounded per table and in total)."
+                     )(f)
+    f = click.option("--count-timeout-ms", type=click.IntRange(10, 600_000), default=5_000,
+                     show_default=True, help="statement_timeout for each count(*).")(f)
+    f = click.option("--count-budget-s", type=click.FloatRange(0.1, 86_400), default=120.0,
+                     show_default=True, help="Total time for exact counts; the rest are "
+                     "reported as not counted.")(f)
+    f = click.option("--server-log", "server_logs", multiple=True,
+                     type=click.Path(exists=True, dir_okay=False),
+                     help="PostgreSQL server log (stderr, csvlog or jsonlog); repeatable.")(f)
+    f = click.option("--log-tz", help="log_timezone of the server log, when its lines carry a "
+                     "zone abbreviation other than UTC.")(f)
     f = click.option("--statement-timeout-ms", type=click.IntRange(100, 600_000),
                      default=DEFAULT_STATEMENT_TIMEOUT_MS, show_default=True,
                      help="SET LOCAL statement_timeout for every catalog query.")(f)
@@ -138,24 +152,56 @@ def _gate(a: Assessment, fail_on: str | None) -> int:
     return EXIT_OK
 
 
-def _collect(dsn: str | None, project: str | None, statement_timeout_ms: int,
-             lock_timeout_ms: int, strict: bool,
-             django_settings: str | None = None) -> EvidenceBundle:
+@dataclass
+class CollectOptions:
+    dsn: str | None
+    project: str | None
+    django_settings: str | None
+    statement_timeout_ms: int
+    lock_timeout_ms: int
+    exact_counts: bool = False
+    count_timeout_ms: int = 5_000
+    count_budget_s: float = 120.0
+    server_logs: tuple[str, ...] = ()
+    log_tz: str | None = None
+
+    @classmethod
+    def pick(cls, kw: dict[str, Any]) -> CollectOptions:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: kw.pop(k) for k in list(kw) if k in names})
+
+
+def _progress(i: int, total: int, name: str) -> None:
+    if sys.stderr.isatty():
+        click.echo(f"\rcounting rows {i}/{total} {name[:50]:<50}", err=True, nl=(i == total))
+
+
+def _collect(o: CollectOptions) -> EvidenceBundle:
+    dsn, project, statement_timeout_ms, lock_timeout_ms = (
+        o.dsn, o.project, o.statement_timeout_ms, o.lock_timeout_ms)
+    django_settings = o.django_settings
     source = resolve_dsn(dsn)
     _say(f"collecting from {describe_target(source)} (read-only snapshot) ...")
     t0 = time.perf_counter()
     bundle = collect_bundle(source, project=project, django_settings=django_settings,
                             statement_timeout_ms=statement_timeout_ms,
-                            lock_timeout_ms=lock_timeout_ms)
+                            lock_timeout_ms=lock_timeout_ms, exact_counts=o.exact_counts,
+                            count_timeout_ms=o.count_timeout_ms,
+                            count_budget_s=o.count_budget_s, progress=_progress,
+                            server_logs=[Path(p) for p in o.server_logs], log_tz=o.log_tz)
+    ec = bundle.inventory.exact_counts if bundle.inventory else None
+    if ec is not None:
+        _say(f"counted {ec.counted} tables exactly in {ec.duration_s:.2f} s"
+             + (f", {ec.skipped} not counted (see the report)" if ec.skipped else ""))
+    if bundle.server_log is not None:
+        _say(f"server log: {len(bundle.server_log.events)} DDL/destructive events from "
+             f"{bundle.server_log.lines_read} lines")
     n = len(bundle.inventory.relations) if bundle.inventory else "?"
     _say(f"collected {n} relations in {time.perf_counter() - t0:.2f} s, "
          f"{bundle.collection.round_trips} round trips")
     for c in bundle.collection.collectors:
         if c.status == "error":
             _say(f"warning: collector {c.name} failed: {c.error}")
-    if strict and not bundle.complete:
-        failed = ", ".join(c.name for c in bundle.collection.collectors if c.status == "error")
-        raise IncompleteEvidence(f"evidence incomplete ({failed} failed) and --strict is set")
     return bundle
 
 
@@ -183,16 +229,14 @@ def cli() -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
               help="Where to write the evidence bundle (JSON).")
 @click.option("--strict", is_flag=True, help="Exit 5 if any collector failed.")
-def collect(dsn: str | None, project: str | None, django_settings: str | None,
-            statement_timeout_ms: int, lock_timeout_ms: int, output: str, strict: bool) -> int:
+def collect(output: str, strict: bool, **kw: Any) -> int:
     """Collect read-only evidence into a bundle.
 
     \b
     Example:
       reportgen collect --dsn postgresql://app@db.example.com/app --project . -o evidence.json
     """
-    bundle = _collect(dsn, project, statement_timeout_ms, lock_timeout_ms, strict=False,
-                      django_settings=django_settings)
+    bundle = _collect(CollectOptions.pick(kw))
     write_atomic(Path(output), bundle.to_json().encode("utf-8"))
     _say(f"wrote {output} ({bundle.digest})")
     if strict and not bundle.complete:
@@ -267,11 +311,9 @@ def render(bundle: str, timeline: str | None, baseline: str | None, title: str,
               help="Report formats besides evidence.json and assessment.json.")
 @click.option("--strict", is_flag=True, help="Exit 5 if any collector failed.")
 @fail_on_option
-def assess(dsn: str | None, project: str | None, django_settings: str | None,
-           statement_timeout_ms: int,
-           lock_timeout_ms: int, timeline: str | None, baseline: str | None, title: str,
-           incident: str | None, tz: str, contacts: tuple[str, ...], template_dir: str | None,
-           out: str, fmt: str, strict: bool, fail_on: str | None) -> int:
+def assess(timeline: str | None, baseline: str | None, title: str, incident: str | None,
+           tz: str, contacts: tuple[str, ...], template_dir: str | None, out: str, fmt: str,
+           strict: bool, fail_on: str | None, **kw: Any) -> int:
     """Collect, analyze and render in one go.
 
     Writes DIR/evidence.json, DIR/assessment.json, DIR/report.md and DIR/report.pdf.
@@ -284,8 +326,7 @@ def assess(dsn: str | None, project: str | None, django_settings: str | None,
     formats = _formats(fmt)
     opts = _opts(title, incident, tz, contacts, [_command_line()])
     base, events = _inputs(baseline, timeline)
-    bundle = _collect(dsn, project, statement_timeout_ms, lock_timeout_ms, strict=False,
-                      django_settings=django_settings)
+    bundle = _collect(CollectOptions.pick(kw))
     written = assess_outputs(bundle, Path(out), opts, baseline=base, timeline=events,
                              formats=formats, template_dir=template_dir)
     for p in written.paths:
@@ -319,9 +360,12 @@ def demo(out: str, tz: str) -> int:
     def do_assess(dsn: str, project: Path, timeline: Path) -> None:
         opts.commands_used = [
             f"reportgen assess --dsn 'host=<demo host> hostaddr=127.0.0.1 ...' --project "
-            f"{project.name} --timeline {timeline.name} --tz {tz} --out {outdir.name}"]
-        bundle = _collect(dsn, str(project), DEFAULT_STATEMENT_TIMEOUT_MS,
-                          DEFAULT_LOCK_TIMEOUT_MS, strict=False)
+            f"{project.name} --exact-counts --timeline {timeline.name} --tz {tz} "
+            f"--out {outdir.name}"]
+        bundle = _collect(CollectOptions(
+            dsn=dsn, project=str(project), django_settings=None,
+            statement_timeout_ms=DEFAULT_STATEMENT_TIMEOUT_MS,
+            lock_timeout_ms=DEFAULT_LOCK_TIMEOUT_MS, exact_counts=True))
         w = assess_outputs(bundle, outdir, opts, timeline=load_timeline(timeline),
                            formats=["md", "html", "pdf"])
         for p in w.paths:
@@ -340,14 +384,12 @@ def demo(out: str, tz: str) -> int:
 def diff(before: str, after: str) -> int:
     """Compare two bundles: tables, columns, row estimates and migration records."""
     d = diff_bundles(load_bundle(before), load_bundle(after))
-    lines = ([f"- table {t}" for t in d.lost_tables] + [f"+ table {t}" for t in d.added_tables]
-             + [f"- column {c}" for c in d.lost_columns]
-             + [f"+ column {c}" for c in d.added_columns]
-             + [f"~ rows {r.table}: ~{r.before} -> ~{r.after} (estimate)" for r in d.row_drops]
-             + [f"- migration record {r}" for r in d.lost_records]
-             + [f"+ migration record {r}" for r in d.added_records])
-    click.echo("\n".join(lines) if lines else "no differences in tables, columns, row "
-               "estimates or migration records")
+    lines = d.lines()
+    click.echo("\n".join(lines) if lines else "no differences in tables, columns, keys, "
+               "indexes, row counts or migration records")
+    if d.uncounted:
+        click.echo(f"note: {len(d.uncounted)} table(s) compared by estimate only; collect "
+                   "both bundles with --exact-counts for row-level certainty")
     return EXIT_OK
 
 

@@ -6,6 +6,7 @@ import json
 
 from reportgen.analyze import analyze
 from reportgen.analyze.reconcile import fake_commands
+from reportgen.bundle import parse_bundle
 from reportgen.timeline_file import parse_timeline
 from tests.conftest import FIXTURES
 from tests.helpers import drop_column, drop_table, variant
@@ -92,7 +93,13 @@ def test_baseline_comparison(demo_bundle, demo_bundle_data):
     assert a.data_loss == "confirmed" and a.data_loss_basis == "baseline"
     assert "public.teams_chat_message" in a.data_loss_explanation
     same = analyze(demo_bundle, baseline=demo_bundle)
-    assert same.data_loss != "none_detected"  # estimates only: row loss not excluded
+    assert demo_bundle.inventory.exact_counts.counted == 86
+    assert same.data_loss == "none_detected"  # exact counts on both sides, nothing lower
+    older = parse_bundle((FIXTURES / "demo-evidence-older.json").read_text(), "older.json")
+    assert older.inventory.exact_counts is None
+    estimates = analyze(older, baseline=older)
+    assert estimates.data_loss == "unknown"  # estimates only: row loss not excluded
+    assert "--exact-counts" in estimates.data_loss_explanation
 
 
 def test_no_codebase_means_nothing_called_missing(demo_bundle_data):

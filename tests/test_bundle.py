@@ -23,7 +23,7 @@ def test_roundtrip_is_byte_stable(demo_bundle, tmp_path):
 def test_bundle_from_an_older_writer_still_verifies():
     """The committed fixture predates optional fields added since; its digest still holds,
     and one changed byte is still caught."""
-    text = (FIXTURES / "demo-evidence.json").read_text("utf-8")
+    text = (FIXTURES / "demo-evidence-older.json").read_text("utf-8")
     assert parse_bundle(text, "old.json").migrations.others == []
     with pytest.raises(InputError, match="digest mismatch"):
         parse_bundle(text.replace('"row_estimate": 300', '"row_estimate": 301', 1), "old.json")

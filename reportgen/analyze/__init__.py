@@ -54,7 +54,7 @@ def analyze(bundle: EvidenceBundle, baseline: EvidenceBundle | None = None,
         findings=findings, apps=_apps(ctx), migrations=ctx.rec.statuses if ctx.rec else [],
         timeline=events, hypotheses=build_hypotheses(ctx, findings, events),
         recovery_options=options, action_plan=build_action_plan(ctx, findings, options),
-        evidence_gaps=_gaps(ctx))
+        evidence_gaps=_gaps(ctx), changes=diff.as_model() if diff is not None else None)
 
 
 def _data_loss(ctx: Context, findings: list[Finding],
@@ -62,6 +62,11 @@ def _data_loss(ctx: Context, findings: list[Finding],
     ids = {f.id for f in findings}
     if ctx.bundle.inventory is None:
         return "unknown", "structure", "The inventory could not be collected."
+    if "data.tables_dropped_logged" in ids:
+        f = next(f for f in findings if f.id == "data.tables_dropped_logged")
+        return ("confirmed", "server_log",
+                f"The server log shows DROP TABLE for {', '.join(f.subjects)}, and pg_class "
+                "no longer has them.")
     if diff is not None:
         if diff.lost_tables or diff.lost_columns or diff.lost_rows:
             return ("confirmed", "baseline",
@@ -80,6 +85,14 @@ def _data_loss(ctx: Context, findings: list[Finding],
         return ("suspected", "structure",
                 "Tables or columns created by recorded migrations are missing; without a "
                 "baseline their rows cannot be counted.")
+    if "data.destructive_events_logged" in ids:
+        return ("suspected", "server_log",
+                "The server log shows destructive statements; without a baseline the rows "
+                "they removed cannot be counted.")
+    if "data.destructive_statements" in ids or "data.tables_emptied" in ids:
+        return ("suspected", "statistics",
+                "The server's statistics point to removed rows (see the data findings); "
+                "without a baseline they cannot be counted.")
     return ("unknown", "structure",
             "Tables intact as far as the evidence shows; row-level loss is not excluded: "
             "there is no baseline to compare rows with.")
@@ -156,6 +169,22 @@ def _gaps(ctx: Context) -> list[str]:
                             "checked.")
     if ctx.baseline is None:
         gaps.append("No baseline bundle: row-level loss cannot be excluded.")
+    sig = b.signals
+    if sig is not None and sig.database is not None and sig.database.stats_reset:
+        when = sig.database.stats_reset.strftime("%Y-%m-%d %H:%M")
+        gaps.append(f"Server statistics were reset at {when} UTC: tuple counters cover only "
+                    "the time since.")
+    if sig is not None and not sig.statements_available:
+        gaps.append(f"pg_stat_statements not used: {sig.statements_note}.")
+    if b.server_log is None:
+        gaps.append("No server log was read (--server-log): DDL times come from other "
+                    "sources only.")
+    else:
+        gaps.extend(f"Server log: {n}" for n in b.server_log.notes)
+    inv = b.inventory
+    if inv is not None and inv.exact_counts is not None and inv.exact_counts.skipped:
+        gaps.append(f"Exact counts: {inv.exact_counts.skipped} table(s) not counted (see "
+                    "Appendix D).")
     if b.inventory is not None and not b.inventory.sizes_complete:
         gaps.append(f"Sizes incomplete: {b.inventory.size_error}")
     return gaps

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from reportgen.analyze.model import Finding
+from reportgen.analyze.model import Changes, Finding, RowDelta
 from reportgen.bundle import EvidenceBundle, Relation
 
 STORED = ("table", "partitioned table", "materialized view")
@@ -15,7 +15,11 @@ class RowChange:
     table: str
     before: int
     after: int
-    basis: str  # "estimate"
+    basis: str  # "exact" (count(*) on both sides) or "estimate" (pg_class.reltuples)
+
+    @property
+    def delta(self) -> int:
+        return self.after - self.before
 
 
 @dataclass
@@ -25,17 +29,27 @@ class BundleDiff:
     lost_columns: list[str] = field(default_factory=list)
     added_columns: list[str] = field(default_factory=list)
     row_drops: list[RowChange] = field(default_factory=list)
+    row_gains: list[RowChange] = field(default_factory=list)
+    exact_compared: int = 0
+    lost_fks: list[str] = field(default_factory=list)
+    added_fks: list[str] = field(default_factory=list)
+    lost_indexes: list[str] = field(default_factory=list)
+    added_indexes: list[str] = field(default_factory=list)
     lost_records: list[str] = field(default_factory=list)
     added_records: list[str] = field(default_factory=list)
     uncounted: list[str] = field(default_factory=list)  # tables without comparable counts
 
     @property
+    def exact_drops(self) -> list[RowChange]:
+        return [r for r in self.row_drops if r.basis == "exact"]
+
+    @property
     def lost_rows(self) -> bool:
-        return False  # estimates never prove row loss; exact counts are needed
+        return bool(self.exact_drops)  # estimates never prove row loss; exact counts do
 
     @property
     def row_evidence_complete(self) -> bool:
-        return False  # the bundle holds estimates only
+        return not self.uncounted
 
     def loss_summary(self) -> str:
         parts = []
@@ -43,10 +57,41 @@ class BundleDiff:
             parts.append(f"tables gone: {', '.join(self.lost_tables)}")
         if self.lost_columns:
             parts.append(f"columns gone: {', '.join(self.lost_columns)}")
+        if self.exact_drops:
+            parts.append("rows gone (exact counts): " + ", ".join(
+                f"{r.table} {r.before} → {r.after} ({r.delta:+d})" for r in self.exact_drops))
         return "; ".join(parts)
 
     def row_gap_summary(self) -> str:
-        return "the bundles hold row estimates, not exact counts"
+        n = len(self.uncounted)
+        return (f"{n} table(s) lack an exact count on one side; collect both bundles with "
+                "--exact-counts")
+
+    def as_model(self) -> Changes:
+        def rows(rs: list[RowChange]) -> list[RowDelta]:
+            return [RowDelta(table=r.table, before=r.before, after=r.after,
+                             basis=r.basis) for r in rs]
+        return Changes(tables_dropped=self.lost_tables, tables_added=self.added_tables,
+                       columns_dropped=self.lost_columns, columns_added=self.added_columns,
+                       rows_fell=rows(self.row_drops), rows_grew=rows(self.row_gains),
+                       records_removed=self.lost_records, records_added=self.added_records,
+                       foreign_keys_dropped=self.lost_fks, indexes_dropped=self.lost_indexes,
+                       exact_compared=self.exact_compared, not_counted=len(self.uncounted))
+
+    def lines(self) -> list[str]:
+        """The diff as terminal lines: - gone, + new, ~ changed."""
+        return ([f"- table {t}" for t in self.lost_tables]
+                + [f"+ table {t}" for t in self.added_tables]
+                + [f"- column {c}" for c in self.lost_columns]
+                + [f"+ column {c}" for c in self.added_columns]
+                + [f"- foreign key {k}" for k in self.lost_fks]
+                + [f"+ foreign key {k}" for k in self.added_fks]
+                + [f"- index {i}" for i in self.lost_indexes]
+                + [f"+ index {i}" for i in self.added_indexes]
+                + [f"~ rows {r.table}: {r.before} -> {r.after} ({r.delta:+d}, {r.basis})"
+                   for r in self.row_drops + self.row_gains]
+                + [f"- migration record {r}" for r in self.lost_records]
+                + [f"+ migration record {r}" for r in self.added_records])
 
     def findings(self) -> list[Finding]:
         out = []
@@ -66,16 +111,40 @@ class BundleDiff:
                 evidence=[f"baseline has column {c}; current does not" for c in self.lost_columns],
                 explanation="Their values are lost unless restored.",
                 recommendation="Restore the values from a point-in-time copy."))
-        if self.row_drops:
+        if self.exact_drops:
+            out.append(Finding(
+                id="data.rows_lost_since_baseline", severity="CRITICAL", dimension="data",
+                title=f"Rows gone since the baseline in {len(self.exact_drops)} table(s)",
+                subjects=[r.table for r in self.exact_drops],
+                evidence=[f"{r.table}: {r.before} → {r.after} rows ({r.delta:+d}), count(*) "
+                          "in both bundles" for r in self.exact_drops],
+                explanation="Exact counts on both sides: these rows were deleted or truncated "
+                            "after the baseline was collected.",
+                recommendation="Restore them from the baseline's point in time (selective "
+                               "repair of these tables)."))
+        estimated = [r for r in self.row_drops if r.basis == "estimate"]
+        if estimated:
             out.append(Finding(
                 id="data.row_estimates_dropped", severity="HIGH", dimension="data",
-                title=f"Row estimates fell in {len(self.row_drops)} table(s) since the baseline",
-                subjects=[r.table for r in self.row_drops],
+                title=f"Row estimates fell in {len(estimated)} table(s) since the baseline",
+                subjects=[r.table for r in estimated],
                 evidence=[f"{r.table}: ~{r.before} → ~{r.after} rows (pg_class.reltuples)"
-                          for r in self.row_drops],
+                          for r in estimated],
                 explanation="Estimates, not counts: a large fall is a strong signal of deleted "
                             "or truncated rows.",
-                recommendation="Count exactly on both sides before concluding."))
+                recommendation="Count exactly on both sides (--exact-counts) before "
+                               "concluding."))
+        if self.lost_fks or self.lost_indexes:
+            gone = [f"foreign key {k}" for k in self.lost_fks] + \
+                [f"index {i}" for i in self.lost_indexes]
+            out.append(Finding(
+                id="schema.objects_dropped_since_baseline", severity="MEDIUM",
+                dimension="schema",
+                title=f"{len(gone)} foreign key(s)/index(es) present in the baseline are gone",
+                subjects=self.lost_fks + self.lost_indexes, evidence=gone,
+                explanation="Constraints or indexes were dropped (by hand, by CASCADE or by a "
+                            "migration) since the baseline.",
+                recommendation="Recreate them from the migration that defines them."))
         if self.lost_records:
             out.append(Finding(
                 id="migration.records_removed_since_baseline", severity="HIGH",
@@ -103,13 +172,27 @@ def diff_bundles(before: EvidenceBundle, after: EvidenceBundle) -> BundleDiff:
         cb = {c.name for c in b[k].columns}
         d.lost_columns += [f"{k}.{c}" for c in sorted(ca - cb)]
         d.added_columns += [f"{k}.{c}" for c in sorted(cb - ca)]
-        ra, rb = a[k].row_estimate, b[k].row_estimate
-        if ra is None or rb is None:
-            if a[k].kind in STORED:
-                d.uncounted.append(k)
+        fa = {f.name for f in a[k].foreign_keys}
+        fb = {f.name for f in b[k].foreign_keys}
+        d.lost_fks += [f"{k}.{n}" for n in sorted(fa - fb)]
+        d.added_fks += [f"{k}.{n}" for n in sorted(fb - fa)]
+        ia, ib = set(a[k].indexes), set(b[k].indexes)
+        d.lost_indexes += [f"{k}.{n}" for n in sorted(ia - ib)]
+        d.added_indexes += [f"{k}.{n}" for n in sorted(ib - ia)]
+        if a[k].kind not in STORED:
             continue
-        if ra >= 10 and rb < ra * 0.5:
-            d.row_drops.append(RowChange(k, ra, rb, "estimate"))
+        ea, eb = a[k].exact_rows, b[k].exact_rows
+        if ea is not None and eb is not None:
+            d.exact_compared += 1
+            if eb < ea:
+                d.row_drops.append(RowChange(k, ea, eb, "exact"))
+            elif eb > ea:
+                d.row_gains.append(RowChange(k, ea, eb, "exact"))
+            continue
+        d.uncounted.append(k)
+        ra, rb = a[k].row_estimate, b[k].row_estimate
+        if ra is not None and ra >= 10 and (rb is None or rb < ra * 0.5):
+            d.row_drops.append(RowChange(k, ra, rb or 0, "estimate"))
     rec_a = _records(before)
     rec_b = _records(after)
     d.lost_records = sorted(rec_a - rec_b)

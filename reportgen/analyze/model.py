@@ -112,6 +112,30 @@ class ActionPhase(Model):
     items: list[ActionItem]
 
 
+class RowDelta(Model):
+    table: str
+    before: int
+    after: int
+    basis: Literal["exact", "estimate"]
+
+
+class Changes(Model):
+    """What changed between the baseline bundle and this one."""
+
+    tables_dropped: list[str]
+    tables_added: list[str]
+    columns_dropped: list[str]
+    columns_added: list[str]
+    rows_fell: list[RowDelta]
+    rows_grew: list[RowDelta]
+    records_removed: list[str]
+    records_added: list[str]
+    foreign_keys_dropped: list[str]
+    indexes_dropped: list[str]
+    exact_compared: int = Field(description="Tables with exact counts on both sides.")
+    not_counted: int = Field(description="Tables lacking an exact count on one side.")
+
+
 class Assessment(Model):
     schema_version: int = ASSESSMENT_SCHEMA_VERSION
     tool_version: str
@@ -121,7 +145,7 @@ class Assessment(Model):
     status: str = Field(description="Headline status line.")
     risks: dict[Dimension, Level]
     data_loss: DataLoss
-    data_loss_basis: Literal["baseline", "structure"]
+    data_loss_basis: Literal["baseline", "server_log", "statistics", "structure"]
     data_loss_explanation: str
     findings: list[Finding]
     apps: list[AppSummary]
@@ -131,6 +155,7 @@ class Assessment(Model):
     recovery_options: list[RecoveryOption]
     action_plan: list[ActionPhase]
     evidence_gaps: list[str] = Field(description="What could not be collected or judged.")
+    changes: Changes | None = Field(default=None, description="Baseline comparison, if any.")
 
     def worst(self) -> Level:
         return max(self.risks.values(), key=level_rank)

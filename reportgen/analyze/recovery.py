@@ -253,8 +253,9 @@ def build_action_plan(ctx: Context, findings: list[Finding],
             prevent.append(ActionItem(
                 text=f"Remove or guard {s.path}: it contains {', '.join(s.statements)} "
                      f"(line {s.line})."))
-    prevent.append(ActionItem(text="Log DDL on the server (`log_statement = 'ddl'`) so the "
-                                   "next timeline comes from evidence."))
+    prevent.append(ActionItem(text="Log DDL on the server (`log_statement = 'ddl'` at least; "
+                                   "'mod' also records TRUNCATE and DELETE) so the next "
+                                   "timeline comes from evidence."))
     ident = ctx.bundle.identity
     if ident and ident.provider.name == "neon":
         prevent.append(ActionItem(text="Protect the production branch in Neon and keep the "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -341,6 +342,103 @@ def other_trackers(ctx: Context) -> list[Finding]:
     return out
 
 
+LOSS_KINDS = ("DROP TABLE", "TRUNCATE", "DELETE without WHERE", "UPDATE without WHERE",
+              "ALTER ... DROP", "DROP")
+_DROP_TARGETS = re.compile(r"^\s*drop\s+table\s+(?:if\s+exists\s+)?(.+?)"
+                           r"(?:\s+(?:cascade|restrict))?\s*;?\s*$", re.I | re.S)
+
+
+def dropped_tables(statement: str) -> list[str]:
+    """Bare names a DROP TABLE statement names (quotes removed, schema dropped)."""
+    m = _DROP_TARGETS.match(statement)
+    if not m:
+        return []
+    out = []
+    for part in m.group(1).split(","):
+        name = part.strip().split(".")[-1].strip()
+        out.append(name[1:-1].replace('""', '"') if name.startswith('"') else name.lower())
+    return [n for n in out if n]
+
+
+def emptied_tables(ctx: Context) -> list[Finding]:
+    inv = ctx.bundle.inventory
+    if inv is None:
+        return []
+    hits = [r for r in inv.relations if r.kind == "table" and (r.inserted_tuples or 0) > 0
+            and r.live_tuples == 0 and (r.exact_rows in (None, 0))]
+    if not hits:
+        return []
+    ev = []
+    for r in hits:
+        how = (f"{r.deleted_tuples} rows deleted" if r.deleted_tuples else
+               "no deletes counted (consistent with TRUNCATE)")
+        ev.append(f"{r.qualified}: {r.inserted_tuples} rows inserted since statistics reset, "
+                  f"0 live now; {how} (pg_stat_all_tables)")
+    return [Finding(
+        id="data.tables_emptied", severity="MEDIUM", dimension="data",
+        title=f"{len(hits)} table(s) had rows and are now empty",
+        subjects=[r.qualified for r in hits], evidence=ev,
+        explanation="The server's own counters show rows were written to these tables and none "
+                    "are live now. Queues and caches empty themselves; other tables do not.",
+        recommendation="Check each table against a point-in-time copy before concluding.")]
+
+
+def destructive_statements(ctx: Context) -> list[Finding]:
+    sig = ctx.bundle.signals
+    if sig is None or not sig.statements:
+        return []
+    hits = [s for s in sig.statements if s.kind in LOSS_KINDS]
+    if not hits:
+        return []
+    return [Finding(
+        id="data.destructive_statements", severity="HIGH", dimension="data",
+        title=f"pg_stat_statements recorded {len(hits)} destructive statement(s)",
+        subjects=sorted({s.kind for s in hits}),
+        evidence=[f"{s.kind}: {s.query[:160]} — {s.calls} call(s), {s.rows} row(s), "
+                  f"by {s.user or '?'}" for s in hits],
+        explanation="These statements ran on this database since pg_stat_statements was last "
+                    "reset; the statistics do not say when.",
+        recommendation="Find when they ran (server log, application logs) and restore from a "
+                       "point before the first one.")]
+
+
+def logged_events(ctx: Context) -> list[Finding]:
+    log = ctx.bundle.server_log
+    if log is None or not log.events:
+        return []
+    out = []
+    loss = [e for e in log.events if e.kind in LOSS_KINDS]
+    if loss:
+        out.append(Finding(
+            id="data.destructive_events_logged", severity="HIGH", dimension="data",
+            title=f"The server log shows {len(loss)} destructive statement(s)",
+            subjects=sorted({e.kind for e in loss}),
+            evidence=[f"{e.time:%Y-%m-%d %H:%M:%S} UTC {e.kind} by {e.user or '?'} "
+                      f"(app {e.application or '?'}): {e.statement[:160]} [{e.source}]"
+                      for e in loss[:30]],
+            explanation="Statements are logged when received; one that failed or was rolled "
+                        "back is logged too. Whether the data is gone shows in the inventory.",
+            recommendation="Restore from a point in time just before the first of them."))
+    if ctx.live is not None and ctx.bundle.inventory is not None:
+        present = {r.name for r in ctx.bundle.inventory.relations}
+        gone = []
+        for e in log.events:
+            if e.kind == "DROP TABLE":
+                gone += [(t, e) for t in dropped_tables(e.statement) if t not in present]
+        if gone:
+            out.append(Finding(
+                id="data.tables_dropped_logged", severity="CRITICAL", dimension="data",
+                title=f"{len(gone)} table(s) dropped according to the server log are gone",
+                subjects=sorted({t for t, _ in gone}),
+                evidence=[f"{e.time:%Y-%m-%d %H:%M:%S} UTC DROP TABLE {t} by {e.user or '?'} "
+                          f"[{e.source}]; pg_class has no {t}" for t, e in gone],
+                explanation="The log shows the DROP and the catalog shows the table absent: "
+                            "the table and its rows are gone.",
+                recommendation="Restore the tables from a point-in-time copy taken before "
+                               f"{gone[0][1].time:%Y-%m-%d %H:%M:%S} UTC."))
+    return out
+
+
 def graph_errors(ctx: Context) -> list[Finding]:
     cb = ctx.bundle.codebase
     if cb is None or not cb.graph_errors:
@@ -403,5 +501,6 @@ def no_baseline(ctx: Context) -> list[Finding]:
 
 RULES: list[Callable[[Context], list[Finding]]] = [
     collector_failures, visibility, never_analyzed, locks, roles, migration_tracking,
-    migration_reconciliation, graph_errors, other_trackers, no_baseline,
+    migration_reconciliation, graph_errors, other_trackers, emptied_tables,
+    destructive_statements, logged_events, no_baseline,
 ]

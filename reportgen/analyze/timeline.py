@@ -9,6 +9,7 @@ from reportgen.bundle import EvidenceBundle
 
 GROUP_WINDOW = timedelta(minutes=2)
 MAX_RECORD_GROUPS = 8
+MAX_LOG_EVENTS = 100
 
 
 def build_timeline(bundle: EvidenceBundle, responder: list[TimelineEntry]) -> list[TimelineEntry]:
@@ -34,6 +35,20 @@ def build_timeline(bundle: EvidenceBundle, responder: list[TimelineEntry]) -> li
                 time=groups[-MAX_RECORD_GROUPS - 1][-1].applied,
                 event=f"{older} earlier migration records (up to this time)",
                 source="django_migrations.applied"))
+    log = bundle.server_log
+    if log is not None:
+        shown = log.events[-MAX_LOG_EVENTS:]
+        for e in shown:
+            who = ", ".join(x for x in (f"user {e.user}" if e.user else "",
+                                        f"app {e.application}" if e.application else "") if x)
+            entries.append(TimelineEntry(
+                time=e.time, event=f"{e.kind}: {e.statement[:200]}" + (f" ({who})" if who else ""),
+                source=f"server log ({e.source})"))
+        if len(log.events) > len(shown):
+            entries.append(TimelineEntry(
+                time=log.events[-len(shown)].time,
+                event=f"{len(log.events) - len(shown)} earlier server-log events not shown",
+                source="server log"))
     ident = bundle.identity
     if ident and ident.postmaster_start_time:
         entries.append(TimelineEntry(time=ident.postmaster_start_time,

@@ -22,8 +22,11 @@ from reportgen.bundle import (
 )
 from reportgen.collect.codebase import scan_project
 from reportgen.collect.django_records import collect_django_records
+from reportgen.collect.exact_counts import Progress, count_rows
 from reportgen.collect.identity import collect_identity, target_from
 from reportgen.collect.inventory import collect_inventory
+from reportgen.collect.server_log import read_server_logs
+from reportgen.collect.signals import collect_signals
 from reportgen.collect.trackers import collect_trackers
 from reportgen.connection import (
     APPLICATION_NAME,
@@ -42,6 +45,12 @@ def collect_bundle(
     *,
     project: str | Path | None = None,
     django_settings: str | None = None,
+    exact_counts: bool = False,
+    count_timeout_ms: int = 5_000,
+    count_budget_s: float = 120.0,
+    progress: Progress | None = None,
+    server_logs: list[Path] | None = None,
+    log_tz: str | None = None,
     statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
     lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -56,9 +65,16 @@ def collect_bundle(
                             lock_timeout_ms=lock_timeout_ms) as (snap, session):
         results["identity"] = _run(runs, "identity", snap,
                                    lambda: collect_identity(snap, session, target))
-        results["inventory"] = _run(runs, "inventory", snap, lambda: collect_inventory(snap))
+        results["inventory"] = inv = _run(runs, "inventory", snap,
+                                          lambda: collect_inventory(snap))
+        if exact_counts and inv is not None:
+            counts = _run(runs, "exact_counts", snap, lambda: count_rows(
+                snap, inv, per_table_ms=count_timeout_ms, budget_s=count_budget_s,
+                statement_timeout_ms=statement_timeout_ms, progress=progress))
+            inv.exact_counts = counts
         django = _run(runs, "migrations", snap, lambda: collect_django_records(snap))
         others = _run(runs, "trackers", snap, lambda: collect_trackers(snap))
+        results["signals"] = _run(runs, "signals", snap, lambda: collect_signals(snap))
         results["migrations"] = MigrationTables(django=django, others=others or []) \
             if django else None
     round_trips = snap.round_trips  # read after the closing ROLLBACK: every statement sent
@@ -69,6 +85,10 @@ def collect_bundle(
                         lambda: _django_codebase(django_settings, root))
     elif project is not None:
         codebase = _run(runs, "codebase", None, lambda: scan_project(project))
+    server_log = None
+    if server_logs:
+        server_log = _run(runs, "server_log", None,
+                          lambda: read_server_logs(server_logs, log_tz=log_tz))
     finished = clock()
     bundle = EvidenceBundle(
         schema_version=SCHEMA_VERSION,
@@ -83,6 +103,8 @@ def collect_bundle(
         inventory=results["inventory"],
         migrations=results["migrations"],
         codebase=codebase,
+        signals=results["signals"],
+        server_log=server_log,
     )
     return bundle.sealed()
 

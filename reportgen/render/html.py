@@ -11,11 +11,13 @@ from markdown_it import MarkdownIt
 from reportgen.analyze.model import Assessment
 from reportgen.bundle import EvidenceBundle
 from reportgen.render.environment import make_environment, parse_tz
+from reportgen.render.timeline_figure import layout
 from reportgen.render.view import RenderOptions
 
 _LEVEL = re.compile(r"<strong>(LOW|MEDIUM|HIGH|CRITICAL|RECOMMENDED|SUPPORTED|CONTRADICTED|OPEN)"
                     r"</strong>")
 _SECTION = re.compile(r"<h2>")
+TIMELINE_HEADING = '<h2 class="section">7. Timeline</h2>'
 
 
 def markdown_to_html_body(text: str) -> str:
@@ -33,10 +35,16 @@ def markdown_to_html_body(text: str) -> str:
 
 def render_html(markdown_text: str, bundle: EvidenceBundle, assessment: Assessment,
                 opts: RenderOptions, template_dir: str | Path | None = None) -> str:
-    env = make_environment(template_dir, parse_tz(opts.tz))
+    tz = parse_tz(opts.tz)
+    env = make_environment(template_dir, tz)
     css = env.get_template("print.css").render()
+    body = markdown_to_html_body(markdown_text)
+    fig = layout(assessment.timeline, tz)
+    if fig is not None:
+        svg = env.get_template("timeline.svg.j2").render(fig=fig)
+        body = body.replace(TIMELINE_HEADING, TIMELINE_HEADING + "\n" + svg, 1)
     return env.get_template("report.html.j2").render(
-        body=markdown_to_html_body(markdown_text), css=css, b=bundle, a=assessment, opts=opts,
+        body=body, css=css, b=bundle, a=assessment, opts=opts,
         title=opts.title, escape=html.escape,
         keywords=", ".join(["incident", "postgresql", "reportgen",
                             *(f"{d}:{lvl}" for d, lvl in assessment.risks.items())]),

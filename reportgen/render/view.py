@@ -77,6 +77,7 @@ class View:
         self._inventory(b, a)
         self._records(b, a)
         self._discrepancies(a)
+        self.signals = self._signals(b)
         self.summary = self._summary()
         self.technical_notes = self._notes(ctx)
 
@@ -185,6 +186,41 @@ class View:
         applied_ok = sorted(app for app in by_app if all(s.state == "applied"
                                                          for s in by_app[app]))
         self.apps_all_applied = applied_ok
+
+    @staticmethod
+    def _signals(b: EvidenceBundle) -> list[dict[str, str]]:
+        out: list[dict[str, str]] = []
+        sig = b.signals
+        if sig is not None and sig.database is not None:
+            d = sig.database
+            since = f" since {d.stats_reset:%Y-%m-%d %H:%M} UTC" if d.stats_reset else \
+                " since the statistics were created"
+            out.append({"source": "pg_stat_database",
+                        "text": f"{d.tup_deleted:,} rows deleted, {d.tup_inserted:,} inserted, "
+                                f"{d.xact_rollback:,} transactions rolled back{since}"})
+        if sig is not None:
+            if sig.statements_available:
+                text = "; ".join(f"{s.kind} × {s.calls}: {s.query[:80]}"
+                                 for s in sig.statements[:8]) or "no destructive statement"
+            else:
+                text = f"not available: {sig.statements_note}"
+            out.append({"source": "pg_stat_statements", "text": text})
+        if b.server_log is not None:
+            log = b.server_log
+            kinds = Counter(e.kind for e in log.events)
+            text = ", ".join(f"{k} × {n}" for k, n in sorted(kinds.items())) or "no DDL or " \
+                "destructive statement"
+            out.append({"source": "server log",
+                        "text": f"{text} in {log.lines_read:,} lines ({'; '.join(log.files)})"})
+        inv = b.inventory
+        if inv is not None:
+            emptied = [r.qualified for r in inv.relations if r.kind == "table"
+                       and (r.inserted_tuples or 0) > 0 and r.live_tuples == 0]
+            out.append({"source": "pg_stat_all_tables",
+                        "text": ("tables with rows inserted and none live: " + ", ".join(
+                            emptied[:10])) if emptied else "no table emptied since the "
+                        "statistics were reset"})
+        return out
 
     def _summary(self) -> list[str]:
         a, b = self.a, self.b

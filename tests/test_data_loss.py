@@ -1,0 +1,164 @@
+"""Data-loss evidence against real servers: baselines with exact counts, the server's own
+statistics, and its logs in the three formats it writes."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from reportgen.analyze import analyze
+from reportgen.collect.run import collect_bundle
+from reportgen.collect.server_log import read_server_logs
+from reportgen.connection import DsnSource
+from reportgen.outputs import render_outputs
+from reportgen.pgserver import LocalServer
+from reportgen.render.markdown import render_markdown
+from reportgen.render.view import RenderOptions
+
+PLANT = """
+CREATE TABLE orders (id int PRIMARY KEY, total int);
+CREATE TABLE customers (id int PRIMARY KEY, name text);
+INSERT INTO orders SELECT i, i FROM generate_series(1, 1234) i;
+INSERT INTO customers SELECT i, 'c' || i FROM generate_series(1, 50) i;
+"""
+
+
+def test_truncate_after_baseline_is_confirmed_with_the_delta(db):
+    db.execute(PLANT)
+    before = collect_bundle(db.source(), exact_counts=True)
+    rel = {r.name: r for r in before.inventory.relations}
+    assert rel["orders"].exact_rows == 1234 and before.inventory.exact_counts.counted == 2
+    db.execute("TRUNCATE orders")
+    after = collect_bundle(db.source(), exact_counts=True)
+    a = analyze(after, baseline=before)
+    assert a.data_loss == "confirmed" and a.data_loss_basis == "baseline"
+    assert "public.orders 1234 → 0 (-1234)" in a.data_loss_explanation
+    lost = next(f for f in a.findings if f.id == "data.rows_lost_since_baseline")
+    assert lost.subjects == ["public.orders"]
+    assert [(r.table, r.before, r.after) for r in a.changes.rows_fell] == [
+        ("public.orders", 1234, 0)]
+    # the same database without a baseline: never "none_detected"
+    assert analyze(after).data_loss in ("unknown", "suspected")
+    # unchanged database with exact counts on both sides: nothing lost
+    again = collect_bundle(db.source(), exact_counts=True)
+    same = analyze(again, baseline=after)
+    assert same.data_loss == "none_detected" and same.data_loss_basis == "baseline"
+    text = render_markdown(after, a, RenderOptions())
+    assert "### Changes since the baseline" in text and "-1234" in text
+
+
+def test_estimates_alone_never_confirm(db):
+    db.execute(PLANT + "ANALYZE orders;")
+    before = collect_bundle(db.source())
+    db.execute("DELETE FROM orders WHERE id > 10; ANALYZE orders")
+    a = analyze(collect_bundle(db.source()), baseline=before)
+    assert a.data_loss == "suspected" and a.data_loss_basis == "baseline"
+    assert "data.row_estimates_dropped" in {f.id for f in a.findings}
+
+
+def test_exact_counts_skip_locked_tables_and_respect_the_budget(db):
+    db.execute(PLANT)
+    holder = psycopg.connect(db.dsn)
+    try:
+        holder.execute("LOCK TABLE customers IN ACCESS EXCLUSIVE MODE")
+        b = collect_bundle(db.source(), exact_counts=True, lock_timeout_ms=100)
+        rel = {r.name: r for r in b.inventory.relations}
+        assert rel["orders"].exact_rows == 1234
+        assert rel["customers"].exact_rows is None
+        assert "locked ACCESS EXCLUSIVE" in rel["customers"].count_error
+    finally:
+        holder.close()
+    b = collect_bundle(db.source(), exact_counts=True, count_budget_s=0.0)
+    assert all("budget" in (r.count_error or "") for r in b.inventory.relations)
+    assert b.inventory.exact_counts.counted == 0
+
+
+def test_emptied_table_is_a_signal_without_baseline(db):
+    db.execute(PLANT)
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        conn.execute("DELETE FROM customers")
+        if conn.info.server_version >= 150000:
+            conn.execute("SELECT pg_stat_force_next_flush()")
+    time.sleep(1.2)  # statistics reach shared memory at most once a second
+    a = analyze(collect_bundle(db.source()))
+    f = next(f for f in a.findings if f.id == "data.tables_emptied")
+    assert f.subjects == ["public.customers"] and "50 rows deleted" in f.evidence[0]
+    assert a.data_loss == "suspected" and a.data_loss_basis == "statistics"
+
+
+@pytest.fixture
+def logging_server(server, tmp_path_factory):
+    """A server of the same version writing stderr, csvlog and jsonlog, with
+    pg_stat_statements preloaded. log_statement = 'all': 'ddl' does not log TRUNCATE
+    (PostgreSQL classes it with data-modifying statements, logged from 'mod' up)."""
+    settings = {"logging_collector": "on", "log_destination": "'stderr,csvlog,jsonlog'",
+                "log_directory": "'log'", "log_filename": "'pg'", "log_statement": "'all'",
+                "shared_preload_libraries": "'pg_stat_statements'"}
+    if server.binaries.major < 15:
+        settings["log_destination"] = "'stderr,csvlog'"
+    srv = LocalServer(server.binaries, settings=settings)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def test_real_server_log_events_reach_the_timeline(logging_server):
+    srv = logging_server
+    srv.psql("CREATE DATABASE shop")
+    dsn = srv.dsn("shop")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION pg_stat_statements")
+        conn.execute(PLANT.encode())
+    t0 = datetime.now(UTC)
+    with psycopg.connect(dsn, autocommit=True, application_name="check_tables.py") as conn:
+        conn.execute("TRUNCATE customers")
+        conn.execute("DROP TABLE orders CASCADE")
+        conn.execute("DELETE FROM customers")
+    t1 = datetime.now(UTC)
+    time.sleep(0.5)
+    logdir = srv.datadir / "log"
+    files = sorted(p for p in logdir.iterdir() if p.is_file())
+    assert {p.name for p in files} >= {"pg", "pg.csv"}
+    for path in files:  # each format on its own gives the same two events at the right time
+        log = read_server_logs([path])
+        evs = [(e.kind, e.statement) for e in log.events if e.application == "check_tables.py"
+               or path.name == "pg"]
+        assert ("TRUNCATE", "TRUNCATE customers") in evs, path.name
+        assert ("DROP TABLE", "DROP TABLE orders CASCADE") in evs, path.name
+        for e in log.events:
+            if e.statement == "DROP TABLE orders CASCADE":
+                assert t0 - timedelta(seconds=1) <= e.time <= t1 + timedelta(seconds=1)
+                assert e.user == "postgres" and e.database == "shop"
+    b = collect_bundle(DsnSource("--dsn", dsn), server_logs=[logdir / "pg.csv"])
+    a = analyze(b)
+    assert a.data_loss == "confirmed" and a.data_loss_basis == "server_log"
+    dropped = next(f for f in a.findings if f.id == "data.tables_dropped_logged")
+    assert dropped.subjects == ["orders"]
+    events = [e for e in a.timeline if e.source.startswith("server log")
+              and "app check_tables.py" in e.event]
+    assert [e.event.split(":")[0] for e in events] == ["TRUNCATE", "DROP TABLE",
+                                                        "DELETE without WHERE"]
+    assert all(t0 - timedelta(seconds=1) <= e.time <= t1 + timedelta(seconds=1) for e in events)
+    kinds = {s.kind for s in b.signals.statements}
+    assert {"TRUNCATE", "DROP TABLE", "DELETE without WHERE"} <= kinds
+    assert "data.destructive_statements" in {f.id for f in a.findings}
+
+
+def test_pdf_shows_the_timeline_figure(demo_bundle, tmp_path: Path):
+    from reportgen.timeline_file import parse_timeline
+    from tests.conftest import FIXTURES
+
+    events = parse_timeline((FIXTURES / "demo-timeline.csv").read_text(), "t.csv")
+    a = analyze(demo_bundle, timeline=events)
+    render_outputs(demo_bundle, a, RenderOptions(tz="UTC+6"), tmp_path, ["html", "pdf"])
+    html = (tmp_path / "report.html").read_text()
+    assert html.count("<svg") == 1 and "<circle" in html
+    assert "Figure: the timeline by source (UTC+6)" in html
+    from pypdf import PdfReader
+
+    text = "".join(p.extract_text() for p in PdfReader(tmp_path / "report.pdf").pages)
+    assert "Figure: the timeline by source" in text and "Responder" in text
