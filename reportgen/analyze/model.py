@@ -98,6 +98,10 @@ class RecoveryOption(Model):
     verification: list[str]
     recommended: bool = False
     why: str = ""
+    restore_point: datetime | None = Field(default=None, description="Restore time (UTC).")
+    window_check: str | None = Field(default=None,
+                                     description="Restore point vs the provider's window.")
+    subjects: list[str] = Field(default_factory=list, description="Tables it acts on.")
 
 
 class ActionItem(Model):

@@ -17,6 +17,7 @@ from reportgen.analyze.model import (
     TimelineEntry,
 )
 from reportgen.analyze.reconcile import fake_commands, fake_sql
+from reportgen.bundle import Relation
 
 
 def restore_point(timeline: list[TimelineEntry]) -> tuple[datetime | None, str]:
@@ -35,68 +36,148 @@ def _iso(t: datetime | None) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ") if t else "<TIME-BEFORE-INCIDENT>"
 
 
+#: Longest point-in-time window each provider offers, in days (None: depends on the setup).
+MAX_WINDOW_DAYS: dict[str, float | None] = {
+    "neon": 30, "rds": 35, "aurora": 35, "cloudsql": 35, "azure": 35, "heroku": 7,
+    "supabase": 28, "crunchybridge": None, "self-hosted": None, "unknown": None,
+}
+WINDOW_NOTES = {
+    "neon": "history retention: Free 6 hours; Launch 1 day by default, up to 7; Scale 1 day "
+            "by default, up to 30 (project setting)",
+    "rds": "bounded by the backup retention period (up to 35 days) and LatestRestorableTime",
+    "aurora": "bounded by the backup retention period (up to 35 days)",
+    "cloudsql": "bounded by the instance's transaction-log retention (7 days by default, up to "
+                "35 on Enterprise Plus)",
+    "azure": "bounded by the server's backup retention (7 days by default, up to 35)",
+    "heroku": "rollback availability depends on the plan (a few days to a week): "
+              "`heroku pg:info` shows 'Rollback: from ...'",
+    "supabase": "needs the PITR add-on (7, 14 or 28 days)",
+    "crunchybridge": "bounded by the cluster's backup retention",
+    "self-hosted": "bounded by the oldest base backup and a continuous WAL archive",
+    "unknown": "bounded by the provider's backup retention",
+}
+
+
+def window_check(provider: str, when: datetime | None, collected: datetime) -> str:
+    note = WINDOW_NOTES.get(provider, WINDOW_NOTES["unknown"])
+    if when is None:
+        return f"no restore point could be derived; {note}"
+    age = collected - when
+    days = age.total_seconds() / 86400
+    longest = MAX_WINDOW_DAYS.get(provider)
+    ago = f"{days:.1f} days" if days >= 1 else f"{age.total_seconds() / 3600:.1f} hours"
+    if longest is not None and days > longest:
+        return (f"the restore point was {ago} before collection, beyond the longest window "
+                f"this provider offers ({longest:g} days): point-in-time restore is no longer "
+                "possible; use a logical backup or an older snapshot instead")
+    return f"the restore point was {ago} before collection; {note}"
+
+
 def _pitr(ctx: Context, timeline: list[TimelineEntry]) -> RecoveryOption:
     ident = ctx.bundle.identity
     provider = ident.provider.name if ident else "unknown"
+    endpoint = (ident.provider.endpoint if ident else None) or "<instance>"
     when, why = restore_point(timeline)
     stamp = _iso(when)
     day = when.strftime("%Y%m%d-%H%M") if when else "before-incident"
-    verify = ["reportgen collect --dsn <RESTORED-DSN> -o restored.json",
+    verify = ["reportgen collect --dsn <RESTORED-DSN> --exact-counts -o restored.json",
               "reportgen diff restored.json evidence.json"]
+    steps = [f"Restore into a NEW {_noun(provider)} as of {stamp} ({why}); never restore "
+             "over production.",
+             "Connect to it read-only, collect a bundle, and compare it with this one "
+             "(verification below): that comparison is the baseline this report lacks.",
+             "Decide: copy the affected tables back (selective repair) or switch the "
+             "application to the restored copy. Production stays untouched until then."]
+    commands: list[str]
+    cons: list[str]
     if provider == "neon":
-        ep = ident.provider.endpoint if ident else None
-        steps = [f"Create a branch of the production branch as of {stamp} ({why}).",
-                 "Connect to the new branch's endpoint (read-only use), collect a bundle and "
-                 "compare it with the current one.",
-                 "Decide: copy data back (selective repair) or point the application at the "
-                 "branch. Production stays untouched until you decide."]
-        commands = [f"neon branches create --name restore-{day} --parent {stamp}",
-                    "neon connection-string restore-" + day]
-        cons = ["Only within the project's history retention window (Free 6 h; Launch up to "
-                "7 days; Scale up to 30 days).", "A new branch has its own compute and cost."]
-        extra = f" (endpoint {ep})" if ep else ""
-        title = f"Neon point-in-time branch{extra}"
+        commands = [f"neon branches create --project-id <PROJECT_ID> --name restore-{day} "
+                    f"--parent {stamp}",
+                    f"neon connection-string restore-{day} --project-id <PROJECT_ID>"]
+        steps.insert(1, f"`--parent <timestamp>` branches from the project's default branch. "
+                        f"If production (endpoint {endpoint}) is another branch, create the "
+                        "branch in the Console (Branches → Create branch → past data) or via "
+                        "the API with parent_id and parent_timestamp.")
+        cons = ["Only inside the project's history retention window.",
+                "A new branch has its own compute and cost."]
+        title = f"Neon point-in-time branch (production endpoint {endpoint})"
     elif provider in ("rds", "aurora"):
-        src = ident.provider.endpoint if ident and ident.provider.endpoint else "<instance-id>"
         if provider == "aurora":
-            commands = [f"aws rds restore-db-cluster-to-point-in-time --source-db-cluster-"
-                        f"identifier {src} --db-cluster-identifier {src}-restore-{day} "
-                        f"--restore-to-time {stamp}"]
+            commands = [f"aws rds restore-db-cluster-to-point-in-time "
+                        f"--source-db-cluster-identifier {endpoint} --db-cluster-identifier "
+                        f"{endpoint}-restore-{day} --restore-to-time {stamp}",
+                        f"aws rds create-db-instance --db-cluster-identifier "
+                        f"{endpoint}-restore-{day} --db-instance-identifier "
+                        f"{endpoint}-restore-{day}-1 --engine aurora-postgresql "
+                        "--db-instance-class <CLASS>"]
+            title = "Aurora point-in-time restore to a new cluster"
         else:
-            commands = [f"aws rds restore-db-instance-to-point-in-time "
-                        f"--source-db-instance-identifier {src} --target-db-instance-identifier "
-                        f"{src}-restore-{day} --restore-time {stamp}"]
-        steps = [f"Restore a new instance as of {stamp} ({why}).",
-                 "Collect a bundle from it and compare with the current one."]
-        cons = ["Bounded by the backup retention period (LatestRestorableTime).",
-                "A new instance takes minutes to hours to become available."]
-        title = "AWS RDS point-in-time restore to a new instance" if provider == "rds" else \
-            "Aurora point-in-time restore to a new cluster"
+            commands = [f"aws rds describe-db-instances --db-instance-identifier {endpoint} "
+                        "--query 'DBInstances[0].LatestRestorableTime'",
+                        f"aws rds restore-db-instance-to-point-in-time "
+                        f"--source-db-instance-identifier {endpoint} "
+                        f"--target-db-instance-identifier {endpoint}-restore-{day} "
+                        f"--restore-time {stamp}"]
+            title = "AWS RDS point-in-time restore to a new instance"
+        cons = ["A new instance takes minutes to hours to become available, and costs while "
+                "it runs."]
+    elif provider == "cloudsql":
+        commands = [f"gcloud sql instances clone {endpoint} {endpoint}-restore-{day} "
+                    f"--point-in-time={stamp}"]
+        title = "Cloud SQL point-in-time clone to a new instance"
+        cons = ["The clone is a full new instance (same project and settings)."]
+    elif provider == "azure":
+        commands = [f"az postgres flexible-server restore --resource-group <RESOURCE_GROUP> "
+                    f"--name {endpoint}-restore-{day} --source-server {endpoint} "
+                    f"--restore-time {stamp.replace('Z', '+00:00')}"]
+        title = "Azure Database for PostgreSQL point-in-time restore to a new server"
+        cons = ["A new server is provisioned (minutes to hours)."]
+    elif provider == "heroku":
+        commands = ["heroku pg:info --app <APP>",
+                    f"heroku addons:create heroku-postgresql:<PLAN> --rollback DATABASE_URL "
+                    f"--to '{when:%Y-%m-%d %H:%M}+00' --app <APP>" if when else
+                    "heroku addons:create heroku-postgresql:<PLAN> --rollback DATABASE_URL "
+                    "--to '<TIME>' --app <APP>"]
+        title = "Heroku Postgres rollback into a new database"
+        cons = ["The rollback database is a new add-on, billed while it exists."]
     elif provider == "self-hosted":
-        commands = ["# on a spare host, from the latest base backup taken before the incident:",
-                    f"echo \"recovery_target_time = '{stamp}'\" >> postgresql.auto.conf",
-                    "echo \"recovery_target_action = 'promote'\" >> postgresql.auto.conf",
-                    "touch recovery.signal && pg_ctl -D <restored-datadir> start"]
-        steps = [f"Restore the last base backup before {stamp} onto a spare host and replay "
-                 f"WAL up to {stamp} ({why}).", "Collect a bundle from it and compare."]
-        cons = ["Needs a base backup and continuous WAL archive covering the restore time."]
+        commands = ["# on a spare host: restore the latest base backup taken before the "
+                    "restore point into <RESTORED_DATADIR>, then",
+                    "echo \"restore_command = 'cp /path/to/wal_archive/%f %p'\" >> "
+                    "<RESTORED_DATADIR>/postgresql.auto.conf",
+                    f"echo \"recovery_target_time = '{stamp}'\" >> "
+                    "<RESTORED_DATADIR>/postgresql.auto.conf",
+                    "echo \"recovery_target_action = 'promote'\" >> "
+                    "<RESTORED_DATADIR>/postgresql.auto.conf",
+                    "touch <RESTORED_DATADIR>/recovery.signal",
+                    "pg_ctl -D <RESTORED_DATADIR> start"]
         title = "PostgreSQL point-in-time recovery on a separate host"
+        cons = ["Needs a base backup and a continuous WAL archive covering the restore time."]
     else:
         commands = []
-        steps = [f"Use {provider if provider != 'unknown' else 'your provider'}'s point-in-time "
-                 f"restore to create a NEW instance as of {stamp} ({why}); never restore over "
-                 "production.", "Collect a bundle from it and compare."]
-        cons = ["Availability and window depend on the provider's backup settings."]
-        title = "Point-in-time restore into a new instance"
+        label = {"supabase": "Supabase (Dashboard → Database → Backups → point in time; "
+                             "choose restoring to a new project where offered)",
+                 "crunchybridge": "Crunchy Bridge (fork the cluster at a point in time)"
+                 }.get(provider, "your provider's point-in-time restore")
+        steps[0] = (f"Use {label} to create a NEW copy as of {stamp} ({why}); an in-place "
+                    "restore would overwrite production.")
+        title = "Point-in-time restore into a new copy"
+        cons = ["Availability depends on the provider's backup settings."]
     return RecoveryOption(
         id="pitr_new_branch", title=title,
-        applies_when="Rows or tables may be lost, or the pre-incident state is needed for "
-                     "comparison.",
+        applies_when="Rows or tables may be lost, or the pre-incident state is needed as a "
+                     "baseline.",
         steps=steps, commands=commands,
-        pros=["Production is not touched.", "Gives the baseline this report lacks: a "
-              "row-by-row comparison becomes possible."],
+        pros=["Production is not touched.",
+              "Gives the baseline this report lacks: a row-by-row comparison becomes possible."],
         cons=cons, data_loss_risk="LOW", expected_time="15–60 minutes",
-        verification=verify)
+        verification=verify, restore_point=when,
+        window_check=window_check(provider, when, ctx.bundle.collection.started_at))
+
+
+def _noun(provider: str) -> str:
+    return {"neon": "branch", "aurora": "cluster", "cloudsql": "instance", "azure": "server",
+            "heroku": "database", "self-hosted": "server"}.get(provider, "instance")
 
 
 def _refake(ctx: Context) -> RecoveryOption | None:
@@ -147,6 +228,9 @@ def _fix_reference(ctx: Context) -> RecoveryOption | None:
         steps.append(f"In {where}, field {d.field}: change to='{d.target}' to the model that "
                      f"exists ({fix}), if that is what was meant.")
         commands.append(f"grep -n \"{d.target}\" {where}")
+    steps.append("A compatibility view (CREATE VIEW <missing table> AS SELECT * FROM <real "
+                 "table>) does not help here: a foreign key cannot reference a view, so the "
+                 "migration must be edited.")
     steps.append("Then check the migration applies: python manage.py migrate --plan")
     return RecoveryOption(
         id="fix_dangling_reference", title="Fix the migration that references a missing model",
@@ -160,25 +244,116 @@ def _fix_reference(ctx: Context) -> RecoveryOption | None:
                       "--check --dry-run"])
 
 
+LOST_TABLE_FINDINGS = ("data.tables_missing", "data.tables_dropped_since_baseline",
+                       "data.tables_dropped_logged")
+
+
+def _lost_tables(ctx: Context, findings: list[Finding]) -> list[Relation]:
+    """The lost tables, as the baseline (else nothing better) describes them."""
+    names = {s.split(".")[-1] for f in findings if f.id in LOST_TABLE_FINDINGS
+             for s in f.subjects}
+    source = ctx.baseline.inventory if ctx.baseline and ctx.baseline.inventory else None
+    if source is None:
+        return []
+    return [r for r in source.relations if r.name in names
+            and r.kind in ("table", "partitioned table")]
+
+
+def fk_order(tables: list[Relation]) -> list[Relation]:
+    """Parents before children among the tables to restore (cycles keep their given order)."""
+    by_name = {t.qualified: t for t in tables}
+    done: list[Relation] = []
+    seen: set[str] = set()
+
+    def visit(t: Relation, stack: set[str]) -> None:
+        if t.qualified in seen or t.qualified in stack:
+            return
+        stack.add(t.qualified)
+        for fk in t.foreign_keys:
+            parent = by_name.get(f"{fk.ref_schema}.{fk.ref_table}")
+            if parent is not None and parent is not t:
+                visit(parent, stack)
+        seen.add(t.qualified)
+        done.append(t)
+
+    for t in sorted(tables, key=lambda r: r.qualified):
+        visit(t, set())
+    return done
+
+
 def _selective_repair(ctx: Context, findings: list[Finding]) -> RecoveryOption | None:
-    lost = [f for f in findings if f.id == "data.tables_missing"]
-    if not lost:
+    if not any(f.id in LOST_TABLE_FINDINGS for f in findings):
         return None
-    tables = lost[0].subjects
-    flags = " ".join(f"-t {t}" for t in tables)
+    lost = fk_order(_lost_tables(ctx, findings))
+    if not lost:
+        names = sorted({s for f in findings if f.id in LOST_TABLE_FINDINGS for s in f.subjects})
+        return RecoveryOption(
+            id="selective_repair", title="Copy the lost tables back from the restored copy",
+            applies_when="Tables are gone and a point-in-time copy exists.",
+            steps=["Create the restored copy (point-in-time option), then collect a bundle "
+                   "from it: its inventory gives the tables' foreign keys and the dependents "
+                   "whose constraints CASCADE dropped (`reportgen diff restored.json "
+                   "evidence.json`).",
+                   f"Dump and restore only: {', '.join(names)}."],
+            commands=["pg_dump --format=custom --no-owner " + " ".join(
+                f"-t {n}" for n in names) + " \"$RESTORED_DSN\" -f lost-tables.dump",
+                      "pg_restore --single-transaction --no-owner -d \"$PRODUCTION_DSN\" "
+                      "lost-tables.dump"],
+            pros=["Brings back exactly what was lost; other tables keep their current rows."],
+            cons=["Without a baseline the foreign keys that pointed at these tables are not "
+                  "known here: list them from the restored copy first."],
+            data_loss_risk="MEDIUM", expected_time="1–3 hours",
+            verification=["reportgen collect --exact-counts -o repaired.json",
+                          "reportgen diff restored.json repaired.json"], subjects=names)
+    lost_names = {t.qualified for t in lost}
+    dependents = []
+    for r in ctx.baseline.inventory.relations if ctx.baseline and ctx.baseline.inventory else []:
+        if r.qualified in lost_names:
+            continue
+        for fk in r.foreign_keys:
+            if f"{fk.ref_schema}.{fk.ref_table}" in lost_names:
+                dependents.append((r, fk))
+    flags = " ".join(f"-t {_q(t.schema_name)}.{_q(t.name)}" for t in lost)
+    script = ["-- Foreign keys that pointed at the restored tables (dropped by CASCADE), from "
+              "the baseline. NOT VALID first, then VALIDATE: rows written after the restore "
+              "point that reference missing parents make VALIDATE fail, and show up."]
+    for r, fk in dependents:
+        cols = ", ".join(_q(c) for c in fk.columns)
+        refs = ", ".join(_q(c) for c in fk.ref_columns)
+        table = f"{_q(r.schema_name)}.{_q(r.name)}"
+        script.append(f"ALTER TABLE {table} ADD CONSTRAINT {_q(fk.name)} FOREIGN KEY ({cols}) "
+                      f"REFERENCES {_q(fk.ref_schema)}.{_q(fk.ref_table)} ({refs}) NOT VALID;")
+        script.append(f"ALTER TABLE {table} VALIDATE CONSTRAINT {_q(fk.name)};")
+    dep_names = sorted({r.qualified for r, _ in dependents})
     return RecoveryOption(
-        id="selective_repair", title="Copy the lost tables back from the restored copy",
-        applies_when="Tables are gone and a point-in-time copy exists.",
-        steps=["Create the restored copy (point-in-time option).",
-               f"Dump only the lost tables from it: {', '.join(tables)}.",
-               "Restore them into production inside a maintenance window."],
-        commands=[f"pg_dump --format=custom {flags} <RESTORED-DSN> -f lost-tables.dump",
-                  "pg_restore --single-transaction -d <PRODUCTION-DSN> lost-tables.dump"],
-        pros=["Brings back exactly what was lost; other tables keep their current rows."],
-        cons=["Rows written after the restore time to FK-dependent tables need checking."],
+        id="selective_repair",
+        title="Selective repair: copy the lost tables back, in foreign-key order",
+        applies_when="Tables are gone, a point-in-time copy exists, and the rest of the "
+                     "database must keep its current rows.",
+        steps=[f"Restore order (parents first): {', '.join(t.qualified for t in lost)}.",
+               "Dump only those tables from the restored copy and restore them into production "
+               "in one transaction (their own indexes and foreign keys come with them).",
+               ("Re-create the foreign keys of the dependent tables "
+                f"({', '.join(dep_names)}), which CASCADE dropped (SQL below)."
+                if dep_names else "No other table referenced them in the baseline."),
+               "Check rows written after the restore point in the dependent tables."],
+        commands=[f"pg_dump --format=custom --no-owner {flags} \"$RESTORED_DSN\" "
+                  "-f lost-tables.dump",
+                  "pg_restore --single-transaction --no-owner -d \"$PRODUCTION_DSN\" "
+                  "lost-tables.dump"],
+        script="\n".join(script) if dependents else None,
+        pros=["Brings back exactly what was lost; every other table keeps its current rows."],
+        cons=["Rows written to the lost tables after the restore point are not in the copy.",
+              "Needs a short write freeze on the dependent tables while constraints return."],
         data_loss_risk="MEDIUM", expected_time="1–3 hours",
-        verification=["reportgen collect -o repaired.json", "reportgen diff restored.json "
-                      "repaired.json"])
+        verification=["reportgen collect --exact-counts -o repaired.json",
+                      "reportgen diff restored.json repaired.json"],
+        subjects=[t.qualified for t in lost] + dep_names)
+
+
+def _q(name: str) -> str:
+    plain = name.replace("_", "").isalnum() and name == name.lower() and not name[:1].isdigit()
+    return name if plain else '"' + name.replace('"', '""') + '"'
 
 
 def build_recovery(ctx: Context, findings: list[Finding],
@@ -195,17 +370,23 @@ def build_recovery(ctx: Context, findings: list[Finding],
 def choose_recommended(options: list[RecoveryOption],
                        findings: list[Finding]) -> list[RecoveryOption]:
     """Rules, in order:
-    1. tables gone → the point-in-time copy (then selective repair), never a fake;
+    1. tables gone (missing per migrations, dropped since the baseline, or dropped per the
+       server log) → the point-in-time copy, then selective repair; never a fake;
     2. records missing with a verified fake plan → re-record the verified migrations;
     3. otherwise, nothing is recommended by default.
     """
     ids = {f.id for f in findings}
     by_id = {o.id: o for o in options}
     pick, why = None, ""
-    if "data.tables_missing" in ids and "pitr_new_branch" in by_id:
+    lost = [f for f in findings if f.id in LOST_TABLE_FINDINGS]
+    if lost and "pitr_new_branch" in by_id:
         pick = "pitr_new_branch"
-        why = "tables created by recorded migrations are gone; only a copy from before the " \
-              "incident holds their rows"
+        tables = sorted({s for f in lost for s in f.subjects})
+        repair = by_id.get("selective_repair")
+        then = (f"; then selective repair of {', '.join(repair.subjects)}" if repair and
+                repair.subjects else "")
+        why = (f"tables are gone ({', '.join(tables)}); only a copy from before the incident "
+               f"holds their rows{then}")
     elif "migration.records_missing" in ids and "refake_verified" in by_id:
         pick = "refake_verified"
         why = "the schema is present and every migration to re-record was checked against it; " \
@@ -213,7 +394,10 @@ def choose_recommended(options: list[RecoveryOption],
     for o in options:
         if o.id == pick:
             o.recommended, o.why = True, why
-    return sorted(options, key=lambda o: not o.recommended)
+    return sorted(options, key=lambda o: (not o.recommended, OPTION_ORDER.index(o.id)))
+
+
+OPTION_ORDER = ["pitr_new_branch", "selective_repair", "refake_verified", "fix_dangling_reference"]
 
 
 def build_action_plan(ctx: Context, findings: list[Finding],
@@ -234,8 +418,11 @@ def build_action_plan(ctx: Context, findings: list[Finding],
                                     "now, while it is inside the retention window.",
                                     verify="A bundle collected from it loads in `reportgen diff`"))
     fix = []
+    follow_up = {"pitr_new_branch": "selective_repair"}
+    chosen = {o.id for o in options if o.recommended}
+    chosen |= {follow_up[i] for i in list(chosen) if i in follow_up}
     for o in options:
-        if o.recommended or o.id == "fix_dangling_reference":
+        if o.id in chosen or o.id == "fix_dangling_reference":
             for cmd in o.commands:
                 fix.append(ActionItem(text="Run", command=cmd))
             fix.append(ActionItem(text=f"Complete: {o.title}.",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reportgen.bundle import Identity, Target
-from reportgen.collect.provider import detect_provider
+from reportgen.collect.provider import detect_provider, refine_provider
 from reportgen.collect.queries import load
 from reportgen.connection import DsnSource, SessionInfo, Snapshot, typed_parameters
 
@@ -25,7 +25,8 @@ def target_from(source: DsnSource) -> Target:
 def collect_identity(snap: Snapshot, session: SessionInfo, target: Target) -> Identity:
     row = snap.query(load("identity"))[0]
     host = target.host or target.hostaddr or session.host
-    provider = detect_provider(host, row["version_string"])
+    markers, _err = snap.query_guarded(load("provider_markers"))
+    provider = refine_provider(detect_provider(host, row["version_string"]), markers)
     return Identity(
         connected_host=session.host,
         connected_port=session.port,
