@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from reportgen.errors import InputError
 
@@ -349,7 +349,11 @@ class EvidenceBundle(Model):
     codebase: Codebase | None = Field(default=None, description="Expected state from code.")
     signals: Signals | None = Field(default=None, description="Counters and statement stats.")
     server_log: ServerLog | None = Field(default=None, description="Events from server logs.")
+    redacted: bool = Field(default=False, description="Names replaced by pseudonyms (--redact).")
     digest: str = Field(default="", description="sha256 of the canonical JSON without digest.")
+    #: The exact text a loaded bundle came from: written back byte for byte, so a bundle read
+    #: by a newer reportgen (whose models gained optional fields) still matches its digest.
+    _source: str | None = PrivateAttr(default=None)
 
     def canonical_bytes(self) -> bytes:
         data = self.model_dump(mode="json", exclude={"digest"})
@@ -359,9 +363,13 @@ class EvidenceBundle(Model):
         return "sha256:" + hashlib.sha256(self.canonical_bytes()).hexdigest()
 
     def sealed(self) -> EvidenceBundle:
-        return self.model_copy(update={"digest": self.compute_digest()})
+        b = self.model_copy(update={"digest": self.compute_digest()})
+        b._source = None
+        return b
 
     def to_json(self) -> str:
+        if self._source is not None:
+            return self._source
         return json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False,
                           sort_keys=False) + "\n"
 
@@ -428,6 +436,7 @@ def parse_bundle(text: str, name: str, *, verify_digest: bool = True) -> Evidenc
     # before optional fields were added still verify.
     raw = {k: v for k, v in data.items() if k != "digest"}
     actual = "sha256:" + hashlib.sha256(canonical_json(raw)).hexdigest()
+    bundle._source = text
     if verify_digest and bundle.digest != actual:
         raise InputError(f"{name}: digest mismatch: the bundle was changed after collection "
                          "(use --no-verify to read it anyway)")

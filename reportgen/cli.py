@@ -21,6 +21,7 @@ from reportgen import __version__
 from reportgen.analyze import analyze
 from reportgen.analyze.diff import diff_bundles
 from reportgen.analyze.model import LEVELS, Assessment, TimelineEntry, level_rank
+from reportgen.archive import archive_incident, verify_incident
 from reportgen.bundle import EvidenceBundle, bundle_json_schema, load_bundle
 from reportgen.collect.run import collect_bundle
 from reportgen.connection import (
@@ -36,15 +37,19 @@ from reportgen.errors import (
     GateReached,
     IncompleteEvidence,
     ReportgenError,
+    VerificationFailed,
 )
+from reportgen.extract import extract_bundle
 from reportgen.outputs import FORMATS, assess_outputs, render_outputs, write_atomic
+from reportgen.redact import Redactor, redact_bundle, redact_options, write_mapping
 from reportgen.render.environment import parse_tz
+from reportgen.render.pdf import PDF_VARIANTS
 from reportgen.render.view import RenderOptions
 from reportgen.timeline_file import load_timeline
 
 EPILOG_EXIT = ("Exit codes: 0 ok; 1 --fail-on level reached; 2 usage error; 3 cannot connect; "
                "4 invalid input file; 5 incomplete evidence (--strict); 6 output not written; "
-               "70 internal error.")
+               "7 verification failed; 70 internal error.")
 
 
 def _say(msg: str) -> None:
@@ -109,6 +114,39 @@ def render_options(f: Any) -> Any:
     f = click.option("--template-dir", type=click.Path(exists=True, file_okay=False),
                      help="Directory of templates overriding the built-in ones, by name.")(f)
     return f
+
+
+def output_options(f: Any) -> Any:
+    f = click.option("--pdf-variant", type=click.Choice(PDF_VARIANTS),
+                     help="Write an archival PDF variant (e.g. pdf/a-3b, which keeps the "
+                     "embedded evidence).")(f)
+    f = click.option("--redact", is_flag=True,
+                     help="Replace host names, IPs, user/role and database names with stable "
+                     "pseudonyms in everything written.")(f)
+    f = click.option("--redaction-map", type=click.Path(dir_okay=False),
+                     default="reportgen-redaction-map.json", show_default=True,
+                     help="Where --redact writes pseudonym -> original (keep it local).")(f)
+    return f
+
+
+def _redacted(bundle: EvidenceBundle, opts: RenderOptions, baseline: EvidenceBundle | None,
+              redact: bool, map_path: str, shared: Path
+              ) -> tuple[EvidenceBundle, RenderOptions, EvidenceBundle | None]:
+    if not redact:
+        return bundle, opts, baseline
+    target = Path(map_path).resolve()
+    if shared.resolve() in target.parents:
+        raise click.BadParameter(f"{map_path} is inside {shared}: keep the map out of what is "
+                                 "shared", param_hint="--redaction-map")
+    r = Redactor()
+    base = redact_bundle(baseline, r) if baseline is not None else None
+    red = redact_bundle(bundle, r)
+    write_mapping(r, target)
+    original = target.with_name(target.stem + ".original-evidence.json")
+    write_atomic(original, bundle.to_json().encode("utf-8"))
+    original.chmod(0o600)
+    _say(f"redacted {len(r.mapping)} names; map in {target}, unredacted bundle in {original}")
+    return red, redact_options(opts, r), base
 
 
 def fail_on_option(f: Any) -> Any:
@@ -284,9 +322,11 @@ def analyze_cmd(bundle: str, baseline: str | None, timeline: str | None, as_json
 @click.option("--out", type=click.Path(file_okay=False), required=True,
               help="Output directory.")
 @click.option("--no-verify", is_flag=True, help="Read a bundle whose digest does not match.")
+@output_options
 def render(bundle: str, timeline: str | None, baseline: str | None, title: str,
            incident: str | None, tz: str, contacts: tuple[str, ...], template_dir: str | None,
-           fmt: str, out: str, no_verify: bool) -> int:
+           fmt: str, out: str, no_verify: bool, pdf_variant: str | None, redact: bool,
+           redaction_map: str) -> int:
     """Render the report from a saved bundle (same bundle, same Markdown, byte for byte).
 
     \b
@@ -297,8 +337,10 @@ def render(bundle: str, timeline: str | None, baseline: str | None, title: str,
     opts = _opts(title, incident, tz, contacts, [_command_line()])
     b = load_bundle(bundle, verify_digest=not no_verify)
     base, events = _inputs(baseline, timeline, not no_verify)
+    b, opts, base = _redacted(b, opts, base, redact, redaction_map, Path(out))
     a = analyze(b, base, events)
-    for p in render_outputs(b, a, opts, Path(out), formats, template_dir):
+    for p in render_outputs(b, a, opts, Path(out), formats, template_dir,
+                            pdf_variant=pdf_variant):
         _say(f"wrote {p}")
     return EXIT_OK
 
@@ -310,10 +352,15 @@ def render(bundle: str, timeline: str | None, baseline: str | None, title: str,
 @click.option("--format", "fmt", default="md,pdf", show_default=True,
               help="Report formats besides evidence.json and assessment.json.")
 @click.option("--strict", is_flag=True, help="Exit 5 if any collector failed.")
+@click.option("--archive", "archive_root", type=click.Path(file_okay=False),
+              help="Also archive the incident under this root (e.g. docs/incidents).")
+@click.option("--slug", help="Incident folder name after the date (default: from --title).")
+@output_options
 @fail_on_option
 def assess(timeline: str | None, baseline: str | None, title: str, incident: str | None,
            tz: str, contacts: tuple[str, ...], template_dir: str | None, out: str, fmt: str,
-           strict: bool, fail_on: str | None, **kw: Any) -> int:
+           strict: bool, archive_root: str | None, slug: str | None, pdf_variant: str | None,
+           redact: bool, redaction_map: str, fail_on: str | None, **kw: Any) -> int:
     """Collect, analyze and render in one go.
 
     Writes DIR/evidence.json, DIR/assessment.json, DIR/report.md and DIR/report.pdf.
@@ -327,10 +374,18 @@ def assess(timeline: str | None, baseline: str | None, title: str, incident: str
     opts = _opts(title, incident, tz, contacts, [_command_line()])
     base, events = _inputs(baseline, timeline)
     bundle = _collect(CollectOptions.pick(kw))
+    bundle, opts, base = _redacted(bundle, opts, base, redact, redaction_map, Path(out))
     written = assess_outputs(bundle, Path(out), opts, baseline=base, timeline=events,
-                             formats=formats, template_dir=template_dir)
+                             formats=formats, template_dir=template_dir,
+                             pdf_variant=pdf_variant)
     for p in written.paths:
         _say(f"wrote {p}")
+    if archive_root:
+        folder = archive_incident(bundle, written.assessment, opts, Path(archive_root),
+                                  slug=slug, timeline=Path(timeline) if timeline else None,
+                                  baseline=base, template_dir=template_dir,
+                                  pdf_variant=pdf_variant)
+        _say(f"archived {folder}")
     click.echo(f"status: {written.assessment.status}")
     if strict and not bundle.complete:
         raise IncompleteEvidence("evidence incomplete and --strict is set (outputs written)")
@@ -390,6 +445,67 @@ def diff(before: str, after: str) -> int:
     if d.uncounted:
         click.echo(f"note: {len(d.uncounted)} table(s) compared by estimate only; collect "
                    "both bundles with --exact-counts for row-level certainty")
+    return EXIT_OK
+
+
+@cli.command("archive", epilog=EPILOG_EXIT)
+@click.argument("bundle", type=click.Path(dir_okay=False))
+@render_options
+@click.option("--root", default="docs/incidents", show_default=True,
+              type=click.Path(file_okay=False), help="Archive root.")
+@click.option("--slug", help="Incident folder name after the date (default: from --title).")
+@output_options
+def archive_cmd(bundle: str, timeline: str | None, baseline: str | None, title: str,
+                incident: str | None, tz: str, contacts: tuple[str, ...],
+                template_dir: str | None, root: str, slug: str | None,
+                pdf_variant: str | None, redact: bool, redaction_map: str) -> int:
+    """Archive an incident: DATE-SLUG/ with bundle, assessment, reports and a manifest.
+
+    \b
+    Example:
+      reportgen archive evidence.json --timeline timeline.csv --title "Lost migration records"
+    Never overwrites: a second archive of the same incident is added beside it as -r2.
+    """
+    opts = _opts(title, incident, tz, contacts, [_command_line()])
+    b = load_bundle(bundle)
+    base, events = _inputs(baseline, timeline)
+    b, opts, base = _redacted(b, opts, base, redact, redaction_map, Path(root))
+    a = analyze(b, base, events)
+    folder = archive_incident(b, a, opts, Path(root), slug=slug,
+                              timeline=Path(timeline) if timeline else None, baseline=base,
+                              template_dir=template_dir, pdf_variant=pdf_variant)
+    click.echo(f"archived {folder}")
+    return EXIT_OK
+
+
+@cli.command(epilog=EPILOG_EXIT)
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+def verify(folder: str) -> int:
+    """Check an archived incident against its manifest and the bundle's own digest.
+
+    Exits 7 and names every file that changed, is missing or was added.
+    """
+    problems = verify_incident(Path(folder))
+    for p in problems:
+        click.echo(f"FAILED {p}")
+    if problems:
+        raise VerificationFailed(f"{folder}: {len(problems)} problem(s); first: {problems[0]}")
+    click.echo(f"ok: {folder} matches its manifest")
+    return EXIT_OK
+
+
+@cli.command(epilog=EPILOG_EXIT)
+@click.argument("pdf", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the bundle here (default: print it).")
+def extract(pdf: str, output: str | None) -> int:
+    """Get the evidence bundle back out of a report PDF, and verify its digest."""
+    raw, bundle = extract_bundle(Path(pdf))
+    if output:
+        write_atomic(Path(output), raw)
+        _say(f"wrote {output} ({bundle.digest}, verified)")
+    else:
+        click.echo(raw.decode("utf-8"), nl=False)
     return EXIT_OK
 
 

@@ -13,6 +13,7 @@ EXIT_CONNECTION = 3  # could not connect / authenticate / the server went away
 EXIT_INPUT = 4  # a bundle, baseline, timeline or template file is unreadable or invalid
 EXIT_INCOMPLETE = 5  # --strict and the evidence is incomplete (a collector failed)
 EXIT_OUTPUT = 6  # an output could not be written or rendered
+EXIT_VERIFY = 7  # verify/extract: a file does not match its manifest or digest
 EXIT_INTERNAL = 70  # a bug in reportgen
 
 
@@ -40,6 +41,10 @@ class OutputError(ReportgenError):
 
 class IncompleteEvidence(ReportgenError):
     exit_code = EXIT_INCOMPLETE
+
+
+class VerificationFailed(ReportgenError):
+    exit_code = EXIT_VERIFY
 
 
 class GateReached(ReportgenError):

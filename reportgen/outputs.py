@@ -67,7 +67,7 @@ class Written:
 
 def render_outputs(bundle: EvidenceBundle, assessment: Assessment, opts: RenderOptions,
                    out: Path, formats: Iterable[str], template_dir: str | Path | None = None,
-                   stem: str = "report") -> list[Path]:
+                   stem: str = "report", pdf_variant: str | None = None) -> list[Path]:
     formats = list(formats)
     written = []
     text = render_markdown(bundle, assessment, opts, template_dir)
@@ -83,7 +83,9 @@ def render_outputs(bundle: EvidenceBundle, assessment: Assessment, opts: RenderO
             written.append(p)
         if "pdf" in formats:
             p = out / f"{stem}.pdf"
-            write_atomic(p, lambda tmp: render_pdf(html_text, tmp, template_dir))
+            payload = bundle.to_json().encode("utf-8")
+            write_atomic(p, lambda tmp: render_pdf(html_text, tmp, template_dir,
+                                                   bundle_json=payload, variant=pdf_variant))
             written.append(p)
     return written
 
@@ -92,11 +94,13 @@ def assess_outputs(bundle: EvidenceBundle, out: Path, opts: RenderOptions, *,
                    baseline: EvidenceBundle | None = None,
                    timeline: list[TimelineEntry] | None = None,
                    formats: Iterable[str] = ("md", "pdf"),
-                   template_dir: str | Path | None = None) -> Written:
+                   template_dir: str | Path | None = None,
+                   pdf_variant: str | None = None) -> Written:
     """evidence.json, assessment.json and the reports, in that order."""
     a = analyze(bundle, baseline, timeline)
     paths = [out / "evidence.json", out / "assessment.json"]
     write_atomic(paths[0], bundle.to_json().encode("utf-8"))
     write_atomic(paths[1], assessment_json(a))
-    paths += render_outputs(bundle, a, opts, out, formats, template_dir)
+    paths += render_outputs(bundle, a, opts, out, formats, template_dir,
+                            pdf_variant=pdf_variant)
     return Written(paths, a)

@@ -16,7 +16,7 @@ def test_roundtrip_is_byte_stable(demo_bundle, tmp_path):
     p = tmp_path / "b.json"
     p.write_text(sealed.to_json(), encoding="utf-8")
     again = load_bundle(p)
-    assert again == sealed and again.to_json() == sealed.to_json()
+    assert again.model_dump() == sealed.model_dump() and again.to_json() == sealed.to_json()
     assert again.digest == again.compute_digest()
 
 

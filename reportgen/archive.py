@@ -1,0 +1,223 @@
+"""``docs/incidents/<YYYY-MM-DD>-<slug>/``: bundle, assessment, reports, timeline and a manifest
+with the SHA-256 of every file.
+
+An incident folder appears whole or not at all: everything is written and fsynced inside a
+hidden temporary folder in the same root, which is then renamed into place (one atomic step).
+An existing incident is never overwritten: a new revision is added beside it (``-r2``, ...).
+A run killed midway leaves only its hidden temporary folder, removed by the next run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import unicodedata
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from reportgen import __version__
+from reportgen.analyze.model import Assessment
+from reportgen.bundle import EvidenceBundle, load_bundle
+from reportgen.errors import InputError, OutputError, VerificationFailed
+from reportgen.outputs import assessment_json, render_outputs, write_atomic
+from reportgen.render.environment import parse_tz
+from reportgen.render.view import RenderOptions
+
+MANIFEST = "manifest.json"
+INDEX = "README.md"
+TMP_PREFIX = ".reportgen-tmp-"
+MANIFEST_FORMAT = "reportgen-incident-manifest"
+
+
+def slugify(text: str, limit: int = 60) -> str:
+    norm = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", norm.lower()).strip("-")
+    return slug[:limit].rstrip("-") or "incident"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def incident_date(a: Assessment, tz: str) -> str:
+    """The incident's date: the first responder event, else the collection, in its zone."""
+    responder = [e.time for e in a.timeline if e.source.startswith("timeline file")]
+    when = min(responder) if responder else a.collected_at
+    return when.astimezone(parse_tz(tz)).strftime("%Y-%m-%d")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_temporaries(root: Path) -> list[Path]:
+    removed = []
+    for p in root.glob(TMP_PREFIX + "*"):
+        m = re.match(re.escape(TMP_PREFIX) + r"(\d+)-", p.name)
+        if p.is_dir() and m and not _pid_alive(int(m.group(1))):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
+
+
+def archive_incident(bundle: EvidenceBundle, assessment: Assessment, opts: RenderOptions,
+                     root: Path, *, slug: str | None = None, timeline: Path | None = None,
+                     baseline: EvidenceBundle | None = None,
+                     template_dir: str | Path | None = None,
+                     pdf_variant: str | None = None) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    clean_stale_temporaries(root)
+    name = f"{incident_date(assessment, opts.tz)}-{slugify(slug or opts.title)}"
+    tmp = root / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+    tmp.mkdir()
+    try:
+        write_atomic(tmp / "evidence.json", bundle.to_json().encode("utf-8"))
+        write_atomic(tmp / "assessment.json", assessment_json(assessment))
+        render_outputs(bundle, assessment, opts, tmp, ["md", "html", "pdf"], template_dir,
+                       pdf_variant=pdf_variant)
+        if timeline is not None:
+            write_atomic(tmp / "timeline.csv", Path(timeline).read_bytes())
+        if baseline is not None:
+            write_atomic(tmp / "baseline.json", baseline.to_json().encode("utf-8"))
+        manifest = build_manifest(tmp, bundle, assessment, opts, name)
+        write_atomic(tmp / MANIFEST, (json.dumps(manifest, indent=2, ensure_ascii=False)
+                                      + "\n").encode("utf-8"))
+        _fsync_dir(tmp)
+        final = _place(tmp, root, name)
+        _fsync_dir(root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    write_index(root)
+    return final
+
+
+def _place(tmp: Path, root: Path, name: str) -> Path:
+    """Rename into the first free name: NAME, NAME-r2, NAME-r3, ... (never over another)."""
+    for n in range(1, 1000):
+        final = root / (name if n == 1 else f"{name}-r{n}")
+        if final.exists():
+            continue
+        try:
+            os.rename(tmp, final)  # fails rather than replace a non-empty folder
+        except OSError:
+            if final.exists():
+                continue
+            raise
+        return final
+    raise OutputError(f"{root}: 999 revisions of {name} exist; choose another --slug")
+
+
+def build_manifest(folder: Path, bundle: EvidenceBundle, a: Assessment, opts: RenderOptions,
+                   name: str) -> dict[str, Any]:
+    files = []
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and p.name != MANIFEST and not p.name.startswith("."):
+            files.append({"path": p.name, "bytes": p.stat().st_size, "sha256": sha256_file(p)})
+    return {
+        "format": MANIFEST_FORMAT, "version": 1, "tool_version": __version__,
+        "incident": name, "title": opts.title, "status": a.status, "risks": a.risks,
+        "data_loss": a.data_loss, "data_loss_basis": a.data_loss_basis,
+        "bundle_digest": bundle.digest, "redacted": bundle.redacted,
+        "collection": {"started_at": bundle.collection.started_at.isoformat(),
+                       "finished_at": bundle.collection.finished_at.isoformat()},
+        "archived_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "files": files,
+    }
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / MANIFEST
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{folder}: no {MANIFEST}: not a reportgen incident folder") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise VerificationFailed(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
+        raise VerificationFailed(f"{path}: not a reportgen incident manifest")
+    return data
+
+
+def verify_incident(folder: Path) -> list[str]:
+    """Every problem found, one line each (empty: the folder is intact)."""
+    manifest = read_manifest(folder)
+    problems = []
+    listed = {f["path"] for f in manifest.get("files", [])}
+    for f in manifest.get("files", []):
+        p = folder / f["path"]
+        if not p.is_file():
+            problems.append(f"{p}: missing")
+        elif sha256_file(p) != f["sha256"]:
+            problems.append(f"{p}: SHA-256 differs from the manifest (changed after archiving)")
+        elif p.stat().st_size != f["bytes"]:
+            problems.append(f"{p}: size differs from the manifest")
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and p.name != MANIFEST and p.name not in listed:
+            problems.append(f"{p}: not in the manifest (added after archiving)")
+    evidence = folder / "evidence.json"
+    if evidence.is_file() and not any(str(evidence) in x for x in problems):
+        try:
+            b = load_bundle(evidence)
+            if b.digest != manifest.get("bundle_digest"):
+                problems.append(f"{evidence}: bundle digest differs from the manifest")
+        except InputError as exc:
+            problems.append(exc.message)
+    pdf = folder / "report.pdf"
+    if pdf.is_file() and evidence.is_file() and not problems:
+        from reportgen.extract import embedded_bundle_bytes
+
+        with contextlib.suppress(InputError):
+            if embedded_bundle_bytes(pdf) != evidence.read_bytes():
+                problems.append(f"{pdf}: the embedded evidence differs from evidence.json")
+    return problems
+
+
+def write_index(root: Path) -> Path:
+    rows = []
+    for d in sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                    reverse=True):
+        try:
+            m = read_manifest(d)
+        except (InputError, VerificationFailed):
+            continue
+        r = m.get("risks", {})
+        rows.append("| {} | [{}]({}/report.md) | {} | {} | {} | {} | {} | {} | {} |".format(
+            d.name[:10], d.name, d.name, _cell(m.get("title", "")), _cell(m.get("status", "")),
+            r.get("data", "?"), r.get("schema", "?"), r.get("migration", "?"),
+            r.get("production", "?"), m.get("data_loss", "?")))
+    text = ("# Incidents\n\nArchived by reportgen; `reportgen verify <folder>` checks a folder "
+            "against its manifest.\n\n| Date | Incident | Title | Status | Data | Schema | "
+            "Migration | Production | Data loss |\n|---|---|---|---|---|---|---|---|---|\n"
+            + "\n".join(rows) + "\n")
+    path = root / INDEX
+    write_atomic(path, text.encode("utf-8"))
+    return path
+
+
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")

@@ -1,0 +1,37 @@
+"""``reportgen extract report.pdf``: the evidence bundle embedded in a report PDF, verified."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reportgen.bundle import EvidenceBundle, parse_bundle
+from reportgen.errors import InputError, VerificationFailed
+from reportgen.render.pdf import ATTACHMENT_NAME
+
+
+def embedded_bundle_bytes(pdf: Path) -> bytes:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(pdf))
+        attachments = reader.attachments
+    except FileNotFoundError:
+        raise InputError(f"{pdf}: no such file") from None
+    except (PdfReadError, OSError, ValueError) as exc:
+        raise InputError(f"{pdf}: not a readable PDF ({exc})") from None
+    data = attachments.get(ATTACHMENT_NAME)
+    if not data:
+        raise InputError(f"{pdf}: no embedded {ATTACHMENT_NAME}; was it written by reportgen?")
+    return bytes(data[0])
+
+
+def extract_bundle(pdf: Path) -> tuple[bytes, EvidenceBundle]:
+    raw = embedded_bundle_bytes(pdf)
+    try:
+        bundle = parse_bundle(raw.decode("utf-8"), f"{pdf}#{ATTACHMENT_NAME}")
+    except InputError as exc:
+        if "digest mismatch" in exc.message:
+            raise VerificationFailed(exc.message) from None
+        raise
+    return raw, bundle
