@@ -166,6 +166,29 @@ class Snapshot:
                 return []
             return list(cur.fetchall())
 
+    def query_releasing_locks(
+        self, sql: str, params: Mapping[str, Any] | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Run a query that takes relation locks (count(*), size functions) and give them back
+        at once: PostgreSQL releases locks taken after a savepoint when the transaction rolls
+        back to it, instead of holding them to the end of the snapshot. So no DDL (and no
+        production query queued behind that DDL) ever waits on reportgen for longer than one
+        statement. Errors (lock_timeout, statement_timeout) are returned, not raised."""
+        self.round_trips += 3  # SAVEPOINT, the query, ROLLBACK TO + RELEASE
+        with self.conn.cursor() as cur:
+            cur.execute(b"SAVEPOINT reportgen_locks", prepare=False)
+            try:
+                cur.execute(sql.encode(), params, prepare=False)
+                rows = list(cur.fetchall()) if cur.description is not None else []
+                err = None
+            except (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable,
+                    psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedTable,
+                    psycopg.errors.ObjectNotInPrerequisiteState) as exc:
+                rows, err = [], scrub(_first_line(str(exc)), self._secrets)
+            cur.execute(b"ROLLBACK TO SAVEPOINT reportgen_locks; "
+                        b"RELEASE SAVEPOINT reportgen_locks", prepare=False)
+        return rows, err
+
     def query_guarded(
         self, sql: str, params: Mapping[str, Any] | None = None
     ) -> tuple[list[dict[str, Any]], str | None]:

@@ -144,3 +144,64 @@ def test_refused_connection_and_missing_database(server):
     with pytest.raises(ConnectionFailed, match="check the database name") as exc:
         collect_bundle(DsnSource("--dsn", server.dsn("no_such_db")))
     assert server.password not in exc.value.message
+
+
+def test_collection_gives_back_user_table_locks_between_statements(db):
+    """count(*) and size functions lock tables; each lock is released before the next
+    statement, so a DDL arriving mid-collection never queues behind reportgen."""
+    db.execute("CREATE TABLE a1 (id int); CREATE TABLE a2 (id int); CREATE TABLE a3 (id int);"
+               "INSERT INTO a1 SELECT generate_series(1, 1000)")
+    held: list[list[str]] = []
+
+    def progress(i: int, total: int, name: str) -> None:
+        with psycopg.connect(db.dsn, autocommit=True) as c:
+            rows = c.execute(
+                "SELECT c.relname FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n "
+                "ON n.oid = c.relnamespace WHERE a.application_name LIKE 'reportgen%' "
+                "AND n.nspname = 'public'").fetchall()
+        held.append([r[0] for r in rows])
+
+    b = collect_bundle(db.source(), exact_counts=True, progress=progress)
+    assert len(held) == 3 and held == [[], [], []]
+    assert {r.name: r.exact_rows for r in b.inventory.relations}["a1"] == 1000
+
+
+def test_pending_alter_behind_a_long_transaction_is_never_joined(db):
+    """A long transaction holds ACCESS SHARE; an ALTER TABLE queues behind it. reportgen must
+    finish, name the table, and not queue behind the ALTER (or hold it up afterwards)."""
+    db.execute("CREATE TABLE hot (id int); INSERT INTO hot SELECT generate_series(1, 100);"
+               "CREATE TABLE cold (id int)")
+    long_tx = psycopg.connect(db.dsn, application_name="long-report")
+    ddl_done = threading.Event()
+    try:
+        long_tx.execute("SELECT count(*) FROM hot")  # idle in transaction, ACCESS SHARE held
+
+        def alter() -> None:
+            with psycopg.connect(db.dsn, autocommit=True, application_name="deploy") as c:
+                c.execute("ALTER TABLE hot ADD COLUMN note text")
+            ddl_done.set()
+
+        ddl = threading.Thread(target=alter, daemon=True)
+        ddl.start()
+        for _ in range(100):  # wait until the ALTER is queued
+            if db.scalar("SELECT count(*) FROM pg_locks WHERE NOT granted "
+                         "AND mode = 'AccessExclusiveLock'"):
+                break
+            time.sleep(0.05)
+        result: dict[str, EvidenceBundle] = {}
+        t = threading.Thread(target=lambda: result.update(b=collect_bundle(
+            db.source(), exact_counts=True, lock_timeout_ms=100)), daemon=True)
+        t.start()
+        t.join(timeout=60)
+        assert not t.is_alive(), "collection queued behind the pending ALTER TABLE"
+        rels = {r.name: r for r in result["b"].inventory.relations}
+        [holder] = rels["hot"].locked_by
+        assert holder.application_name == "deploy" and not holder.granted
+        assert rels["hot"].exact_rows is None and "locked" in rels["hot"].count_error
+        assert rels["cold"].exact_rows == 0
+        assert not ddl_done.is_set()  # still waiting for the long transaction, not for us
+        long_tx.rollback()
+        assert ddl_done.wait(timeout=10)  # nothing of reportgen's stood in its way
+    finally:
+        long_tx.close()

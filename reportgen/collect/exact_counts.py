@@ -36,7 +36,7 @@ def count_rows(snap: Snapshot, inv: Inventory, *, per_table_ms: int, budget_s: f
             else:
                 q = sql.SQL("SELECT count(*) AS n FROM {}.{}").format(
                     sql.Identifier(r.schema_name), sql.Identifier(r.name))
-                rows, err = snap.query_guarded(q.as_string(snap.conn))
+                rows, err = snap.query_releasing_locks(q.as_string(snap.conn))
                 if err:
                     r.count_error = f"not counted: {err}"
                 else:

@@ -14,6 +14,10 @@ from reportgen.bundle import Column, ForeignKey, Inventory, LockHolder, Relation
 from reportgen.collect.queries import load
 from reportgen.connection import Snapshot
 
+#: Sizing takes one lock per relation (and its indexes/TOAST): bounded, so a huge catalog
+#: never exhausts max_locks_per_transaction.
+MAX_SIZED = 1000
+
 KINDS: dict[str, Any] = {
     "r": "table", "p": "partitioned table", "v": "view", "m": "materialized view",
     "f": "foreign table",
@@ -64,12 +68,15 @@ def collect_inventory(snap: Snapshot) -> Inventory:
             if lk["waiting_seconds"] is not None else None,
             query=redact_query(lk["query"])))
 
-    sizable = [oid for oid, r in by_oid.items()
-               if r["relkind"] in ("r", "p", "m", "f") and oid not in locked]
+    sizable = sorted((oid for oid, r in by_oid.items()
+                      if r["relkind"] in ("r", "p", "m", "f") and oid not in locked),
+                     key=lambda o: -by_oid[o]["estimated_bytes"])
     sizes: dict[int, int] = {}
     size_error = None
     if sizable:
-        rows, size_error = snap.query_guarded(load("sizes"), {"oids": sizable})
+        # Each size takes a lock: read the largest MAX_SIZED, and give the locks back at once.
+        rows, size_error = snap.query_releasing_locks(load("sizes"),
+                                                      {"oids": sizable[:MAX_SIZED]})
         sizes = {row["oid"]: row["total_bytes"] for row in rows}
 
     relations = []
@@ -81,8 +88,10 @@ def collect_inventory(snap: Snapshot) -> Inventory:
             err = "views have no storage"
         elif holders:
             err = "not sized: another session holds or awaits ACCESS EXCLUSIVE (see locked_by)"
+        elif total is None and size_error:
+            err = f"size not read: {size_error}"
         elif total is None:
-            err = f"size not read: {size_error}" if size_error else "size not read"
+            err = f"estimate only: exact sizes are read for the {MAX_SIZED} largest relations"
         relations.append(Relation(
             schema_name=r["schema_name"], name=r["name"], kind=KINDS[r["relkind"]],
             owner=r["owner"], is_partition=r["is_partition"],
@@ -97,10 +106,13 @@ def collect_inventory(snap: Snapshot) -> Inventory:
             last_vacuum=r["last_vacuum"], locked_by=holders))
 
     counts = [SchemaCount(**row) for row in snap.query(load("schema_counts"))]
-    complete = size_error is None and not locked
+    complete = size_error is None and not locked and len(sizable) <= MAX_SIZED
     why = None
     if locked:
         why = f"{len(locked)} relation(s) locked ACCESS EXCLUSIVE by other sessions"
+    if len(sizable) > MAX_SIZED:
+        why = (f"exact sizes read for the {MAX_SIZED} largest of {len(sizable)} relations; "
+               "the rest are relpages estimates")
     if size_error:
         why = f"size query refused ({size_error}); sizes are relpages estimates"
     return Inventory(relations=relations, schema_counts=counts,
