@@ -4,6 +4,7 @@ filters that keep hostile identifiers from being interpreted as Markdown or HTML
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from importlib import resources
 from pathlib import Path
@@ -27,12 +28,20 @@ def builtin_templates() -> Path:
 
 
 _MD_SPECIAL = re.compile(r"([\\`*\[\]<>|~#&!])")
+
+
+def visible(text: str) -> str:
+    """Show invisible format characters (bidi overrides, zero-width marks: Unicode category Cf)
+    and control characters as [U+XXXX]: an identifier must never reorder or hide the text
+    around it."""
+    return "".join(f"[U+{ord(c):04X}]" if (unicodedata.category(c) in ("Cf", "Cc")
+                                           and c not in "\n\t") else c for c in text)
 _UNDERSCORE_EDGE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 
 
 def md(value: Any) -> str:
     """Escape free text so Markdown shows it literally (one line)."""
-    text = " ".join(str(value).splitlines())
+    text = visible(" ".join(str(value).splitlines()))
     text = _MD_SPECIAL.sub(r"\\\1", text)
     return _UNDERSCORE_EDGE.sub(r"\\_", text)
 
@@ -43,13 +52,13 @@ _CODE_SPAN = re.compile(r"(`[^`\n]+`)")
 def mdtext(value: Any) -> str:
     """Escape reportgen's own prose, keeping its `code spans` (identifiers inside them are
     shown literally by Markdown anyway)."""
-    parts = _CODE_SPAN.split(" ".join(str(value).splitlines()))
+    parts = _CODE_SPAN.split(visible(" ".join(str(value).splitlines())))
     return "".join(p if i % 2 else md(p) for i, p in enumerate(parts))
 
 
 def code(value: Any) -> str:
     """An identifier as an inline code span, whatever backticks or newlines it holds."""
-    text = str(value).replace("\r\n", "\n").replace("\n", "\\n")
+    text = visible(str(value).replace("\r\n", "\n").replace("\n", "\\n"))
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") or text == "" else ""

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import html
 import re
+from functools import cache
 from pathlib import Path
 
 from markdown_it import MarkdownIt
 
 from reportgen.analyze.model import Assessment
 from reportgen.bundle import EvidenceBundle
-from reportgen.render.environment import make_environment, parse_tz
+from reportgen.render.environment import builtin_templates, make_environment, parse_tz
 from reportgen.render.timeline_figure import layout
 from reportgen.render.view import RenderOptions
 
@@ -18,6 +19,25 @@ _LEVEL = re.compile(r"<strong>(LOW|MEDIUM|HIGH|CRITICAL|RECOMMENDED|SUPPORTED|CO
                     r"</strong>")
 _SECTION = re.compile(r"<h2>")
 TIMELINE_HEADING = '<h2 class="section">7. Timeline</h2>'
+
+
+@cache
+def font_coverage() -> frozenset[int]:
+    """Code points the shipped fonts can draw."""
+    from fontTools.ttLib import TTFont
+
+    cps: set[int] = set()
+    for name in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansMono.ttf"):
+        cps |= set(TTFont(str(builtin_templates() / "fonts" / name)).getBestCmap())
+    return frozenset(cps)
+
+
+def drawable(html_text: str) -> str:
+    """Characters no shipped font can draw (emoji in an identifier, rare scripts) become
+    [U+XXXX], so the PDF shows every name exactly and never a placeholder box."""
+    covered = font_coverage()
+    return "".join(c if ord(c) in covered or c in "\n\r\t" else f"[U+{ord(c):04X}]"
+                   for c in html_text)
 
 
 def markdown_to_html_body(text: str) -> str:
@@ -43,9 +63,9 @@ def render_html(markdown_text: str, bundle: EvidenceBundle, assessment: Assessme
     if fig is not None:
         svg = env.get_template("timeline.svg.j2").render(fig=fig)
         body = body.replace(TIMELINE_HEADING, TIMELINE_HEADING + "\n" + svg, 1)
-    return env.get_template("report.html.j2").render(
+    return drawable(env.get_template("report.html.j2").render(
         body=body, css=css, b=bundle, a=assessment, opts=opts,
         title=opts.title, escape=html.escape,
         keywords=", ".join(["incident", "postgresql", "reportgen",
                             *(f"{d}:{lvl}" for d, lvl in assessment.risks.items())]),
-        created=bundle.collection.finished_at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        created=bundle.collection.finished_at.strftime("%Y-%m-%dT%H:%M:%SZ")))

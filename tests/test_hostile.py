@@ -1,0 +1,66 @@
+"""Hostile identifiers, created in a real database, collected and rendered: nothing is
+interpreted, tables keep their shape, every mark is drawable."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from html.parser import HTMLParser
+
+from psycopg import sql
+from pypdf import PdfReader
+
+from reportgen.analyze import analyze
+from reportgen.collect.run import collect_bundle
+from reportgen.outputs import render_outputs
+from reportgen.render.html import font_coverage
+from reportgen.render.view import RenderOptions
+
+NAMES = ['quote"d', "back`tick``s", "pi|pe", "st*ar_und_", "<script>alert(1)</script>",
+         "&amp;entity&#39;", "[link](http://evil.example)", "new\nline", "שלום_עולם",
+         "emoji🙂table", "rl\u202eo_txt.exe", "z" * 63, "é" * 31]
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.chunks: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.chunks.append(data)
+
+
+def test_hostile_names_end_to_end(db, tmp_path):
+    with __import__("psycopg").connect(db.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier("we|ird <sch>")))
+        for n in NAMES:
+            conn.execute(sql.SQL("CREATE TABLE {} ({} int, {} text)").format(
+                sql.Identifier(n), sql.Identifier(n[:20] + "_col"), sql.Identifier("x|y")))
+        conn.execute(sql.SQL("CREATE TABLE {}.{} (id int)").format(
+            sql.Identifier("we|ird <sch>"), sql.Identifier("t`1")))
+    b = collect_bundle(db.source())
+    names = {r.name for r in b.inventory.relations}
+    assert set(NAMES) <= names and "t`1" in names
+    a = analyze(b)
+    render_outputs(b, a, RenderOptions(title="Hostile <b>names</b> | test"), tmp_path,
+                   ["md", "html", "pdf"])
+    md = (tmp_path / "report.md").read_text("utf-8")
+    appendix = md.split("## Appendix D: All relations", 1)[1]
+    lines = [ln for ln in appendix.splitlines() if ln.startswith("|")]
+    widths = {len(re.split(r"(?<!\\)\|", ln)) for ln in lines}
+    assert len(widths) == 1, widths  # every row has the header's number of cells
+    assert "\u202e" not in md and "[U+202E]" in md  # a bidi override is shown, not obeyed
+    html = (tmp_path / "report.html").read_text("utf-8")
+    assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert 'href="http://evil.example"' not in html and "<b>names</b>" not in html
+    assert "&amp;amp;entity&amp;#39;" in html  # shown as typed, never decoded
+    assert "emoji[U+1F642]table" in html  # no font draws it: shown as its code point
+    parser = _Text()
+    parser.feed(html)
+    shown = {ord(c) for c in "".join(parser.chunks) if not c.isspace()}
+    assert shown <= font_coverage()  # no placeholder boxes in the PDF
+    text = "".join(p.extract_text() for p in PdfReader(str(tmp_path / "report.pdf")).pages)
+    text = "".join(c for c in text if unicodedata.category(c) != "Cf")  # extractor's bidi marks
+    for needle in ("<script>alert(1)</script>", "pi|pe", "z" * 63, "שלום", "עולם",
+                   "emoji[U+1F642]table", "we|ird <sch>", "[link](http://evil.example)"):
+        assert needle in text, needle  # (extractors order right-to-left runs differently)
