@@ -45,6 +45,27 @@ def ensure_venv(extras: str) -> None:
     STAMP.write_text(want)
 
 
+#: System tools the tests use, from Debian's packages (installed when we are root with apt).
+TEST_SYSTEM_PACKAGES = {"pgbouncer": "pgbouncer"}
+
+
+def ensure_system_tools() -> None:
+    missing = [pkg for tool, pkg in TEST_SYSTEM_PACKAGES.items() if shutil.which(tool) is None
+               and not Path("/usr/sbin", tool).exists()]
+    if not missing:
+        return
+    if os.name != "posix" or os.geteuid() != 0 or shutil.which("apt-get") is None:
+        print(f"note: {', '.join(missing)} not installed (needs root and apt-get); the tests "
+              "that need it will be skipped", flush=True)
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    print(f"+ apt-get install {' '.join(missing)}", flush=True)
+    subprocess.run(["apt-get", "update", "-q"], check=False, env=env,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
+                   check=True, env=env, stdout=subprocess.DEVNULL)
+
+
 def demo(args: list[str]) -> int:
     ensure_venv("")
     return run(BIN / "reportgen", "demo", *args, check=False)
@@ -52,6 +73,7 @@ def demo(args: list[str]) -> int:
 
 def test(args: list[str]) -> int:
     ensure_venv("dev")
+    ensure_system_tools()
     code = run(PY, "-m", "pytest", *args, check=False)
     if code == 5:
         print("pytest collected no tests: that is a failure for this project", flush=True)

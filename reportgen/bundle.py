@@ -19,6 +19,8 @@ from reportgen.errors import InputError
 
 #: Bumped on any change that an older reader cannot understand.
 SCHEMA_VERSION = 1
+#: A 50,000-table catalog makes a bundle of about 150 MB; anything far larger is not one.
+MAX_BUNDLE_BYTES = 1 << 30
 
 
 class Model(BaseModel):
@@ -398,6 +400,12 @@ def load_bundle(path: str | Path, *, verify_digest: bool = True) -> EvidenceBund
     """Read and validate a bundle; every problem becomes one InputError line."""
     p = Path(path)
     try:
+        size = p.stat().st_size
+        if size > MAX_BUNDLE_BYTES:
+            raise InputError(f"{p}: {size / 2**20:.0f} MiB is larger than any evidence bundle "
+                             f"({MAX_BUNDLE_BYTES >> 20} MiB at most); is it the right file?")
+        if size == 0:
+            raise InputError(f"{p}: empty file; the bundle was not written completely")
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"{p}: no such file") from None

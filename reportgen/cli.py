@@ -91,6 +91,9 @@ def dsn_options(f: Any) -> Any:
                      help="PostgreSQL server log (stderr, csvlog or jsonlog); repeatable.")(f)
     f = click.option("--log-tz", help="log_timezone of the server log, when its lines carry a "
                      "zone abbreviation other than UTC.")(f)
+    f = click.option("--connect-timeout", "connect_timeout_s", type=click.IntRange(1, 600),
+                     default=10, show_default=True,
+                     help="Seconds to wait for the server to answer the connection.")(f)
     f = click.option("--statement-timeout-ms", type=click.IntRange(100, 600_000),
                      default=DEFAULT_STATEMENT_TIMEOUT_MS, show_default=True,
                      help="SET LOCAL statement_timeout for every catalog query.")(f)
@@ -202,6 +205,7 @@ class CollectOptions:
     count_budget_s: float = 120.0
     server_logs: tuple[str, ...] = ()
     log_tz: str | None = None
+    connect_timeout_s: int = 10
 
     @classmethod
     def pick(cls, kw: dict[str, Any]) -> CollectOptions:
@@ -226,7 +230,8 @@ def _collect(o: CollectOptions) -> EvidenceBundle:
                             lock_timeout_ms=lock_timeout_ms, exact_counts=o.exact_counts,
                             count_timeout_ms=o.count_timeout_ms,
                             count_budget_s=o.count_budget_s, progress=_progress,
-                            server_logs=[Path(p) for p in o.server_logs], log_tz=o.log_tz)
+                            server_logs=[Path(p) for p in o.server_logs], log_tz=o.log_tz,
+                            connect_timeout_s=o.connect_timeout_s)
     ec = bundle.inventory.exact_counts if bundle.inventory else None
     if ec is not None:
         _say(f"counted {ec.counted} tables exactly in {ec.duration_s:.2f} s"

@@ -51,6 +51,7 @@ def collect_bundle(
     progress: Progress | None = None,
     server_logs: list[Path] | None = None,
     log_tz: str | None = None,
+    connect_timeout_s: int = 10,
     statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
     lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -62,7 +63,8 @@ def collect_bundle(
     target = target_from(source)
     results: dict[str, Any] = {}
     with read_only_snapshot(source, statement_timeout_ms=statement_timeout_ms,
-                            lock_timeout_ms=lock_timeout_ms) as (snap, session):
+                            lock_timeout_ms=lock_timeout_ms,
+                            connect_timeout_s=connect_timeout_s) as (snap, session):
         results["identity"] = _run(runs, "identity", snap,
                                    lambda: collect_identity(snap, session, target))
         results["inventory"] = inv = _run(runs, "inventory", snap,

@@ -1,0 +1,125 @@
+"""Property-based tests: whatever the input, a clear InputError or a correct result —
+never a crash, never an interpreted identifier."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from reportgen.analyze import analyze
+from reportgen.bundle import EvidenceBundle, load_bundle, parse_bundle
+from reportgen.errors import InputError
+from reportgen.render.html import markdown_to_html_body
+from reportgen.render.markdown import render_markdown
+from reportgen.render.view import RenderOptions
+from reportgen.timeline_file import parse_timeline
+from tests.conftest import FIXTURES
+
+DATA = json.loads((FIXTURES / "demo-evidence.json").read_text("utf-8"))
+SMALL = copy.deepcopy(DATA)
+SMALL["inventory"]["relations"] = SMALL["inventory"]["relations"][:6]
+PROFILE = settings(max_examples=60, deadline=None,
+                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=10)
+
+
+@PROFILE
+@given(st.text(max_size=300))
+def test_any_text_is_a_bundle_or_one_clear_error(text):
+    try:
+        parse_bundle(text, "x.json")
+    except InputError as exc:
+        assert exc.message.startswith("x.json: ") and "\n" not in exc.message
+
+
+def _paths(d: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(d, dict):
+        for k, v in d.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(d, list):
+        for i, v in enumerate(d[:3]):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+PATHS = [p for p in _paths(SMALL) if p]
+
+
+@PROFILE
+@given(st.sampled_from(PATHS), json_values)
+def test_any_mutated_field_loads_cleanly_or_fails_clearly(path, value):
+    d = copy.deepcopy(SMALL)
+    node = d
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    try:
+        b = parse_bundle(json.dumps(d), "m.json", verify_digest=False)
+    except InputError as exc:
+        assert "\n" not in exc.message
+        return
+    a = analyze(b)
+    assert render_markdown(b, a, RenderOptions()).startswith("# ")
+
+
+identifiers = st.text(min_size=1, max_size=63).filter(lambda s: "\x00" not in s)
+
+
+@PROFILE
+@given(st.lists(identifiers, min_size=1, max_size=5, unique=True))
+def test_any_identifier_keeps_tables_in_shape_and_is_never_html(names):
+    d = copy.deepcopy(SMALL)
+    base = d["inventory"]["relations"][0]
+    for n in names:
+        d["inventory"]["relations"].append(dict(base, name=n, schema_name="public"))
+    b = EvidenceBundle.model_validate(d).sealed()
+    md = render_markdown(b, analyze(b), RenderOptions())
+    appendix = md.split("## Appendix D: All relations", 1)[1]
+    rows = [ln for ln in appendix.splitlines() if ln.startswith("|")]
+    assert len({len(re.split(r"(?<!\\)\|", r)) for r in rows}) == 1
+    body = markdown_to_html_body(md)
+    for n in names:
+        assert "<" not in n or n not in body  # never emitted raw into HTML
+    assert "<script" not in body.lower() or "&lt;script" in body.lower()
+
+
+@PROFILE
+@given(st.text(max_size=400))
+def test_any_timeline_text_parses_or_fails_clearly(text):
+    try:
+        entries = parse_timeline("time,event,source,approximate\n" + text, "t.csv")
+    except InputError as exc:
+        assert exc.message.startswith("t.csv: ") and "\n" not in exc.message
+        return
+    assert all(e.time.tzinfo is not None and e.event for e in entries)
+
+
+def test_huge_and_empty_bundle_files_are_refused(tmp_path):
+    huge = tmp_path / "huge.json"
+    with huge.open("wb") as fh:  # sparse: no disk is used
+        fh.truncate((1 << 30) + 1)
+    try:
+        load_bundle(huge)
+    except InputError as exc:
+        assert "larger than any evidence bundle" in exc.message
+    else:
+        raise AssertionError("a 1 GiB file was read as a bundle")
+    empty = tmp_path / "empty.json"
+    empty.write_bytes(b"")
+    try:
+        load_bundle(empty)
+    except InputError as exc:
+        assert "empty file" in exc.message
+    else:
+        raise AssertionError("an empty file was read as a bundle")
+    os.remove(huge)
