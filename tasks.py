@@ -6,6 +6,7 @@
     python3 tasks.py check              ruff + mypy + tests (what CI runs)
     python3 tasks.py lint               ruff + mypy only
     python3 tasks.py samples            regenerate sample_reports/ from the demo
+    python3 tasks.py bench [--sizes ..] benchmarks (figures, not assertions)
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ def test(args: list[str]) -> int:
 
 def lint(_: list[str]) -> int:
     ensure_venv("dev")
-    return run(PY, "-m", "ruff", "check", "reportgen", "tests", "tasks.py", check=False) or \
+    return run(PY, "-m", "ruff", "check", "reportgen", "tests", "benchmarks", "tasks.py",
+               check=False) or \
         run(PY, "-m", "mypy", check=False)
 
 
@@ -108,7 +110,14 @@ def samples(_: list[str]) -> int:
     return 0
 
 
-TASKS = {"demo": demo, "test": test, "lint": lint, "check": check, "samples": samples}
+def bench(args: list[str]) -> int:
+    """benchmarks/run.py: figures printed and written to benchmarks/results.md."""
+    ensure_venv("dev")
+    return run(PY, ROOT / "benchmarks" / "run.py", *args, check=False)
+
+
+TASKS = {"demo": demo, "test": test, "lint": lint, "check": check, "samples": samples,
+         "bench": bench}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in TASKS:

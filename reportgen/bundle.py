@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -341,6 +342,8 @@ class ServerLog(Model):
 
 
 class EvidenceBundle(Model):
+    digest: str = Field(default="", description="sha256 of this file's bytes with this field "
+                        "empty (it is the first field, so it sits at a known place).")
     schema_version: int = Field(description="Bundle format version (this reader: 1).")
     tool: Tool = Field(description="Producing tool and version.")
     collection: Collection = Field(description="When and how the evidence was collected.")
@@ -352,28 +355,34 @@ class EvidenceBundle(Model):
     signals: Signals | None = Field(default=None, description="Counters and statement stats.")
     server_log: ServerLog | None = Field(default=None, description="Events from server logs.")
     redacted: bool = Field(default=False, description="Names replaced by pseudonyms (--redact).")
-    digest: str = Field(default="", description="sha256 of the canonical JSON without digest.")
     #: The exact text a loaded bundle came from: written back byte for byte, so a bundle read
     #: by a newer reportgen (whose models gained optional fields) still matches its digest.
     _source: str | None = PrivateAttr(default=None)
 
-    def canonical_bytes(self) -> bytes:
-        data = self.model_dump(mode="json", exclude={"digest"})
-        return canonical_json(data)
+    def _text(self, digest: str) -> str:
+        """The file text: pydantic's own JSON (one pass, no Python object tree), indented for
+        bundles small enough to read, compact for large catalogs."""
+        small = self.inventory is None or len(self.inventory.relations) <= PRETTY_MAX
+        b = self.model_copy(update={"digest": digest})
+        return b.model_dump_json(indent=2 if small else None) + "\n"
 
     def compute_digest(self) -> str:
-        return "sha256:" + hashlib.sha256(self.canonical_bytes()).hexdigest()
+        text = self._source if self._source is not None else self._text("")
+        digest = digest_of_text(text)
+        return digest if digest is not None else _legacy_digest(json.loads(text))
 
     def sealed(self) -> EvidenceBundle:
-        b = self.model_copy(update={"digest": self.compute_digest()})
-        b._source = None
+        blank = self._text("")
+        digest = digest_of_text(blank)
+        assert digest is not None
+        b = self.model_copy(update={"digest": digest})
+        m = _DIGEST_AT_START.match(blank)
+        assert m is not None
+        b._source = blank[:m.start("d")] + digest + blank[m.end("d"):]
         return b
 
     def to_json(self) -> str:
-        if self._source is not None:
-            return self._source
-        return json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False,
-                          sort_keys=False) + "\n"
+        return self._source if self._source is not None else self._text(self.digest)
 
     def collector(self, name: str) -> CollectorRun | None:
         return next((c for c in self.collection.collectors if c.name == name), None)
@@ -381,6 +390,27 @@ class EvidenceBundle(Model):
     @property
     def complete(self) -> bool:
         return all(c.status != "error" for c in self.collection.collectors)
+
+
+#: Bundles with more relations are written compact (no indentation).
+PRETTY_MAX = 2000
+_DIGEST_AT_START = re.compile(r'\A\{\s*"digest"\s*:\s*"(?P<d>[^"]*)"')
+
+
+def digest_of_text(text: str) -> str | None:
+    """sha256 of the text with the digest value emptied; None if the digest is not the
+    first field (a bundle from before this scheme: see _legacy_digest)."""
+    m = _DIGEST_AT_START.match(text)
+    if m is None:
+        return None
+    blank = text[:m.start("d")] + text[m.end("d"):]
+    return "sha256:" + hashlib.sha256(blank.encode("utf-8")).hexdigest()
+
+
+def _legacy_digest(data: dict[str, Any]) -> str:
+    """The first scheme: sha256 of the sorted, compact JSON of everything but the digest."""
+    raw = {k: v for k, v in data.items() if k != "digest"}
+    return "sha256:" + hashlib.sha256(canonical_json(raw)).hexdigest()
 
 
 def canonical_json(data: Any) -> bytes:
@@ -440,10 +470,11 @@ def parse_bundle(text: str, name: str, *, verify_digest: bool = True) -> Evidenc
         loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
         more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
         raise InputError(f"{name}: field {loc}: {err['msg']}{more}") from None
-    # The digest covers the bytes' own content (not a re-serialization), so bundles written
-    # before optional fields were added still verify.
-    raw = {k: v for k, v in data.items() if k != "digest"}
-    actual = "sha256:" + hashlib.sha256(canonical_json(raw)).hexdigest()
+    # The digest covers the file's own bytes (never a re-serialization), so a bundle read by
+    # a newer reportgen, whose models gained optional fields, still verifies.
+    actual = digest_of_text(text)
+    if actual is None:
+        actual = _legacy_digest(data)
     bundle._source = text
     if verify_digest and bundle.digest != actual:
         raise InputError(f"{name}: digest mismatch: the bundle was changed after collection "

@@ -13,17 +13,11 @@ import sys
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from reportgen import __version__
-from reportgen.analyze import analyze
-from reportgen.analyze.diff import diff_bundles
-from reportgen.analyze.model import LEVELS, Assessment, TimelineEntry, level_rank
-from reportgen.archive import archive_incident, verify_incident
-from reportgen.bundle import EvidenceBundle, bundle_json_schema, load_bundle
-from reportgen.collect.run import collect_bundle
 from reportgen.connection import (
     DEFAULT_LOCK_TIMEOUT_MS,
     DEFAULT_STATEMENT_TIMEOUT_MS,
@@ -31,6 +25,7 @@ from reportgen.connection import (
     resolve_dsn,
     scrub,
 )
+from reportgen.constants import FORMATS, LEVELS, PDF_VARIANTS
 from reportgen.errors import (
     EXIT_INTERNAL,
     EXIT_OK,
@@ -39,13 +34,14 @@ from reportgen.errors import (
     ReportgenError,
     VerificationFailed,
 )
-from reportgen.extract import extract_bundle
-from reportgen.outputs import FORMATS, assess_outputs, render_outputs, write_atomic
-from reportgen.redact import Redactor, redact_bundle, redact_options, write_mapping
-from reportgen.render.environment import parse_tz
-from reportgen.render.pdf import PDF_VARIANTS
-from reportgen.render.view import RenderOptions
-from reportgen.timeline_file import load_timeline
+
+if TYPE_CHECKING:
+    from reportgen.analyze.model import Assessment, TimelineEntry
+    from reportgen.bundle import EvidenceBundle
+    from reportgen.render.view import RenderOptions
+
+# Heavy modules (analyzer, renderers, archive) are imported inside the commands that use them,
+# so `reportgen collect` starts fast.
 
 EPILOG_EXIT = ("Exit codes: 0 ok; 1 --fail-on level reached; 2 usage error; 3 cannot connect; "
                "4 invalid input file; 5 incomplete evidence (--strict); 6 output not written; "
@@ -135,6 +131,9 @@ def output_options(f: Any) -> Any:
 def _redacted(bundle: EvidenceBundle, opts: RenderOptions, baseline: EvidenceBundle | None,
               redact: bool, map_path: str, shared: Path
               ) -> tuple[EvidenceBundle, RenderOptions, EvidenceBundle | None]:
+    from reportgen.outputs import write_atomic
+    from reportgen.redact import Redactor, redact_bundle, redact_options, write_mapping
+
     if not redact:
         return bundle, opts, baseline
     target = Path(map_path).resolve()
@@ -159,6 +158,9 @@ def fail_on_option(f: Any) -> Any:
 
 def _opts(title: str, incident: str | None, tz: str, contacts: tuple[str, ...],
           commands: list[str]) -> RenderOptions:
+    from reportgen.render.environment import parse_tz
+    from reportgen.render.view import RenderOptions
+
     parse_tz(tz)  # validate early: one clear line
     pairs = []
     for c in contacts:
@@ -172,6 +174,9 @@ def _opts(title: str, incident: str | None, tz: str, contacts: tuple[str, ...],
 
 def _inputs(baseline: str | None, timeline: str | None, verify: bool = True
             ) -> tuple[EvidenceBundle | None, list[TimelineEntry]]:
+    from reportgen.bundle import load_bundle
+    from reportgen.timeline_file import load_timeline
+
     base = load_bundle(baseline, verify_digest=verify) if baseline else None
     events = load_timeline(timeline) if timeline else []
     return base, events
@@ -187,6 +192,8 @@ def _formats(spec: str) -> list[str]:
 
 
 def _gate(a: Assessment, fail_on: str | None) -> int:
+    from reportgen.analyze.model import level_rank
+
     if fail_on and level_rank(a.worst()) >= level_rank(fail_on.upper()):
         raise GateReached(f"risk {a.worst()} reached --fail-on {fail_on.upper()}: "
                           f"{a.status}")
@@ -219,6 +226,8 @@ def _progress(i: int, total: int, name: str) -> None:
 
 
 def _collect(o: CollectOptions) -> EvidenceBundle:
+    from reportgen.collect.run import collect_bundle
+
     dsn, project, statement_timeout_ms, lock_timeout_ms = (
         o.dsn, o.project, o.statement_timeout_ms, o.lock_timeout_ms)
     django_settings = o.django_settings
@@ -279,6 +288,8 @@ def collect(output: str, strict: bool, **kw: Any) -> int:
     Example:
       reportgen collect --dsn postgresql://app@db.example.com/app --project . -o evidence.json
     """
+    from reportgen.outputs import write_atomic
+
     bundle = _collect(CollectOptions.pick(kw))
     write_atomic(Path(output), bundle.to_json().encode("utf-8"))
     _say(f"wrote {output} ({bundle.digest})")
@@ -302,6 +313,9 @@ def analyze_cmd(bundle: str, baseline: str | None, timeline: str | None, as_json
     Example:
       reportgen analyze evidence.json --fail-on HIGH
     """
+    from reportgen.analyze import analyze
+    from reportgen.bundle import load_bundle
+
     b = load_bundle(bundle, verify_digest=not no_verify)
     base, events = _inputs(baseline, timeline, not no_verify)
     a = analyze(b, base, events)
@@ -338,6 +352,10 @@ def render(bundle: str, timeline: str | None, baseline: str | None, title: str,
     Example:
       reportgen render evidence.json --timeline timeline.csv --tz UTC+6 --format md,pdf --out rep/
     """
+    from reportgen.analyze import analyze
+    from reportgen.bundle import load_bundle
+    from reportgen.outputs import render_outputs
+
     formats = _formats(fmt)
     opts = _opts(title, incident, tz, contacts, [_command_line()])
     b = load_bundle(bundle, verify_digest=not no_verify)
@@ -375,6 +393,9 @@ def assess(timeline: str | None, baseline: str | None, title: str, incident: str
       reportgen assess --dsn "$DATABASE_URL" --project . --timeline timeline.csv \\
           --tz UTC+6 --out docs/incidents/2026-02-01-migrations/
     """
+    from reportgen.archive import archive_incident
+    from reportgen.outputs import assess_outputs
+
     formats = _formats(fmt)
     opts = _opts(title, incident, tz, contacts, [_command_line()])
     base, events = _inputs(baseline, timeline)
@@ -408,6 +429,8 @@ def demo(out: str, tz: str) -> int:
     stopped and deleted afterwards. The outputs stay in --out.
     """
     from reportgen.demo.run import run_demo
+    from reportgen.outputs import assess_outputs
+    from reportgen.timeline_file import load_timeline
 
     outdir = Path(out)
     opts = _opts("Incident assessment: DeltaCrown database state (demo)",
@@ -443,6 +466,9 @@ def demo(out: str, tz: str) -> int:
 @click.argument("after", type=click.Path(dir_okay=False))
 def diff(before: str, after: str) -> int:
     """Compare two bundles: tables, columns, row estimates and migration records."""
+    from reportgen.analyze.diff import diff_bundles
+    from reportgen.bundle import load_bundle
+
     d = diff_bundles(load_bundle(before), load_bundle(after))
     lines = d.lines()
     click.echo("\n".join(lines) if lines else "no differences in tables, columns, keys, "
@@ -471,6 +497,10 @@ def archive_cmd(bundle: str, timeline: str | None, baseline: str | None, title: 
       reportgen archive evidence.json --timeline timeline.csv --title "Lost migration records"
     Never overwrites: a second archive of the same incident is added beside it as -r2.
     """
+    from reportgen.analyze import analyze
+    from reportgen.archive import archive_incident
+    from reportgen.bundle import load_bundle
+
     opts = _opts(title, incident, tz, contacts, [_command_line()])
     b = load_bundle(bundle)
     base, events = _inputs(baseline, timeline)
@@ -490,6 +520,8 @@ def verify(folder: str) -> int:
 
     Exits 7 and names every file that changed, is missing or was added.
     """
+    from reportgen.archive import verify_incident
+
     problems = verify_incident(Path(folder))
     for p in problems:
         click.echo(f"FAILED {p}")
@@ -505,6 +537,9 @@ def verify(folder: str) -> int:
               help="Write the bundle here (default: print it).")
 def extract(pdf: str, output: str | None) -> int:
     """Get the evidence bundle back out of a report PDF, and verify its digest."""
+    from reportgen.extract import extract_bundle
+    from reportgen.outputs import write_atomic
+
     raw, bundle = extract_bundle(Path(pdf))
     if output:
         write_atomic(Path(output), raw)
@@ -517,6 +552,8 @@ def extract(pdf: str, output: str | None) -> int:
 @cli.command()
 def schema() -> int:
     """Print the evidence bundle's JSON Schema (generated from the models)."""
+    from reportgen.bundle import bundle_json_schema
+
     click.echo(json.dumps(bundle_json_schema(), indent=2))
     return EXIT_OK
 

@@ -19,8 +19,6 @@ from reportgen.render.markdown import render_markdown
 from reportgen.render.pdf import render_pdf
 from reportgen.render.view import RenderOptions
 
-FORMATS = ("md", "html", "pdf")
-
 
 def write_atomic(path: Path, data: bytes | Callable[[Path], None]) -> None:
     """Write bytes (or let a writer fill a temp file) and rename it into place."""

@@ -72,3 +72,16 @@ def test_json_schema_is_generated_and_documented():
     rel = schema["$defs"]["Relation"]["properties"]
     assert all(v.get("description") for v in rel.values())
     assert SCHEMA_VERSION == 1
+
+
+def test_digest_is_first_and_covers_the_file_bytes(demo_bundle):
+    text = demo_bundle.sealed().to_json()
+    assert text.startswith('{\n  "digest": "sha256:')
+    parse_bundle(text, "new.json")
+    changed = text.replace('"row_estimate": 300', '"row_estimate": 301', 1)
+    assert changed != text
+    with pytest.raises(InputError, match="digest mismatch"):
+        parse_bundle(changed, "new.json")
+    reindented = json.dumps(json.loads(text))  # same content, other bytes: not the same file
+    with pytest.raises(InputError, match="digest mismatch"):
+        parse_bundle(reindented, "new.json")

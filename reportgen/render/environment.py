@@ -65,6 +65,12 @@ def code(value: Any) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+def plain(value: Any, width: int = 0) -> str:
+    """Text for a fixed-width listing inside a ~~~~ fence: one line, visible controls, padded."""
+    text = visible(str(value).replace("\r\n", "\n").replace("\n", "\\n")).replace("~~~", "~ ~")
+    return text.ljust(width) if width else text
+
+
 def cell(value: Any) -> str:
     """Make already-rendered Markdown safe inside a table cell."""
     return " ".join(str(value).splitlines()).replace("|", "\\|")
@@ -132,7 +138,7 @@ def make_environment(template_dir: str | Path | None, tz: tzinfo) -> jinja2.Envi
     def utc(t: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
         return "unknown" if t is None else t.astimezone(UTC).strftime(fmt) + " UTC"
 
-    env.filters.update(md=md, mdtext=mdtext, code=code, cell=cell, bytes=human_bytes, num=number,
-                       local=local, utc=utc)
+    env.filters.update(md=md, mdtext=mdtext, code=code, plain=plain, cell=cell,
+                       bytes=human_bytes, num=number, local=local, utc=utc)
     env.globals["tz_name"] = datetime(2026, 1, 1, tzinfo=UTC).astimezone(tz).tzname()
     return env

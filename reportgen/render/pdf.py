@@ -10,7 +10,6 @@ from reportgen.errors import OutputError
 from reportgen.render.environment import builtin_templates
 
 ATTACHMENT_NAME = "evidence.json"
-PDF_VARIANTS = ("pdf/a-3b", "pdf/a-3u", "pdf/a-2b", "pdf/ua-1")
 
 
 def render_pdf(html_text: str, target: Path, template_dir: str | Path | None = None,

@@ -51,6 +51,9 @@ class RenderOptions:
 
 
 class View:
+    #: Above this many relations Appendix D is a fixed-width listing, not a table.
+    appendix_table_limit = 400
+
     def __init__(self, b: EvidenceBundle, a: Assessment) -> None:
         self.b, self.a = b, a
         ctx = build_context(b)

@@ -1,5 +1,5 @@
--- Columns of every user relation, one query.
-SELECT a.attrelid::bigint AS oid, a.attname AS name,
+-- Columns of every user relation, one query (attnum lets constraints name their columns).
+SELECT a.attrelid::bigint AS oid, a.attnum::int AS attnum, a.attname AS name,
        format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid

@@ -1,12 +1,8 @@
--- Constraints (all kinds) with FK column lists resolved, one query, no pg_get_constraintdef.
+-- Constraints (all kinds), one query; column numbers are resolved to names by the caller
+-- from the columns already read (no per-constraint subqueries, no pg_get_constraintdef).
 SELECT con.conrelid::bigint AS oid, con.conname AS name, con.contype::text AS contype,
-       rn.nspname AS ref_schema, rc.relname AS ref_table,
-       ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
-             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
-             ORDER BY k.ord) AS columns,
-       ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
-             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
-             ORDER BY k.ord) AS ref_columns
+       con.confrelid::bigint AS ref_oid, rn.nspname AS ref_schema, rc.relname AS ref_table,
+       con.conkey::int[] AS conkey, con.confkey::int[] AS confkey
 FROM pg_constraint con
 JOIN pg_class c ON c.oid = con.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace

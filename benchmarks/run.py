@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""reportgen benchmarks: figures printed and written, never asserted.
+
+    python3 tasks.py bench [--sizes 1000,10000,50000]
+
+For each catalog size a database is generated on a local PostgreSQL (tables with a primary
+key, an FK to the previous table, an index, and django_migrations records); then, in the same
+run and on the same database, ``reportgen collect`` and ``pg_dump --schema-only`` are timed,
+each in its own process with its peak memory (max RSS). Render times are measured for the demo
+bundle and for the 10,000-table bundle, and the demo's full assess (collect + analyze +
+Markdown + PDF) is timed on the planted demo database. Results go to benchmarks/results.md
+and benchmarks/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from reportgen import __version__
+from reportgen.analyze import analyze
+from reportgen.bundle import load_bundle
+from reportgen.outputs import render_outputs
+from reportgen.pgserver import LocalServer, available_binaries
+from reportgen.render.markdown import render_markdown
+from reportgen.render.view import RenderOptions
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+GENERATE = """
+DO $$
+BEGIN
+  FOR i IN 1..{n} LOOP
+    EXECUTE format('CREATE TABLE app_t%s (id bigint PRIMARY KEY, ref bigint %s, '
+                   'name text, created timestamptz)', i,
+                   CASE WHEN i > 1 THEN format('REFERENCES app_t%s(id)', i - 1) ELSE '' END);
+    EXECUTE format('CREATE INDEX app_t%s_name_idx ON app_t%s (name)', i, i);
+    IF i % 500 = 0 THEN COMMIT; END IF;
+  END LOOP;
+END $$;
+CREATE TABLE django_migrations (id bigserial PRIMARY KEY, app varchar(255), name varchar(255),
+  applied timestamptz);
+INSERT INTO django_migrations (app, name, applied)
+  SELECT 'app', format('%04s_step', i), now() FROM generate_series(1, {records}) i;
+"""
+
+
+def measure(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
+    """Wall time and peak RSS of one command, in a fresh child process."""
+    probe = ("import resource,subprocess,sys,time,json;t=time.perf_counter();"
+             "r=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.PIPE);"
+             "w=time.perf_counter()-t;"
+             "m=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss;"
+             "print(json.dumps({'rc':r.returncode,'wall_s':w,'peak_mb':m/1024,"
+             "'err':r.stderr.decode()[-300:]}))")
+    out = subprocess.run([sys.executable, "-c", probe, *cmd], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    res: dict[str, float] = json.loads(out)
+    if res["rc"]:
+        raise SystemExit(f"{cmd[0]} failed: {res['err']}")
+    return res
+
+
+def generate(server: LocalServer, name: str, n: int) -> float:
+    t0 = time.perf_counter()
+    server.psql(f"CREATE DATABASE {name}")
+    server.psql(GENERATE.format(n=n, records=max(10, n // 10)), dbname=name)
+    server.psql("ANALYZE", dbname=name)
+    return time.perf_counter() - t0
+
+
+def bench_size(server: LocalServer, n: int, work: Path, pg_dump: Path) -> dict[str, object]:
+    name = f"bench_{n}"
+    gen_s = generate(server, name, n)
+    dsn = server.dsn(name)
+    bundle_path = work / f"{name}.json"
+    rg = measure([sys.executable, "-m", "reportgen", "collect", "--dsn", dsn, "-o",
+                  str(bundle_path)])
+    env = {**os.environ, "PGPASSWORD": server.password}
+    dump = measure([str(pg_dump), "--schema-only", "-f", str(work / f"{name}.sql"), "-d",
+                    server.dsn(name, password="")], env=env)
+    b = load_bundle(bundle_path)
+    rels = len(b.inventory.relations) if b.inventory else 0
+    return {"tables": n, "relations": rels, "generate_s": round(gen_s, 1),
+            "collect_wall_s": round(rg["wall_s"], 3), "collect_peak_mb": round(rg["peak_mb"], 1),
+            "pg_dump_wall_s": round(dump["wall_s"], 3),
+            "pg_dump_peak_mb": round(dump["peak_mb"], 1),
+            "ratio": round(rg["wall_s"] / dump["wall_s"], 3),
+            "round_trips": b.collection.round_trips,
+            "bundle_mb": round(bundle_path.stat().st_size / 2**20, 1), "bundle": bundle_path}
+
+
+def render_times(bundle_path: Path, work: Path) -> dict[str, float]:
+    b = load_bundle(bundle_path)
+    t0 = time.perf_counter()
+    a = analyze(b)
+    t1 = time.perf_counter()
+    render_markdown(b, a, RenderOptions())
+    t2 = time.perf_counter()
+    out = work / f"render-{bundle_path.stem}"
+    render_outputs(b, a, RenderOptions(), out, ["pdf"])
+    t3 = time.perf_counter()
+    from pypdf import PdfReader
+
+    return {"analyze_s": round(t1 - t0, 3), "markdown_s": round(t2 - t1, 3),
+            "pdf_s": round(t3 - t2, 3), "pdf_pages": len(PdfReader(str(out / "report.pdf")).pages)}
+
+
+def demo_assess_time(server_bins: object, work: Path) -> dict[str, float]:
+    from reportgen.collect.run import collect_bundle
+    from reportgen.connection import DsnSource
+    from reportgen.demo.run import demo_dsn, plant
+    from reportgen.outputs import assess_outputs
+    from reportgen.timeline_file import load_timeline
+
+    with LocalServer(server_bins) as srv:  # type: ignore[arg-type]
+        project = work / "demo-project"
+        plant(srv, project)
+        tl = work / "timeline.csv"
+        from reportgen.demo import scenario
+
+        tl.write_text(scenario.timeline_csv())
+        t0 = time.perf_counter()
+        b = collect_bundle(DsnSource("--dsn", demo_dsn(srv)), project=project, exact_counts=True)
+        t1 = time.perf_counter()
+        assess_outputs(b, work / "demo-out", RenderOptions(tz="UTC+6"),
+                       timeline=load_timeline(tl), formats=["md", "pdf"])
+        t2 = time.perf_counter()
+    return {"collect_s": round(t1 - t0, 3), "analyze_render_s": round(t2 - t1, 3),
+            "total_s": round(t2 - t0, 3)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="1000,10000,50000")
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    bins = available_binaries()[0]
+    pg_dump = bins.bindir / "pg_dump"
+    results: dict[str, object] = {
+        "machine": f"{os.cpu_count()} cores, {platform.machine()}, Python "
+                   f"{platform.python_version()}",
+        "postgresql": f"{bins.version} ({bins.origin})", "reportgen": __version__,
+        "date": time.strftime("%Y-%m-%d")}
+    with tempfile.TemporaryDirectory(prefix="reportgen-bench-") as tmp:
+        work = Path(tmp)
+        print("demo assess ...", flush=True)
+        results["demo_assess"] = demo_assess_time(bins, work)
+        print(f"  {results['demo_assess']}", flush=True)
+        results["render_demo"] = render_times(ROOT / "tests/fixtures/demo-evidence.json", work)
+        print(f"render demo: {results['render_demo']}", flush=True)
+        catalog = []
+        settings = {"max_locks_per_transaction": "2048"}  # pg_dump locks every table
+        with LocalServer(bins, settings=settings) as srv:
+            for n in sizes:
+                print(f"{n} tables: generating ...", flush=True)
+                row = bench_size(srv, n, work, pg_dump)
+                print(f"  collect {row['collect_wall_s']} s / {row['collect_peak_mb']} MB, "
+                      f"pg_dump --schema-only {row['pg_dump_wall_s']} s / "
+                      f"{row['pg_dump_peak_mb']} MB, ratio {row['ratio']}, "
+                      f"{row['round_trips']} round trips", flush=True)
+                if n == 10000:
+                    row["render"] = render_times(Path(str(row["bundle"])), work)
+                    print(f"  render: {row['render']}", flush=True)
+                row.pop("bundle")
+                catalog.append(row)
+        results["catalogs"] = catalog
+    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (HERE / "results.md").write_text(to_markdown(results))
+    print((HERE / "results.md").read_text())
+    return 0
+
+
+def to_markdown(r: dict) -> str:  # type: ignore[type-arg]
+    lines = ["# Benchmark results", "",
+             f"{r['date']}, {r['machine']}, PostgreSQL {r['postgresql']}, reportgen "
+             f"{r['reportgen']}. Produced by `python3 tasks.py bench`; figures, not assertions.",
+             "", "## collect vs pg_dump --schema-only (same run, same database)", "",
+             "| Tables | Relations | collect | collect peak | pg_dump | pg_dump peak | "
+             "collect ÷ pg_dump | Round trips | Bundle |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for c in r["catalogs"]:
+        lines.append(f"| {c['tables']:,} | {c['relations']:,} | {c['collect_wall_s']} s | "
+                     f"{c['collect_peak_mb']} MB | {c['pg_dump_wall_s']} s | "
+                     f"{c['pg_dump_peak_mb']} MB | **{c['ratio']}** | {c['round_trips']} | "
+                     f"{c['bundle_mb']} MB |")
+    d = r["demo_assess"]
+    lines += ["", "## Demo assess (collect with exact counts + analyze + Markdown + PDF)", "",
+              f"collect {d['collect_s']} s, analyze and render {d['analyze_render_s']} s: "
+              f"**{d['total_s']} s** in all.", "", "## Render", "",
+              "| Bundle | analyze | Markdown | PDF | PDF pages |", "|---|---:|---:|---:|---:|"]
+    rd = r["render_demo"]
+    lines.append(f"| demo | {rd['analyze_s']} s | {rd['markdown_s']} s | {rd['pdf_s']} s | "
+                 f"{rd['pdf_pages']} |")
+    for c in r["catalogs"]:
+        if "render" in c:
+            x = c["render"]
+            lines.append(f"| {c['tables']:,} tables | {x['analyze_s']} s | {x['markdown_s']} s | "
+                         f"{x['pdf_s']} s | {x['pdf_pages']} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

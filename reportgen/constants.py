@@ -1,0 +1,5 @@
+"""Small shared vocabularies, kept free of heavy imports (the CLI reads them at start-up)."""
+
+LEVELS = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+FORMATS = ("md", "html", "pdf")
+PDF_VARIANTS = ("pdf/a-3b", "pdf/a-3u", "pdf/a-2b", "pdf/ua-1")
