@@ -25,7 +25,8 @@ from reportgen import __version__
 from reportgen.analyze.model import Assessment
 from reportgen.bundle import EvidenceBundle, load_bundle
 from reportgen.errors import InputError, OutputError, VerificationFailed
-from reportgen.outputs import assessment_json, render_outputs, write_atomic
+from reportgen.fileio import write_atomic
+from reportgen.outputs import assessment_json, render_outputs
 from reportgen.render.environment import parse_tz
 from reportgen.render.view import RenderOptions
 
@@ -95,14 +96,14 @@ def archive_incident(bundle: EvidenceBundle, assessment: Assessment, opts: Rende
     tmp = root / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
     tmp.mkdir()
     try:
-        write_atomic(tmp / "evidence.json", bundle.to_json().encode("utf-8"))
+        write_atomic(tmp / "evidence.json", bundle.to_bytes())
         write_atomic(tmp / "assessment.json", assessment_json(assessment))
         render_outputs(bundle, assessment, opts, tmp, ["md", "html", "pdf"], template_dir,
                        pdf_variant=pdf_variant)
         if timeline is not None:
             write_atomic(tmp / "timeline.csv", Path(timeline).read_bytes())
         if baseline is not None:
-            write_atomic(tmp / "baseline.json", baseline.to_json().encode("utf-8"))
+            write_atomic(tmp / "baseline.json", baseline.to_bytes())
         manifest = build_manifest(tmp, bundle, assessment, opts, name)
         write_atomic(tmp / MANIFEST, (json.dumps(manifest, indent=2, ensure_ascii=False)
                                       + "\n").encode("utf-8"))

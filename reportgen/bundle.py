@@ -355,34 +355,37 @@ class EvidenceBundle(Model):
     signals: Signals | None = Field(default=None, description="Counters and statement stats.")
     server_log: ServerLog | None = Field(default=None, description="Events from server logs.")
     redacted: bool = Field(default=False, description="Names replaced by pseudonyms (--redact).")
-    #: The exact text a loaded bundle came from: written back byte for byte, so a bundle read
-    #: by a newer reportgen (whose models gained optional fields) still matches its digest.
-    _source: str | None = PrivateAttr(default=None)
+    #: The exact bytes of this bundle (set when sealed or loaded): written back byte for
+    #: byte, so a bundle read by a newer reportgen (whose models gained optional fields)
+    #: still matches its digest.
+    _raw: bytes | None = PrivateAttr(default=None)
 
-    def _text(self, digest: str) -> str:
-        """The file text: pydantic's own JSON (one pass, no Python object tree), indented for
-        bundles small enough to read, compact for large catalogs."""
+    def _bytes(self, digest: str) -> bytes:
+        """The file: pydantic's own JSON, straight to bytes (no Python object tree, no str
+        copy), indented for bundles small enough to read, compact for large catalogs."""
         small = self.inventory is None or len(self.inventory.relations) <= PRETTY_MAX
         b = self.model_copy(update={"digest": digest})
-        return b.model_dump_json(indent=2 if small else None) + "\n"
+        return b.__pydantic_serializer__.to_json(b, indent=2 if small else None) + b"\n"
 
     def compute_digest(self) -> str:
-        text = self._source if self._source is not None else self._text("")
-        digest = digest_of_text(text)
-        return digest if digest is not None else _legacy_digest(json.loads(text))
+        raw = self._raw if self._raw is not None else self._bytes("")
+        digest = digest_of_bytes(raw)
+        return digest if digest is not None else _legacy_digest(json.loads(raw))
 
     def sealed(self) -> EvidenceBundle:
-        blank = self._text("")
-        digest = digest_of_text(blank)
-        assert digest is not None
-        b = self.model_copy(update={"digest": digest})
+        blank = self._bytes("")
         m = _DIGEST_AT_START.match(blank)
         assert m is not None
-        b._source = blank[:m.start("d")] + digest + blank[m.end("d"):]
+        digest = "sha256:" + hashlib.sha256(blank).hexdigest()
+        b = self.model_copy(update={"digest": digest})
+        b._raw = blank[:m.start("d")] + digest.encode() + blank[m.end("d"):]
         return b
 
+    def to_bytes(self) -> bytes:
+        return self._raw if self._raw is not None else self._bytes(self.digest)
+
     def to_json(self) -> str:
-        return self._source if self._source is not None else self._text(self.digest)
+        return self.to_bytes().decode("utf-8")
 
     def collector(self, name: str) -> CollectorRun | None:
         return next((c for c in self.collection.collectors if c.name == name), None)
@@ -394,17 +397,18 @@ class EvidenceBundle(Model):
 
 #: Bundles with more relations are written compact (no indentation).
 PRETTY_MAX = 2000
-_DIGEST_AT_START = re.compile(r'\A\{\s*"digest"\s*:\s*"(?P<d>[^"]*)"')
+_DIGEST_AT_START = re.compile(rb'\A\{\s*"digest"\s*:\s*"(?P<d>[^"]*)"')
 
 
-def digest_of_text(text: str) -> str | None:
-    """sha256 of the text with the digest value emptied; None if the digest is not the
+def digest_of_bytes(raw: bytes) -> str | None:
+    """sha256 of the file with the digest value emptied; None if the digest is not the
     first field (a bundle from before this scheme: see _legacy_digest)."""
-    m = _DIGEST_AT_START.match(text)
+    m = _DIGEST_AT_START.match(raw)
     if m is None:
         return None
-    blank = text[:m.start("d")] + text[m.end("d"):]
-    return "sha256:" + hashlib.sha256(blank.encode("utf-8")).hexdigest()
+    h = hashlib.sha256(raw[:m.start("d")])
+    h.update(raw[m.end("d"):])
+    return "sha256:" + h.hexdigest()
 
 
 def _legacy_digest(data: dict[str, Any]) -> str:
@@ -472,10 +476,11 @@ def parse_bundle(text: str, name: str, *, verify_digest: bool = True) -> Evidenc
         raise InputError(f"{name}: field {loc}: {err['msg']}{more}") from None
     # The digest covers the file's own bytes (never a re-serialization), so a bundle read by
     # a newer reportgen, whose models gained optional fields, still verifies.
-    actual = digest_of_text(text)
+    raw = text.encode("utf-8")
+    actual = digest_of_bytes(raw)
     if actual is None:
         actual = _legacy_digest(data)
-    bundle._source = text
+    bundle._raw = raw
     if verify_digest and bundle.digest != actual:
         raise InputError(f"{name}: digest mismatch: the bundle was changed after collection "
                          "(use --no-verify to read it anyway)")

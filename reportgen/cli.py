@@ -131,7 +131,7 @@ def output_options(f: Any) -> Any:
 def _redacted(bundle: EvidenceBundle, opts: RenderOptions, baseline: EvidenceBundle | None,
               redact: bool, map_path: str, shared: Path
               ) -> tuple[EvidenceBundle, RenderOptions, EvidenceBundle | None]:
-    from reportgen.outputs import write_atomic
+    from reportgen.fileio import write_atomic
     from reportgen.redact import Redactor, redact_bundle, redact_options, write_mapping
 
     if not redact:
@@ -145,7 +145,7 @@ def _redacted(bundle: EvidenceBundle, opts: RenderOptions, baseline: EvidenceBun
     red = redact_bundle(bundle, r)
     write_mapping(r, target)
     original = target.with_name(target.stem + ".original-evidence.json")
-    write_atomic(original, bundle.to_json().encode("utf-8"))
+    write_atomic(original, bundle.to_bytes())
     original.chmod(0o600)
     _say(f"redacted {len(r.mapping)} names; map in {target}, unredacted bundle in {original}")
     return red, redact_options(opts, r), base
@@ -288,10 +288,10 @@ def collect(output: str, strict: bool, **kw: Any) -> int:
     Example:
       reportgen collect --dsn postgresql://app@db.example.com/app --project . -o evidence.json
     """
-    from reportgen.outputs import write_atomic
+    from reportgen.fileio import write_atomic
 
     bundle = _collect(CollectOptions.pick(kw))
-    write_atomic(Path(output), bundle.to_json().encode("utf-8"))
+    write_atomic(Path(output), bundle.to_bytes())
     _say(f"wrote {output} ({bundle.digest})")
     if strict and not bundle.complete:
         raise IncompleteEvidence("evidence incomplete and --strict is set (bundle written)")
@@ -538,7 +538,7 @@ def verify(folder: str) -> int:
 def extract(pdf: str, output: str | None) -> int:
     """Get the evidence bundle back out of a report PDF, and verify its digest."""
     from reportgen.extract import extract_bundle
-    from reportgen.outputs import write_atomic
+    from reportgen.fileio import write_atomic
 
     raw, bundle = extract_bundle(Path(pdf))
     if output:

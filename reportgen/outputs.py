@@ -1,56 +1,20 @@
-"""Writing outputs: every file appears whole (temporary name, fsync, rename) or not at all."""
+"""Writing the assessment and the reports (each file through fileio.write_atomic)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from reportgen.analyze import analyze
 from reportgen.analyze.model import Assessment, TimelineEntry
 from reportgen.bundle import EvidenceBundle
-from reportgen.errors import OutputError
+from reportgen.fileio import write_atomic
 from reportgen.render.html import render_html
 from reportgen.render.markdown import render_markdown
 from reportgen.render.pdf import render_pdf
 from reportgen.render.view import RenderOptions
-
-
-def write_atomic(path: Path, data: bytes | Callable[[Path], None]) -> None:
-    """Write bytes (or let a writer fill a temp file) and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp_path = Path(tmp)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            if isinstance(data, bytes):
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        if not isinstance(data, bytes):
-            data(tmp_path)
-            with open(tmp_path, "rb") as fh:
-                os.fsync(fh.fileno())
-        os.chmod(tmp_path, 0o666 & ~_umask())
-        os.replace(tmp_path, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp_path.unlink()
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp_path.unlink()
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def assessment_json(a: Assessment) -> bytes:
@@ -81,7 +45,7 @@ def render_outputs(bundle: EvidenceBundle, assessment: Assessment, opts: RenderO
             written.append(p)
         if "pdf" in formats:
             p = out / f"{stem}.pdf"
-            payload = bundle.to_json().encode("utf-8")
+            payload = bundle.to_bytes()
             write_atomic(p, lambda tmp: render_pdf(html_text, tmp, template_dir,
                                                    bundle_json=payload, variant=pdf_variant))
             written.append(p)
@@ -97,7 +61,7 @@ def assess_outputs(bundle: EvidenceBundle, out: Path, opts: RenderOptions, *,
     """evidence.json, assessment.json and the reports, in that order."""
     a = analyze(bundle, baseline, timeline)
     paths = [out / "evidence.json", out / "assessment.json"]
-    write_atomic(paths[0], bundle.to_json().encode("utf-8"))
+    write_atomic(paths[0], bundle.to_bytes())
     write_atomic(paths[1], assessment_json(a))
     paths += render_outputs(bundle, a, opts, out, formats, template_dir,
                             pdf_variant=pdf_variant)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from reportgen.bundle import EvidenceBundle
-from reportgen.outputs import write_atomic
+from reportgen.fileio import write_atomic
 from reportgen.render.view import RenderOptions
 
 _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")

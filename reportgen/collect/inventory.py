@@ -14,6 +14,12 @@ from reportgen.bundle import Column, ForeignKey, Inventory, LockHolder, Relation
 from reportgen.collect.queries import load
 from reportgen.connection import Snapshot
 
+#: One shared fields-set per model (pydantic keeps one set per instance otherwise: on a
+#: 50,000-table catalog, tens of megabytes of identical sets).
+_COLUMN_SET = set(Column.model_fields)
+_FK_SET = set(ForeignKey.model_fields)
+_RELATION_SET = set(Relation.model_fields)
+
 #: Sizing takes one lock per relation (and its indexes/TOAST): bounded, so a huge catalog
 #: never exhausts max_locks_per_transaction.
 MAX_SIZED = 1000
@@ -45,27 +51,31 @@ def collect_inventory(snap: Snapshot) -> Inventory:
         by_oid[r["oid"]] = r
 
     attname: dict[tuple[int, int], str] = {}
-    for c in snap.query(load("columns")):
-        attname[(c["oid"], c["attnum"])] = c["name"]
-        rel = by_oid.get(c["oid"])
+    # columns.sql: oid, attnum, name, type, not_null
+    for oid, attnum, name, typ, not_null in snap.query_tuples(load("columns")):
+        attname[(oid, attnum)] = name
+        rel = by_oid.get(oid)
         if rel is not None:
-            rel["columns"].append(Column.model_construct(
-                name=c["name"], type=c["type"], not_null=c["not_null"]))
-    for k in snap.query(load("constraints")):
-        rel = by_oid.get(k["oid"])
+            rel["columns"].append(Column.model_construct(_COLUMN_SET, name=name, type=typ,
+                                                         not_null=not_null))
+    # constraints.sql: oid, name, contype, ref_oid, ref_schema, ref_table, conkey, confkey
+    for oid, name, contype, ref_oid, ref_schema, ref_table, conkey, confkey in \
+            snap.query_tuples(load("constraints")):
+        rel = by_oid.get(oid)
         if rel is None:
             continue
-        rel["constraints"].append(k["name"])
-        if k["contype"] == "f" and k["ref_table"] is not None:
+        rel["constraints"].append(name)
+        if contype == "f" and ref_table is not None:
             rel["foreign_keys"].append(ForeignKey.model_construct(
-                name=k["name"],
-                columns=[attname.get((k["oid"], n), f"#{n}") for n in k["conkey"] or []],
-                ref_schema=k["ref_schema"], ref_table=k["ref_table"],
-                ref_columns=[attname.get((k["ref_oid"], n), f"#{n}")
-                             for n in k["confkey"] or []]))
-    for i in snap.query(load("indexes")):
-        if i["oid"] in by_oid:
-            by_oid[i["oid"]]["indexes"].append(i["name"])
+                _FK_SET, name=name, columns=[attname.get((oid, n), f"#{n}") for n in conkey or []],
+                ref_schema=ref_schema, ref_table=ref_table,
+                ref_columns=[attname.get((ref_oid, n), f"#{n}") for n in confkey or []]))
+    del attname
+    # indexes.sql: oid, name
+    for oid, name in snap.query_tuples(load("indexes")):
+        rel = by_oid.get(oid)
+        if rel is not None:
+            rel["indexes"].append(name)
 
     locked: dict[int, list[LockHolder]] = defaultdict(list)
     for lk in snap.query(load("locks")):
@@ -89,7 +99,8 @@ def collect_inventory(snap: Snapshot) -> Inventory:
         sizes = {row["oid"]: row["total_bytes"] for row in rows}
 
     relations = []
-    for oid, r in by_oid.items():
+    for oid in list(by_oid):
+        r = by_oid.pop(oid)  # each row dict goes as soon as its model exists
         holders = locked.get(oid, [])
         total = sizes.get(oid)
         err = None
@@ -102,7 +113,7 @@ def collect_inventory(snap: Snapshot) -> Inventory:
         elif total is None:
             err = f"estimate only: exact sizes are read for the {MAX_SIZED} largest relations"
         relations.append(Relation.model_construct(
-            schema_name=r["schema_name"], name=r["name"], kind=KINDS[r["relkind"]],
+            _RELATION_SET, schema_name=r["schema_name"], name=r["name"], kind=KINDS[r["relkind"]],
             owner=r["owner"], is_partition=r["is_partition"],
             row_estimate=None if r["reltuples"] is None or r["reltuples"] < 0
             else int(r["reltuples"]),
