@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from html.parser import HTMLParser
 from typing import Any
 
 from reportgen.bundle import EvidenceBundle
@@ -27,3 +28,19 @@ def drop_column(table: str, column: str) -> Callable[[dict[str, Any]], None]:
             if r["name"] == table:
                 r["columns"] = [c for c in r["columns"] if c["name"] != column]
     return change
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.chunks: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.chunks.append(data)
+
+
+def html_text(html: str) -> str:
+    """The text a reader sees in an HTML document (markup removed)."""
+    parser = _Text()
+    parser.feed(html)
+    return "".join(parser.chunks)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from html.parser import HTMLParser
 
 from psycopg import sql
 from pypdf import PdfReader
@@ -15,19 +14,11 @@ from reportgen.collect.run import collect_bundle
 from reportgen.outputs import render_outputs
 from reportgen.render.html import font_coverage
 from reportgen.render.view import RenderOptions
+from tests.helpers import html_text
 
 NAMES = ['quote"d', "back`tick``s", "pi|pe", "st*ar_und_", "<script>alert(1)</script>",
          "&amp;entity&#39;", "[link](http://evil.example)", "new\nline", "שלום_עולם",
          "emoji🙂table", "rl\u202eo_txt.exe", "z" * 63, "é" * 31]
-
-
-class _Text(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.chunks: list[str] = []
-
-    def handle_data(self, data: str) -> None:
-        self.chunks.append(data)
 
 
 def test_hostile_names_end_to_end(db, tmp_path):
@@ -55,9 +46,7 @@ def test_hostile_names_end_to_end(db, tmp_path):
     assert 'href="http://evil.example"' not in html and "<b>names</b>" not in html
     assert "&amp;amp;entity&amp;#39;" in html  # shown as typed, never decoded
     assert "emoji[U+1F642]table" in html  # no font draws it: shown as its code point
-    parser = _Text()
-    parser.feed(html)
-    shown = {ord(c) for c in "".join(parser.chunks) if not c.isspace()}
+    shown = {ord(c) for c in html_text(html) if not c.isspace()}
     assert shown <= font_coverage()  # no placeholder boxes in the PDF
     text = "".join(p.extract_text() for p in PdfReader(str(tmp_path / "report.pdf")).pages)
     text = "".join(c for c in text if unicodedata.category(c) != "Cf")  # extractor's bidi marks

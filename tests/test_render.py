@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import io
 import re
-from html.parser import HTMLParser
 
 import pytest
 from fontTools.ttLib import TTFont
@@ -20,7 +19,7 @@ from reportgen.render.markdown import render_markdown
 from reportgen.render.view import RenderOptions
 from reportgen.timeline_file import parse_timeline
 from tests.conftest import FIXTURES
-from tests.helpers import variant
+from tests.helpers import html_text, variant
 
 SECTIONS = ["1. Executive summary", "2. Database identity", "3. Table inventory",
             "4. Migration records", "5. Discrepancy analysis", "6. Damage assessment",
@@ -99,15 +98,6 @@ def test_template_override_and_strict_undefined(demo_bundle, demo_assessment, tm
         render_markdown(demo_bundle, demo_assessment, OPTS, template_dir=tmp_path)
 
 
-class _Text(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.chunks: list[str] = []
-
-    def handle_data(self, data: str) -> None:
-        self.chunks.append(data)
-
-
 def _font_coverage() -> set[int]:
     cps: set[int] = set()
     for name in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansMono.ttf"):
@@ -136,9 +126,8 @@ def test_pdf_as_a_reader_sees_it(demo_bundle, demo_assessment, tmp_path):
     assert meta.title == OPTS.title and "ROW-LEVEL LOSS NOT EXCLUDED" in meta.subject
     assert meta.author.startswith("reportgen")
     assert meta.creation_date.year == demo_bundle.collection.finished_at.year
-    parser = _Text()
-    parser.feed((tmp_path / "report.html").read_text("utf-8"))
-    shown = {ord(c) for c in "".join(parser.chunks) if not c.isspace()}
+    text = html_text((tmp_path / "report.html").read_text("utf-8"))
+    shown = {ord(c) for c in text if not c.isspace()}
     missing = sorted(chr(c) for c in shown - _font_coverage())
     assert missing == []  # no placeholder boxes: every mark is in the shipped fonts
 

@@ -80,7 +80,7 @@ class View:
         self._inventory(b, a)
         self._records(b, a)
         self._discrepancies(a)
-        self.signals = self._signals(b)
+        self.signals = self._signals(b, a)
         self.summary = self._summary()
         self.technical_notes = self._notes(ctx)
 
@@ -191,7 +191,7 @@ class View:
         self.apps_all_applied = applied_ok
 
     @staticmethod
-    def _signals(b: EvidenceBundle) -> list[dict[str, str]]:
+    def _signals(b: EvidenceBundle, a: Assessment) -> list[dict[str, str]]:
         out: list[dict[str, str]] = []
         sig = b.signals
         if sig is not None and sig.database is not None:
@@ -215,10 +215,8 @@ class View:
                 "destructive statement"
             out.append({"source": "server log",
                         "text": f"{text} in {log.lines_read:,} lines ({'; '.join(log.files)})"})
-        inv = b.inventory
-        if inv is not None:
-            emptied = [r.qualified for r in inv.relations if r.kind == "table"
-                       and (r.inserted_tuples or 0) > 0 and r.live_tuples == 0]
+        if b.inventory is not None:
+            emptied = next((f.subjects for f in a.findings if f.id == "data.tables_emptied"), [])
             out.append({"source": "pg_stat_all_tables",
                         "text": ("tables with rows inserted and none live: " + ", ".join(
                             emptied[:10])) if emptied else "no table emptied since the "
