@@ -7,6 +7,7 @@ import copy
 import json
 import os
 import re
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from reportgen.analyze import analyze
 from reportgen.bundle import EvidenceBundle, load_bundle, parse_bundle
 from reportgen.errors import InputError
+from reportgen.render.environment import visible
 from reportgen.render.html import markdown_to_html_body
 from reportgen.render.markdown import render_markdown
 from reportgen.render.view import RenderOptions
@@ -25,7 +27,10 @@ from tests.conftest import FIXTURES
 DATA = json.loads((FIXTURES / "demo-evidence.json").read_text("utf-8"))
 SMALL = copy.deepcopy(DATA)
 SMALL["inventory"]["relations"] = SMALL["inventory"]["relations"][:6]
-PROFILE = settings(max_examples=60, deadline=None,
+#: The suite runs a fixed (derandomized) set of examples so CI is repeatable; explore with
+#: REPORTGEN_PROPERTY_EXAMPLES=5000 REPORTGEN_PROPERTY_RANDOM=1 pytest tests/test_properties.py
+PROFILE = settings(max_examples=int(os.environ.get("REPORTGEN_PROPERTY_EXAMPLES", "60")),
+                   derandomize="REPORTGEN_PROPERTY_RANDOM" not in os.environ, deadline=None,
                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -89,9 +94,45 @@ def test_any_identifier_keeps_tables_in_shape_and_is_never_html(names):
     rows = [ln for ln in appendix.splitlines() if ln.startswith("|")]
     assert len({len(re.split(r"(?<!\\)\|", r)) for r in rows}) == 1
     body = markdown_to_html_body(md)
+    parsed = _HtmlParts()
+    parsed.feed(body)
+    parsed.close()
+    # Nothing in a name becomes markup: only the elements the report itself is made of...
+    assert parsed.tags <= REPORT_TAGS, parsed.tags - REPORT_TAGS
+    # ...and every name is shown literally, as the text of a code span (invisible and
+    # line-breaking characters made visible as [U+XXXX], a newline as \\n).
     for n in names:
-        assert "<" not in n or n not in body  # never emitted raw into HTML
-    assert "<script" not in body.lower() or "&lt;script" in body.lower()
+        shown = visible(n.replace("\r\n", "\n").replace("\n", "\\n"))
+        assert f"public.{shown}" in parsed.code_texts, (n, shown)
+
+
+#: Elements markdown-it makes of reportgen's own Markdown (plus the badge <strong>).
+REPORT_TAGS = {"h1", "h2", "h3", "h4", "p", "table", "thead", "tbody", "tr", "th", "td", "code",
+               "pre", "ul", "ol", "li", "strong", "em", "a", "blockquote", "hr", "br", "s"}
+
+
+class _HtmlParts(HTMLParser):
+    """Element names and the (unescaped) text of every <code> element."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: set[str] = set()
+        self.code_texts: list[str] = []
+        self._code: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        if tag == "code":
+            self._code = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "code" and self._code is not None:
+            self.code_texts.append("".join(self._code))
+            self._code = None
+
+    def handle_data(self, data: str) -> None:
+        if self._code is not None:
+            self._code.append(data)
 
 
 @PROFILE

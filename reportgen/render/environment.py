@@ -31,11 +31,15 @@ _MD_SPECIAL = re.compile(r"([\\`*\[\]<>|~#&!])")
 
 
 def visible(text: str) -> str:
-    """Show invisible format characters (bidi overrides, zero-width marks: Unicode category Cf)
-    and control characters as [U+XXXX]: an identifier must never reorder or hide the text
-    around it."""
-    return "".join(f"[U+{ord(c):04X}]" if (unicodedata.category(c) in ("Cf", "Cc")
+    """Show invisible format characters (bidi overrides, zero-width marks: Unicode category Cf),
+    control characters and the Unicode line/paragraph separators (U+2028, U+2029, which
+    Python and some viewers treat as line breaks) as [U+XXXX]: an identifier must never
+    reorder, hide or break the text around it."""
+    return "".join(f"[U+{ord(c):04X}]" if (unicodedata.category(c) in _INVISIBLE
                                            and c not in "\n\t") else c for c in text)
+
+
+_INVISIBLE = ("Cf", "Cc", "Zl", "Zp")
 _UNDERSCORE_EDGE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 
 
