@@ -38,6 +38,7 @@ from reportgen.errors import (
 if TYPE_CHECKING:
     from reportgen.analyze.model import Assessment, TimelineEntry
     from reportgen.bundle import EvidenceBundle
+    from reportgen.collect.run import Collected
     from reportgen.render.view import RenderOptions
 
 # Heavy modules (analyzer, renderers, archive) are imported inside the commands that use them,
@@ -225,8 +226,8 @@ def _progress(i: int, total: int, name: str) -> None:
         click.echo(f"\rcounting rows {i}/{total} {name[:50]:<50}", err=True, nl=(i == total))
 
 
-def _collect(o: CollectOptions) -> EvidenceBundle:
-    from reportgen.collect.run import collect_bundle
+def _collect(o: CollectOptions) -> Collected:
+    from reportgen.collect.run import collect
 
     dsn, project, statement_timeout_ms, lock_timeout_ms = (
         o.dsn, o.project, o.statement_timeout_ms, o.lock_timeout_ms)
@@ -234,13 +235,14 @@ def _collect(o: CollectOptions) -> EvidenceBundle:
     source = resolve_dsn(dsn)
     _say(f"collecting from {describe_target(source)} (read-only snapshot) ...")
     t0 = time.perf_counter()
-    bundle = collect_bundle(source, project=project, django_settings=django_settings,
-                            statement_timeout_ms=statement_timeout_ms,
-                            lock_timeout_ms=lock_timeout_ms, exact_counts=o.exact_counts,
-                            count_timeout_ms=o.count_timeout_ms,
-                            count_budget_s=o.count_budget_s, progress=_progress,
-                            server_logs=[Path(p) for p in o.server_logs], log_tz=o.log_tz,
-                            connect_timeout_s=o.connect_timeout_s)
+    collected = collect(source, project=project, django_settings=django_settings,
+                        statement_timeout_ms=statement_timeout_ms,
+                        lock_timeout_ms=lock_timeout_ms, exact_counts=o.exact_counts,
+                        count_timeout_ms=o.count_timeout_ms,
+                        count_budget_s=o.count_budget_s, progress=_progress,
+                        server_logs=[Path(p) for p in o.server_logs], log_tz=o.log_tz,
+                        connect_timeout_s=o.connect_timeout_s)
+    bundle = collected.bundle
     ec = bundle.inventory.exact_counts if bundle.inventory else None
     if ec is not None:
         _say(f"counted {ec.counted} tables exactly in {ec.duration_s:.2f} s"
@@ -248,13 +250,13 @@ def _collect(o: CollectOptions) -> EvidenceBundle:
     if bundle.server_log is not None:
         _say(f"server log: {len(bundle.server_log.events)} DDL/destructive events from "
              f"{bundle.server_log.lines_read} lines")
-    n = len(bundle.inventory.relations) if bundle.inventory else "?"
+    n = collected.relations if bundle.inventory else "?"
     _say(f"collected {n} relations in {time.perf_counter() - t0:.2f} s, "
          f"{bundle.collection.round_trips} round trips")
     for c in bundle.collection.collectors:
         if c.status == "error":
             _say(f"warning: collector {c.name} failed: {c.error}")
-    return bundle
+    return collected
 
 
 # --- commands ------------------------------------------------------------------------------
@@ -290,7 +292,7 @@ def collect(output: str, strict: bool, **kw: Any) -> int:
     """
     from reportgen.fileio import write_atomic
 
-    bundle = _collect(CollectOptions.pick(kw))
+    bundle = _collect(CollectOptions.pick(kw)).bundle  # the relations may be in its bytes only
     write_atomic(Path(output), bundle.to_bytes())
     _say(f"wrote {output} ({bundle.digest})")
     if strict and not bundle.complete:
@@ -399,7 +401,7 @@ def assess(timeline: str | None, baseline: str | None, title: str, incident: str
     formats = _formats(fmt)
     opts = _opts(title, incident, tz, contacts, [_command_line()])
     base, events = _inputs(baseline, timeline)
-    bundle = _collect(CollectOptions.pick(kw))
+    bundle = _collect(CollectOptions.pick(kw)).full()
     bundle, opts, base = _redacted(bundle, opts, base, redact, redaction_map, Path(out))
     written = assess_outputs(bundle, Path(out), opts, baseline=base, timeline=events,
                              formats=formats, template_dir=template_dir,
@@ -448,7 +450,7 @@ def demo(out: str, tz: str) -> int:
         bundle = _collect(CollectOptions(
             dsn=dsn, project=str(project), django_settings=None,
             statement_timeout_ms=DEFAULT_STATEMENT_TIMEOUT_MS,
-            lock_timeout_ms=DEFAULT_LOCK_TIMEOUT_MS, exact_counts=True))
+            lock_timeout_ms=DEFAULT_LOCK_TIMEOUT_MS, exact_counts=True)).full()
         w = assess_outputs(bundle, outdir, opts, timeline=load_timeline(timeline),
                            formats=["md", "html", "pdf"])
         for p in w.paths:

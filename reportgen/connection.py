@@ -166,12 +166,14 @@ class Snapshot:
                 return []
             return list(cur.fetchall())
 
-    def query_tuples(self, sql: str) -> list[tuple[Any, ...]]:
+    def query_tuples(self, sql: str, params: Mapping[str, Any] | None = None, *,
+                     binary: bool = False) -> list[tuple[Any, ...]]:
         """Rows as tuples: for the large catalog queries (a dict per row costs time and
-        memory on 50,000-table catalogs)."""
+        memory on 50,000-table catalogs). ``binary``: results in binary format, so a bytea
+        column arrives as the bytes themselves (no hex text to decode)."""
         self.round_trips += 1
-        with self.conn.cursor(row_factory=tuple_row) as cur:
-            cur.execute(sql.encode(), prepare=False)
+        with self.conn.cursor(row_factory=tuple_row, binary=binary) as cur:
+            cur.execute(sql.encode(), params, prepare=False)
             return list(cur.fetchall())
 
     def query_releasing_locks(

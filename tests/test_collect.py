@@ -6,9 +6,13 @@ import json
 
 import psycopg
 import pytest
+from psycopg import sql as psql
 
-from reportgen.collect.run import collect_bundle
+from reportgen.bundle import parse_bundle
+from reportgen.collect import run
+from reportgen.collect.run import collect, collect_bundle
 from reportgen.connection import DsnSource, read_only_snapshot, resolve_dsn
+from tests.test_hostile import NAMES
 
 SCHEMA = """
 CREATE SCHEMA app;
@@ -51,6 +55,34 @@ def test_inventory_matches_pg_class(db):
     assert [c.name for c in child.columns] == ["id", "parent_id", "note"]
     assert child.total_bytes and child.total_bytes > 0
     assert all(r.readable for r in b.inventory.relations)
+
+
+def test_large_catalog_bundle_equals_the_model_path(db, monkeypatch):
+    """Above PRETTY_MAX relations, the relations' JSON that PostgreSQL built goes into the
+    bundle's bytes without becoming Python objects: it must load (full validation, digest)
+    to exactly the inventory the model path gives for the same database."""
+    db.execute(SCHEMA)
+    with psycopg.connect(db.dsn, autocommit=True) as conn:  # JSON escaping, sort order
+        for n in NAMES:
+            conn.execute(psql.SQL("CREATE TABLE app.{} ({} int REFERENCES app.parent(id))")
+                         .format(psql.Identifier(n), psql.Identifier(n[:20] + "_col")))
+    small = collect(db.source())
+    assert not small.spliced and small.relations == 7 + len(NAMES)
+    monkeypatch.setattr(run, "PRETTY_MAX", 0)
+    large = collect(db.source())
+    assert large.spliced and large.relations == small.relations
+    assert large.bundle.inventory.relations == []  # they live in the bytes only
+    raw = large.bundle.to_bytes()
+    assert b'\n  "' not in raw[:200]  # compact, as large bundles are written
+    loaded = parse_bundle(raw.decode("utf-8"), "large.json")
+    assert loaded.digest == large.bundle.digest
+    assert loaded.inventory == small.bundle.inventory
+    assert large.full().inventory == small.bundle.inventory
+    # Sorted in Python, in the order PostgreSQL sorts names (C collation):
+    order = db.scalar("SELECT array_agg(c.relname ORDER BY n.nspname, c.relname) FROM pg_class c "
+                      "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN "
+                      "('r','p','v','m','f') AND n.nspname IN ('app', 'public')")
+    assert [r.name for r in loaded.inventory.relations] == order
 
 
 def test_identity_and_password_never_stored(db, server):

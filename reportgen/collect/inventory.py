@@ -1,33 +1,30 @@
 """Inventory: every user relation, set-based, with sizes read only where no lock is in the way.
 
-Round trips are constant whatever the table count: relations, columns, constraints, indexes,
-locks, sizes (inside a savepoint), schema counts.
+Round trips are constant whatever the table count: locks, sizes (inside a savepoint), the
+relations, schema counts. PostgreSQL builds each relation's JSON (sql/relations.sql), so a
+large catalog is never turned into Python objects on the way to the bundle: the relations
+stay JSON text, checked against the models whenever the bundle is loaded (and at once when
+the catalog is small enough to keep every bundle indented and readable).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
-from typing import Any
+from dataclasses import dataclass
+from functools import cache
 
-from reportgen.bundle import Column, ForeignKey, Inventory, LockHolder, Relation, SchemaCount
+from pydantic import TypeAdapter
+
+from reportgen.bundle import Inventory, LockHolder, Relation, SchemaCount
 from reportgen.collect.queries import load
 from reportgen.connection import Snapshot
-
-#: One shared fields-set per model (pydantic keeps one set per instance otherwise: on a
-#: 50,000-table catalog, tens of megabytes of identical sets).
-_COLUMN_SET = set(Column.model_fields)
-_FK_SET = set(ForeignKey.model_fields)
-_RELATION_SET = set(Relation.model_fields)
 
 #: Sizing takes one lock per relation (and its indexes/TOAST): bounded, so a huge catalog
 #: never exhausts max_locks_per_transaction.
 MAX_SIZED = 1000
 
-KINDS: dict[str, Any] = {
-    "r": "table", "p": "partitioned table", "v": "view", "m": "materialized view",
-    "f": "foreign table",
-}
 EXCLUDED_SCHEMAS = ["pg_catalog", "information_schema", "pg_toast*", "pg_temp_*"]
 
 _PASSWORD_LITERAL = re.compile(r"(password\s+)'(?:[^']|'')*'", re.IGNORECASE)
@@ -39,44 +36,27 @@ def redact_query(text: str | None) -> str | None:
     return _PASSWORD_LITERAL.sub(r"\1'********'", text)
 
 
-def collect_inventory(snap: Snapshot) -> Inventory:
-    """Models are built with model_construct: the rows come typed from the catalog, and on a
-    50,000-table catalog validating them again would double the collection time. Every load
-    of a bundle validates it in full."""
-    rels = snap.query(load("relations"))
-    by_oid: dict[int, dict[str, Any]] = {}
-    for r in rels:
-        r["columns"], r["foreign_keys"], r["indexes"], r["constraints"] = [], [], [], []
-        r["locked_by"] = []
-        by_oid[r["oid"]] = r
+@dataclass
+class CollectedInventory:
+    """The inventory as collected: everything but the relations as a model, the relations as
+    the JSON array text PostgreSQL built (sorted by schema, name)."""
 
-    attname: dict[tuple[int, int], str] = {}
-    # columns.sql: oid, attnum, name, type, not_null
-    for oid, attnum, name, typ, not_null in snap.query_tuples(load("columns")):
-        attname[(oid, attnum)] = name
-        rel = by_oid.get(oid)
-        if rel is not None:
-            rel["columns"].append(Column.model_construct(_COLUMN_SET, name=name, type=typ,
-                                                         not_null=not_null))
-    # constraints.sql: oid, name, contype, ref_oid, ref_schema, ref_table, conkey, confkey
-    for oid, name, contype, ref_oid, ref_schema, ref_table, conkey, confkey in \
-            snap.query_tuples(load("constraints")):
-        rel = by_oid.get(oid)
-        if rel is None:
-            continue
-        rel["constraints"].append(name)
-        if contype == "f" and ref_table is not None:
-            rel["foreign_keys"].append(ForeignKey.model_construct(
-                _FK_SET, name=name, columns=[attname.get((oid, n), f"#{n}") for n in conkey or []],
-                ref_schema=ref_schema, ref_table=ref_table,
-                ref_columns=[attname.get((ref_oid, n), f"#{n}") for n in confkey or []]))
-    del attname
-    # indexes.sql: oid, name
-    for oid, name in snap.query_tuples(load("indexes")):
-        rel = by_oid.get(oid)
-        if rel is not None:
-            rel["indexes"].append(name)
+    meta: Inventory  # relations=[]: they are in relations_json
+    relations_json: bytes
+    count: int
 
+    def materialize(self) -> Inventory:
+        """The full model, every relation validated (small catalogs, --exact-counts)."""
+        relations = _relations_adapter().validate_json(self.relations_json)
+        return self.meta.model_copy(update={"relations": relations})
+
+
+@cache
+def _relations_adapter() -> TypeAdapter[list[Relation]]:
+    return TypeAdapter(list[Relation])
+
+
+def collect_inventory(snap: Snapshot) -> CollectedInventory:
     locked: dict[int, list[LockHolder]] = defaultdict(list)
     for lk in snap.query(load("locks")):
         locked[lk["oid"]].append(LockHolder(
@@ -87,55 +67,39 @@ def collect_inventory(snap: Snapshot) -> Inventory:
             if lk["waiting_seconds"] is not None else None,
             query=redact_query(lk["query"])))
 
-    sizable = sorted((oid for oid, r in by_oid.items()
-                      if r["relkind"] in ("r", "p", "m", "f") and oid not in locked),
-                     key=lambda o: -by_oid[o]["estimated_bytes"])
-    sizes: dict[int, int] = {}
-    size_error = None
-    if sizable:
-        # Each size takes a lock: read the largest MAX_SIZED, and give the locks back at once.
-        rows, size_error = snap.query_releasing_locks(load("sizes"),
-                                                      {"oids": sizable[:MAX_SIZED]})
-        sizes = {row["oid"]: row["total_bytes"] for row in rows}
+    # Each size takes a lock: read the largest MAX_SIZED, and give the locks back at once.
+    rows, size_error = snap.query_releasing_locks(
+        load("sizes"), {"locked": list(locked), "max_sized": MAX_SIZED})
+    sizable = rows[0]["sizable"] if rows else 0
 
-    relations = []
-    for oid in list(by_oid):
-        r = by_oid.pop(oid)  # each row dict goes as soon as its model exists
-        holders = locked.get(oid, [])
-        total = sizes.get(oid)
-        err = None
-        if r["relkind"] == "v":
-            err = "views have no storage"
-        elif holders:
-            err = "not sized: another session holds or awaits ACCESS EXCLUSIVE (see locked_by)"
-        elif total is None and size_error:
-            err = f"size not read: {size_error}"
-        elif total is None:
-            err = f"estimate only: exact sizes are read for the {MAX_SIZED} largest relations"
-        relations.append(Relation.model_construct(
-            _RELATION_SET, schema_name=r["schema_name"], name=r["name"], kind=KINDS[r["relkind"]],
-            owner=r["owner"], is_partition=r["is_partition"],
-            row_estimate=None if r["reltuples"] is None or r["reltuples"] < 0
-            else int(r["reltuples"]),
-            estimated_bytes=r["estimated_bytes"], total_bytes=total, size_error=err,
-            index_count=r["index_count"], indexes=r["indexes"], constraints=r["constraints"],
-            columns=r["columns"], foreign_keys=r["foreign_keys"], readable=r["readable"],
-            live_tuples=r["live_tuples"], dead_tuples=r["dead_tuples"],
-            inserted_tuples=r["inserted_tuples"], updated_tuples=r["updated_tuples"],
-            deleted_tuples=r["deleted_tuples"], last_analyze=r["last_analyze"],
-            last_vacuum=r["last_vacuum"], locked_by=holders, exact_rows=None,
-            count_error=None))
+    locks_json = json.dumps({str(oid): [h.model_dump(mode="json") for h in holders]
+                             for oid, holders in locked.items()})
+    found = snap.query_tuples(load("relations"), {
+        "sized_oids": [r["oid"] for r in rows], "sized_bytes": [r["total_bytes"] for r in rows],
+        "locks": locks_json, "size_error": size_error, "max_sized": MAX_SIZED}, binary=True)
+    found.sort(key=lambda row: (row[0], row[1]))
+    count = len(found)
+    # One allocation for the whole array (50,000 relations make ~50 MB of JSON).
+    pieces = [b"["]
+    for row in found:
+        pieces += (row[2], b",")
+    if found:
+        pieces.pop()  # the last comma
+    pieces.append(b"]")
+    del found
+    relations_json = b"".join(pieces)
+    del pieces
 
     counts = [SchemaCount(**row) for row in snap.query(load("schema_counts"))]
-    complete = size_error is None and not locked and len(sizable) <= MAX_SIZED
+    complete = size_error is None and not locked and sizable <= MAX_SIZED
     why = None
     if locked:
         why = f"{len(locked)} relation(s) locked ACCESS EXCLUSIVE by other sessions"
-    if len(sizable) > MAX_SIZED:
-        why = (f"exact sizes read for the {MAX_SIZED} largest of {len(sizable)} relations; "
+    if sizable > MAX_SIZED:
+        why = (f"exact sizes read for the {MAX_SIZED} largest of {sizable} relations; "
                "the rest are relpages estimates")
     if size_error:
         why = f"size query refused ({size_error}); sizes are relpages estimates"
-    return Inventory(relations=relations, schema_counts=counts,
-                     excluded_schemas=EXCLUDED_SCHEMAS, sizes_complete=complete,
-                     size_error=why)
+    meta = Inventory(relations=[], schema_counts=counts, excluded_schemas=EXCLUDED_SCHEMAS,
+                     sizes_complete=complete, size_error=why)
+    return CollectedInventory(meta=meta, relations_json=relations_json, count=count)

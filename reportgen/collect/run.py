@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,11 +13,13 @@ import psycopg
 
 from reportgen import __version__
 from reportgen.bundle import (
+    PRETTY_MAX,
     SCHEMA_VERSION,
     Codebase,
     Collection,
     CollectorRun,
     EvidenceBundle,
+    Inventory,
     MigrationTables,
     Tool,
 )
@@ -40,7 +43,7 @@ from reportgen.connection import (
 T = TypeVar("T")
 
 
-def collect_bundle(
+def collect(
     source: DsnSource,
     *,
     project: str | Path | None = None,
@@ -55,11 +58,15 @@ def collect_bundle(
     statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
     lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> EvidenceBundle:
+) -> Collected:
+    """Collect and seal. Large catalogs keep their relations as the JSON text PostgreSQL
+    built (spliced into the bundle's bytes); use ``Collected.full()`` for the model."""
     from reportgen.connection import read_only_snapshot
 
     started = clock()
     runs: list[CollectorRun] = []
+    relations_json: bytes | None = None
+    relation_count = 0
     target = target_from(source)
     results: dict[str, Any] = {}
     with read_only_snapshot(source, statement_timeout_ms=statement_timeout_ms,
@@ -67,13 +74,22 @@ def collect_bundle(
                             connect_timeout_s=connect_timeout_s) as (snap, session):
         results["identity"] = _run(runs, "identity", snap,
                                    lambda: collect_identity(snap, session, target))
-        results["inventory"] = inv = _run(runs, "inventory", snap,
-                                          lambda: collect_inventory(snap))
+        collected = _run(runs, "inventory", snap, lambda: collect_inventory(snap))
+        inv: Inventory | None = None
+        if collected is not None:
+            relation_count = collected.count
+            if exact_counts or collected.count <= PRETTY_MAX:
+                inv = collected.materialize()
+            else:
+                inv, relations_json = collected.meta, collected.relations_json
+            del collected
         if exact_counts and inv is not None:
+            counted = inv
             counts = _run(runs, "exact_counts", snap, lambda: count_rows(
-                snap, inv, per_table_ms=count_timeout_ms, budget_s=count_budget_s,
+                snap, counted, per_table_ms=count_timeout_ms, budget_s=count_budget_s,
                 statement_timeout_ms=statement_timeout_ms, progress=progress))
             inv.exact_counts = counts
+        results["inventory"] = inv
         django = _run(runs, "migrations", snap, lambda: collect_django_records(snap))
         others = _run(runs, "trackers", snap, lambda: collect_trackers(snap))
         results["signals"] = _run(runs, "signals", snap, lambda: collect_signals(snap))
@@ -108,7 +124,28 @@ def collect_bundle(
         signals=results["signals"],
         server_log=server_log,
     )
-    return bundle.sealed()
+    return Collected(bundle.sealed(relations_json), relation_count,
+                     spliced=relations_json is not None)
+
+
+def collect_bundle(source: DsnSource, **options: Any) -> EvidenceBundle:
+    """``collect`` and the full bundle model (what analysis and rendering need)."""
+    return collect(source, **options).full()
+
+
+@dataclass
+class Collected:
+    """A sealed bundle. When ``spliced``, ``bundle.inventory.relations`` is empty: the
+    relations exist only in the bundle's bytes, as PostgreSQL built them."""
+
+    bundle: EvidenceBundle
+    relations: int
+    spliced: bool
+
+    def full(self) -> EvidenceBundle:
+        if not self.spliced:
+            return self.bundle
+        return EvidenceBundle.from_own_bytes(self.bundle.to_bytes())
 
 
 def _django_codebase(settings: str, root: Path) -> Codebase:

@@ -1,5 +1,17 @@
--- Sizes of the relations not locked by others (oids passed in). The size function takes
--- ACCESS SHARE; lock_timeout bounds any wait, and the caller runs this inside a savepoint.
-SELECT c.oid::bigint AS oid, pg_total_relation_size(c.oid) AS total_bytes
-FROM pg_class c
-WHERE c.oid = ANY(%(oids)s::oid[]) AND c.relkind IN ('r', 'p', 'm', 'f')
+-- Sizes of the largest relations not locked by others (their oids passed in), chosen by
+-- relpages (no lock needed to read it); with the number of relations that could be sized.
+-- The size function takes ACCESS SHARE: the subquery's LIMIT applies first, so at most
+-- max_sized locks are taken; lock_timeout bounds any wait, and the caller runs this inside a
+-- savepoint it rolls back, which gives the locks back at once.
+SELECT s.oid::bigint AS oid, pg_total_relation_size(s.oid) AS total_bytes,
+       s.sizable::int AS sizable
+FROM (
+  SELECT c.oid, count(*) OVER () AS sizable
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p', 'm', 'f')
+    AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+    AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
+    AND c.oid <> ALL (%(locked)s::oid[])
+  ORDER BY c.relpages DESC, c.oid
+  LIMIT %(max_sized)s
+) s

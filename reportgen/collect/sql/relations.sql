@@ -1,0 +1,103 @@
+-- Every user relation, one query, each row already the JSON object the bundle stores (the
+-- Relation model's fields, exactly): PostgreSQL builds it, so a 50,000-table catalog never
+-- becomes Python objects. Read from pg_catalog (information_schema would hide what the role
+-- holds no privilege on); takes no lock on any user table. Statistics come from the
+-- pg_stat_get_* functions directly (the pg_stat_all_tables view computes every counter of
+-- every row). Rows come unordered with their schema and name: the caller sorts (C collation
+-- order is code point order, which is how Python compares strings). The JSON comes as UTF-8
+-- bytes (bytea, read in binary): no decoding and re-encoding of ~1 KB per relation.
+-- Parameters: sized_oids/sized_bytes (sizes read just before), locks (jsonb: oid -> holders),
+-- size_error (why sizes could not be read, or NULL), max_sized.
+WITH rel AS (
+  SELECT c.oid, n.nspname, c.relname, c.relkind, c.relowner, c.relispartition, c.reltuples,
+         c.relpages
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+    AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+    AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
+), att AS MATERIALIZED (
+  SELECT a.attrelid, a.attnum, a.attname, a.atttypid, a.atttypmod, a.attnotnull
+  FROM pg_attribute a JOIN rel ON rel.oid = a.attrelid
+  WHERE a.attnum > 0 AND NOT a.attisdropped
+), cols AS (
+  SELECT attrelid AS oid,
+         json_agg(json_build_object('name', attname, 'type', format_type(atttypid, atttypmod),
+                                    'not_null', attnotnull) ORDER BY attnum) AS columns
+  FROM att GROUP BY attrelid
+), fkcols AS (
+  -- FK column numbers resolved to names set-based (no subquery per constraint).
+  SELECT con.oid, array_agg(COALESCE(a.attname::text, '#' || k.n) ORDER BY k.i) AS cols,
+         array_agg(COALESCE(b.attname::text, '#' || k.fn) ORDER BY k.i) AS refcols
+  FROM pg_constraint con JOIN rel ON rel.oid = con.conrelid
+  CROSS JOIN LATERAL unnest(con.conkey, con.confkey) WITH ORDINALITY AS k(n, fn, i)
+  LEFT JOIN att a ON a.attrelid = con.conrelid AND a.attnum = k.n
+  LEFT JOIN att b ON b.attrelid = con.confrelid AND b.attnum = k.fn
+  WHERE con.contype = 'f'
+  GROUP BY con.oid
+), cons AS (
+  SELECT con.conrelid AS oid,
+         array_agg(con.conname ORDER BY con.conname) AS names,
+         json_agg(json_build_object('name', con.conname, 'columns', fc.cols,
+                                    'ref_schema', rn.nspname, 'ref_table', rc.relname,
+                                    'ref_columns', fc.refcols) ORDER BY con.conname)
+           FILTER (WHERE rc.oid IS NOT NULL) AS fks
+  FROM pg_constraint con JOIN rel ON rel.oid = con.conrelid
+  LEFT JOIN fkcols fc ON fc.oid = con.oid
+  LEFT JOIN pg_class rc ON rc.oid = con.confrelid AND fc.oid IS NOT NULL
+  LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+  GROUP BY con.conrelid
+), idx AS (
+  SELECT i.indrelid AS oid, array_agg(ic.relname ORDER BY ic.relname) AS names
+  FROM pg_index i JOIN rel ON rel.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
+  GROUP BY i.indrelid
+), sized AS (
+  SELECT * FROM unnest(%(sized_oids)s::oid[], %(sized_bytes)s::bigint[]) AS s(oid, total)
+), locked AS (
+  SELECT key::oid AS oid, value AS holders FROM jsonb_each(%(locks)s::jsonb)
+)
+SELECT rel.nspname::text, rel.relname::text, convert_to(json_build_object(
+  'schema_name', rel.nspname, 'name', rel.relname,
+  'kind', CASE rel.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table'
+          WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' ELSE 'foreign table' END,
+  'owner', pg_get_userbyid(rel.relowner), 'is_partition', rel.relispartition,
+  -- reltuples is -1 for never analyzed/vacuumed: unknown, not zero.
+  'row_estimate', CASE WHEN rel.reltuples < 0 THEN NULL ELSE trunc(rel.reltuples)::bigint END,
+  'estimated_bytes', rel.relpages::bigint * current_setting('block_size')::bigint,
+  'total_bytes', sized.total,
+  'size_error', CASE
+     WHEN rel.relkind = 'v' THEN 'views have no storage'
+     WHEN locked.oid IS NOT NULL
+       THEN 'not sized: another session holds or awaits ACCESS EXCLUSIVE (see locked_by)'
+     WHEN sized.total IS NOT NULL THEN NULL
+     WHEN %(size_error)s::text IS NOT NULL THEN 'size not read: ' || %(size_error)s::text
+     ELSE 'estimate only: exact sizes are read for the ' || %(max_sized)s::int
+          || ' largest relations' END,
+  'index_count', COALESCE(cardinality(idx.names), 0),
+  'indexes', COALESCE(idx.names, '{}'), 'constraints', COALESCE(cons.names, '{}'),
+  'columns', COALESCE(cols.columns, '[]'), 'foreign_keys', COALESCE(cons.fks, '[]'),
+  'readable', has_table_privilege(rel.oid, 'SELECT'),
+  'live_tuples', CASE WHEN rel.relkind IN ('r', 'p', 'm')
+                 THEN pg_stat_get_live_tuples(rel.oid) END,
+  'dead_tuples', CASE WHEN rel.relkind IN ('r', 'p', 'm')
+                 THEN pg_stat_get_dead_tuples(rel.oid) END,
+  'inserted_tuples', CASE WHEN rel.relkind IN ('r', 'p', 'm')
+                     THEN pg_stat_get_tuples_inserted(rel.oid) END,
+  'updated_tuples', CASE WHEN rel.relkind IN ('r', 'p', 'm')
+                    THEN pg_stat_get_tuples_updated(rel.oid) END,
+  'deleted_tuples', CASE WHEN rel.relkind IN ('r', 'p', 'm')
+                    THEN pg_stat_get_tuples_deleted(rel.oid) END,
+  'last_analyze', CASE WHEN rel.relkind IN ('r', 'p', 'm')
+                  THEN GREATEST(pg_stat_get_last_analyze_time(rel.oid),
+                                pg_stat_get_last_autoanalyze_time(rel.oid)) END,
+  'last_vacuum', CASE WHEN rel.relkind IN ('r', 'p', 'm')
+                 THEN GREATEST(pg_stat_get_last_vacuum_time(rel.oid),
+                               pg_stat_get_last_autovacuum_time(rel.oid)) END,
+  'locked_by', COALESCE(locked.holders, '[]'::jsonb),
+  'exact_rows', NULL, 'count_error', NULL
+)::text, 'UTF8')
+FROM rel
+LEFT JOIN cols ON cols.oid = rel.oid
+LEFT JOIN cons ON cons.oid = rel.oid
+LEFT JOIN idx ON idx.oid = rel.oid
+LEFT JOIN sized ON sized.oid = rel.oid
+LEFT JOIN locked ON locked.oid = rel.oid
