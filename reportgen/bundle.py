@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
-from reportgen.errors import InputError
+from reportgen.errors import DigestMismatch, InputError
 
 #: Bumped on any change that an older reader cannot understand.
 SCHEMA_VERSION = 1
@@ -517,7 +517,7 @@ def parse_bundle(text: str, name: str, *, verify_digest: bool = True) -> Evidenc
         actual = _legacy_digest(data)
     bundle._raw = raw
     if verify_digest and bundle.digest != actual:
-        raise InputError(f"{name}: digest mismatch: the bundle was changed after collection "
+        raise DigestMismatch(f"{name}: digest mismatch: the bundle was changed after collection "
                          "(use --no-verify to read it anyway)")
     return bundle
 

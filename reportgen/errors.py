@@ -35,6 +35,11 @@ class InputError(ReportgenError):
     exit_code = EXIT_INPUT
 
 
+class DigestMismatch(InputError):
+    """A bundle's content does not match its own digest (``extract`` reports it as a failed
+    verification)."""
+
+
 class OutputError(ReportgenError):
     exit_code = EXIT_OUTPUT
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reportgen.bundle import EvidenceBundle, parse_bundle
-from reportgen.errors import InputError, VerificationFailed
+from reportgen.errors import DigestMismatch, InputError, VerificationFailed
 from reportgen.render.pdf import ATTACHMENT_NAME
 
 
@@ -30,8 +30,6 @@ def extract_bundle(pdf: Path) -> tuple[bytes, EvidenceBundle]:
     raw = embedded_bundle_bytes(pdf)
     try:
         bundle = parse_bundle(raw.decode("utf-8"), f"{pdf}#{ATTACHMENT_NAME}")
-    except InputError as exc:
-        if "digest mismatch" in exc.message:
-            raise VerificationFailed(exc.message) from None
-        raise
+    except DigestMismatch as exc:
+        raise VerificationFailed(exc.message) from None
     return raw, bundle
