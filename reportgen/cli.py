@@ -229,15 +229,12 @@ def _progress(i: int, total: int, name: str) -> None:
 def _collect(o: CollectOptions) -> Collected:
     from reportgen.collect.run import collect
 
-    dsn, project, statement_timeout_ms, lock_timeout_ms = (
-        o.dsn, o.project, o.statement_timeout_ms, o.lock_timeout_ms)
-    django_settings = o.django_settings
-    source = resolve_dsn(dsn)
+    source = resolve_dsn(o.dsn)
     _say(f"collecting from {describe_target(source)} (read-only snapshot) ...")
     t0 = time.perf_counter()
-    collected = collect(source, project=project, django_settings=django_settings,
-                        statement_timeout_ms=statement_timeout_ms,
-                        lock_timeout_ms=lock_timeout_ms, exact_counts=o.exact_counts,
+    collected = collect(source, project=o.project, django_settings=o.django_settings,
+                        statement_timeout_ms=o.statement_timeout_ms,
+                        lock_timeout_ms=o.lock_timeout_ms, exact_counts=o.exact_counts,
                         count_timeout_ms=o.count_timeout_ms,
                         count_budget_s=o.count_budget_s, progress=_progress,
                         server_logs=[Path(p) for p in o.server_logs], log_tz=o.log_tz,

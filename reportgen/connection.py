@@ -150,6 +150,12 @@ def describe_target(source: DsnSource) -> str:
     return f"{where}/{db}" if db else where
 
 
+#: Refusals a guarded query reports instead of raising: a timeout, a lock, a privilege, a
+#: relation gone.
+_REFUSED = (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable,
+            psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedTable)
+
+
 class Snapshot:
     """One read-only, repeatable-read transaction; every query counts as a round trip."""
 
@@ -191,9 +197,7 @@ class Snapshot:
                 cur.execute(sql.encode(), params, prepare=False)
                 rows = list(cur.fetchall()) if cur.description is not None else []
                 err = None
-            except (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable,
-                    psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedTable,
-                    psycopg.errors.ObjectNotInPrerequisiteState) as exc:
+            except (*_REFUSED, psycopg.errors.ObjectNotInPrerequisiteState) as exc:
                 rows, err = [], scrub(_first_line(str(exc)), self._secrets)
             cur.execute(b"ROLLBACK TO SAVEPOINT reportgen_locks; "
                         b"RELEASE SAVEPOINT reportgen_locks", prepare=False)
@@ -211,15 +215,7 @@ class Snapshot:
                 cur.execute(sql.encode(), params, prepare=False)
                 rows = list(cur.fetchall()) if cur.description is not None else []
             return rows, None
-        except psycopg.errors.QueryCanceled as exc:
-            return [], scrub(_first_line(str(exc)), self._secrets)
-        except psycopg.errors.LockNotAvailable as exc:
-            return [], scrub(_first_line(str(exc)), self._secrets)
-        except psycopg.errors.InsufficientPrivilege as exc:
-            return [], scrub(_first_line(str(exc)), self._secrets)
-        except psycopg.errors.UndefinedTable as exc:
-            return [], scrub(_first_line(str(exc)), self._secrets)
-        except psycopg.errors.UndefinedFunction as exc:
+        except (*_REFUSED, psycopg.errors.UndefinedFunction) as exc:
             return [], scrub(_first_line(str(exc)), self._secrets)
 
 
