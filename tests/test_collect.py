@@ -8,8 +8,8 @@ import psycopg
 import pytest
 from psycopg import sql as psql
 
+from reportgen import bundle as bundle_module
 from reportgen.bundle import parse_bundle
-from reportgen.collect import run
 from reportgen.collect.run import collect, collect_bundle
 from reportgen.connection import DsnSource, read_only_snapshot, resolve_dsn
 from tests.test_hostile import NAMES
@@ -68,7 +68,7 @@ def test_large_catalog_bundle_equals_the_model_path(db, monkeypatch):
                          .format(psql.Identifier(n), psql.Identifier(n[:20] + "_col")))
     small = collect(db.source())
     assert not small.spliced and small.relations == 7 + len(NAMES)
-    monkeypatch.setattr(run, "PRETTY_MAX", 0)
+    monkeypatch.setattr(bundle_module, "PRETTY_MAX", 0)
     large = collect(db.source())
     assert large.spliced and large.relations == small.relations
     assert large.bundle.inventory.relations == []  # they live in the bytes only

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -146,3 +147,55 @@ def test_failed_collector_leaves_a_partial_bundle_and_strict_exits_5(db, tmp_pat
     finally:
         db.execute("GRANT SELECT ON pg_catalog.pg_stat_ssl TO PUBLIC; DROP OWNED BY lim; "
                    "DROP ROLE lim")
+
+
+def test_catalog_query_error_is_recorded_and_the_snapshot_goes_on(db, monkeypatch):
+    """The catalog queries run in their own thread and savepoint while the rest of reportgen
+    imports: an error there is the inventory collector's failure, recorded like any other,
+    and the collectors after it still read the same snapshot."""
+    from reportgen.collect import run
+
+    def failing(snap):
+        snap.query("SELECT 1 / 0")
+
+    monkeypatch.setattr(run, "read_catalog", failing)
+    b = collect_bundle(db.source())
+    inv = b.collector("inventory")
+    assert inv.status == "error" and "division by zero" in (inv.error or "")
+    assert b.inventory is None and b.identity is not None and b.signals is not None
+    assert b.collector("identity").status == "ok" and not b.complete
+
+
+def test_interrupt_during_the_catalog_queries_cancels_them(db, monkeypatch):
+    """Ctrl-C while the catalog queries run (in their thread): the query is cancelled on the
+    server, not left to run out its statement_timeout, and the snapshot still closes."""
+    from reportgen.collect import identity, run
+
+    seen: list[str] = []
+    started = threading.Event()
+
+    def slow(snap):
+        started.set()
+        try:
+            snap.query("SELECT pg_sleep(600)")
+        except Exception as exc:
+            seen.append(str(exc))
+            raise
+
+    def interrupted(source):
+        started.wait(10)
+        for _ in range(100):  # until the server runs it
+            if db.scalar("SELECT count(*) FROM pg_stat_activity WHERE query = "
+                         "'SELECT pg_sleep(600)' AND state = 'active'"):
+                break
+            time.sleep(0.05)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run, "read_catalog", slow)
+    monkeypatch.setattr(identity, "target_from", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        collect_bundle(db.source(), statement_timeout_ms=120_000)
+    assert len(seen) == 1 and "canceling statement due to user request" in seen[0]
+    left = db.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                     " AND application_name LIKE 'reportgen%'")
+    assert left == 0

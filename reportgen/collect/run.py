@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 
 from reportgen import __version__
-from reportgen.bundle import (
-    PRETTY_MAX,
-    SCHEMA_VERSION,
-    Codebase,
-    Collection,
-    CollectorRun,
-    EvidenceBundle,
-    Inventory,
-    MigrationTables,
-    Tool,
-)
-from reportgen.collect.codebase import scan_project
-from reportgen.collect.django_records import collect_django_records
-from reportgen.collect.exact_counts import Progress, count_rows
-from reportgen.collect.identity import collect_identity, target_from
-from reportgen.collect.inventory import collect_inventory
-from reportgen.collect.server_log import read_server_logs
-from reportgen.collect.signals import collect_signals
-from reportgen.collect.trackers import collect_trackers
+from reportgen.collect.catalog import CatalogRows, read_catalog
 from reportgen.connection import (
     APPLICATION_NAME,
     DEFAULT_LOCK_TIMEOUT_MS,
@@ -39,6 +24,12 @@ from reportgen.connection import (
     Snapshot,
     scrub,
 )
+
+# The models and the collectors import pydantic (~0.1 s): collect() imports them while its
+# first queries run, so this module's own imports stay light.
+if TYPE_CHECKING:
+    from reportgen.bundle import Codebase, CollectorRun, EvidenceBundle
+    from reportgen.collect.exact_counts import Progress
 
 T = TypeVar("T")
 
@@ -67,14 +58,25 @@ def collect(
     runs: list[CollectorRun] = []
     relations_json: bytes | None = None
     relation_count = 0
-    target = target_from(source)
     results: dict[str, Any] = {}
     with read_only_snapshot(source, statement_timeout_ms=statement_timeout_ms,
                             lock_timeout_ms=lock_timeout_ms,
-                            connect_timeout_s=connect_timeout_s) as (snap, session):
+                            connect_timeout_s=connect_timeout_s) as (snap, session), \
+            _EarlyCatalog(snap) as early:
+        # The catalog queries are running: import what the rest needs meanwhile.
+        from reportgen.bundle import PRETTY_MAX, Inventory, MigrationTables
+        from reportgen.collect.django_records import collect_django_records
+        from reportgen.collect.exact_counts import count_rows
+        from reportgen.collect.identity import collect_identity, target_from
+        from reportgen.collect.inventory import collect_inventory
+        from reportgen.collect.signals import collect_signals
+        from reportgen.collect.trackers import collect_trackers
+
+        target = target_from(source)
+        collected = _run(runs, "inventory", snap, lambda: collect_inventory(early.result()),
+                         early=early)
         results["identity"] = _run(runs, "identity", snap,
                                    lambda: collect_identity(snap, session, target))
-        collected = _run(runs, "inventory", snap, lambda: collect_inventory(snap))
         inv: Inventory | None = None
         if collected is not None:
             relation_count = collected.count
@@ -96,6 +98,10 @@ def collect(
         results["migrations"] = MigrationTables(django=django, others=others or []) \
             if django else None
     round_trips = snap.round_trips  # read after the closing ROLLBACK: every statement sent
+    from reportgen.bundle import SCHEMA_VERSION, Collection, EvidenceBundle, Tool
+    from reportgen.collect.codebase import scan_project
+    from reportgen.collect.server_log import read_server_logs
+
     codebase: Codebase | None = None
     if django_settings is not None:
         root = Path(project) if project is not None else Path.cwd()
@@ -145,11 +151,60 @@ class Collected:
     def full(self) -> EvidenceBundle:
         if not self.spliced:
             return self.bundle
+        from reportgen.bundle import EvidenceBundle
+
         return EvidenceBundle.from_own_bytes(self.bundle.to_bytes())
+
+
+class _EarlyCatalog:
+    """The catalog queries (catalog.read_catalog), run in a thread as soon as the snapshot is
+    open, inside their own savepoint: PostgreSQL works on the longest queries of the
+    collection while this process imports the models. The connection is never used by two
+    threads at once: everything else waits for ``wait()``. Leaving the block early (an error,
+    Ctrl-C) cancels the query and waits for the thread, so the snapshot closes cleanly."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        self._snap = snap
+        self._value: CatalogRows | None = None
+        self._error: BaseException | None = None
+        self.t0 = time.perf_counter()
+        self.trips0 = snap.round_trips
+        self._thread = threading.Thread(target=self._work, name="reportgen-catalog",
+                                        daemon=True)
+
+    def __enter__(self) -> _EarlyCatalog:
+        self._thread.start()
+        return self
+
+    def _work(self) -> None:
+        try:
+            self._snap.round_trips += 2  # SAVEPOINT + RELEASE/ROLLBACK TO
+            with self._snap.conn.transaction():
+                self._value = read_catalog(self._snap)
+        except BaseException as exc:  # handed to the main thread by result()
+            self._error = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self) -> CatalogRows:
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        while self._thread.is_alive():  # again if it fell between two of the queries
+            with contextlib.suppress(psycopg.Error):  # gone: the query ends with it
+                self._snap.conn.cancel_safe(timeout=5)
+            self._thread.join(0.5)
 
 
 def _django_codebase(settings: str, root: Path) -> Codebase:
     """Django's loader for migrations; the static scan still finds destructive scripts."""
+    from reportgen.collect.codebase import scan_project
     from reportgen.collect.django_loader import load_codebase
 
     cb = load_codebase(settings, root)
@@ -157,16 +212,24 @@ def _django_codebase(settings: str, root: Path) -> Codebase:
 
 
 def _run(runs: list[CollectorRun], name: str, snap: Snapshot | None,
-         fn: Callable[[], T]) -> T | None:
+         fn: Callable[[], T], *, early: _EarlyCatalog | None = None) -> T | None:
     """Run one collector; a failure is recorded and collection goes on.
 
     Database collectors run inside a savepoint, so one failing query does not abort the
     snapshot for the others. A lost connection is not a collector failure: it propagates.
+    ``early``: this collector's queries, begun (in their own savepoint) before it was
+    called; ``fn`` only builds on their result.
     """
-    t0 = time.perf_counter()
-    trips0 = snap.round_trips if snap else 0
+    from reportgen.bundle import CollectorRun
+
+    if early is not None:
+        early.wait()  # its thread is done with the connection before we touch it
+        t0, trips0 = early.t0, early.trips0
+    else:
+        t0 = time.perf_counter()
+        trips0 = snap.round_trips if snap else 0
     try:
-        if snap is not None:
+        if snap is not None and early is None:
             snap.round_trips += 2  # SAVEPOINT + RELEASE/ROLLBACK TO
             with snap.conn.transaction():
                 value = fn()

@@ -1,8 +1,9 @@
 -- Sizes of the largest relations not locked by others (their oids passed in), chosen by
 -- relpages (no lock needed to read it); with the number of relations that could be sized.
--- The size function takes ACCESS SHARE: the subquery's LIMIT applies first, so at most
--- max_sized locks are taken; lock_timeout bounds any wait, and the caller runs this inside a
--- savepoint it rolls back, which gives the locks back at once.
+-- The size function takes ACCESS SHARE on the relation, its indexes and TOAST, and releases
+-- each lock as it returns; the subquery's LIMIT applies first, so at most max_sized relations
+-- are opened. lock_timeout bounds any wait, and the caller runs this inside a savepoint it
+-- rolls back, which would give back any lock still held.
 SELECT s.oid::bigint AS oid, pg_total_relation_size(s.oid) AS total_bytes,
        s.sizable::int AS sizable
 FROM (
