@@ -211,7 +211,7 @@ def to_markdown(r: dict) -> str:  # type: ignore[type-arg]
              f"{r['date']}, {r['machine']}, PostgreSQL {r['postgresql']}, reportgen "
              f"{r['reportgen']}. Produced by `python3 tasks.py bench`; figures, not assertions.",
              "", "## collect vs pg_dump --schema-only (same run, same database, median of "
-             f"{RUNS} alternating runs)", "",
+             f"{RUNS} alternating runs after a warm-up round)", "",
              "| Tables | Relations | collect | collect peak | pg_dump | pg_dump peak | "
              "collect ÷ pg_dump | Round trips | Bundle |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
