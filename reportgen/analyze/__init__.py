@@ -12,7 +12,6 @@ from reportgen.analyze.model import (
     Assessment,
     DataLoss,
     Finding,
-    Level,
     TimelineEntry,
     level_rank,
 )
@@ -20,6 +19,7 @@ from reportgen.analyze.recovery import build_action_plan, build_recovery
 from reportgen.analyze.rules import RULES, deploy_blocked
 from reportgen.analyze.timeline import build_timeline
 from reportgen.bundle import EvidenceBundle
+from reportgen.constants import Level
 
 __all__ = ["Assessment", "analyze"]
 

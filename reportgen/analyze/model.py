@@ -7,12 +7,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reportgen.constants import LEVELS, Level
+
 ASSESSMENT_SCHEMA_VERSION = 1
 
-Level = Literal["LOW", "MEDIUM", "HIGH", "CRITICAL"]
 Dimension = Literal["data", "schema", "migration", "production"]
 DataLoss = Literal["confirmed", "suspected", "none_detected", "unknown"]
-LEVELS: tuple[Level, ...] = ("LOW", "MEDIUM", "HIGH", "CRITICAL")  # = constants.LEVELS
 DIMENSIONS: tuple[Dimension, ...] = ("data", "schema", "migration", "production")
 
 
