@@ -511,12 +511,8 @@ def parse_bundle(text: str, name: str, *, verify_digest: bool = True) -> Evidenc
         raise InputError(f"{name}: field {loc}: {err['msg']}{more}") from None
     # The digest covers the file's own bytes (never a re-serialization), so a bundle read by
     # a newer reportgen, whose models gained optional fields, still verifies.
-    raw = text.encode("utf-8")
-    actual = digest_of_bytes(raw)
-    if actual is None:
-        actual = _legacy_digest(data)
-    bundle._raw = raw
-    if verify_digest and bundle.digest != actual:
+    bundle._raw = text.encode("utf-8")
+    if verify_digest and bundle.digest != bundle.compute_digest():
         raise DigestMismatch(f"{name}: digest mismatch: the bundle was changed after collection "
                          "(use --no-verify to read it anyway)")
     return bundle
