@@ -44,6 +44,11 @@ def test_inventory_matches_pg_class(db):
     rels = {r.qualified: r for r in b.inventory.relations}
     assert rels["app.parent_names"].kind == "view"
     assert rels["app.parent_count"].kind == "materialized view"
+    # Activity statistics for tables and materialized views; a view has none.
+    assert rels["app.parent_names"].live_tuples is None
+    assert rels["app.parent_names"].inserted_tuples is None
+    assert rels["app.parent_count"].live_tuples is not None
+    assert rels["app.parent"].inserted_tuples == 50
     assert rels["public.events"].kind == "partitioned table"
     assert rels["public.events_2026"].is_partition
     assert rels["public.never_analyzed"].row_estimate is None  # -1 means unknown, not zero

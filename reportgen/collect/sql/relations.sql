@@ -76,22 +76,9 @@ SELECT rel.nspname::text, rel.relname::text, convert_to(json_build_object(
   'indexes', COALESCE(idx.names, '{}'), 'constraints', COALESCE(cons.names, '{}'),
   'columns', COALESCE(cols.columns, '[]'), 'foreign_keys', COALESCE(cons.fks, '[]'),
   'readable', has_table_privilege(rel.oid, 'SELECT'),
-  'live_tuples', CASE WHEN rel.relkind IN ('r', 'p', 'm')
-                 THEN pg_stat_get_live_tuples(rel.oid) END,
-  'dead_tuples', CASE WHEN rel.relkind IN ('r', 'p', 'm')
-                 THEN pg_stat_get_dead_tuples(rel.oid) END,
-  'inserted_tuples', CASE WHEN rel.relkind IN ('r', 'p', 'm')
-                     THEN pg_stat_get_tuples_inserted(rel.oid) END,
-  'updated_tuples', CASE WHEN rel.relkind IN ('r', 'p', 'm')
-                    THEN pg_stat_get_tuples_updated(rel.oid) END,
-  'deleted_tuples', CASE WHEN rel.relkind IN ('r', 'p', 'm')
-                    THEN pg_stat_get_tuples_deleted(rel.oid) END,
-  'last_analyze', CASE WHEN rel.relkind IN ('r', 'p', 'm')
-                  THEN GREATEST(pg_stat_get_last_analyze_time(rel.oid),
-                                pg_stat_get_last_autoanalyze_time(rel.oid)) END,
-  'last_vacuum', CASE WHEN rel.relkind IN ('r', 'p', 'm')
-                 THEN GREATEST(pg_stat_get_last_vacuum_time(rel.oid),
-                               pg_stat_get_last_autovacuum_time(rel.oid)) END,
+  'live_tuples', st.live, 'dead_tuples', st.dead, 'inserted_tuples', st.inserted,
+  'updated_tuples', st.updated, 'deleted_tuples', st.deleted,
+  'last_analyze', st.last_analyze, 'last_vacuum', st.last_vacuum,
   'locked_by', COALESCE(locked.holders, '[]'::jsonb),
   'exact_rows', NULL, 'count_error', NULL
 )::text, 'UTF8')
@@ -101,3 +88,14 @@ LEFT JOIN cons ON cons.oid = rel.oid
 LEFT JOIN idx ON idx.oid = rel.oid
 LEFT JOIN sized ON sized.oid = rel.oid
 LEFT JOIN locked ON locked.oid = rel.oid
+-- Activity statistics exist for tables, partitioned tables and materialized views only.
+LEFT JOIN LATERAL (
+  SELECT pg_stat_get_live_tuples(rel.oid) AS live, pg_stat_get_dead_tuples(rel.oid) AS dead,
+         pg_stat_get_tuples_inserted(rel.oid) AS inserted,
+         pg_stat_get_tuples_updated(rel.oid) AS updated,
+         pg_stat_get_tuples_deleted(rel.oid) AS deleted,
+         GREATEST(pg_stat_get_last_analyze_time(rel.oid),
+                  pg_stat_get_last_autoanalyze_time(rel.oid)) AS last_analyze,
+         GREATEST(pg_stat_get_last_vacuum_time(rel.oid),
+                  pg_stat_get_last_autovacuum_time(rel.oid)) AS last_vacuum
+) st ON rel.relkind IN ('r', 'p', 'm')
