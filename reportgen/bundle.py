@@ -357,17 +357,18 @@ class EvidenceBundle(Model):
     redacted: bool = Field(default=False, description="Names replaced by pseudonyms (--redact).")
     #: The exact bytes of this bundle (set when sealed or loaded): written back byte for
     #: byte, so a bundle read by a newer reportgen (whose models gained optional fields)
-    #: still matches its digest.
-    _raw: bytes | None = PrivateAttr(default=None)
+    #: still matches its digest. Sealed from pieces, it stays in pieces until to_bytes() (a
+    #: 50,000-table bundle is ~50 MB: ``reportgen collect`` writes it without one whole copy).
+    _raw: bytes | list[bytes] | None = PrivateAttr(default=None)
 
-    def _pieces(self, digest: str, relations_json: bytes | None = None) -> list[bytes]:
+    def _pieces(self, digest: str, relations_json: list[bytes] | None = None) -> list[bytes]:
         """The file, in pieces: pydantic's own JSON, straight to bytes (no Python object
         tree, no str copy), indented for bundles small enough to read, compact for large
         catalogs.
 
         ``relations_json``: the inventory's relations as JSON array text built elsewhere (by
-        PostgreSQL, for a large catalog), put in place of this model's empty list without
-        copying it."""
+        PostgreSQL, for a large catalog), in pieces, put in place of this model's empty list
+        without copying them."""
         small = relations_json is None and (self.inventory is None
                                             or len(self.inventory.relations) <= PRETTY_MAX)
         b = self.model_copy(update={"digest": digest})
@@ -381,13 +382,13 @@ class EvidenceBundle(Model):
         empty = b'"relations":[]'
         if not out.startswith(empty, at):
             raise ValueError("unexpected bundle layout: inventory.relations is not first")
-        return [out[:at] + b'"relations":', relations_json, out[at + len(empty):]]
+        return [out[:at] + b'"relations":', *relations_json, out[at + len(empty):]]
 
     def _bytes(self, digest: str) -> bytes:
         return b"".join(self._pieces(digest))
 
     def compute_digest(self) -> str:
-        raw = self._raw if self._raw is not None else self._bytes("")
+        raw = self.to_bytes() if self._raw is not None else self._bytes("")
         digest = digest_of_bytes(raw)
         return digest if digest is not None else _legacy_digest(json.loads(raw))
 
@@ -399,10 +400,10 @@ class EvidenceBundle(Model):
         b._raw = raw
         return b
 
-    def sealed(self, relations_json: bytes | None = None) -> EvidenceBundle:
+    def sealed(self, relations_json: list[bytes] | None = None) -> EvidenceBundle:
         """This bundle with its digest: sha256 of the file with the digest value empty.
-        The pieces are hashed and joined without intermediate copies (a 50,000-table bundle
-        is ~50 MB)."""
+        The pieces are hashed and kept as they are, never joined into one copy (a
+        50,000-table bundle is ~50 MB): see chunks()."""
         pieces = self._pieces("", relations_json)
         h = hashlib.sha256()
         for piece in pieces:
@@ -412,12 +413,17 @@ class EvidenceBundle(Model):
         m = _DIGEST_AT_START.match(head)
         assert m is not None
         b = self.model_copy(update={"digest": digest})
-        b._raw = b"".join([head[:m.start("d")], digest.encode(), memoryview(head)[m.end("d"):],
-                           *pieces[1:]])
+        b._raw = [head[:m.start("d")] + digest.encode() + head[m.end("d"):], *pieces[1:]]
         return b
 
     def to_bytes(self) -> bytes:
+        if isinstance(self._raw, list):
+            self._raw = b"".join(self._raw)
         return self._raw if self._raw is not None else self._bytes(self.digest)
+
+    def chunks(self) -> list[bytes]:
+        """The file's bytes in pieces (joined, they are to_bytes()): for writing it out."""
+        return self._raw if isinstance(self._raw, list) else [self.to_bytes()]
 
     def to_json(self) -> str:
         return self.to_bytes().decode("utf-8")

@@ -12,18 +12,24 @@ from pathlib import Path
 from reportgen.errors import OutputError
 
 
-def write_atomic(path: Path, data: bytes | Callable[[Path], None]) -> None:
-    """Write bytes (or let a writer fill a temp file) and rename it into place."""
+def write_atomic(path: Path, data: bytes | list[bytes] | Callable[[Path], None]) -> None:
+    """Write bytes (or pieces of bytes, or let a writer fill a temp file) and rename it into
+    place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp_path = Path(tmp)
+    written = isinstance(data, bytes | list)
     try:
-        with os.fdopen(fd, "wb") as fh:
+        # A large buffer: a bundle's pieces are ~1 KB each (one per relation).
+        with os.fdopen(fd, "wb", buffering=1 << 20) as fh:
             if isinstance(data, bytes):
                 fh.write(data)
+            elif isinstance(data, list):
+                fh.writelines(data)
+            if written:
                 fh.flush()
                 os.fsync(fh.fileno())
-        if not isinstance(data, bytes):
+        if not isinstance(data, bytes | list):
             data(tmp_path)
             with open(tmp_path, "rb") as fh:
                 os.fsync(fh.fileno())

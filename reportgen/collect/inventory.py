@@ -27,12 +27,12 @@ class CollectedInventory:
     the JSON array text PostgreSQL built (sorted by schema, name)."""
 
     meta: Inventory  # relations=[]: they are in relations_json
-    relations_json: bytes
+    relations_json: list[bytes]  # the array's text, in pieces
     count: int
 
     def materialize(self) -> Inventory:
         """The full model, every relation validated (small catalogs, --exact-counts)."""
-        relations = _relations_adapter().validate_json(self.relations_json)
+        relations = _relations_adapter().validate_json(b"".join(self.relations_json))
         return self.meta.model_copy(update={"relations": relations})
 
 

@@ -56,7 +56,7 @@ def collect(
 
     started = clock()
     runs: list[CollectorRun] = []
-    relations_json: bytes | None = None
+    relations_json: list[bytes] | None = None
     relation_count = 0
     results: dict[str, Any] = {}
     with read_only_snapshot(source, statement_timeout_ms=statement_timeout_ms,
