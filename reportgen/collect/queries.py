@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from functools import cache
-from importlib import resources
+from pathlib import Path
+
+#: Read as plain files beside this module (importlib.resources would cost the first query
+#: ~10 ms of imports; reportgen is never run from a zip).
+SQL_DIR = Path(__file__).resolve().parent / "sql"
 
 
 @cache
 def load(name: str) -> str:
-    return resources.files("reportgen.collect.sql").joinpath(f"{name}.sql").read_text("utf-8")
+    return (SQL_DIR / f"{name}.sql").read_text("utf-8")
