@@ -154,7 +154,10 @@ class Relation(Model):
     constraints: list[str] = Field(default_factory=list, description="Constraint names.")
     columns: list[Column] = Field(default_factory=list, description="Columns, in order.")
     foreign_keys: list[ForeignKey] = Field(default_factory=list, description="FKs out.")
-    readable: bool = Field(description="The collecting role holds SELECT on it.")
+    readable: bool | None = Field(
+        description="The collecting role holds SELECT on it. None: another session dropped it "
+                    "while reportgen was collecting (it is in the snapshot, but privileges are "
+                    "checked against the current catalog, where it no longer is).")
     live_tuples: int | None = Field(description="pg_stat n_live_tup (None: no stats).")
     dead_tuples: int | None = Field(description="pg_stat n_dead_tup.")
     inserted_tuples: int | None = Field(description="pg_stat n_tup_ins since stats reset.")

@@ -7,6 +7,8 @@ import json
 from reportgen.analyze import analyze
 from reportgen.analyze.reconcile import fake_commands
 from reportgen.bundle import parse_bundle
+from reportgen.render.markdown import render_markdown
+from reportgen.render.view import RenderOptions
 from reportgen.timeline_file import parse_timeline
 from tests.conftest import FIXTURES
 from tests.helpers import drop_column, drop_table, variant
@@ -71,6 +73,22 @@ def test_table_dropped_after_recording_is_critical(demo_bundle_data):
     assert lost.subjects == ["tournaments_match"]
     rec = next(o for o in a.recovery_options if o.recommended)
     assert rec.id == "pitr_new_branch"
+
+
+def test_relation_dropped_during_collection_is_critical_not_unreadable(demo_bundle_data):
+    def vanish(d: dict) -> None:  # type: ignore[type-arg]
+        for r in d["inventory"]["relations"]:
+            if r["name"] == "teams_chat_message":
+                r["readable"] = None
+    b = variant(demo_bundle_data, vanish)
+    a = analyze(b)
+    gone = next(f for f in a.findings if f.id == "production.dropped_during_collection")
+    assert gone.severity == "CRITICAL" and gone.subjects == ["public.teams_chat_message"]
+    assert "visibility.unreadable_relations" not in _ids(a)
+    assert any("dropping objects" in i.text for p in a.action_plan for i in p.items)
+    md = render_markdown(b, a, RenderOptions())
+    rows = [ln for ln in md.splitlines() if ln.startswith("| `public.teams_chat_message` |")]
+    assert any(ln.endswith("| dropped during collection |") for ln in rows)  # the appendix
 
 
 def test_dropped_column_is_named_and_never_faked(demo_bundle_data):

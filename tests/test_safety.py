@@ -11,8 +11,10 @@ import pytest
 
 from reportgen.analyze import analyze
 from reportgen.bundle import EvidenceBundle
+from reportgen.collect.catalog import read_catalog
+from reportgen.collect.inventory import collect_inventory
 from reportgen.collect.run import collect_bundle
-from reportgen.connection import DsnSource
+from reportgen.connection import DsnSource, read_only_snapshot
 from reportgen.errors import ConnectionFailed
 
 ALLOWED = re.compile(r"^(BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY|SET LOCAL |SELECT |WITH |"
@@ -91,6 +93,23 @@ def test_access_exclusive_lock_is_reported_not_waited_for(db):
         holder.close()
 
 
+def test_relation_dropped_during_collection_stays_in_the_snapshot(db):
+    """A table another session drops after the snapshot began is still listed as the snapshot
+    has it; only its privileges cannot be checked any more (None), and the bundle stays
+    valid. The others sharing its ACL and owner keep their answer."""
+    db.execute("CREATE TABLE gone_a (id int PRIMARY KEY);"
+               "CREATE TABLE gone_b (id int REFERENCES gone_a); CREATE TABLE kept (id int)")
+    with read_only_snapshot(db.source()) as (snap, _):
+        snap.query("SELECT 1")  # the snapshot is taken by the first query
+        db.execute("DROP TABLE gone_b, gone_a")
+        inv = collect_inventory(read_catalog(snap)).materialize()
+    rels = {r.name: r for r in inv.relations}
+    assert rels["gone_a"].readable is None and rels["gone_b"].readable is None
+    assert rels["kept"].readable is True
+    assert [(fk.columns, fk.ref_table) for fk in rels["gone_b"].foreign_keys] == \
+        [(["id"], "gone_a")]
+
+
 def test_role_without_privileges_reports_nothing_missing(db, tmp_path):
     """Tables the role cannot read are listed from pg_catalog, never called missing."""
     mig = tmp_path / "shop" / "migrations"
@@ -112,6 +131,7 @@ def test_role_without_privileges_reports_nothing_missing(db, tmp_path):
         b = collect_bundle(DsnSource("--dsn", db.server.dsn(db.name, "outsider", "pw-outsider")),
                            project=tmp_path)
         rels = {r.qualified: r for r in b.inventory.relations}
+        assert rels["public.django_migrations"].readable  # granted: same owner, other ACL
         assert not rels["public.shop_order"].readable
         assert not rels["vault.secrets"].readable
         counts = {c.schema_name: c for c in b.inventory.schema_counts}

@@ -408,6 +408,10 @@ def build_action_plan(ctx: Context, findings: list[Finding],
     if "production.deploy_blocked" in ids:
         immediate.append(ActionItem(text="Pause deploys that run `migrate`.",
                                     verify="No pipeline runs migrations until the fix phase ends."))
+    if "production.dropped_during_collection" in ids:
+        immediate.append(ActionItem(text="Find and stop the session that is dropping objects "
+                                    "(see Risks), then collect again.",
+                                    verify="A new bundle lists the same relations as this one"))
     if "production.relations_locked" in ids:
         immediate.append(ActionItem(text="Find and end the session holding ACCESS EXCLUSIVE "
                                     "locks (see Risks).",

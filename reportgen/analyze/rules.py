@@ -52,7 +52,7 @@ def visibility(ctx: Context) -> list[Finding]:
                         "while the tables exist. This report counts from pg_catalog.",
             recommendation="Never conclude a table is missing from information_schema alone; "
                            "check pg_catalog.pg_class."))
-    unreadable = [r.qualified for r in inv.relations if not r.readable]
+    unreadable = [r.qualified for r in inv.relations if r.readable is False]
     if unreadable:
         out.append(Finding(
             id="visibility.unreadable_relations", severity="MEDIUM", dimension="data",
@@ -116,6 +116,28 @@ def locks(ctx: Context) -> list[Finding]:
                     "were not read.",
         recommendation="Identify the holder (pid above); if it is a stuck DDL or a forgotten "
                        "transaction, end it with pg_cancel_backend / pg_terminate_backend.")]
+
+
+def dropped_during_collection(ctx: Context) -> list[Finding]:
+    inv = ctx.bundle.inventory
+    if inv is None:
+        return []
+    gone = [r.qualified for r in inv.relations if r.readable is None]
+    if not gone:
+        return []
+    return [Finding(
+        id="production.dropped_during_collection", severity="CRITICAL",
+        dimension="production",
+        title=f"{len(gone)} relation(s) were dropped while reportgen was collecting",
+        subjects=gone,
+        evidence=[f"in the snapshot, but gone from the catalog when their privileges were "
+                  f"checked (has_table_privilege returned NULL): {_names(gone)}"],
+        explanation="Another session dropped these relations after the read-only snapshot "
+                    "began: something is removing objects right now. The report shows them "
+                    "as they were at the snapshot.",
+        recommendation="Find the session dropping objects (pg_stat_activity, the server log) and "
+                       "stop it before anything else; then collect again to see the current "
+                       "state.")]
 
 
 def roles(ctx: Context) -> list[Finding]:
@@ -500,7 +522,8 @@ def no_baseline(ctx: Context) -> list[Finding]:
 
 
 RULES: list[Callable[[Context], list[Finding]]] = [
-    collector_failures, visibility, never_analyzed, locks, roles, migration_tracking,
+    collector_failures, visibility, never_analyzed, locks, dropped_during_collection, roles,
+    migration_tracking,
     migration_reconciliation, graph_errors, other_trackers, emptied_tables,
     destructive_statements, logged_events, no_baseline,
 ]

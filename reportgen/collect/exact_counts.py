@@ -29,6 +29,8 @@ def count_rows(snap: Snapshot, inv: Inventory, *, per_table_ms: int, budget_s: f
                 progress(i, len(tables), r.qualified)
             if r.locked_by:
                 r.count_error = f"not counted: locked ACCESS EXCLUSIVE by pid {r.locked_by[0].pid}"
+            elif r.readable is None:
+                r.count_error = "not counted: dropped by another session during collection"
             elif not r.readable:
                 r.count_error = "not counted: the role holds no SELECT on it"
             elif time.monotonic() - started > budget_s:

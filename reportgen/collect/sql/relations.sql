@@ -10,11 +10,18 @@
 -- size_error (why sizes could not be read, or NULL), max_sized.
 WITH rel AS (
   SELECT c.oid, n.nspname, c.relname, c.relkind, c.relowner, c.relispartition, c.reltuples,
-         c.relpages
+         c.relpages, COALESCE(c.relacl::text, '') AS acl
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
     AND n.nspname NOT IN ('pg_catalog', 'information_schema')
     AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
+), priv AS (
+  -- has_table_privilege(oid, 'SELECT') depends only on the relation's ACL and owner (and,
+  -- for sequences, none here, on the kind): asked once per distinct pair, not per relation,
+  -- as each call looks the relation up in this backend's cold catalog cache. A relation
+  -- dropped since the snapshot began makes it NULL: such a group is asked per relation.
+  SELECT acl, relowner, has_table_privilege(min(oid), 'SELECT') AS readable
+  FROM rel GROUP BY acl, relowner
 ), att AS MATERIALIZED (
   SELECT a.attrelid, a.attnum, a.attname, a.atttypid, a.atttypmod, a.attnotnull
   FROM pg_attribute a JOIN rel ON rel.oid = a.attrelid
@@ -38,13 +45,14 @@ WITH rel AS (
   SELECT con.conrelid AS oid,
          array_agg(con.conname ORDER BY con.conname) AS names,
          json_agg(json_build_object('name', con.conname, 'columns', fc.cols,
-                                    'ref_schema', rn.nspname, 'ref_table', rc.relname,
+                                    'ref_schema', rc.nspname, 'ref_table', rc.relname,
                                     'ref_columns', fc.refcols) ORDER BY con.conname)
            FILTER (WHERE rc.oid IS NOT NULL) AS fks
   FROM pg_constraint con JOIN rel ON rel.oid = con.conrelid
   LEFT JOIN fkcols fc ON fc.oid = con.oid
-  LEFT JOIN pg_class rc ON rc.oid = con.confrelid AND fc.oid IS NOT NULL
-  LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+  -- A foreign key references a table or partitioned table, never one in pg_catalog,
+  -- information_schema or a temporary schema: it is one of rel's.
+  LEFT JOIN rel rc ON rc.oid = con.confrelid AND fc.oid IS NOT NULL
   GROUP BY con.conrelid
 ), idx AS (
   SELECT i.indrelid AS oid, array_agg(ic.relname ORDER BY ic.relname) AS names
@@ -75,7 +83,7 @@ SELECT rel.nspname::text, rel.relname::text, convert_to(json_build_object(
   'index_count', COALESCE(cardinality(idx.names), 0),
   'indexes', COALESCE(idx.names, '{}'), 'constraints', COALESCE(cons.names, '{}'),
   'columns', COALESCE(cols.columns, '[]'), 'foreign_keys', COALESCE(cons.fks, '[]'),
-  'readable', has_table_privilege(rel.oid, 'SELECT'),
+  'readable', COALESCE(priv.readable, has_table_privilege(rel.oid, 'SELECT')),
   'live_tuples', st.live, 'dead_tuples', st.dead, 'inserted_tuples', st.inserted,
   'updated_tuples', st.updated, 'deleted_tuples', st.deleted,
   'last_analyze', st.last_analyze, 'last_vacuum', st.last_vacuum,
@@ -83,6 +91,7 @@ SELECT rel.nspname::text, rel.relname::text, convert_to(json_build_object(
   'exact_rows', NULL, 'count_error', NULL
 )::text, 'UTF8')
 FROM rel
+LEFT JOIN priv ON priv.acl = rel.acl AND priv.relowner = rel.relowner
 LEFT JOIN cols ON cols.oid = rel.oid
 LEFT JOIN cons ON cons.oid = rel.oid
 LEFT JOIN idx ON idx.oid = rel.oid
