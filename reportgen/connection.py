@@ -10,17 +10,18 @@ The rules (DESIGN.md, "Collecting safely"):
 
 from __future__ import annotations
 
+import operator
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 from psycopg import conninfo as pg_conninfo
-from psycopg.rows import dict_row, tuple_row
+from psycopg.rows import dict_row
 
 from reportgen import __version__
 from reportgen.errors import ConnectionFailed
@@ -156,6 +157,11 @@ _REFUSED = (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable,
             psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedTable)
 
 
+def _first_value(cursor: Any) -> Callable[[Sequence[Any]], Any]:
+    """psycopg row factory: each row as its first value."""
+    return operator.itemgetter(0)
+
+
 class Snapshot:
     """One read-only, repeatable-read transaction; every query counts as a round trip."""
 
@@ -172,15 +178,16 @@ class Snapshot:
                 return []
             return list(cur.fetchall())
 
-    def query_tuples(self, sql: str, params: Mapping[str, Any] | None = None, *,
-                     binary: bool = False) -> list[tuple[Any, ...]]:
-        """Rows as tuples: for the large catalog queries (a dict per row costs time and
-        memory on 50,000-table catalogs). ``binary``: results in binary format, so a bytea
-        column arrives as the bytes themselves (no hex text to decode)."""
+    def query_column(self, sql: str, params: Mapping[str, Any] | None = None, *,
+                     binary: bool = False) -> list[Any]:
+        """The first column's values: for the large catalog queries (a dict or a tuple per
+        row costs time, memory and garbage-collector passes on 50,000-table catalogs).
+        ``binary``: results in binary format, so a bytea column arrives as the bytes
+        themselves (no hex text to decode)."""
         self.round_trips += 1
-        with self.conn.cursor(row_factory=tuple_row, binary=binary) as cur:
+        with self.conn.cursor(row_factory=_first_value, binary=binary) as cur:
             cur.execute(sql.encode(), params, prepare=False)
-            return list(cur.fetchall())
+            return cur.fetchall()
 
     def query_releasing_locks(
         self, sql: str, params: Mapping[str, Any] | None = None
