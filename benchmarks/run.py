@@ -6,7 +6,7 @@
 For each catalog size a database is generated on a local PostgreSQL (tables with a primary
 key, an FK to the previous table, an index, and django_migrations records); then, in the same
 run and on the same database, ``reportgen collect`` and ``pg_dump --schema-only`` are timed,
-each in its own process with its peak memory (max RSS), three times alternately after one
+each in its own process with its peak memory (max RSS), five times alternately after one
 discarded warm-up round, the median reported; reportgen's bytecode is compiled first, as pip
 does when it installs the package. Render times are measured for the demo
 bundle and for the 10,000-table bundle, and the demo's full assess (collect + analyze +
@@ -74,7 +74,7 @@ def measure(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, floa
 
 #: Each tool runs this many times per catalog; the median wall time is reported (with the
 #: peak memory of that run).
-RUNS = 3
+RUNS = 5
 
 
 def median_run(runs: list[dict[str, float]]) -> dict[str, float]:
