@@ -83,7 +83,7 @@ def test_large_catalog_bundle_equals_the_model_path(db, monkeypatch):
     assert loaded.digest == large.bundle.digest
     assert loaded.inventory == small.bundle.inventory
     assert large.full().inventory == small.bundle.inventory
-    # Sorted in Python, in the order PostgreSQL sorts names (C collation):
+    # Sorted by schema, then name, as PostgreSQL sorts the name type (C collation):
     order = db.scalar("SELECT array_agg(c.relname ORDER BY n.nspname, c.relname) FROM pg_class c "
                       "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN "
                       "('r','p','v','m','f') AND n.nspname IN ('app', 'public')")

@@ -523,7 +523,6 @@ def no_baseline(ctx: Context) -> list[Finding]:
 
 RULES: list[Callable[[Context], list[Finding]]] = [
     collector_failures, visibility, never_analyzed, locks, dropped_during_collection, roles,
-    migration_tracking,
-    migration_reconciliation, graph_errors, other_trackers, emptied_tables,
+    migration_tracking, migration_reconciliation, graph_errors, other_trackers, emptied_tables,
     destructive_statements, logged_events, no_baseline,
 ]
