@@ -10,18 +10,17 @@ The rules (DESIGN.md, "Collecting safely"):
 
 from __future__ import annotations
 
-import operator
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 from psycopg import conninfo as pg_conninfo
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, scalar_row
 
 from reportgen import __version__
 from reportgen.errors import ConnectionFailed
@@ -157,11 +156,6 @@ _REFUSED = (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable,
             psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedTable)
 
 
-def _first_value(cursor: Any) -> Callable[[Sequence[Any]], Any]:
-    """psycopg row factory: each row as its first value."""
-    return operator.itemgetter(0)
-
-
 class Snapshot:
     """One read-only, repeatable-read transaction; every query counts as a round trip."""
 
@@ -185,7 +179,7 @@ class Snapshot:
         ``binary``: results in binary format, so a bytea column arrives as the bytes
         themselves (no hex text to decode)."""
         self.round_trips += 1
-        with self.conn.cursor(row_factory=_first_value, binary=binary) as cur:
+        with self.conn.cursor(row_factory=scalar_row, binary=binary) as cur:
             cur.execute(sql.encode(), params, prepare=False)
             return cur.fetchall()
 
