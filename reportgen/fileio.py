@@ -18,18 +18,15 @@ def write_atomic(path: Path, data: bytes | list[bytes] | Callable[[Path], None])
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp_path = Path(tmp)
-    written = isinstance(data, bytes | list)
+    pieces = [data] if isinstance(data, bytes) else data if isinstance(data, list) else None
     try:
         # A large buffer: a bundle's pieces are ~1 KB each (one per relation).
         with os.fdopen(fd, "wb", buffering=1 << 20) as fh:
-            if isinstance(data, bytes):
-                fh.write(data)
-            elif isinstance(data, list):
-                fh.writelines(data)
-            if written:
+            if pieces is not None:
+                fh.writelines(pieces)
                 fh.flush()
                 os.fsync(fh.fileno())
-        if not isinstance(data, bytes | list):
+        if callable(data):
             data(tmp_path)
             with open(tmp_path, "rb") as fh:
                 os.fsync(fh.fileno())
