@@ -204,18 +204,23 @@ class Snapshot:
                         b"RELEASE SAVEPOINT reportgen_locks", prepare=False)
         return rows, err
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A savepoint around the block: an error inside rolls back to it, and the snapshot
+        goes on for the queries after it."""
+        self.round_trips += 2  # SAVEPOINT + RELEASE (or ROLLBACK TO)
+        with self.conn.transaction():
+            yield
+
     def query_guarded(
         self, sql: str, params: Mapping[str, Any] | None = None
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Run a query inside a savepoint: on error, the snapshot survives and the error is
         returned (scrubbed) instead of raised. Used where a lock or a privilege may refuse us.
         """
-        self.round_trips += 3  # SAVEPOINT, the query, RELEASE (or ROLLBACK TO)
         try:
-            with self.conn.transaction(), self.conn.cursor() as cur:
-                cur.execute(sql.encode(), params, prepare=False)
-                rows = list(cur.fetchall()) if cur.description is not None else []
-            return rows, None
+            with self.savepoint():
+                return self.query(sql, params), None
         except (*_REFUSED, psycopg.errors.UndefinedFunction) as exc:
             return [], scrub(_first_line(str(exc)), self._secrets)
 

@@ -178,8 +178,7 @@ class _EarlyCatalog:
 
     def _work(self) -> None:
         try:
-            self._snap.round_trips += 2  # SAVEPOINT + RELEASE/ROLLBACK TO
-            with self._snap.conn.transaction():
+            with self._snap.savepoint():
                 self._value = read_catalog(self._snap)
         except BaseException as exc:  # handed to the main thread by result()
             self._error = exc
@@ -230,8 +229,7 @@ def _run(runs: list[CollectorRun], name: str, snap: Snapshot | None,
         trips0 = snap.round_trips if snap else 0
     try:
         if snap is not None and early is None:
-            snap.round_trips += 2  # SAVEPOINT + RELEASE/ROLLBACK TO
-            with snap.conn.transaction():
+            with snap.savepoint():
                 value = fn()
         else:
             value = fn()
