@@ -13,17 +13,19 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import conninfo as pg_conninfo
-from psycopg.rows import dict_row, scalar_row
+from psycopg.rows import dict_row, tuple_row
 
 from reportgen import __version__
 from reportgen.errors import ConnectionFailed
+
+T = TypeVar("T")
 
 APPLICATION_NAME = f"reportgen/{__version__}"
 
@@ -172,16 +174,25 @@ class Snapshot:
                 return []
             return list(cur.fetchall())
 
-    def query_column(self, sql: str, params: Mapping[str, Any] | None = None, *,
-                     binary: bool = False) -> list[Any]:
-        """The first column's values: for the large catalog queries (a dict or a tuple per
-        row costs time, memory and garbage-collector passes on 50,000-table catalogs).
-        ``binary``: results in binary format, so a bytea column arrives as the bytes
-        themselves (no hex text to decode)."""
-        self.round_trips += 1
-        with self.conn.cursor(row_factory=scalar_row, binary=binary) as cur:
-            cur.execute(sql.encode(), params, prepare=False)
-            return cur.fetchall()
+    def query_overlapped(self, first: Sequence[str], work: Callable[..., T], then: str,
+                         params: Mapping[str, Any] | None = None
+                         ) -> tuple[T, list[tuple[Any, ...]]]:
+        """Run the ``first`` queries, send ``then``, and call ``work`` with the first queries'
+        rows (tuples; one iterator per query, made Python objects in batches) while
+        PostgreSQL runs ``then``: this process and the server work at the same time. Returns
+        what ``work`` returned and ``then``'s rows. All in binary format (a bytea arrives as
+        bytes). Pipeline mode: ``then`` is sent without waiting for its result; one session,
+        one transaction, as every query."""
+        self.round_trips += len(first) + 1
+        with self.conn.pipeline() as pipeline:
+            cursors = [self.conn.cursor(row_factory=tuple_row, binary=True) for _ in first]
+            for cur, sql in zip(cursors, first, strict=True):
+                cur.execute(sql.encode(), prepare=False)
+            pipeline.sync()  # their results are in; the server is idle until ``then``
+            last = self.conn.cursor(row_factory=tuple_row, binary=True)
+            last.execute(then.encode(), params, prepare=False)
+            value = work(*[_batches(cur) for cur in cursors])
+            return value, last.fetchall()
 
     def query_releasing_locks(
         self, sql: str, params: Mapping[str, Any] | None = None
@@ -223,6 +234,13 @@ class Snapshot:
                 return self.query(sql, params), None
         except (*_REFUSED, psycopg.errors.UndefinedFunction) as exc:
             return [], scrub(_first_line(str(exc)), self._secrets)
+
+
+def _batches(cur: psycopg.Cursor[tuple[Any, ...]], size: int = 5000
+             ) -> Iterator[tuple[Any, ...]]:
+    """A cursor's rows, made Python objects a batch at a time (not all at once)."""
+    while rows := cur.fetchmany(size):
+        yield from rows
 
 
 @dataclass

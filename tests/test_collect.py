@@ -90,6 +90,79 @@ def test_large_catalog_bundle_equals_the_model_path(db, monkeypatch):
     assert [r.name for r in loaded.inventory.relations] == order
 
 
+def test_columns_and_foreign_keys_match_the_catalog(db):
+    """Columns and foreign keys are assembled in Python from plain catalog rows while the
+    server builds the rest (catalog.py): checked here against PostgreSQL's own rendering, on
+    what trips a naive join: a dropped column, a column whose catalog row was rewritten
+    after the others (SET NOT NULL, TYPE), multi-column keys listed out of column order,
+    self and cross-schema references, hostile names, several keys sorted by name."""
+    db.execute(SCHEMA)
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        conn.execute("""
+          CREATE SCHEMA other;
+          CREATE TABLE other.pair (a int, gone int, b text, c numeric(10,2),
+                                   PRIMARY KEY (b, a));
+          ALTER TABLE other.pair DROP COLUMN gone;
+          ALTER TABLE other.pair ADD COLUMN d varchar(7)[];
+          ALTER TABLE other.pair ALTER COLUMN c SET NOT NULL;
+          ALTER TABLE other.pair ALTER COLUMN a TYPE bigint;
+          CREATE TABLE app.multi (x text, y int, up bigint REFERENCES app.multi(id2),
+                                  id2 bigint UNIQUE,
+                                  CONSTRAINT "z_last" FOREIGN KEY (x, y)
+                                    REFERENCES other.pair (b, a),
+                                  CONSTRAINT "a_first" FOREIGN KEY (y, x)
+                                    REFERENCES other.pair (a, b));
+        """)
+        for n in NAMES:
+            conn.execute(psql.SQL(
+                "CREATE TABLE app.{} ({} bigint CONSTRAINT {} REFERENCES app.parent(id))")
+                .format(psql.Identifier(n), psql.Identifier(n[:20] + "_col"),
+                        psql.Identifier("fk " + n[:40])))
+        expected_columns = {
+            (s, t): [(c, ty, nn) for c, ty, nn in zip(cs, tys, nns, strict=True)]
+            for s, t, cs, tys, nns in conn.execute("""
+              SELECT n.nspname, c.relname, array_agg(a.attname::text ORDER BY a.attnum),
+                     array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum),
+                     array_agg(a.attnotnull ORDER BY a.attnum)
+              FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+              JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname IN ('app', 'other', 'public') AND a.attnum > 0
+                AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+              GROUP BY 1, 2""")}
+        expected_fks: dict[tuple[str, str], list[tuple[object, ...]]] = {}
+        for s, t, *fk in conn.execute("""
+              SELECT n.nspname, c.relname, con.conname::text,
+                     ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY
+                           k(num, i) JOIN pg_attribute a ON a.attrelid = con.conrelid
+                           AND a.attnum = k.num ORDER BY k.i),
+                     rn.nspname::text, rc.relname::text,
+                     ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY
+                           k(num, i) JOIN pg_attribute a ON a.attrelid = con.confrelid
+                           AND a.attnum = k.num ORDER BY k.i)
+              FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
+              JOIN pg_namespace n ON n.oid = c.relnamespace
+              JOIN pg_class rc ON rc.oid = con.confrelid
+              JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+              WHERE con.contype = 'f' ORDER BY con.conname COLLATE "C" """):
+            expected_fks.setdefault((s, t), []).append(tuple(fk))
+    b = collect_bundle(db.source())
+    assert b.complete, b.collection.collectors
+    assert sum(len(v) for v in expected_fks.values()) == 1 + 3 + len(NAMES)
+    for r in b.inventory.relations:
+        key = (r.schema_name, r.name)
+        assert [(c.name, c.type, c.not_null) for c in r.columns] == expected_columns[key]
+        assert [(f.name, f.columns, f.ref_schema, f.ref_table, f.ref_columns)
+                for f in r.foreign_keys] == expected_fks.get(key, []), key
+    rels = {(r.schema_name, r.name): r for r in b.inventory.relations}
+    multi = rels["app", "multi"]
+    assert [(f.name, f.columns, f.ref_schema, f.ref_table, f.ref_columns)
+            for f in multi.foreign_keys] == [
+        ("a_first", ["y", "x"], "other", "pair", ["a", "b"]),
+        ("multi_up_fkey", ["up"], "app", "multi", ["id2"]),
+        ("z_last", ["x", "y"], "other", "pair", ["b", "a"])]
+    assert [c.name for c in rels["other", "pair"].columns] == ["a", "b", "c", "d"]
+
+
 def test_identity_and_password_never_stored(db, server):
     b = collect_bundle(db.source())
     ident = b.identity

@@ -1,11 +1,11 @@
 """Inventory: every user relation, set-based, with sizes read only where no lock is in the way.
 
-Round trips are constant whatever the table count: locks, sizes (inside a savepoint), the
-relations, schema counts (catalog.py). PostgreSQL builds each relation's JSON
-(sql/relations.sql), so a large catalog is never turned into Python objects on the way to
-the bundle: the relations stay JSON text, checked against the models whenever the bundle is
-loaded (and at once when the catalog is small enough to keep every bundle indented and
-readable).
+Round trips are constant whatever the table count: locks, sizes (inside a savepoint),
+columns, foreign keys, the relations, schema counts (catalog.py). Each relation's JSON is
+built by PostgreSQL (sql/relations.sql) and, for its columns and keys, by catalog.py, so a
+large catalog is never turned into Python objects field by field on the way to the bundle:
+the relations stay JSON text, checked against the models whenever the bundle is loaded (and
+at once when the catalog is small enough to keep every bundle indented and readable).
 """
 
 from __future__ import annotations

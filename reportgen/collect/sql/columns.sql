@@ -1,0 +1,13 @@
+-- The columns of every user relation (relations.sql's relations), one row each, attnum
+-- order not promised: catalog.py groups and orders them, and turns them into each relation's
+-- "columns" JSON while PostgreSQL works on relations.sql. No join to aggregate, no sort: the
+-- cheapest way for the server to hand over ~4 rows per relation.
+SELECT a.attrelid::bigint AS oid, a.attnum::int AS num, a.attname::text AS name,
+       format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
+  AND a.attnum > 0 AND NOT a.attisdropped
