@@ -109,7 +109,7 @@ def _columns_and_keys(columns: Iterable[tuple[Any, ...]],
     with the json module's own string quoting: a dict and an encoder call per column cost
     twice the time, and this runs while PostgreSQL works, so it must finish first. Rows are
     read as they come (a 50,000-table catalog has ~200,000 columns: never all as tuples)."""
-    cols: dict[int, list[tuple[int, str, str]]] = {}
+    cols: defaultdict[int, list[tuple[int, str, str]]] = defaultdict(list)
     typed: dict[tuple[Any, bool], str] = {}
     for oid, num, name, type_, not_null in columns:
         name = _text(name)
@@ -117,11 +117,7 @@ def _columns_and_keys(columns: Iterable[tuple[Any, ...]],
         if rest is None:
             rest = typed[type_, not_null] = (f', "type": {quote(_text(type_))}, "not_null": '
                                              + ("true}" if not_null else "false}"))
-        column = (num, name, '{"name": ' + quote(name) + rest)
-        if (listed := cols.get(oid)) is None:
-            cols[oid] = [column]
-        else:
-            listed.append(column)
+        cols[oid].append((num, name, '{"name": ' + quote(name) + rest))
     numbered: dict[int, dict[int, str]] = {}  # column names by number, for the keys' tables
 
     def named(oid: int, nums: list[int]) -> str:
@@ -130,17 +126,13 @@ def _columns_and_keys(columns: Iterable[tuple[Any, ...]],
         # A number with no column (never seen) still shows which one it was.
         return ", ".join([quote(by_num.get(n, f"#{n}")) for n in nums])
 
-    fks: dict[int, list[tuple[str, str]]] = {}
+    fks: defaultdict[int, list[tuple[str, str]]] = defaultdict(list)
     for oid, con, nums, ref_oid, ref_schema, ref_table, ref_nums in keys:
         con = _text(con)
-        fk = (con, f'{{"name": {quote(con)}, "columns": [{named(oid, nums)}], '
-                   f'"ref_schema": {quote(_text(ref_schema))}, '
-                   f'"ref_table": {quote(_text(ref_table))}, '
-                   f'"ref_columns": [{named(ref_oid, ref_nums)}]}}')
-        if (listed_fks := fks.get(oid)) is None:
-            fks[oid] = [fk]
-        else:
-            listed_fks.append(fk)
+        fks[oid].append((con, f'{{"name": {quote(con)}, "columns": [{named(oid, nums)}], '
+                              f'"ref_schema": {quote(_text(ref_schema))}, '
+                              f'"ref_table": {quote(_text(ref_table))}, '
+                              f'"ref_columns": [{named(ref_oid, ref_nums)}]}}'))
     numbered.clear()
     middles: dict[int, bytes] = {}
     for oid in cols.keys() | fks.keys():
