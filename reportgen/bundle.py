@@ -87,7 +87,8 @@ class Identity(Model):
     current_user: str = Field(description="current_user.")
     session_user: str = Field(description="session_user.")
     current_schema: str | None = Field(description="current_schema() (None: none on path).")
-    search_path: str = Field(description="The search_path setting.")
+    search_path: str = Field(description="The search_path the database and role give a "
+                             "session (reportgen's own runs with an empty one).")
     server_addr: str | None = Field(description="inet_server_addr() (None over a socket).")
     server_port: int | None = Field(description="inet_server_port().")
     server_version: str = Field(description="server_version setting.")
@@ -103,6 +104,9 @@ class Identity(Model):
     postmaster_start_time: datetime | None = Field(description="pg_postmaster_start_time().")
     system_identifier: str | None = Field(
         description="pg_control_system().system_identifier, if the role may read it.")
+    backend_pid: int | None = Field(
+        default=None, description="pg_backend_pid() of reportgen's own collecting session: "
+        "its statements in a server log are recognised by this, never by their text.")
     provider: Provider = Field(description="Hosting provider, as far as evidence shows.")
 
 
@@ -247,6 +251,9 @@ class DjangoRecords(Model):
     readable: bool = Field(default=True, description="The collecting role could read it.")
     error: str | None = Field(default=None, description="Why records could not be read.")
     records: list[MigrationRecord] = Field(default_factory=list, description="All rows.")
+    ignored: list[str] = Field(
+        default_factory=list, description="Relations named django_migrations that are not "
+        "tables (views, foreign tables): reported, never read.")
 
 
 class TrackerSummary(Model):

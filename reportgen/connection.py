@@ -152,10 +152,11 @@ def describe_target(source: DsnSource) -> str:
     return f"{where}/{db}" if db else where
 
 
-#: Refusals a guarded query reports instead of raising: a timeout, a lock, a privilege, a
-#: relation gone.
+#: Refusals a guarded query reports instead of raising: a timeout, a lock, a privilege (and
+#: row-level security), a relation or function gone, an object not in a usable state.
 _REFUSED = (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable,
-            psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedTable)
+            psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedTable,
+            psycopg.errors.UndefinedFunction, psycopg.errors.ObjectNotInPrerequisiteState)
 
 
 class Snapshot:
@@ -165,6 +166,9 @@ class Snapshot:
         self.conn = conn
         self.round_trips = 0
         self._secrets = secrets
+        #: The session's search_path as the database and role set it (SHOW, before reportgen
+        #: emptied it inside the snapshot).
+        self.session_search_path = ""
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         self.round_trips += 1
@@ -197,11 +201,16 @@ class Snapshot:
     def query_releasing_locks(
         self, sql: str, params: Mapping[str, Any] | None = None
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """Run a query that takes relation locks (count(*), size functions) and give them back
-        at once: PostgreSQL releases locks taken after a savepoint when the transaction rolls
-        back to it, instead of holding them to the end of the snapshot. So no DDL (and no
-        production query queued behind that DDL) ever waits on reportgen for longer than one
-        statement. Errors (lock_timeout, statement_timeout) are returned, not raised."""
+        """Run a query inside a savepoint that is always rolled back, and return its rows
+        or, when PostgreSQL refused it (a timeout, a lock, a privilege, row-level security,
+        a relation gone), its error (scrubbed) instead of raising.
+
+        Rolling back to the savepoint gives back every lock the query took (count(*), size
+        functions, reading a tracker table): PostgreSQL releases locks taken after a savepoint
+        when the transaction rolls back to it, where a RELEASE would keep them to the end of
+        the snapshot. So no DDL (and no production query queued behind that DDL) ever waits on
+        reportgen for longer than one statement. Every read of a relation that a database user
+        controls goes through here."""
         self.round_trips += 3  # SAVEPOINT, the query, ROLLBACK TO + RELEASE
         with self.conn.cursor() as cur:
             cur.execute(b"SAVEPOINT reportgen_locks", prepare=False)
@@ -209,11 +218,14 @@ class Snapshot:
                 cur.execute(sql.encode(), params, prepare=False)
                 rows = list(cur.fetchall()) if cur.description is not None else []
                 err = None
-            except (*_REFUSED, psycopg.errors.ObjectNotInPrerequisiteState) as exc:
+            except _REFUSED as exc:
                 rows, err = [], scrub(_first_line(str(exc)), self._secrets)
             cur.execute(b"ROLLBACK TO SAVEPOINT reportgen_locks; "
                         b"RELEASE SAVEPOINT reportgen_locks", prepare=False)
         return rows, err
+
+    #: Catalog reads that may be refused: the same rolled-back savepoint.
+    query_guarded = query_releasing_locks
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -222,18 +234,6 @@ class Snapshot:
         self.round_trips += 2  # SAVEPOINT + RELEASE (or ROLLBACK TO)
         with self.conn.transaction():
             yield
-
-    def query_guarded(
-        self, sql: str, params: Mapping[str, Any] | None = None
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        """Run a query inside a savepoint: on error, the snapshot survives and the error is
-        returned (scrubbed) instead of raised. Used where a lock or a privilege may refuse us.
-        """
-        try:
-            with self.savepoint():
-                return self.query(sql, params), None
-        except (*_REFUSED, psycopg.errors.UndefinedFunction) as exc:
-            return [], scrub(_first_line(str(exc)), self._secrets)
 
 
 def _batches(cur: psycopg.Cursor[tuple[Any, ...]], size: int = 5000
@@ -293,11 +293,23 @@ def read_only_snapshot(
     try:
         try:
             snap.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            # The search_path the database and role give this session (what the application
+            # sees, e.g. where Django finds django_migrations), before it is emptied below.
+            # SHOW calls no function: nothing a database user planted can run here.
+            snap.session_search_path = str(snap.query("SHOW search_path")[0]["search_path"])
             # SET LOCAL does not take parameters; the values are integers we control.
+            # search_path = '': every name resolves in pg_catalog only, whatever objects a
+            # database user created in public or elsewhere (the CVE-2018-1058 class; pg_dump
+            # does the same), and set inside the transaction, so no ALTER DATABASE/ROLE ...
+            # SET can undo it. row_security = off: a table whose row-level security policies
+            # would apply raises an error (reported as "not read, with why") instead of
+            # running its policies' expressions and returning a filtered, false count.
             snap.query(
                 f"SET LOCAL statement_timeout = {int(statement_timeout_ms)};"
                 f" SET LOCAL lock_timeout = {int(lock_timeout_ms)};"
-                f" SET LOCAL idle_in_transaction_session_timeout = {int(idle_timeout_ms)}"
+                f" SET LOCAL idle_in_transaction_session_timeout = {int(idle_timeout_ms)};"
+                " SET LOCAL search_path = '';"
+                " SET LOCAL row_security = off"
             )
         except psycopg.Error as exc:
             raise ConnectionFailed(
@@ -318,3 +330,35 @@ def read_only_snapshot(
         except psycopg.Error:
             pass
         conn.close()
+
+
+def search_path_schemas(path: str, user: str) -> list[str]:
+    """The schema names a ``search_path`` setting lists, in order, as PostgreSQL reads it:
+    comma-separated identifiers, unquoted ones folded to lower case, ``"..."`` with ``""``
+    for a quote, ``$user`` for the session's user."""
+    names: list[str] = []
+    i, n = 0, len(path)
+    while i < n:
+        while i < n and path[i] in " \t\n,":
+            i += 1
+        if i >= n:
+            break
+        if path[i] == '"':
+            j, part = i + 1, []
+            while j < n:
+                if path[j] == '"':
+                    if j + 1 < n and path[j + 1] == '"':
+                        part.append('"')
+                        j += 2
+                        continue
+                    break
+                part.append(path[j])
+                j += 1
+            name, i = "".join(part), j + 1
+        else:
+            j = i
+            while j < n and path[j] != ",":
+                j += 1
+            name, i = path[i:j].strip().lower(), j
+        names.append(user if name == "$user" else name)
+    return names

@@ -17,8 +17,8 @@ from reportgen.collect.run import collect_bundle
 from reportgen.connection import DsnSource, read_only_snapshot
 from reportgen.errors import ConnectionFailed
 
-ALLOWED = re.compile(r"^(BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY|SET LOCAL |SELECT |WITH |"
-                     r"SAVEPOINT |RELEASE |ROLLBACK)", re.IGNORECASE)
+ALLOWED = re.compile(r"^(BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY|SHOW search_path$|"
+                     r"SET LOCAL |SELECT |WITH |SAVEPOINT |RELEASE |ROLLBACK)", re.IGNORECASE)
 WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|DROP|CREATE|ALTER|TRUNCATE|LOCK|GRANT|REVOKE|COPY|"
                     r"VACUUM|ANALYZE|CLUSTER|REINDEX|COMMIT|nextval|setval|pg_terminate_backend|"
                     r"pg_cancel_backend)\b", re.IGNORECASE)

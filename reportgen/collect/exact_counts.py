@@ -36,7 +36,7 @@ def count_rows(snap: Snapshot, inv: Inventory, *, per_table_ms: int, budget_s: f
             elif time.monotonic() - started > budget_s:
                 r.count_error = f"not counted: the {budget_s:g} s budget was used up"
             else:
-                q = sql.SQL("SELECT count(*) AS n FROM {}.{}").format(
+                q = sql.SQL("SELECT pg_catalog.count(*) AS n FROM {}.{}").format(
                     sql.Identifier(r.schema_name), sql.Identifier(r.name))
                 rows, err = snap.query_releasing_locks(q.as_string(snap.conn))
                 if err:

@@ -5,7 +5,13 @@ from __future__ import annotations
 from reportgen.bundle import Identity, Target
 from reportgen.collect.provider import detect_provider, refine_provider
 from reportgen.collect.queries import load
-from reportgen.connection import DsnSource, SessionInfo, Snapshot, typed_parameters
+from reportgen.connection import (
+    DsnSource,
+    SessionInfo,
+    Snapshot,
+    search_path_schemas,
+    typed_parameters,
+)
 
 
 def target_from(source: DsnSource) -> Target:
@@ -23,7 +29,9 @@ def target_from(source: DsnSource) -> Target:
 
 
 def collect_identity(snap: Snapshot, session: SessionInfo, target: Target) -> Identity:
-    row = snap.query(load("identity"))[0]
+    path = snap.session_search_path
+    row = snap.query(load("identity"), {
+        "search_path": path, "schemas": search_path_schemas(path, session.user)})[0]
     host = target.host or target.hostaddr or session.host
     markers, _err = snap.query_guarded(load("provider_markers"))
     provider = refine_provider(detect_provider(host, row["version_string"]), markers)

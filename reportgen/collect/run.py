@@ -92,7 +92,8 @@ def collect(
                 statement_timeout_ms=statement_timeout_ms, progress=progress))
             inv.exact_counts = counts
         results["inventory"] = inv
-        django = _run(runs, "migrations", snap, lambda: collect_django_records(snap))
+        django = _run(runs, "migrations", snap,
+                      lambda: collect_django_records(snap, session.user))
         others = _run(runs, "trackers", snap, lambda: collect_trackers(snap))
         results["signals"] = _run(runs, "signals", snap, lambda: collect_signals(snap))
         results["migrations"] = MigrationTables(django=django, others=others or []) \

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from psycopg import sql
+
 from reportgen.bundle import DatabaseStats, Signals, StatementStat
 from reportgen.collect.queries import load
 from reportgen.connection import Snapshot
@@ -29,11 +31,16 @@ def classify(query: str) -> str | None:
 def collect_signals(snap: Snapshot) -> Signals:
     rows = snap.query(load("database_stats"))
     stats = DatabaseStats(**rows[0]) if rows else None
-    ext = snap.query("SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements'")
+    ext = snap.query("SELECT n.nspname::pg_catalog.text AS schema_name "
+                     "FROM pg_catalog.pg_extension e "
+                     "JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace "
+                     "WHERE e.extname = 'pg_stat_statements'")
     if not ext:
         return Signals(database=stats, statements_available=False,
                        statements_note="pg_stat_statements is not installed in this database")
-    found, err = snap.query_guarded(load("statements"))
+    # The extension's own schema, quoted: the view is never found through a search_path.
+    query = sql.SQL(load("statements")).format(schema=sql.Identifier(ext[0]["schema_name"]))
+    found, err = snap.query_guarded(query.as_string(snap.conn))
     if err:
         return Signals(database=stats, statements_available=False, statements_note=err)
     stmts = []

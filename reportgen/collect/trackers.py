@@ -1,7 +1,9 @@
 """Other migration trackers: Alembic, Flyway, Liquibase, Rails, golang-migrate, Prisma.
 
 One query finds their tables in any schema; one bounded, guarded query per table found reads
-what matters, including failed, dirty, locked or unfinished states. Rails and golang-migrate
+what matters, including failed, dirty, locked or unfinished states. Only stored tables are
+read, each in a savepoint that is rolled back; a view or foreign table of a tracker's name
+is reported and left unread. Rails and golang-migrate
 both use ``schema_migrations``: told apart by its ``dirty`` column.
 """
 
@@ -12,6 +14,7 @@ from typing import Any
 from psycopg import sql
 
 from reportgen.bundle import TrackerSummary
+from reportgen.collect.django_records import TABLE_KINDS, not_read
 from reportgen.collect.queries import load
 from reportgen.connection import Snapshot
 
@@ -28,6 +31,9 @@ def collect_trackers(snap: Snapshot) -> list[TrackerSummary]:
         schema, table, cols = t["schema_name"], t["name"], set(t["columns"])
         tool = _tool(table, cols)
         base: dict[str, Any] = dict(tool=tool, schema_name=schema, table=table)
+        if t["relkind"] not in TABLE_KINDS:
+            out.append(TrackerSummary(**base, readable=False, error=not_read(t, table)))
+            continue
         if not t["readable"]:
             out.append(TrackerSummary(**base, readable=False,
                                       error="the collecting role holds no SELECT on it"))

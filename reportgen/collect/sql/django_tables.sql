@@ -1,7 +1,14 @@
--- Where is django_migrations (any schema), and may we read it?
-SELECT n.nspname AS schema_name, c.oid::bigint AS oid,
-       has_table_privilege(c.oid, 'SELECT') AS readable,
-       n.nspname = ANY(current_schemas(false)) AS on_search_path
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relname = 'django_migrations' AND c.relkind IN ('r', 'p', 'v')
-ORDER BY on_search_path DESC, n.nspname
+-- Where is django_migrations (any schema, any kind of relation), and may we read it?
+-- Only an ordinary or partitioned table is ever read: a view, a materialized view or a
+-- foreign table of that name is reported, not read (a view runs its owner's code).
+-- search_path: the schemas of the session's own search_path (read before reportgen
+-- emptied it), in order; the first schema on it that holds a table is the one Django uses.
+SELECT n.nspname::pg_catalog.text AS schema_name, c.oid::pg_catalog.int8 AS oid,
+       c.relkind::pg_catalog.text AS relkind,
+       pg_catalog.has_table_privilege(c.oid, 'SELECT') AS readable,
+       pg_catalog.array_position(%(search_path)s::pg_catalog.text[],
+                                 n.nspname::pg_catalog.text) AS path_position
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relname = 'django_migrations' AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+ORDER BY path_position NULLS LAST, n.nspname COLLATE pg_catalog."C"
