@@ -330,13 +330,31 @@ class Codebase(Model):
 # --- server log ----------------------------------------------------------------------------
 
 
+class TableName(Model):
+    """A table as a statement or the catalog names it, schema and name kept apart (a dot or
+    a quote inside a name never splits it)."""
+
+    schema_name: str | None = Field(
+        default=None, description="Schema; None when the statement left it unqualified.")
+    name: str = Field(description="Table name, as PostgreSQL stores it (case folded).")
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema_name}.{self.name}" if self.schema_name is not None else self.name
+
+
 class LogEvent(Model):
     time: datetime = Field(description="When the server logged it (UTC).")
     kind: str = Field(description="DROP TABLE, TRUNCATE, ALTER ... DROP, DDL, DELETE ...")
     statement: str = Field(description="The statement (first 500 characters).")
-    user: str | None = Field(default=None, description="Role, if the log line shows it.")
-    database: str | None = Field(default=None, description="Database, if shown.")
-    application: str | None = Field(default=None, description="application_name, if shown.")
+    tables: list[TableName] = Field(
+        default_factory=list, description="Tables the statement drops, truncates, alters or "
+        "deletes from, read with PostgreSQL's own parser (pglast).")
+    user: str | None = Field(default=None, description="Role, from the log line's prefix or "
+                             "its csv/json field (never from the statement's text).")
+    database: str | None = Field(default=None, description="Database, from the same fields.")
+    application: str | None = Field(default=None, description="application_name, idem.")
+    session: str | None = Field(default=None, description="Backend PID or session id, idem.")
     source: str = Field(description="file:line it came from.")
 
 

@@ -23,6 +23,8 @@ from reportgen.connection import (
     DEFAULT_LOCK_TIMEOUT_MS,
     DEFAULT_STATEMENT_TIMEOUT_MS,
     describe_target,
+    mask_dsn,
+    read_dsn_file,
     resolve_dsn,
     scrub,
 )
@@ -55,12 +57,13 @@ def _say(msg: str) -> None:
 
 
 def _command_line() -> str:
+    """The command as it was run, for Appendix A: a --dsn's password masked whole."""
     args = list(sys.argv[1:])
     for i, a in enumerate(args):
         if i and args[i - 1] == "--dsn":
-            args[i] = scrub(a, [])
+            args[i] = mask_dsn(a)
         elif a.startswith("--dsn="):
-            args[i] = "--dsn=" + scrub(a[6:], [])
+            args[i] = "--dsn=" + mask_dsn(a[6:])
     return "reportgen " + " ".join(shlex.quote(a) for a in args)
 
 
@@ -68,7 +71,11 @@ def _command_line() -> str:
 
 def dsn_options(f: Any) -> Any:
     f = click.option("--dsn", metavar="DSN", help="libpq URL or key=value string. Default: "
-                     "DATABASE_URL, then the libpq environment (PGHOST, PGSERVICE, ...).")(f)
+                     "DATABASE_URL, then the libpq environment (PGHOST, PGSERVICE, ...). A "
+                     "password here is visible to other users in `ps`: prefer ~/.pgpass, "
+                     "PGPASSWORD or --dsn-file.")(f)
+    f = click.option("--dsn-file", metavar="FILE", help="Read the DSN from FILE's first line "
+                     "('-': standard input), so no password appears in `ps`.")(f)
     f = click.option("--project", type=click.Path(exists=True, file_okay=False),
                      help="Application codebase to read migration files from (never imported)."
                      )(f)
@@ -205,6 +212,7 @@ def _gate(a: Assessment, fail_on: str | None) -> int:
 @dataclass
 class CollectOptions:
     dsn: str | None
+    dsn_file: str | None
     project: str | None
     django_settings: str | None
     statement_timeout_ms: int
@@ -230,7 +238,9 @@ def _progress(i: int, total: int, name: str) -> None:
 def _collect(o: CollectOptions) -> Collected:
     from reportgen.collect.run import collect
 
-    source = resolve_dsn(o.dsn)
+    if o.dsn and o.dsn_file:
+        raise click.UsageError("give --dsn or --dsn-file, not both")
+    source = resolve_dsn(read_dsn_file(o.dsn_file) if o.dsn_file else o.dsn)
     _say(f"collecting from {describe_target(source)} (read-only snapshot) ...")
     t0 = time.perf_counter()
     collected = collect(source, project=o.project, django_settings=o.django_settings,
@@ -254,6 +264,10 @@ def _collect(o: CollectOptions) -> Collected:
     for c in bundle.collection.collectors:
         if c.status == "error":
             _say(f"warning: collector {c.name} failed: {c.error}")
+    if bundle.identity is not None and bundle.identity.is_superuser:
+        _say(f"note: collected as superuser {bundle.identity.current_user}; a role with "
+             "pg_read_all_data and pg_monitor sees the same and can change nothing (README: "
+             "\"A role for collection\")")
     return collected
 
 
@@ -446,7 +460,7 @@ def demo(out: str, tz: str) -> int:
             f"{project.name} --exact-counts --timeline {timeline.name} --tz {tz} "
             f"--out {outdir.name}"]
         bundle = _collect(CollectOptions(
-            dsn=dsn, project=str(project), django_settings=None,
+            dsn=dsn, dsn_file=None, project=str(project), django_settings=None,
             statement_timeout_ms=DEFAULT_STATEMENT_TIMEOUT_MS,
             lock_timeout_ms=DEFAULT_LOCK_TIMEOUT_MS, exact_counts=True)).full()
         w = assess_outputs(bundle, outdir, opts, timeline=load_timeline(timeline),

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
@@ -46,6 +47,24 @@ class DsnSource:
     conninfo: str = field(repr=False)  # may hold a password: never printed, never stored
 
 
+def read_dsn_file(path: str) -> str:
+    """The DSN from a file (``-``: standard input), for those who must not put a password
+    on a command line (``ps`` shows every process's arguments) or in the environment. The
+    first non-empty line is the DSN."""
+    import sys
+
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConnectionFailed(f"--dsn-file {path}: cannot read it ({exc.__class__.__name__})"
+                               ) from None
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    if not line:
+        raise ConnectionFailed(f"--dsn-file {path}: no DSN in it (one line: a libpq URL or "
+                               "key=value string)")
+    return line
+
+
 def resolve_dsn(dsn: str | None, environ: Mapping[str, str] | None = None) -> DsnSource:
     """Pick the DSN: ``--dsn`` first, then ``DATABASE_URL``, then libpq's own environment.
 
@@ -61,17 +80,50 @@ def resolve_dsn(dsn: str | None, environ: Mapping[str, str] | None = None) -> Ds
     return DsnSource("libpq environment", "")
 
 
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+
+
 def _normalize(dsn: str) -> str:
     # SQLAlchemy-style URLs (postgresql+psycopg://) are common in app settings.
     dsn = _SQLALCHEMY_SCHEME.sub(lambda m: m.group(1) + "://", dsn.strip())
+    url = _URL.match(dsn)
+    if url:
+        # A raw '@' or '/' in the user or password makes libpq read part of the password as
+        # the host (and print it in its error). Refuse it, echoing nothing of the DSN.
+        rest = dsn[url.end():]
+        cut = re.search(r"[/?#]", rest)
+        authority, tail = (rest[:cut.start()], rest[cut.start():]) if cut else (rest, "")
+        if authority.count("@") > 1 or "@" in tail:
+            raise ConnectionFailed(
+                "the DSN URL is ambiguous: its user or password holds a character that must "
+                "be percent-encoded ('@' as %40, '/' as %2F, ':' as %3A, '%' as %25); or "
+                "leave the password out and use PGPASSWORD, ~/.pgpass or --dsn-file")
     try:
         pg_conninfo.conninfo_to_dict(dsn)
     except psycopg.ProgrammingError as exc:
+        # libpq quotes the offending fragment, which may be the password: never shown.
+        why = re.sub(r'"[^"]*"', "(fragment not shown)", _first_line(str(exc)))
+        why = re.sub(r"'[^']*'", "(fragment not shown)", why)
         raise ConnectionFailed(
-            f"the DSN is not valid libpq syntax ({_first_line(str(exc))}); "
-            "use postgresql://user@host:5432/dbname or 'host=... dbname=...'"
+            f"the DSN is not valid libpq syntax ({why}); "
+            "use postgresql://user@host:5432/dbname or 'host=... dbname=...', with any "
+            "special character of the password percent-encoded in a URL"
         ) from None
     return dsn
+
+
+def mask_dsn(dsn: str) -> str:
+    """The DSN as it may be printed (Appendix A, logs): the whole password value replaced,
+    whatever quoting or encoding it used; an unparsable DSN is not printed at all."""
+    try:
+        params = pg_conninfo.conninfo_to_dict(
+            _SQLALCHEMY_SCHEME.sub(lambda m: m.group(1) + "://", dsn.strip()))
+    except psycopg.ProgrammingError:
+        return "********"
+    if "password" not in params:
+        return dsn
+    params["password"] = "********"
+    return pg_conninfo.make_conninfo("", **params)
 
 
 def typed_parameters(source: DsnSource) -> dict[str, str]:

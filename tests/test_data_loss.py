@@ -162,3 +162,48 @@ def test_pdf_shows_the_timeline_figure(demo_bundle, tmp_path: Path):
 
     text = "".join(p.extract_text() for p in PdfReader(tmp_path / "report.pdf").pages)
     assert "Figure: the timeline by source" in text and "Responder" in text
+
+
+def test_server_log_evidence_cannot_be_steered_by_statement_text(logging_server):
+    """A DROP whose text pretends to be reportgen's, one run under an application_name that
+    starts with reportgen, and one whose comment names another user and database: all three
+    are evidence, attributed from the log line's own fields, with the tables PostgreSQL's
+    parser reads (a dot inside a quoted name does not split it)."""
+    srv = logging_server
+    srv.psql("CREATE DATABASE hostile_log")
+    dsn = srv.dsn("hostile_log")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute('CREATE TABLE victim1 (id int); CREATE TABLE victim2 (id int); '
+                     'CREATE TABLE "Mixed.Case" (id int); CREATE TABLE kept (id int)')
+    with psycopg.connect(dsn, autocommit=True, application_name="attacker") as conn:
+        conn.execute("DROP TABLE /* app=reportgen */ victim1")
+        conn.execute('DROP TABLE /* user=ceo db=payroll */ "Mixed.Case"')
+    with psycopg.connect(dsn, autocommit=True, application_name="reportgen/9.9") as conn:
+        conn.execute("DROP TABLE victim2")
+    time.sleep(0.5)
+    logdir = srv.datadir / "log"
+    for path in (logdir / "pg", logdir / "pg.csv"):
+        log = read_server_logs([path])
+        drops = [e for e in log.events if e.kind == "DROP TABLE"
+                 and e.database == "hostile_log"]
+        assert [[t.name for t in e.tables] for e in drops] == [
+            ["victim1"], ["Mixed.Case"], ["victim2"]], path.name
+        assert {e.user for e in drops} == {"postgres"}, path.name
+        assert [e.application for e in drops] == ["attacker", "attacker", "reportgen/9.9"]
+        assert all(e.session and e.session.isdigit() for e in drops)
+    b = collect_bundle(DsnSource("--dsn", dsn), server_logs=[logdir / "pg.csv"])
+    a = analyze(b)
+    dropped = next(f for f in a.findings if f.id == "data.tables_dropped_logged")
+    assert sorted(t.name for t in dropped.tables) == ["Mixed.Case", "victim1", "victim2"]
+    assert "kept" not in dropped.subjects
+
+
+def test_own_session_is_told_by_pid_and_time():
+    from reportgen.collect.server_log import OwnSession
+
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    own = OwnSession(4242, t, t + timedelta(seconds=5))
+    assert own.owns("4242", t + timedelta(seconds=1))
+    assert not own.owns("4242", t + timedelta(seconds=6))  # the PID reused later
+    assert not own.owns("4243", t + timedelta(seconds=1))
+    assert not own.owns(None, t + timedelta(seconds=1))

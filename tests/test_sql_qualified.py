@@ -6,6 +6,7 @@ search_path of the snapshot this is defence in depth against objects a database 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from reportgen.collect.trackers import READERS
 SQL_FILES = sorted(p.stem for p in SQL_DIR.glob("*.sql"))
 
 
-class _Unqualified(Visitor):  # type: ignore[misc]
+class _Unqualified(Visitor):
     def __init__(self) -> None:
         self.found: list[str] = []
 
@@ -54,9 +55,9 @@ def test_python_built_queries_too():
     from reportgen.collect import exact_counts, signals
 
     texts = [template for template, _ in READERS.values()]
-    texts += re.findall(r'"(SELECT pg_catalog[^"]*)"', open(exact_counts.__file__).read())
+    texts += re.findall(r'"(SELECT pg_catalog[^"]*)"', Path(exact_counts.__file__).read_text())
     texts += ["".join(re.findall(r'"([^"]*)"', m)) for m in re.findall(
-        r"snap\.query\(((?:\"[^\"]*\"\s*)+)\)", open(signals.__file__).read())]
+        r"snap\.query\(((?:\"[^\"]*\"\s*)+)\)", Path(signals.__file__).read_text())]
     assert len(texts) >= len(READERS) + 2
     for text in texts:
         finder = _Unqualified()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from reportgen.analyze.model import Changes, Finding, RowDelta
-from reportgen.bundle import EvidenceBundle, Relation
+from reportgen.bundle import EvidenceBundle, Relation, TableName
 
 STORED = ("table", "partitioned table", "materialized view")
 
@@ -25,6 +25,7 @@ class RowChange:
 @dataclass
 class BundleDiff:
     lost_tables: list[str] = field(default_factory=list)
+    lost_refs: list[TableName] = field(default_factory=list)  # the same, schema and name apart
     added_tables: list[str] = field(default_factory=list)
     lost_columns: list[str] = field(default_factory=list)
     added_columns: list[str] = field(default_factory=list)
@@ -99,7 +100,7 @@ class BundleDiff:
             out.append(Finding(
                 id="data.tables_dropped_since_baseline", severity="CRITICAL", dimension="data",
                 title=f"{len(self.lost_tables)} table(s) present in the baseline are gone",
-                subjects=self.lost_tables,
+                subjects=self.lost_tables, tables=self.lost_refs,
                 evidence=[f"baseline has {t}; current pg_class does not" for t in self.lost_tables],
                 explanation="Compared with the baseline bundle, these tables were dropped.",
                 recommendation="Restore them from a point-in-time copy (selective repair)."))
@@ -166,6 +167,7 @@ def diff_bundles(before: EvidenceBundle, after: EvidenceBundle) -> BundleDiff:
     d = BundleDiff()
     a, b = _rels(before), _rels(after)
     d.lost_tables = sorted(k for k, r in a.items() if k not in b and r.kind in STORED)
+    d.lost_refs = [TableName(schema_name=a[k].schema_name, name=a[k].name) for k in d.lost_tables]
     d.added_tables = sorted(k for k, r in b.items() if k not in a and r.kind in STORED)
     for k in sorted(set(a) & set(b)):
         ca = {c.name for c in a[k].columns}

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reportgen.bundle import TableName
 from reportgen.constants import LEVELS, Level
 
 ASSESSMENT_SCHEMA_VERSION = 1
@@ -30,6 +31,9 @@ class Finding(Model):
     dimension: Dimension
     title: str
     subjects: list[str] = Field(description="Apps, tables, columns, migrations concerned.")
+    tables: list[TableName] = Field(
+        default_factory=list, description="The tables among the subjects, schema and name "
+        "apart: what printed commands are built from.")
     evidence: list[str] = Field(description="Bundle facts the finding rests on.")
     explanation: str
     recommendation: str

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from reportgen.analyze.model import EffectCheck, MigrationStatus
 from reportgen.bundle import EvidenceBundle, MigrationFile, MigrationRecord, Relation
+from reportgen.quoting import shell_command, sql_literal, sql_qualified
 
 Key = tuple[str, str]  # (app, migration name)
 
@@ -493,17 +494,18 @@ def fake_commands(plan: list[Key]) -> list[str]:
         while j + 1 < len(plan) and plan[j + 1][0] == plan[i][0]:
             j += 1
         app, name = plan[j]
-        cmds.append(f"python manage.py migrate {app} {name} --fake")
+        cmds.append(shell_command("python", "manage.py", "migrate", app, name, "--fake"))
         i = j + 1
     return cmds
 
 
 def fake_sql(plan: list[Key], schema: str | None) -> str:
-    table = f'"{schema}".django_migrations' if schema else "django_migrations"
+    # Names from the database and the codebase: quoted so none can end the statement.
+    table = sql_qualified(schema, "django_migrations") if schema else "django_migrations"
     lines = ["-- For review only: reportgen never runs this. Equivalent to the --fake commands.",
              "BEGIN;"]
     for app, name in plan:
-        a, n = app.replace("'", "''"), name.replace("'", "''")
-        lines.append(f"INSERT INTO {table} (app, name, applied) VALUES ('{a}', '{n}', now());")
+        lines.append(f"INSERT INTO {table} (app, name, applied) "
+                     f"VALUES ({sql_literal(app)}, {sql_literal(name)}, pg_catalog.now());")
     lines.append("COMMIT;")
     return "\n".join(lines)

@@ -17,7 +17,10 @@ from reportgen.analyze.model import (
     TimelineEntry,
 )
 from reportgen.analyze.reconcile import fake_commands, fake_sql
-from reportgen.bundle import Relation
+from reportgen.bundle import Relation, TableName
+from reportgen.quoting import Placeholder as P
+from reportgen.quoting import pg_dump_pattern, sql_ident, sql_qualified
+from reportgen.quoting import shell_command as sh
 
 
 def restore_point(timeline: list[TimelineEntry]) -> tuple[datetime | None, str]:
@@ -77,6 +80,8 @@ def _pitr(ctx: Context, timeline: list[TimelineEntry]) -> RecoveryOption:
     ident = ctx.bundle.identity
     provider = ident.provider.name if ident else "unknown"
     endpoint = (ident.provider.endpoint if ident else None) or "<instance>"
+    # Production's name as a shell word, or a placeholder the responder fills in.
+    ep: str = endpoint if ident and ident.provider.endpoint else P("<instance>")
     when, why = restore_point(timeline)
     stamp = _iso(when)
     day = when.strftime("%Y%m%d-%H%M") if when else "before-incident"
@@ -91,9 +96,10 @@ def _pitr(ctx: Context, timeline: list[TimelineEntry]) -> RecoveryOption:
     commands: list[str]
     cons: list[str]
     if provider == "neon":
-        commands = [f"neon branches create --project-id <PROJECT_ID> --name restore-{day} "
-                    f"--parent {stamp}",
-                    f"neon connection-string restore-{day} --project-id <PROJECT_ID>"]
+        commands = [sh("neon", "branches", "create", "--project-id", P("<PROJECT_ID>"),
+                       "--name", f"restore-{day}", "--parent", stamp),
+                    sh("neon", "connection-string", f"restore-{day}", "--project-id",
+                       P("<PROJECT_ID>"))]
         steps.insert(1, f"`--parent <timestamp>` branches from the project's default branch. "
                         f"If production (endpoint {endpoint}) is another branch, create the "
                         "branch in the Console (Branches → Create branch → past data) or via "
@@ -103,47 +109,47 @@ def _pitr(ctx: Context, timeline: list[TimelineEntry]) -> RecoveryOption:
         title = f"Neon point-in-time branch (production endpoint {endpoint})"
     elif provider in ("rds", "aurora"):
         if provider == "aurora":
-            commands = [f"aws rds restore-db-cluster-to-point-in-time "
-                        f"--source-db-cluster-identifier {endpoint} --db-cluster-identifier "
-                        f"{endpoint}-restore-{day} --restore-to-time {stamp}",
-                        f"aws rds create-db-instance --db-cluster-identifier "
-                        f"{endpoint}-restore-{day} --db-instance-identifier "
-                        f"{endpoint}-restore-{day}-1 --engine aurora-postgresql "
-                        "--db-instance-class <CLASS>"]
+            commands = [sh("aws", "rds", "restore-db-cluster-to-point-in-time",
+                           "--source-db-cluster-identifier", ep, "--db-cluster-identifier",
+                           _named(ep, f"-restore-{day}"), "--restore-to-time", stamp),
+                        sh("aws", "rds", "create-db-instance", "--db-cluster-identifier",
+                           _named(ep, f"-restore-{day}"), "--db-instance-identifier",
+                           _named(ep, f"-restore-{day}-1"), "--engine", "aurora-postgresql",
+                           "--db-instance-class", P("<CLASS>"))]
             title = "Aurora point-in-time restore to a new cluster"
         else:
-            commands = [f"aws rds describe-db-instances --db-instance-identifier {endpoint} "
-                        "--query 'DBInstances[0].LatestRestorableTime'",
-                        f"aws rds restore-db-instance-to-point-in-time "
-                        f"--source-db-instance-identifier {endpoint} "
-                        f"--target-db-instance-identifier {endpoint}-restore-{day} "
-                        f"--restore-time {stamp}"]
+            commands = [sh("aws", "rds", "describe-db-instances", "--db-instance-identifier",
+                           ep, "--query", "DBInstances[0].LatestRestorableTime"),
+                        sh("aws", "rds", "restore-db-instance-to-point-in-time",
+                           "--source-db-instance-identifier", ep,
+                           "--target-db-instance-identifier", _named(ep, f"-restore-{day}"),
+                           "--restore-time", stamp)]
             title = "AWS RDS point-in-time restore to a new instance"
         cons = ["A new instance takes minutes to hours to become available, and costs while "
                 "it runs."]
     elif provider == "cloudsql":
-        commands = [f"gcloud sql instances clone {endpoint} {endpoint}-restore-{day} "
-                    f"--point-in-time={stamp}"]
+        commands = [sh("gcloud", "sql", "instances", "clone", ep,
+                       _named(ep, f"-restore-{day}"), f"--point-in-time={stamp}")]
         title = "Cloud SQL point-in-time clone to a new instance"
         cons = ["The clone is a full new instance (same project and settings)."]
     elif provider == "azure":
-        commands = [f"az postgres flexible-server restore --resource-group <RESOURCE_GROUP> "
-                    f"--name {endpoint}-restore-{day} --source-server {endpoint} "
-                    f"--restore-time {stamp.replace('Z', '+00:00')}"]
+        commands = [sh("az", "postgres", "flexible-server", "restore", "--resource-group",
+                       P("<RESOURCE_GROUP>"), "--name", _named(ep, f"-restore-{day}"),
+                       "--source-server", ep, "--restore-time", stamp.replace("Z", "+00:00"))]
         title = "Azure Database for PostgreSQL point-in-time restore to a new server"
         cons = ["A new server is provisioned (minutes to hours)."]
     elif provider == "heroku":
-        commands = ["heroku pg:info --app <APP>",
-                    f"heroku addons:create heroku-postgresql:<PLAN> --rollback DATABASE_URL "
-                    f"--to '{when:%Y-%m-%d %H:%M}+00' --app <APP>" if when else
-                    "heroku addons:create heroku-postgresql:<PLAN> --rollback DATABASE_URL "
-                    "--to '<TIME>' --app <APP>"]
+        commands = [sh("heroku", "pg:info", "--app", P("<APP>")),
+                    sh("heroku", "addons:create", P("heroku-postgresql:<PLAN>"), "--rollback",
+                       "DATABASE_URL", "--to",
+                       f"{when:%Y-%m-%d %H:%M}+00" if when else P("'<TIME>'"),
+                       "--app", P("<APP>"))]
         title = "Heroku Postgres rollback into a new database"
         cons = ["The rollback database is a new add-on, billed while it exists."]
     elif provider == "self-hosted":
-        commands = ["# on a spare host: restore the latest base backup taken before the "
-                    "restore point into <RESTORED_DATADIR>, then",
-                    "echo \"restore_command = 'cp /path/to/wal_archive/%f %p'\" >> "
+        steps.insert(1, "On a spare host, restore the latest base backup taken before the "
+                        "restore point into <RESTORED_DATADIR>, then run the commands below.")
+        commands = ["echo \"restore_command = 'cp /path/to/wal_archive/%f %p'\" >> "
                     "<RESTORED_DATADIR>/postgresql.auto.conf",
                     f"echo \"recovery_target_time = '{stamp}'\" >> "
                     "<RESTORED_DATADIR>/postgresql.auto.conf",
@@ -173,6 +179,11 @@ def _pitr(ctx: Context, timeline: list[TimelineEntry]) -> RecoveryOption:
         cons=cons, data_loss_risk="LOW", expected_time="15–60 minutes",
         verification=verify, restore_point=when,
         window_check=window_check(provider, when, ctx.bundle.collection.started_at))
+
+
+def _named(endpoint: str, suffix: str) -> str:
+    """A new instance's name from production's: a placeholder stays a placeholder."""
+    return P(endpoint + suffix) if isinstance(endpoint, P) else endpoint + suffix
 
 
 def _noun(provider: str) -> str:
@@ -227,7 +238,7 @@ def _fix_reference(ctx: Context) -> RecoveryOption | None:
         fix = d.similar[0].split(" ")[0] if d.similar else "<app.Model>"
         steps.append(f"In {where}, field {d.field}: change to='{d.target}' to the model that "
                      f"exists ({fix}), if that is what was meant.")
-        commands.append(f"grep -n \"{d.target}\" {where}")
+        commands.append(sh("grep", "-n", "-F", "-e", d.target, "--", where))
     steps.append("A compatibility view (CREATE VIEW <missing table> AS SELECT * FROM <real "
                  "table>) does not help here: a foreign key cannot reference a view, so the "
                  "migration must be edited.")
@@ -248,35 +259,45 @@ LOST_TABLE_FINDINGS = ("data.tables_missing", "data.tables_dropped_since_baselin
                        "data.tables_dropped_logged")
 
 
+def _lost_refs(findings: list[Finding]) -> list[TableName]:
+    """The lost tables the findings name, schema and name apart, each once."""
+    refs: list[TableName] = []
+    for f in findings:
+        if f.id in LOST_TABLE_FINDINGS:
+            refs += [t for t in f.tables if t not in refs]
+    return refs
+
+
 def _lost_tables(ctx: Context, findings: list[Finding]) -> list[Relation]:
     """The lost tables, as the baseline (else nothing better) describes them."""
-    names = {s.split(".")[-1] for f in findings if f.id in LOST_TABLE_FINDINGS
-             for s in f.subjects}
     source = ctx.baseline.inventory if ctx.baseline and ctx.baseline.inventory else None
     if source is None:
         return []
-    return [r for r in source.relations if r.name in names
-            and r.kind in ("table", "partitioned table")]
+    refs = _lost_refs(findings)
+    return [r for r in source.relations if r.kind in ("table", "partitioned table")
+            and any(t.name == r.name and t.schema_name in (None, r.schema_name) for t in refs)]
 
 
 def fk_order(tables: list[Relation]) -> list[Relation]:
-    """Parents before children among the tables to restore (cycles keep their given order)."""
-    by_name = {t.qualified: t for t in tables}
+    """Parents before children among the tables to restore (cycles keep their given order).
+    Tables are keyed by (schema, name): a dot inside a name never makes two tables one."""
+    by_key = {(t.schema_name, t.name): t for t in tables}
     done: list[Relation] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
 
-    def visit(t: Relation, stack: set[str]) -> None:
-        if t.qualified in seen or t.qualified in stack:
+    def visit(t: Relation, stack: set[tuple[str, str]]) -> None:
+        key = (t.schema_name, t.name)
+        if key in seen or key in stack:
             return
-        stack.add(t.qualified)
+        stack.add(key)
         for fk in t.foreign_keys:
-            parent = by_name.get(f"{fk.ref_schema}.{fk.ref_table}")
+            parent = by_key.get((fk.ref_schema, fk.ref_table))
             if parent is not None and parent is not t:
                 visit(parent, stack)
-        seen.add(t.qualified)
+        seen.add(key)
         done.append(t)
 
-    for t in sorted(tables, key=lambda r: r.qualified):
+    for t in sorted(tables, key=lambda r: (r.schema_name, r.name)):
         visit(t, set())
     return done
 
@@ -286,7 +307,8 @@ def _selective_repair(ctx: Context, findings: list[Finding]) -> RecoveryOption |
         return None
     lost = fk_order(_lost_tables(ctx, findings))
     if not lost:
-        names = sorted({s for f in findings if f.id in LOST_TABLE_FINDINGS for s in f.subjects})
+        refs = _lost_refs(findings)
+        names = [t.qualified for t in refs]
         return RecoveryOption(
             id="selective_repair", title="Copy the lost tables back from the restored copy",
             applies_when="Tables are gone and a point-in-time copy exists.",
@@ -295,35 +317,32 @@ def _selective_repair(ctx: Context, findings: list[Finding]) -> RecoveryOption |
                    "whose constraints CASCADE dropped (`reportgen diff restored.json "
                    "evidence.json`).",
                    f"Dump and restore only: {', '.join(names)}."],
-            commands=["pg_dump --format=custom --no-owner " + " ".join(
-                f"-t {n}" for n in names) + " \"$RESTORED_DSN\" -f lost-tables.dump",
-                      "pg_restore --single-transaction --no-owner -d \"$PRODUCTION_DSN\" "
-                      "lost-tables.dump"],
+            commands=[_dump_command(refs), _RESTORE_COMMAND],
             pros=["Brings back exactly what was lost; other tables keep their current rows."],
             cons=["Without a baseline the foreign keys that pointed at these tables are not "
                   "known here: list them from the restored copy first."],
             data_loss_risk="MEDIUM", expected_time="1–3 hours",
             verification=["reportgen collect --exact-counts -o repaired.json",
                           "reportgen diff restored.json repaired.json"], subjects=names)
-    lost_names = {t.qualified for t in lost}
+    lost_keys = {(t.schema_name, t.name) for t in lost}
     dependents = []
     for r in ctx.baseline.inventory.relations if ctx.baseline and ctx.baseline.inventory else []:
-        if r.qualified in lost_names:
+        if (r.schema_name, r.name) in lost_keys:
             continue
         for fk in r.foreign_keys:
-            if f"{fk.ref_schema}.{fk.ref_table}" in lost_names:
+            if (fk.ref_schema, fk.ref_table) in lost_keys:
                 dependents.append((r, fk))
-    flags = " ".join(f"-t {_q(t.schema_name)}.{_q(t.name)}" for t in lost)
     script = ["-- Foreign keys that pointed at the restored tables (dropped by CASCADE), from "
               "the baseline. NOT VALID first, then VALIDATE: rows written after the restore "
               "point that reference missing parents make VALIDATE fail, and show up."]
     for r, fk in dependents:
-        cols = ", ".join(_q(c) for c in fk.columns)
-        refs = ", ".join(_q(c) for c in fk.ref_columns)
-        table = f"{_q(r.schema_name)}.{_q(r.name)}"
-        script.append(f"ALTER TABLE {table} ADD CONSTRAINT {_q(fk.name)} FOREIGN KEY ({cols}) "
-                      f"REFERENCES {_q(fk.ref_schema)}.{_q(fk.ref_table)} ({refs}) NOT VALID;")
-        script.append(f"ALTER TABLE {table} VALIDATE CONSTRAINT {_q(fk.name)};")
+        cols = ", ".join(sql_ident(c) for c in fk.columns)
+        ref_cols = ", ".join(sql_ident(c) for c in fk.ref_columns)
+        table = sql_qualified(r.schema_name, r.name)
+        script.append(f"ALTER TABLE {table} ADD CONSTRAINT {sql_ident(fk.name)} FOREIGN KEY "
+                      f"({cols}) REFERENCES {sql_qualified(fk.ref_schema, fk.ref_table)} "
+                      f"({ref_cols}) NOT VALID;")
+        script.append(f"ALTER TABLE {table} VALIDATE CONSTRAINT {sql_ident(fk.name)};")
     dep_names = sorted({r.qualified for r, _ in dependents})
     return RecoveryOption(
         id="selective_repair",
@@ -337,10 +356,8 @@ def _selective_repair(ctx: Context, findings: list[Finding]) -> RecoveryOption |
                 f"({', '.join(dep_names)}), which CASCADE dropped (SQL below)."
                 if dep_names else "No other table referenced them in the baseline."),
                "Check rows written after the restore point in the dependent tables."],
-        commands=[f"pg_dump --format=custom --no-owner {flags} \"$RESTORED_DSN\" "
-                  "-f lost-tables.dump",
-                  "pg_restore --single-transaction --no-owner -d \"$PRODUCTION_DSN\" "
-                  "lost-tables.dump"],
+        commands=[_dump_command([TableName(schema_name=t.schema_name, name=t.name)
+                                 for t in lost]), _RESTORE_COMMAND],
         script="\n".join(script) if dependents else None,
         pros=["Brings back exactly what was lost; every other table keeps its current rows."],
         cons=["Rows written to the lost tables after the restore point are not in the copy.",
@@ -351,9 +368,17 @@ def _selective_repair(ctx: Context, findings: list[Finding]) -> RecoveryOption |
         subjects=[t.qualified for t in lost] + dep_names)
 
 
-def _q(name: str) -> str:
-    plain = name.replace("_", "").isalnum() and name == name.lower() and not name[:1].isdigit()
-    return name if plain else '"' + name.replace('"', '""') + '"'
+def _dump_command(tables: list[TableName]) -> str:
+    """pg_dump of exactly these tables: one quoted -t pattern each (a name's dots, quotes,
+    case and wildcards are literal in it), --strict-names so a pattern that matches nothing
+    fails instead of silently dumping less."""
+    flags = [w for t in tables for w in ("-t", pg_dump_pattern(t.schema_name, t.name))]
+    return sh("pg_dump", "--format=custom", "--no-owner", "--strict-names", *flags,
+              P('"$RESTORED_DSN"'), "-f", "lost-tables.dump")
+
+
+_RESTORE_COMMAND = sh("pg_restore", "--single-transaction", "--no-owner", "-d",
+                      P('"$PRODUCTION_DSN"'), "lost-tables.dump")
 
 
 def build_recovery(ctx: Context, findings: list[Finding],

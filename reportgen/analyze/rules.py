@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Callable
 
 from reportgen.analyze.context import Context
 from reportgen.analyze.model import Finding
+from reportgen.bundle import LogEvent, TableName
 
 
 def _names(items: list[str], limit: int = 12) -> str:
@@ -243,6 +243,7 @@ def migration_reconciliation(ctx: Context) -> list[Finding]:
                 id="data.tables_missing", severity="CRITICAL", dimension="data",
                 title=f"{len(tables)} table(s) created by recorded migrations are gone",
                 subjects=tables,
+                tables=[TableName(schema_name=_django_schema(ctx), name=t) for t in tables],
                 evidence=[f"pg_class has no {t} (schema of django_migrations)" for t in tables],
                 explanation="Their rows are gone with them unless a backup or restore point "
                             "holds them.",
@@ -366,22 +367,6 @@ def other_trackers(ctx: Context) -> list[Finding]:
 
 LOSS_KINDS = ("DROP TABLE", "TRUNCATE", "DELETE without WHERE", "UPDATE without WHERE",
               "ALTER ... DROP", "DROP")
-_DROP_TARGETS = re.compile(r"^\s*drop\s+table\s+(?:if\s+exists\s+)?(.+?)"
-                           r"(?:\s+(?:cascade|restrict))?\s*;?\s*$", re.I | re.S)
-
-
-def dropped_tables(statement: str) -> list[str]:
-    """Bare names a DROP TABLE statement names (quotes removed, schema dropped)."""
-    m = _DROP_TARGETS.match(statement)
-    if not m:
-        return []
-    out = []
-    for part in m.group(1).split(","):
-        name = part.strip().split(".")[-1].strip()
-        out.append(name[1:-1].replace('""', '"') if name.startswith('"') else name.lower())
-    return [n for n in out if n]
-
-
 def emptied_tables(ctx: Context) -> list[Finding]:
     inv = ctx.bundle.inventory
     if inv is None:
@@ -442,18 +427,29 @@ def logged_events(ctx: Context) -> list[Finding]:
                         "back is logged too. Whether the data is gone shows in the inventory.",
             recommendation="Restore from a point in time just before the first of them."))
     if ctx.live is not None and ctx.bundle.inventory is not None:
-        present = {r.name for r in ctx.bundle.inventory.relations}
-        gone = []
+        ident = ctx.bundle.identity
+        default_schema = ident.current_schema if ident is not None else None
+        present = {(r.schema_name, r.name) for r in ctx.bundle.inventory.relations}
+        names = {r.name for r in ctx.bundle.inventory.relations}
+        gone: list[tuple[TableName, LogEvent]] = []
         for e in log.events:
-            if e.kind == "DROP TABLE":
-                gone += [(t, e) for t in dropped_tables(e.statement) if t not in present]
+            if e.kind != "DROP TABLE":
+                continue
+            for t in e.tables:
+                # Unqualified: the table the application's search_path found, when known.
+                schema = t.schema_name if t.schema_name is not None else default_schema
+                exists = (schema, t.name) in present if schema is not None else t.name in names
+                if not exists and all(t != g for g, _ in gone):
+                    gone.append((t, e))
         if gone:
             out.append(Finding(
                 id="data.tables_dropped_logged", severity="CRITICAL", dimension="data",
                 title=f"{len(gone)} table(s) dropped according to the server log are gone",
-                subjects=sorted({t for t, _ in gone}),
-                evidence=[f"{e.time:%Y-%m-%d %H:%M:%S} UTC DROP TABLE {t} by {e.user or '?'} "
-                          f"[{e.source}]; pg_class has no {t}" for t, e in gone],
+                subjects=sorted({t.qualified for t, _ in gone}),
+                tables=[t for t, _ in gone],
+                evidence=[f"{e.time:%Y-%m-%d %H:%M:%S} UTC DROP TABLE {t.qualified} by "
+                          f"{e.user or '?'} [{e.source}]; pg_class has no {t.qualified}"
+                          for t, e in gone],
                 explanation="The log shows the DROP and the catalog shows the table absent: "
                             "the table and its rows are gone.",
                 recommendation="Restore the tables from a point-in-time copy taken before "
@@ -526,3 +522,9 @@ RULES: list[Callable[[Context], list[Finding]]] = [
     migration_tracking, migration_reconciliation, graph_errors, other_trackers, emptied_tables,
     destructive_statements, logged_events, no_baseline,
 ]
+
+
+def _django_schema(ctx: Context) -> str | None:
+    """The schema of django_migrations: where Django created the tables it records."""
+    m = ctx.bundle.migrations
+    return m.django.schema_name if m is not None else None

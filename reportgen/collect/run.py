@@ -101,7 +101,7 @@ def collect(
     round_trips = snap.round_trips  # read after the closing ROLLBACK: every statement sent
     from reportgen.bundle import SCHEMA_VERSION, Collection, EvidenceBundle, Tool
     from reportgen.collect.codebase import scan_project
-    from reportgen.collect.server_log import read_server_logs
+    from reportgen.collect.server_log import OwnSession, read_server_logs
 
     codebase: Codebase | None = None
     if django_settings is not None:
@@ -112,8 +112,12 @@ def collect(
         codebase = _run(runs, "codebase", None, lambda: scan_project(project))
     server_log = None
     if server_logs:
+        ident = results["identity"]
+        # reportgen's own statements are told apart by its session (PID and time window).
+        own = OwnSession(ident.backend_pid, started, clock()) \
+            if ident is not None and ident.backend_pid is not None else None
         server_log = _run(runs, "server_log", None,
-                          lambda: read_server_logs(server_logs, log_tz=log_tz))
+                          lambda: read_server_logs(server_logs, log_tz=log_tz, own=own))
     finished = clock()
     bundle = EvidenceBundle(
         schema_version=SCHEMA_VERSION,

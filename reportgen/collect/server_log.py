@@ -15,11 +15,12 @@ from __future__ import annotations
 import csv
 import json
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from reportgen.bundle import LogEvent, ServerLog
-from reportgen.collect.signals import classify
+from reportgen.collect.statement_parse import parse_statements
 from reportgen.errors import InputError
 
 MAX_EVENTS = 5000
@@ -27,19 +28,12 @@ _TS = re.compile(r"^(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?)"
                  r"(?:\s*([A-Za-z]{1,5}|[+-]\d\d(?::?\d\d)?))?")
 _STMT = re.compile(r"(?:LOG|STATEMENT):\s+(?:duration: [\d.]+ ms\s+)?"
                    r"(?:statement|execute [^:]*):\s?(.*)$")
-_DDL = re.compile(r"^\s*(create|alter|drop|truncate|grant|revoke|rename|comment\s+on)\b", re.I)
-_DELETE = re.compile(r"^\s*delete\s+from\b", re.I)
 
 
 def statement_kind(text: str) -> str | None:
-    kind = classify(text)
-    if kind:
-        return kind
-    if _DELETE.search(text):
-        return "DELETE"
-    if _DDL.search(text):
-        return "DDL"
-    return None
+    """The kind of the first DDL or destructive statement in ``text`` (None: neither)."""
+    found = parse_statements(text)
+    return found[0].kind if found else None
 
 
 def _parse_time(stamp: str, zone: str | None, fallback: tzinfo | None) -> datetime | None:
@@ -60,35 +54,48 @@ def _parse_time(stamp: str, zone: str | None, fallback: tzinfo | None) -> dateti
     return t.replace(tzinfo=fallback).astimezone(UTC)
 
 
-def _event(time: datetime, text: str, user: str | None, db: str | None, app: str | None,
-           source: str) -> LogEvent | None:
-    kind = statement_kind(text)
-    if kind is None:
-        return None
-    return LogEvent(time=time, kind=kind, statement=" ".join(text.split())[:500],
-                    user=user or None, database=db or None, application=app or None,
-                    source=source)
+@dataclass(frozen=True)
+class OwnSession:
+    """reportgen's own collecting session: its statements are recognised by backend PID and
+    time window, never by their text or application_name (which anyone can set)."""
+
+    pid: int
+    start: datetime
+    end: datetime
+
+    def owns(self, session: str | None, when: datetime) -> bool:
+        return session == str(self.pid) and self.start <= when <= self.end
+
+
+def _events(time: datetime, text: str, user: str | None, db: str | None, app: str | None,
+            session: str | None, source: str) -> list[LogEvent]:
+    """One event per DDL or destructive statement in the logged text (pglast), each with the
+    tables it names. User, database, application and session come from the log line's own
+    fields (prefix, csv or json), never from the statement."""
+    return [LogEvent(time=time, kind=st.kind, statement=" ".join(st.text.split())[:500],
+                     tables=st.tables, user=user or None, database=db or None,
+                     application=app or None, session=session or None, source=source)
+            for st in parse_statements(text) if st.kind is not None]
 
 
 def _stderr(path: Path, lines: list[str], tz: tzinfo | None) -> tuple[list[LogEvent], int]:
     events: list[LogEvent] = []
     unparsed = 0
-    pending: tuple[datetime | None, list[str], str, str, str, int] | None = None
+    pending: tuple[datetime | None, list[str], dict[str, str | None], int] | None = None
 
     def flush() -> None:
         nonlocal unparsed
         if pending is None:
             return
-        when, parts, user, db, app, n = pending
+        when, parts, fields, n = pending
         text = "\n".join(parts)
         if statement_kind(text) is None:
             return
         if when is None:
             unparsed += 1
             return
-        ev = _event(when, text, user, db, app, f"{path.name}:{n}")
-        if ev:
-            events.append(ev)
+        events.extend(_events(when, text, fields["user"], fields["db"], fields["app"],
+                              fields["session"], f"{path.name}:{n}"))
 
     for n, line in enumerate(lines, start=1):
         if line.startswith("\t") and pending is not None:
@@ -100,13 +107,15 @@ def _stderr(path: Path, lines: list[str], tz: tzinfo | None) -> tuple[list[LogEv
         flush()
         pending = None
         s = _STMT.search(line)
-        if not s or "app=reportgen" in line:
+        if not s:
             continue
-        user = _kv(line, "user") or _at(line, 0)
-        db = _kv(line, "db") or _at(line, 1)
-        app = _kv(line, "app")
-        pending = (_parse_time(m.group(1), m.group(2), tz), [s.group(1)], user or "",
-                   db or "", app or "", n)
+        # Only the line's prefix (before "LOG:  statement:") holds the session's fields: the
+        # statement's own text (a comment saying user=ceo) never does.
+        prefix = line[:s.start()]
+        fields = {"user": _kv(prefix, "user") or _at(prefix, 0),
+                  "db": _kv(prefix, "db") or _at(prefix, 1), "app": _kv(prefix, "app"),
+                  "session": _pid(prefix)}
+        pending = (_parse_time(m.group(1), m.group(2), tz), [s.group(1)], fields, n)
     flush()
     return events, unparsed
 
@@ -114,6 +123,11 @@ def _stderr(path: Path, lines: list[str], tz: tzinfo | None) -> tuple[list[LogEv
 def _kv(line: str, key: str) -> str | None:
     m = re.search(rf"\b{key}=([^\s,\]]+)", line)
     return m.group(1) if m and m.group(1) not in ("[unknown]", "") else None
+
+
+def _pid(prefix: str) -> str | None:
+    m = re.search(r"\[(\d+)\]", prefix)
+    return m.group(1) if m else None
 
 
 def _at(line: str, i: int) -> str | None:
@@ -130,16 +144,15 @@ def _csvlog(path: Path, text: str, tz: tzinfo | None) -> tuple[list[LogEvent], i
         s = re.match(r"(?:duration: [\d.]+ ms\s+)?(?:statement|execute [^:]*):\s?(.*)$", msg,
                      re.S)
         app = row[22] if len(row) > 22 else ""
-        if not s or app.startswith("reportgen"):
+        if not s:
             continue
         m = _TS.match(row[0])
         when = _parse_time(m.group(1), m.group(2), tz) if m else None
         if when is None:
             unparsed += statement_kind(s.group(1)) is not None
             continue
-        ev = _event(when, s.group(1), row[1], row[2], app, f"{path.name}:{n}")
-        if ev:
-            events.append(ev)
+        # csvlog columns: 1 user, 2 database, 3 process id, 22 application_name
+        events += _events(when, s.group(1), row[1], row[2], app, row[3], f"{path.name}:{n}")
     return events, unparsed
 
 
@@ -154,21 +167,21 @@ def _jsonlog(path: Path, lines: list[str], tz: tzinfo | None) -> tuple[list[LogE
         s = re.match(r"(?:duration: [\d.]+ ms\s+)?(?:statement|execute [^:]*):\s?(.*)$", msg,
                      re.S)
         app = str(rec.get("application_name", ""))
-        if not s or app.startswith("reportgen"):
+        if not s:
             continue
         m = _TS.match(str(rec.get("timestamp", "")))
         when = _parse_time(m.group(1), m.group(2), tz) if m else None
         if when is None:
             unparsed += statement_kind(s.group(1)) is not None
             continue
-        ev = _event(when, s.group(1), rec.get("user"), rec.get("dbname"), app,
-                    f"{path.name}:{n}")
-        if ev:
-            events.append(ev)
+        pid = rec.get("pid")
+        events += _events(when, s.group(1), rec.get("user"), rec.get("dbname"), app,
+                          str(pid) if pid is not None else None, f"{path.name}:{n}")
     return events, unparsed
 
 
-def read_server_logs(paths: list[Path], log_tz: str | None = None) -> ServerLog:
+def read_server_logs(paths: list[Path], log_tz: str | None = None,
+                     own: OwnSession | None = None) -> ServerLog:
     from reportgen.render.environment import parse_tz
 
     tz = parse_tz(log_tz) if log_tz else None
@@ -195,6 +208,12 @@ def read_server_logs(paths: list[Path], log_tz: str | None = None) -> ServerLog:
     if unparsed:
         notes.append(f"{unparsed} statement(s) had a time whose zone is not UTC or a numeric "
                      "offset: pass --log-tz with the server's log_timezone")
+    if own is not None:
+        mine = [e for e in events if own.owns(e.session, e.time)]
+        if mine:
+            notes.append(f"{len(mine)} statement(s) of reportgen's own session (pid {own.pid}) "
+                         "left out")
+            events = [e for e in events if not own.owns(e.session, e.time)]
     events.sort(key=lambda e: (e.time, e.source))
     if len(events) > MAX_EVENTS:
         notes.append(f"{len(events)} events found; the latest {MAX_EVENTS} are kept")

@@ -3,29 +3,22 @@ pg_stat_statements. Both are optional: missing or unreadable is recorded, not fa
 
 from __future__ import annotations
 
-import re
-
 from psycopg import sql
 
 from reportgen.bundle import DatabaseStats, Signals, StatementStat
 from reportgen.collect.queries import load
+from reportgen.collect.statement_parse import parse_statements
 from reportgen.connection import Snapshot
 
-_KIND = [
-    ("DROP TABLE", re.compile(r"^\s*drop\s+table\b", re.I)),
-    ("DROP", re.compile(r"^\s*drop\b", re.I)),
-    ("TRUNCATE", re.compile(r"^\s*truncate\b", re.I)),
-    ("ALTER ... DROP", re.compile(r"^\s*alter\s+table\b.*\bdrop\b", re.I | re.S)),
-    ("DELETE without WHERE", re.compile(r"^\s*delete\s+from\s+(?!.*\bwhere\b)", re.I | re.S)),
-    ("UPDATE without WHERE", re.compile(r"^\s*update\s+(?!.*\bwhere\b)", re.I | re.S)),
-]
+#: What pg_stat_statements is searched for (statement_parse's kinds).
+DESTRUCTIVE = ("DROP TABLE", "DROP", "TRUNCATE", "ALTER ... DROP", "DELETE without WHERE",
+               "UPDATE without WHERE")
 
 
 def classify(query: str) -> str | None:
-    for kind, rx in _KIND:
-        if rx.search(query):
-            return kind
-    return None
+    """The destructive kind of a (normalized) statement, by PostgreSQL's parser."""
+    found = [st.kind for st in parse_statements(query) if st.kind in DESTRUCTIVE]
+    return found[0] if found else None
 
 
 def collect_signals(snap: Snapshot) -> Signals:

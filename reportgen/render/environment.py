@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jinja2
 
 from reportgen.errors import InputError
+from reportgen.quoting import fence
 
 
 def builtin_templates() -> Path:
@@ -143,6 +144,7 @@ def make_environment(template_dir: str | Path | None, tz: tzinfo) -> jinja2.Envi
         return "unknown" if t is None else t.astimezone(UTC).strftime(fmt) + " UTC"
 
     env.filters.update(md=md, mdtext=mdtext, code=code, plain=plain, cell=cell,
+                       fence=fence, visible=visible,
                        bytes=human_bytes, num=number, local=local, utc=utc)
     env.globals["tz_name"] = datetime(2026, 1, 1, tzinfo=UTC).astimezone(tz).tzname()
     return env

@@ -1,0 +1,100 @@
+"""Quoting for everything reportgen prints for a responder to run: shell words, SQL
+identifiers and literals, pg_dump patterns, Markdown code fences.
+
+Every name comes from a database, a log or a codebase reportgen does not trust (DESIGN.md,
+"Trust"): nothing here lets a name end its quoting early, and nothing invisible is printed
+raw (a bidi override or a zero-width character would make the command on screen differ from
+the one pasted). Invisible characters are written as escapes that the shell or PostgreSQL
+turns back into the exact name: ``$(printf '\\NNN')`` in a shell word, ``U&"\\XXXX"`` in SQL.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import unicodedata
+
+#: Characters printed as escapes, never raw: controls (but newline and tab, which a
+#: terminal and a code block show as themselves), format characters (bidi, zero-width) and
+#: the line and paragraph separators.
+_INVISIBLE = ("Cc", "Cf", "Zl", "Zp")
+
+
+def _hidden(c: str) -> bool:
+    return unicodedata.category(c) in _INVISIBLE and c not in "\n\t"
+
+
+class Placeholder(str):
+    """A word the responder replaces before running the command (``<PROJECT_ID>``), or a
+    shell expansion meant to happen (``"$RESTORED_DSN"``): printed as it is."""
+
+    __slots__ = ()
+
+
+def shell_word(word: str) -> str:
+    """One POSIX shell word that the shell turns back into exactly ``word``."""
+    if isinstance(word, Placeholder):
+        return str(word)
+    if not any(_hidden(c) for c in word):
+        return shlex.quote(word)
+    parts: list[str] = []
+    run: list[str] = []
+    for c in word:
+        if _hidden(c):
+            if run:
+                parts.append(shlex.quote("".join(run)))
+                run = []
+            octal = "".join(f"\\{b:03o}" for b in c.encode("utf-8"))
+            parts.append(f"\"$(printf '{octal}')\"")
+        else:
+            run.append(c)
+    if run:
+        parts.append(shlex.quote("".join(run)))
+    return "".join(parts)
+
+
+def shell_command(*words: str) -> str:
+    """A command line: each word quoted (Placeholders as they are)."""
+    return " ".join(shell_word(w) for w in words)
+
+
+def sql_ident(name: str) -> str:
+    """A quoted SQL identifier: always in double quotes (so reserved words, case and dots are
+    kept), ``"`` doubled; ``U&"..."`` with escapes when the name holds invisible characters."""
+    if not any(_hidden(c) for c in name):
+        return '"' + name.replace('"', '""') + '"'
+    body = "".join(f"\\{ord(c):04X}" if _hidden(c) and ord(c) <= 0xFFFF
+                   else f"\\+{ord(c):06X}" if _hidden(c)
+                   else "\\\\" if c == "\\" else '""' if c == '"' else c for c in name)
+    return f'U&"{body}"'
+
+
+def sql_qualified(schema: str | None, name: str) -> str:
+    return f"{sql_ident(schema)}.{sql_ident(name)}" if schema is not None else sql_ident(name)
+
+
+def sql_literal(text: str) -> str:
+    """A SQL string literal: ``'`` doubled (standard_conforming_strings, on by default since
+    PostgreSQL 9.1); ``U&'...'`` with escapes when the text holds invisible characters."""
+    if not any(_hidden(c) for c in text):
+        return "'" + text.replace("'", "''") + "'"
+    body = "".join(f"\\{ord(c):04X}" if _hidden(c) and ord(c) <= 0xFFFF
+                   else f"\\+{ord(c):06X}" if _hidden(c)
+                   else "\\\\" if c == "\\" else "''" if c == "'" else c for c in text)
+    return f"U&'{body}'"
+
+
+def pg_dump_pattern(schema: str | None, name: str) -> str:
+    """A ``pg_dump -t`` pattern that matches exactly this one table: inside double quotes,
+    ``*``, ``?``, ``.`` and upper case are literal (psql's pattern rules), ``"`` is doubled.
+    Without a schema it matches the table of that name visible on the search_path."""
+    def quoted(part: str) -> str:
+        return '"' + part.replace('"', '""') + '"'
+    return f"{quoted(schema)}.{quoted(name)}" if schema is not None else quoted(name)
+
+
+def fence(text: str, char: str = "`") -> str:
+    """An opening/closing fence for a Markdown code block holding ``text``: longer than any
+    run of ``char`` in it (at least three), so no line of the text can close the block."""
+    longest = max((len(m) for m in re.findall(re.escape(char) + "+", text)), default=0)
+    return char * max(3, longest + 1)

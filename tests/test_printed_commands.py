@@ -1,0 +1,223 @@
+"""Every command and script the report prints is quoted for where it runs. Names are built
+from quotes, $(), backticks, ';', newlines, dots, spaces, fences and mixed case in a real
+PostgreSQL; each printed command is split with shlex and run in a real shell, each script
+is parsed with PostgreSQL's parser and run, and the outcome is read back from the catalog:
+exactly the intended objects, nothing else, and no command of the name's own ever runs."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import shlex
+import subprocess
+import threading
+from pathlib import Path
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from markdown_it import MarkdownIt
+from pglast import ast, parse_sql
+from psycopg import sql
+
+from reportgen.analyze import analyze
+from reportgen.analyze.reconcile import fake_commands, fake_sql
+from reportgen.collect.run import collect_bundle
+from reportgen.outputs import render_outputs
+from reportgen.quoting import pg_dump_pattern, shell_word, sql_ident, sql_literal
+from reportgen.render.view import RenderOptions
+
+FRAGMENTS = ['"', "'", "$(touch pwned)", "`touch pwned`", ";", "\n", ".", " ", "```", "~~~",
+             "Mixed", "x", "*", "?", "\\", "$HOME", "#", "|", "&", "--", "/*"]
+names = (st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=4).map("".join)
+         .filter(lambda s: len(s.encode()) <= 63))
+PROFILE = settings(max_examples=int(os.environ.get("REPORTGEN_PROPERTY_EXAMPLES", "8")),
+                   derandomize="REPORTGEN_PROPERTY_RANDOM" not in os.environ, deadline=None,
+                   suppress_health_check=[HealthCheck.too_slow,
+                                          HealthCheck.function_scoped_fixture])
+
+
+def _run_shell(command: str, cwd: Path, env: dict[str, str]) -> None:
+    res = subprocess.run(["sh", "-c", command], cwd=cwd, capture_output=True, text=True,
+                         env={**os.environ, **env}, timeout=60)
+    assert res.returncode == 0, res.stderr
+
+
+def _tables(dsn: str) -> dict[tuple[str, str], int]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rels = conn.execute("SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n "
+                            "ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname "
+                            "NOT IN ('pg_catalog', 'information_schema')").fetchall()
+        return {(s, t): conn.execute(sql.SQL("SELECT count(*) FROM {}.{}").format(
+            sql.Identifier(s), sql.Identifier(t))).fetchone()[0] for s, t in rels}
+
+
+@PROFILE
+@given(schema=names, parent=names, child=names, fk=names)
+def test_selective_repair_commands_restore_exactly_the_lost_tables(server, schema, parent, child,
+                                                                    fk, tmp_path_factory):
+    if parent == child:
+        return
+    work = tmp_path_factory.mktemp("cmd")
+    prod, restored = f"p{abs(hash((schema, parent, child, fk)))}", None
+    server.psql(f"CREATE DATABASE {prod}")
+    dsn = server.dsn(prod)
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            q = sql.Identifier
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(q(schema)))
+            conn.execute(sql.SQL("CREATE TABLE {}.{} (id int PRIMARY KEY)").format(
+                q(schema), q(parent)))
+            conn.execute(sql.SQL("CREATE TABLE {}.{} (id int PRIMARY KEY, p int REFERENCES "
+                                 "{}.{})").format(q(schema), q(child), q(schema), q(parent)))
+            conn.execute(sql.SQL("CREATE TABLE public.dependent (id int, c int, CONSTRAINT {} "
+                                 "FOREIGN KEY (c) REFERENCES {}.{})").format(
+                q(fk), q(schema), q(child)))
+            conn.execute("CREATE TABLE public.decoy (id int); INSERT INTO decoy VALUES (7)")
+            conn.execute(sql.SQL("INSERT INTO {}.{} VALUES (1), (2)").format(q(schema), q(parent)))
+            conn.execute(sql.SQL("INSERT INTO {}.{} VALUES (1, 1), (2, 2), (3, 1)").format(
+                q(schema), q(child)))
+            conn.execute("INSERT INTO public.dependent VALUES (1, 3)")
+        before = _tables(dsn)
+        baseline = collect_bundle(db_source(dsn), exact_counts=True)
+        restored = f"r{prod[1:]}"
+        server.psql(f"CREATE DATABASE {restored} TEMPLATE {prod}")
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP TABLE {}.{}, {}.{} CASCADE").format(
+                q(schema), q(parent), q(schema), q(child)))
+        a = analyze(collect_bundle(db_source(dsn), exact_counts=True), baseline=baseline)
+        repair = next(o for o in a.recovery_options if o.id == "selective_repair")
+        dump, restore = repair.commands
+        words = shlex.split(dump)
+        patterns = [words[i + 1] for i, w in enumerate(words) if w == "-t"]
+        assert patterns == [pg_dump_pattern(schema, parent), pg_dump_pattern(schema, child)]
+        env = {"PATH": f"{server.binaries.bindir}:{os.environ['PATH']}",
+               "RESTORED_DSN": server.dsn(restored), "PRODUCTION_DSN": dsn}
+        _run_shell(dump, work, env)
+        _run_shell(restore, work, env)
+        assert not (work / "pwned").exists()
+        # The foreign key CASCADE removed from the dependent table, re-created by the script.
+        for stmt in parse_sql(repair.script or ""):
+            assert isinstance(stmt.stmt, ast.AlterTableStmt)
+            assert (stmt.stmt.relation.schemaname, stmt.stmt.relation.relname) == (
+                "public", "dependent")
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute((repair.script or "").encode())
+            keys = conn.execute("SELECT conname, convalidated FROM pg_constraint "
+                                "WHERE conrelid = 'public.dependent'::regclass").fetchall()
+        assert keys == [(fk, True)]
+        assert _tables(dsn) == before  # every table back with its rows; the rest untouched
+    finally:
+        for name in (prod, restored):
+            if name:
+                server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def db_source(dsn: str):  # noqa: ANN201 - tests
+    from reportgen.connection import DsnSource
+
+    return DsnSource("--dsn", dsn)
+
+
+@PROFILE
+@given(app=names, name=names)
+def test_re_record_script_and_commands_write_exactly_their_rows(db, app, name):
+    schema = 'x";ROLLBACK;DROP TABLE auth_user CASCADE;--'
+    db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {0}; CREATE TABLE IF NOT EXISTS "
+                       "{0}.django_migrations (id serial, app text, name text, applied "
+                       "timestamptz); TRUNCATE {0}.django_migrations; CREATE TABLE IF NOT "
+                       "EXISTS auth_user (id int)").format(sql.Identifier(schema))
+               .as_string(None))
+    script = fake_sql([(app, name), ("auth", "0002_x")], schema)
+    kinds = [type(s.stmt).__name__ for s in parse_sql(script)]
+    assert kinds == ["TransactionStmt", "InsertStmt", "InsertStmt", "TransactionStmt"]
+    for s in parse_sql(script)[1:3]:
+        assert (s.stmt.relation.schemaname, s.stmt.relation.relname) == (schema,
+                                                                          "django_migrations")
+    db.execute(script)
+    with psycopg.connect(db.dsn) as conn:
+        rows = conn.execute(sql.SQL("SELECT app, name FROM {}.django_migrations ORDER BY id")
+                            .format(sql.Identifier(schema))).fetchall()
+    assert rows == [(app, name), ("auth", "0002_x")]
+    assert db.scalar("SELECT to_regclass('public.auth_user') IS NOT NULL") is True
+    (cmd,) = fake_commands([(app, name)])
+    assert shlex.split(cmd) == ["python", "manage.py", "migrate", app, name, "--fake"]
+
+
+def test_quoting_helpers_round_trip_through_the_real_tools(db, tmp_path):
+    """Invisible characters are printed as escapes the shell and PostgreSQL turn back into
+    the exact name (never raw, never lost)."""
+    for text in ["rl\u202eo", "zero\u200bwidth", "tab\there", "plain", "new\nline", "q'uo\"te"]:
+        out = subprocess.run(["sh", "-c", f"printf '%s' {shell_word(text)}"],
+                             capture_output=True, text=True, check=True).stdout
+        assert out == text
+        assert db.scalar(f"SELECT {sql_literal(text)}") == text
+        assert "\u202e" not in shell_word(text) + sql_literal(text) + sql_ident(text)
+        db.execute(f"CREATE TABLE {sql_ident(text)} (id int)")
+        assert db.scalar(f"SELECT count(*) FROM pg_class WHERE relname = {sql_literal(text)}") \
+            == 1
+
+
+class _Counter(http.server.BaseHTTPRequestHandler):
+    hits: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        _Counter.hits.append(self.path)
+        self.send_response(404)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def web():
+    srv = http.server.HTTPServer(("127.0.0.1", 0), _Counter)
+    _Counter.hits = []
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+
+
+def test_a_constraint_name_cannot_break_out_of_the_report(db, tmp_path, web):
+    """A foreign-key name holding a newline, a code fence, an image and a link: the report's
+    SQL block still holds exactly the script, report.html gets no element from it, and
+    rendering the PDF fetches nothing."""
+    evil = f"k\n```\n![p]({web}/img.png)\n<img src=\"{web}/raw.png\">"[:63]
+    db.execute("CREATE TABLE parent (id int PRIMARY KEY); CREATE TABLE dep (p int, CONSTRAINT "
+               + sql_ident(evil) + " FOREIGN KEY (p) REFERENCES parent)")
+    baseline = collect_bundle(db.source())
+    db.execute("DROP TABLE parent CASCADE")
+    current = collect_bundle(db.source())
+    a = analyze(current, baseline=baseline)
+    repair = next(o for o in a.recovery_options if o.id == "selective_repair")
+    assert repair.script and sql_ident(evil) in repair.script
+    render_outputs(current, a, RenderOptions(), tmp_path, ["md", "html", "pdf"])
+    md = (tmp_path / "report.md").read_text("utf-8")
+    fences = [t.content for t in MarkdownIt("commonmark").parse(md) if t.type == "fence"]
+    assert repair.script + "\n" in fences
+    assert "\n".join(repair.commands) + "\n" in fences
+    html = (tmp_path / "report.html").read_text("utf-8")
+    assert "<img" not in html and f'src="{web}' not in html and f'href="{web}' not in html
+    assert _Counter.hits == []
+
+
+def test_pdf_fetcher_refuses_everything_but_the_templates(tmp_path, web):
+    from reportgen.render.environment import builtin_templates
+    from reportgen.render.pdf import local_fetcher
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the pdf")
+    fetcher = local_fetcher([builtin_templates()])
+    from weasyprint import HTML
+
+    HTML(string=f'<img src="{web}/a.png"><img src="{secret.as_uri()}">'
+                f'<link rel="stylesheet" href="{web}/s.css"><img src="data:image/png;base64,AA">'
+                f'<p style="font-family: X">x</p>',
+         base_url=str(builtin_templates()) + "/", url_fetcher=fetcher).write_pdf(
+        tmp_path / "x.pdf")
+    assert _Counter.hits == []
+    assert {u.split(":")[0] for u in fetcher.refused} >= {"http", "file", "data"}
+    ok = fetcher.fetch((builtin_templates() / "fonts" / "DejaVuSans.ttf").as_uri())
+    assert ok.read()[:4] == b"\x00\x01\x00\x00"
