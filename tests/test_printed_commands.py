@@ -12,6 +12,7 @@ import shlex
 import subprocess
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import psycopg
 import pytest
@@ -114,7 +115,7 @@ def test_selective_repair_commands_restore_exactly_the_lost_tables(server, schem
                 server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def db_source(dsn: str):  # noqa: ANN201 - tests
+def db_source(dsn: str):
     from reportgen.connection import DsnSource
 
     return DsnSource("--dsn", dsn)
@@ -160,9 +161,9 @@ def test_quoting_helpers_round_trip_through_the_real_tools(db, tmp_path):
 
 
 class _Counter(http.server.BaseHTTPRequestHandler):
-    hits: list[str] = []
+    hits: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         _Counter.hits.append(self.path)
         self.send_response(404)
         self.end_headers()
