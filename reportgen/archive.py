@@ -86,7 +86,8 @@ def clean_stale_temporaries(root: Path) -> list[Path]:
 
 
 def archive_incident(bundle: EvidenceBundle, assessment: Assessment, opts: RenderOptions,
-                     root: Path, *, slug: str | None = None, timeline: Path | None = None,
+                     root: Path, *, slug: str | None = None,
+                     timeline: Path | bytes | None = None,
                      baseline: EvidenceBundle | None = None,
                      template_dir: str | Path | None = None,
                      pdf_variant: str | None = None) -> Path:
@@ -101,7 +102,8 @@ def archive_incident(bundle: EvidenceBundle, assessment: Assessment, opts: Rende
         render_outputs(bundle, assessment, opts, tmp, ["md", "html", "pdf"], template_dir,
                        pdf_variant=pdf_variant)
         if timeline is not None:
-            write_atomic(tmp / "timeline.csv", Path(timeline).read_bytes())
+            write_atomic(tmp / "timeline.csv", timeline if isinstance(timeline, bytes)
+                         else Path(timeline).read_bytes())
         if baseline is not None:
             write_atomic(tmp / "baseline.json", baseline.to_bytes())
         manifest = build_manifest(tmp, bundle, assessment, opts, name)

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from reportgen.analyze.model import Assessment, TimelineEntry
     from reportgen.bundle import EvidenceBundle
     from reportgen.collect.run import Collected
+    from reportgen.redact import Redactor
     from reportgen.render.view import RenderOptions
 
 # Heavy modules (analyzer, renderers, archive) are imported inside the commands that use them,
@@ -137,27 +138,51 @@ def output_options(f: Any) -> Any:
     return f
 
 
-def _redacted(bundle: EvidenceBundle, opts: RenderOptions, baseline: EvidenceBundle | None,
-              redact: bool, map_path: str, shared: Path
-              ) -> tuple[EvidenceBundle, RenderOptions, EvidenceBundle | None]:
+@dataclass
+class Inputs:
+    """What a command renders from, redacted when --redact is given."""
+
+    bundle: EvidenceBundle
+    opts: RenderOptions
+    baseline: EvidenceBundle | None
+    events: list[TimelineEntry]
+    timeline: Path | None
+    redactor: Redactor | None = None
+
+    def timeline_copy(self) -> Path | bytes | None:
+        """The timeline file as it may be archived: its text redacted with the rest."""
+        if self.timeline is None or self.redactor is None:
+            return self.timeline
+        return self.redactor.text(self.timeline.read_text("utf-8-sig")).encode("utf-8")
+
+
+def _redacted(i: Inputs, redact: bool, map_path: str, shared: list[Path]) -> Inputs:
     from reportgen.fileio import write_atomic
-    from reportgen.redact import Redactor, redact_bundle, redact_options, write_mapping
+    from reportgen.redact import (
+        Redactor,
+        redact_bundle,
+        redact_events,
+        redact_options,
+        write_mapping,
+    )
 
     if not redact:
-        return bundle, opts, baseline
+        return i
     target = Path(map_path).resolve()
-    if shared.resolve() in target.parents:
-        raise click.BadParameter(f"{map_path} is inside {shared}: keep the map out of what is "
-                                 "shared", param_hint="--redaction-map")
+    for folder in shared:
+        if folder.resolve() == target.parent or folder.resolve() in target.parents:
+            raise click.BadParameter(f"{map_path} is inside {folder}: keep the map out of what "
+                                     "is shared", param_hint="--redaction-map")
     r = Redactor()
-    base = redact_bundle(baseline, r) if baseline is not None else None
-    red = redact_bundle(bundle, r)
+    base = redact_bundle(i.baseline, r) if i.baseline is not None else None
+    red = redact_bundle(i.bundle, r)
+    events = redact_events(i.events, r)
+    opts = redact_options(i.opts, r)
     write_mapping(r, target)
     original = target.with_name(target.stem + ".original-evidence.json")
-    write_atomic(original, bundle.to_bytes())
-    original.chmod(0o600)
+    write_atomic(original, i.bundle.to_bytes(), mode=0o600)
     _say(f"redacted {len(r.mapping)} names; map in {target}, unredacted bundle in {original}")
-    return red, redact_options(opts, r), base
+    return Inputs(red, opts, base, events, i.timeline, r)
 
 
 def fail_on_option(f: Any) -> Any:
@@ -189,6 +214,10 @@ def _inputs(baseline: str | None, timeline: str | None, verify: bool = True
     base = load_bundle(baseline, verify_digest=verify) if baseline else None
     events = load_timeline(timeline) if timeline else []
     return base, events
+
+
+def _path(p: str | None) -> Path | None:
+    return Path(p) if p else None
 
 
 def _formats(spec: str) -> list[str]:
@@ -374,9 +403,10 @@ def render(bundle: str, timeline: str | None, baseline: str | None, title: str,
     opts = _opts(title, incident, tz, contacts, [_command_line()])
     b = load_bundle(bundle, verify_digest=not no_verify)
     base, events = _inputs(baseline, timeline, not no_verify)
-    b, opts, base = _redacted(b, opts, base, redact, redaction_map, Path(out))
-    a = analyze(b, base, events)
-    for p in render_outputs(b, a, opts, Path(out), formats, template_dir,
+    i = _redacted(Inputs(b, opts, base, events, _path(timeline)), redact, redaction_map,
+                  [Path(out)])
+    a = analyze(i.bundle, i.baseline, i.events)
+    for p in render_outputs(i.bundle, a, i.opts, Path(out), formats, template_dir,
                             pdf_variant=pdf_variant):
         _say(f"wrote {p}")
     return EXIT_OK
@@ -413,17 +443,19 @@ def assess(timeline: str | None, baseline: str | None, title: str, incident: str
     formats = _formats(fmt)
     opts = _opts(title, incident, tz, contacts, [_command_line()])
     base, events = _inputs(baseline, timeline)
-    bundle = _collect(CollectOptions.pick(kw)).full()
-    bundle, opts, base = _redacted(bundle, opts, base, redact, redaction_map, Path(out))
-    written = assess_outputs(bundle, Path(out), opts, baseline=base, timeline=events,
+    collected = _collect(CollectOptions.pick(kw)).full()
+    i = _redacted(Inputs(collected, opts, base, events, _path(timeline)), redact,
+                  redaction_map, [Path(out)] + ([Path(archive_root)] if archive_root else []))
+    bundle = i.bundle
+    written = assess_outputs(bundle, Path(out), i.opts, baseline=i.baseline, timeline=i.events,
                              formats=formats, template_dir=template_dir,
                              pdf_variant=pdf_variant)
     for p in written.paths:
         _say(f"wrote {p}")
     if archive_root:
-        folder = archive_incident(bundle, written.assessment, opts, Path(archive_root),
-                                  slug=slug, timeline=Path(timeline) if timeline else None,
-                                  baseline=base, template_dir=template_dir,
+        folder = archive_incident(bundle, written.assessment, i.opts, Path(archive_root),
+                                  slug=slug, timeline=i.timeline_copy(),
+                                  baseline=i.baseline, template_dir=template_dir,
                                   pdf_variant=pdf_variant)
         _say(f"archived {folder}")
     click.echo(f"status: {written.assessment.status}")
@@ -518,10 +550,11 @@ def archive_cmd(bundle: str, timeline: str | None, baseline: str | None, title: 
     opts = _opts(title, incident, tz, contacts, [_command_line()])
     b = load_bundle(bundle)
     base, events = _inputs(baseline, timeline)
-    b, opts, base = _redacted(b, opts, base, redact, redaction_map, Path(root))
-    a = analyze(b, base, events)
-    folder = archive_incident(b, a, opts, Path(root), slug=slug,
-                              timeline=Path(timeline) if timeline else None, baseline=base,
+    i = _redacted(Inputs(b, opts, base, events, _path(timeline)), redact, redaction_map,
+                  [Path(root)])
+    a = analyze(i.bundle, i.baseline, i.events)
+    folder = archive_incident(i.bundle, a, i.opts, Path(root), slug=slug,
+                              timeline=i.timeline_copy(), baseline=i.baseline,
                               template_dir=template_dir, pdf_variant=pdf_variant)
     click.echo(f"archived {folder}")
     return EXIT_OK

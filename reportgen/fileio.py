@@ -12,9 +12,12 @@ from pathlib import Path
 from reportgen.errors import OutputError
 
 
-def write_atomic(path: Path, data: bytes | list[bytes] | Callable[[Path], None]) -> None:
+def write_atomic(path: Path, data: bytes | list[bytes] | Callable[[Path], None],
+                 mode: int | None = None) -> None:
     """Write bytes (or pieces of bytes, or let a writer fill a temp file) and rename it into
-    place."""
+    place. ``mode``: the file's permissions (e.g. 0o600 for a secret); the temporary file is
+    created 0600 and keeps that until it is complete, so no one else ever reads a secret
+    file, even partly. Default: 0666 less the umask, as open() would make it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp_path = Path(tmp)
@@ -30,7 +33,7 @@ def write_atomic(path: Path, data: bytes | list[bytes] | Callable[[Path], None])
             data(tmp_path)
             with open(tmp_path, "rb") as fh:
                 os.fsync(fh.fileno())
-        os.chmod(tmp_path, 0o666 & ~_umask())
+        os.chmod(tmp_path, mode if mode is not None else 0o666 & ~_umask())
         os.replace(tmp_path, path)
     except OSError as exc:
         with contextlib.suppress(OSError):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from reportgen.analyze.model import TimelineEntry
 from reportgen.bundle import EvidenceBundle
 from reportgen.fileio import write_atomic
 from reportgen.render.view import RenderOptions
@@ -22,7 +23,8 @@ from reportgen.render.view import RenderOptions
 _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 _IPV6 = re.compile(r"(?<![:\w])(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{0,4}(?![:\w])")
 BUILTIN_ROLES = re.compile(r"^pg_")
-KEEP_KEYS = {"digest", "schema_version", "kind", "status", "op", "type"}
+#: Keys whose values are reportgen's own vocabulary (never a name from the database).
+KEEP_KEYS = {"digest", "schema_version", "kind", "status", "op"}
 
 
 @dataclass
@@ -96,10 +98,15 @@ def learn(r: Redactor, b: EvidenceBundle) -> None:
                 r.add("user", rel.owner)
             for holder in rel.locked_by:
                 r.add("user", holder.user)
+    if b.inventory is not None:
+        for rel in b.inventory.relations:
+            for holder in rel.locked_by:
+                r.add("app", holder.application_name)
     if b.server_log is not None:
         for e in b.server_log.events:
             r.add("user", e.user)
             r.add("db", e.database)
+            r.add("app", e.application)
     if b.signals is not None:
         for s in b.signals.statements:
             r.add("user", s.user)
@@ -115,12 +122,19 @@ def redact_bundle(b: EvidenceBundle, r: Redactor) -> EvidenceBundle:
 def redact_options(opts: RenderOptions, r: Redactor) -> RenderOptions:
     return replace(opts, title=r.text(opts.title),
                    incident=r.text(opts.incident) if opts.incident else None,
-                   contacts=list(opts.contacts),
+                   contacts=[(r.text(role), r.text(who)) for role, who in opts.contacts],
                    commands_used=[r.text(c) for c in opts.commands_used])
+
+
+def redact_events(events: list[TimelineEntry], r: Redactor) -> list[TimelineEntry]:
+    """The responder's timeline with the same pseudonyms: every sentence derived from it
+    (the restore point's reason, hypotheses' evidence) is then redacted too."""
+    return [e.model_copy(update={"event": r.text(e.event), "source": r.text(e.source)})
+            for e in events]
 
 
 def write_mapping(r: Redactor, path: Path) -> None:
     payload = {"note": "reportgen redaction map: pseudonym -> original. Keep it local; never "
                        "attach it to the ticket.", "pseudonyms": r.original_of()}
-    write_atomic(path, (json.dumps(payload, indent=2, ensure_ascii=False) + "\n").encode())
-    path.chmod(0o600)
+    write_atomic(path, (json.dumps(payload, indent=2, ensure_ascii=False) + "\n").encode(),
+                 mode=0o600)

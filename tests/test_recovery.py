@@ -131,11 +131,12 @@ def test_dropped_table_with_baseline_gets_restore_plus_selective_repair(db):
     assert "selective repair of public.orders" in rec.why
     repair = next(o for o in a.recovery_options if o.id == "selective_repair")
     assert repair.subjects == ["public.orders", "public.order_items", "public.payments"]
-    assert repair.commands[0].startswith("pg_dump --format=custom --no-owner -t public.orders ")
+    assert repair.commands[0].startswith("pg_dump --format=custom --no-owner --strict-names "
+                                         "-t '\"public\".\"orders\"' ")
     script = repair.script or ""
-    assert ("ALTER TABLE public.order_items ADD CONSTRAINT order_items_order_fk FOREIGN KEY "
-            "(order_id) REFERENCES public.orders (id) NOT VALID;") in script
-    assert 'FOREIGN KEY ("Order Ref") REFERENCES public.orders (id)' in script
+    assert ('ALTER TABLE "public"."order_items" ADD CONSTRAINT "order_items_order_fk" FOREIGN '
+            'KEY ("order_id") REFERENCES "public"."orders" ("id") NOT VALID;') in script
+    assert 'FOREIGN KEY ("Order Ref") REFERENCES "public"."orders" ("id")' in script
     assert "audit" not in script and "customers" not in " ".join(repair.subjects)
     fix = next(p for p in a.action_plan if p.phase == "fix")
     assert any(i.command and i.command.startswith("pg_dump") for i in fix.items)
