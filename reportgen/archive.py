@@ -90,12 +90,15 @@ def archive_incident(bundle: EvidenceBundle, assessment: Assessment, opts: Rende
                      timeline: Path | bytes | None = None,
                      baseline: EvidenceBundle | None = None,
                      template_dir: str | Path | None = None,
-                     pdf_variant: str | None = None) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    clean_stale_temporaries(root)
+                     pdf_variant: str | None = None, sign_key: Path | None = None) -> Path:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        clean_stale_temporaries(root)
+        tmp = root / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+        tmp.mkdir()
+    except OSError as exc:
+        raise OutputError(f"cannot archive under {root}: {exc.strerror or exc}") from None
     name = f"{incident_date(assessment, opts.tz)}-{slugify(slug or opts.title)}"
-    tmp = root / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
-    tmp.mkdir()
     try:
         write_atomic(tmp / "evidence.json", bundle.to_bytes())
         write_atomic(tmp / "assessment.json", assessment_json(assessment))
@@ -109,6 +112,8 @@ def archive_incident(bundle: EvidenceBundle, assessment: Assessment, opts: Rende
         manifest = build_manifest(tmp, bundle, assessment, opts, name)
         write_atomic(tmp / MANIFEST, (json.dumps(manifest, indent=2, ensure_ascii=False)
                                       + "\n").encode("utf-8"))
+        if sign_key is not None:
+            sign_manifest(tmp / MANIFEST, sign_key)
         _fsync_dir(tmp)
         final = _place(tmp, root, name)
         _fsync_dir(root)
@@ -123,14 +128,14 @@ def _place(tmp: Path, root: Path, name: str) -> Path:
     """Rename into the first free name: NAME, NAME-r2, NAME-r3, ... (never over another)."""
     for n in range(1, 1000):
         final = root / (name if n == 1 else f"{name}-r{n}")
-        if final.exists():
+        if os.path.lexists(final):  # a dangling symlink is taken too: never renamed over
             continue
         try:
             os.rename(tmp, final)  # fails rather than replace a non-empty folder
-        except OSError:
-            if final.exists():
+        except OSError as exc:
+            if os.path.lexists(final):
                 continue
-            raise
+            raise OutputError(f"cannot archive {final}: {exc.strerror or exc}") from None
         return final
     raise OutputError(f"{root}: 999 revisions of {name} exist; choose another --slug")
 
@@ -141,6 +146,7 @@ def build_manifest(folder: Path, bundle: EvidenceBundle, a: Assessment, opts: Re
     for p in sorted(folder.iterdir()):
         if p.is_file() and p.name != MANIFEST and not p.name.startswith("."):
             files.append({"path": p.name, "bytes": p.stat().st_size, "sha256": sha256_file(p)})
+    pdf = folder / "report.pdf"
     return {
         "format": MANIFEST_FORMAT, "version": 1, "tool_version": __version__,
         "incident": name, "title": opts.title, "status": a.status, "risks": a.risks,
@@ -149,39 +155,84 @@ def build_manifest(folder: Path, bundle: EvidenceBundle, a: Assessment, opts: Re
         "collection": {"started_at": bundle.collection.started_at.isoformat(),
                        "finished_at": bundle.collection.finished_at.isoformat()},
         "archived_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        # The PDF carries evidence.json inside it: verify fails if it is ever stripped.
+        "embedded_bundle": pdf.is_file() and _has_embedded_bundle(pdf),
         "files": files,
     }
 
 
+def _has_embedded_bundle(pdf: Path) -> bool:
+    from reportgen.extract import embedded_bundle_bytes
+
+    try:
+        embedded_bundle_bytes(pdf)
+    except InputError:
+        return False
+    return True
+
+
 def read_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest, checked for shape: a malformed one fails verification (exit 7)."""
     path = folder / MANIFEST
     try:
         data = json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
         raise InputError(f"{folder}: no {MANIFEST}: not a reportgen incident folder") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise VerificationFailed(f"{path}: not valid JSON ({exc})") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise VerificationFailed(f"{path}: not valid JSON ({type(exc).__name__})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
         raise VerificationFailed(f"{path}: not a reportgen incident manifest")
+    files = data.get("files")
+    if not isinstance(files, list) or not all(
+            isinstance(f, dict) and isinstance(f.get("path"), str)
+            and isinstance(f.get("sha256"), str) and isinstance(f.get("bytes"), int)
+            for f in files):
+        raise VerificationFailed(f"{path}: malformed: 'files' must list path, bytes and sha256 "
+                                 "for each file")
     return data
 
 
-def verify_incident(folder: Path) -> list[str]:
-    """Every problem found, one line each (empty: the folder is intact)."""
+def _inside(folder: Path, name: str) -> Path | None:
+    """The manifest entry's file, or None when the entry points outside the folder (an
+    absolute path, '..', a symlink leading out): such an entry is refused, never hashed."""
+    if not name or name.startswith("/") or "\\" in name or ".." in Path(name).parts:
+        return None
+    p = folder / name
+    try:
+        resolved = p.resolve()
+    except (OSError, RuntimeError):
+        return None
+    return p if resolved.is_relative_to(folder.resolve()) else None
+
+
+def verify_incident(folder: Path, allowed_signers: Path | None = None) -> list[str]:
+    """Every problem found, one line each (empty: the folder is intact). Integrity only,
+    unless ``allowed_signers`` is given: then the manifest's signature (manifest.json.sig,
+    ``ssh-keygen -Y sign``) must verify against one of those keys (authenticity)."""
     manifest = read_manifest(folder)
     problems = []
-    listed = {f["path"] for f in manifest.get("files", [])}
-    for f in manifest.get("files", []):
-        p = folder / f["path"]
+    listed: set[str] = set()
+    for f in manifest["files"]:
+        p = _inside(folder, f["path"])
+        if p is None:
+            problems.append(f"{folder / f['path']}: manifest entry outside the incident folder "
+                            "(refused, not read)")
+            continue
+        listed.add(p.relative_to(folder).as_posix())
         if not p.is_file():
             problems.append(f"{p}: missing")
         elif sha256_file(p) != f["sha256"]:
             problems.append(f"{p}: SHA-256 differs from the manifest (changed after archiving)")
         elif p.stat().st_size != f["bytes"]:
             problems.append(f"{p}: size differs from the manifest")
-    for p in sorted(folder.iterdir()):
-        if p.is_file() and p.name != MANIFEST and p.name not in listed:
-            problems.append(f"{p}: not in the manifest (added after archiving)")
+    own = {MANIFEST, SIGNATURE}
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder).as_posix()
+        if rel in listed or rel in own or p.is_dir() and not p.is_symlink():
+            continue
+        problems.append(f"{p}: not in the manifest (added after archiving)")
     evidence = folder / "evidence.json"
     if evidence.is_file() and not any(str(evidence) in x for x in problems):
         try:
@@ -194,10 +245,63 @@ def verify_incident(folder: Path) -> list[str]:
     if pdf.is_file() and evidence.is_file() and not problems:
         from reportgen.extract import embedded_bundle_bytes
 
-        with contextlib.suppress(InputError):
+        try:
             if embedded_bundle_bytes(pdf) != evidence.read_bytes():
                 problems.append(f"{pdf}: the embedded evidence differs from evidence.json")
+        except InputError as exc:
+            if manifest.get("embedded_bundle"):
+                problems.append(f"{pdf}: the manifest records an embedded evidence bundle, "
+                                f"the PDF has none ({exc.message})")
+    if allowed_signers is not None:
+        problems += verify_signature(folder / MANIFEST, allowed_signers)
     return problems
+
+
+SIGNATURE = MANIFEST + ".sig"
+#: The namespace of reportgen's ssh signatures: a signature made for another purpose (git
+#: commits, other files) never verifies as a manifest signature.
+SIGN_NAMESPACE = "reportgen-incident-manifest"
+
+
+def sign_manifest(manifest: Path, key: Path) -> Path:
+    """``ssh-keygen -Y sign`` over the manifest: manifest.json.sig beside it."""
+    import subprocess
+
+    ssh_keygen = shutil.which("ssh-keygen")
+    if ssh_keygen is None:
+        raise OutputError("--sign-key needs ssh-keygen (OpenSSH 8.1 or later) on PATH")
+    res = subprocess.run([ssh_keygen, "-Y", "sign", "-f", str(key), "-n", SIGN_NAMESPACE,
+                          str(manifest)], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    sig = manifest.with_name(SIGNATURE)
+    if res.returncode != 0 or not sig.is_file():
+        last = (res.stderr.strip().splitlines() or ["no output"])[-1]
+        raise OutputError(f"ssh-keygen could not sign {manifest.name} with {key}: {last}")
+    return sig
+
+
+def verify_signature(manifest: Path, allowed_signers: Path) -> list[str]:
+    """Problems with the manifest's signature (empty: signed by an allowed key)."""
+    import subprocess
+
+    sig = manifest.with_name(SIGNATURE)
+    if not sig.is_file():
+        return [f"{sig}: missing (the manifest is not signed)"]
+    ssh_keygen = shutil.which("ssh-keygen")
+    if ssh_keygen is None:
+        raise InputError("--allowed-signers needs ssh-keygen (OpenSSH 8.1 or later) on PATH")
+    found = subprocess.run([ssh_keygen, "-Y", "find-principals", "-s", str(sig), "-f",
+                            str(allowed_signers)], capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL)
+    principals = found.stdout.split()
+    if found.returncode != 0 or not principals:
+        return [f"{sig}: not made by any key in {allowed_signers}"]
+    with manifest.open("rb") as fh:
+        check = subprocess.run([ssh_keygen, "-Y", "verify", "-f", str(allowed_signers), "-I",
+                                principals[0], "-n", SIGN_NAMESPACE, "-s", str(sig)],
+                               stdin=fh, capture_output=True, text=True)
+    if check.returncode != 0:
+        return [f"{sig}: does not verify for {manifest.name} (changed after signing?)"]
+    return []
 
 
 def write_index(root: Path) -> Path:

@@ -461,7 +461,33 @@ class EvidenceBundle(Model):
 
     @property
     def complete(self) -> bool:
-        return all(c.status != "error" for c in self.collection.collectors)
+        """Every part of the evidence was read (``--strict`` exits 5 otherwise)."""
+        return not self.gaps()
+
+    def gaps(self) -> list[str]:
+        """What could not be read, one line each: a collector that failed, a migration
+        tracker present but unreadable, relations the role may not read, sizes or exact
+        counts refused."""
+        out = [f"collector {c.name} failed: {c.error}" for c in self.collection.collectors
+               if c.status == "error"]
+        m = self.migrations
+        if m is not None and m.django.table_present and not m.django.readable:
+            out.append(f"django_migrations not read: {m.django.error}")
+        for t in m.others if m is not None else []:
+            if not t.readable:
+                out.append(f"{t.schema_name}.{t.table} ({t.tool}) not read: {t.error}")
+        inv = self.inventory
+        if inv is not None:
+            unreadable = [r.qualified for r in inv.relations if r.readable is False]
+            if unreadable:
+                out.append(f"{len(unreadable)} relation(s) the role may not read")
+            if any(not c.usage for c in inv.schema_counts):
+                out.append("schemas without USAGE for the role")
+            if inv.size_error and "refused" in inv.size_error:
+                out.append(inv.size_error)
+            if inv.exact_counts is not None and inv.exact_counts.skipped:
+                out.append(f"{inv.exact_counts.skipped} table(s) not counted exactly")
+        return out
 
 
 #: Bundles with more relations are written compact (no indentation).
@@ -524,6 +550,8 @@ def parse_bundle(text: str, name: str, *, verify_digest: bool = True) -> Evidenc
         data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except ValueError as exc:
         raise InputError(f"{name}: not valid JSON ({exc}); the file may be truncated") from None
+    except RecursionError:
+        raise InputError(f"{name}: JSON nested too deeply to be an evidence bundle") from None
     if not isinstance(data, dict):
         raise InputError(f"{name}: an evidence bundle is a JSON object, found "
                          f"{type(data).__name__}")
@@ -538,6 +566,8 @@ def parse_bundle(text: str, name: str, *, verify_digest: bool = True) -> Evidenc
         raise InputError(f"{name}: field schema_version: {version} is not a valid version")
     try:
         bundle = EvidenceBundle.model_validate(data)
+    except RecursionError:
+        raise InputError(f"{name}: JSON nested too deeply to be an evidence bundle") from None
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(x) for x in err["loc"]) or "(top level)"

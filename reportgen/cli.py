@@ -10,6 +10,7 @@ import gc
 import json
 import os
 import shlex
+import signal
 import sys
 import time
 from dataclasses import dataclass, fields
@@ -337,7 +338,8 @@ def collect(output: str, strict: bool, **kw: Any) -> int:
     write_atomic(Path(output), bundle.chunks())
     _say(f"wrote {output} ({bundle.digest})")
     if strict and not bundle.complete:
-        raise IncompleteEvidence("evidence incomplete and --strict is set (bundle written)")
+        raise IncompleteEvidence(f"evidence incomplete ({'; '.join(bundle.gaps())}) and "
+                                 "--strict is set (bundle written)")
     return EXIT_OK
 
 
@@ -460,7 +462,8 @@ def assess(timeline: str | None, baseline: str | None, title: str, incident: str
         _say(f"archived {folder}")
     click.echo(f"status: {written.assessment.status}")
     if strict and not bundle.complete:
-        raise IncompleteEvidence("evidence incomplete and --strict is set (outputs written)")
+        raise IncompleteEvidence(f"evidence incomplete ({'; '.join(bundle.gaps())}) and "
+                                 "--strict is set (outputs written)")
     return _gate(written.assessment, fail_on)
 
 
@@ -531,10 +534,13 @@ def diff(before: str, after: str) -> int:
 @click.option("--root", default="docs/incidents", show_default=True,
               type=click.Path(file_okay=False), help="Archive root.")
 @click.option("--slug", help="Incident folder name after the date (default: from --title).")
+@click.option("--sign-key", type=click.Path(exists=True, dir_okay=False),
+              help="Sign the manifest with this ssh private key (ssh-keygen -Y sign); "
+              "verify --allowed-signers then proves who archived it.")
 @output_options
 def archive_cmd(bundle: str, timeline: str | None, baseline: str | None, title: str,
                 incident: str | None, tz: str, contacts: tuple[str, ...],
-                template_dir: str | None, root: str, slug: str | None,
+                template_dir: str | None, root: str, slug: str | None, sign_key: str | None,
                 pdf_variant: str | None, redact: bool, redaction_map: str) -> int:
     """Archive an incident: DATE-SLUG/ with bundle, assessment, reports and a manifest.
 
@@ -555,26 +561,34 @@ def archive_cmd(bundle: str, timeline: str | None, baseline: str | None, title: 
     a = analyze(i.bundle, i.baseline, i.events)
     folder = archive_incident(i.bundle, a, i.opts, Path(root), slug=slug,
                               timeline=i.timeline_copy(), baseline=i.baseline,
-                              template_dir=template_dir, pdf_variant=pdf_variant)
+                              template_dir=template_dir, pdf_variant=pdf_variant,
+                              sign_key=Path(sign_key) if sign_key else None)
     click.echo(f"archived {folder}")
     return EXIT_OK
 
 
 @cli.command(epilog=EPILOG_EXIT)
 @click.argument("folder", type=click.Path(exists=True, file_okay=False))
-def verify(folder: str) -> int:
+@click.option("--allowed-signers", type=click.Path(exists=True, dir_okay=False),
+              help="Also check who archived it: the manifest's signature (archive --sign-key) "
+              "must verify against a key in this ssh allowed_signers file.")
+def verify(folder: str, allowed_signers: str | None) -> int:
     """Check an archived incident against its manifest and the bundle's own digest.
 
-    Exits 7 and names every file that changed, is missing or was added.
+    Exits 7 and names every file that changed, is missing or was added. Without
+    --allowed-signers this proves integrity (nothing changed since the manifest was written),
+    not authenticity: whoever can write the folder can write a new manifest.
     """
     from reportgen.archive import verify_incident
 
-    problems = verify_incident(Path(folder))
+    problems = verify_incident(Path(folder),
+                               Path(allowed_signers) if allowed_signers else None)
     for p in problems:
         click.echo(f"FAILED {p}")
     if problems:
         raise VerificationFailed(f"{folder}: {len(problems)} problem(s); first: {problems[0]}")
-    click.echo(f"ok: {folder} matches its manifest")
+    signed = " and its signature" if allowed_signers else ""
+    click.echo(f"ok: {folder} matches its manifest{signed}")
     return EXIT_OK
 
 
@@ -605,8 +619,19 @@ def schema() -> int:
     return EXIT_OK
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, unwinding like Ctrl-C."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM (a CI timeout, `kill`, a container stop) unwinds like Ctrl-C: every write in
+    progress removes its temporary file and the snapshot is rolled back; exit 143."""
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> None:
     """The console script: runs one command, then the process exits."""
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         rv = _main(argv)
     finally:
@@ -620,7 +645,10 @@ def main(argv: list[str] | None = None) -> None:
 def _main(argv: list[str] | None) -> int:
     try:
         rv = cli.main(args=argv, prog_name="reportgen", standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:  # click turns Ctrl-C and SIGTERM into Abort
+        if isinstance(exc.__cause__, Terminated):
+            _say("reportgen: terminated")
+            sys.exit(143)
         _say("reportgen: aborted")
         sys.exit(130)
     except click.ClickException as exc:
@@ -629,9 +657,9 @@ def _main(argv: list[str] | None) -> int:
     except ReportgenError as exc:
         _say(f"reportgen: error: {exc.message}")
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        _say("reportgen: interrupted")
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        _say("reportgen: terminated" if isinstance(exc, Terminated) else "reportgen: interrupted")
+        sys.exit(143 if isinstance(exc, Terminated) else 130)
     except Exception as exc:  # a bug: one line by default, the traceback on request
         if os.environ.get("REPORTGEN_DEBUG"):
             raise

@@ -18,8 +18,15 @@ def write_atomic(path: Path, data: bytes | list[bytes] | Callable[[Path], None],
     place. ``mode``: the file's permissions (e.g. 0o600 for a secret); the temporary file is
     created 0600 and keeps that until it is complete, so no one else ever reads a secret
     file, even partly. Default: 0666 less the umask, as open() would make it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if os.path.lexists(path) and not path.is_file():
+        # Renaming over /dev/null, a FIFO or a socket would replace it with a plain file.
+        raise OutputError(f"cannot write {path}: it exists and is not a regular file; "
+                          "choose a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
     tmp_path = Path(tmp)
     pieces = [data] if isinstance(data, bytes) else data if isinstance(data, list) else None
     try:
