@@ -9,7 +9,6 @@ A run killed midway leaves only its hidden temporary folder, removed by the next
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -230,7 +229,7 @@ def verify_incident(folder: Path, allowed_signers: Path | None = None) -> list[s
     own = {MANIFEST, SIGNATURE}
     for p in sorted(folder.rglob("*")):
         rel = p.relative_to(folder).as_posix()
-        if rel in listed or rel in own or p.is_dir() and not p.is_symlink():
+        if rel in listed or rel in own or (p.is_dir() and not p.is_symlink()):
             continue
         problems.append(f"{p}: not in the manifest (added after archiving)")
     evidence = folder / "evidence.json"

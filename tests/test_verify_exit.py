@@ -11,10 +11,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from reportgen.archive import MANIFEST, sha256_file
+from reportgen.errors import InputError
 from tests.conftest import FIXTURES
 
 BUNDLE = FIXTURES / "demo-evidence.json"
@@ -34,7 +36,7 @@ def folder(tmp_path) -> Path:
     return f
 
 
-def _manifest(folder: Path) -> dict:
+def _manifest(folder: Path) -> dict[str, Any]:
     return json.loads((folder / MANIFEST).read_text())
 
 
@@ -129,7 +131,7 @@ def test_a_huge_attachment_is_an_input_error(folder, monkeypatch):
     import reportgen.extract as extract
 
     monkeypatch.setattr(extract, "MAX_EMBEDDED", 1000)
-    with pytest.raises(extract.InputError, match="more than any evidence bundle"):
+    with pytest.raises(InputError, match="more than any evidence bundle"):
         extract.embedded_bundle_bytes(folder / "report.pdf")
 
 
