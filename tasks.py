@@ -46,18 +46,29 @@ def ensure_venv(extras: str) -> None:
     STAMP.write_text(want)
 
 
-#: System tools the tests use, from Debian's packages (installed when we are root with apt).
-TEST_SYSTEM_PACKAGES = {"pgbouncer": "pgbouncer"}
+#: Debian packages: what the PDF renderer needs (WeasyPrint's font subsetting through
+#: HarfBuzz-Subset, which later WeasyPrint releases require) and what the tests drive.
+RUNTIME_PACKAGES = ["libharfbuzz-subset0"]
+TEST_PACKAGES = [*RUNTIME_PACKAGES, "pgbouncer", "openssh-client"]
 
 
-def ensure_system_tools() -> None:
-    missing = [pkg for tool, pkg in TEST_SYSTEM_PACKAGES.items() if shutil.which(tool) is None
-               and not Path("/usr/sbin", tool).exists()]
+def _installed(pkg: str) -> bool:
+    res = subprocess.run(["dpkg-query", "-W", "-f=${Status}", pkg], capture_output=True,
+                         text=True, check=False)
+    return res.returncode == 0 and res.stdout.endswith("installed")
+
+
+def ensure_system_packages(packages: list[str]) -> None:
+    if shutil.which("dpkg-query") is None:
+        print(f"note: not a Debian system; make sure {', '.join(packages)} (or your "
+              "system's equivalents) are installed", flush=True)
+        return
+    missing = [pkg for pkg in packages if not _installed(pkg)]
     if not missing:
         return
-    if os.name != "posix" or os.geteuid() != 0 or shutil.which("apt-get") is None:
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
         print(f"note: {', '.join(missing)} not installed (needs root and apt-get); the tests "
-              "that need it will be skipped", flush=True)
+              "that need them will be skipped", flush=True)
         return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     print(f"+ apt-get install {' '.join(missing)}", flush=True)
@@ -69,12 +80,13 @@ def ensure_system_tools() -> None:
 
 def demo(args: list[str]) -> int:
     ensure_venv("")
+    ensure_system_packages(RUNTIME_PACKAGES)
     return run(BIN / "reportgen", "demo", *args, check=False)
 
 
 def test(args: list[str]) -> int:
     ensure_venv("dev")
-    ensure_system_tools()
+    ensure_system_packages(TEST_PACKAGES)
     code = run(PY, "-m", "pytest", *args, check=False)
     if code == 5:
         print("pytest collected no tests: that is a failure for this project", flush=True)
@@ -96,6 +108,7 @@ def check(args: list[str]) -> int:
 def samples(_: list[str]) -> int:
     """The demo's outputs, committed to sample_reports/ (demo-project/ left out)."""
     ensure_venv("")
+    ensure_system_packages(RUNTIME_PACKAGES)
     out = ROOT / "sample_reports"
     tmp = ROOT / "build" / "sample-run"
     shutil.rmtree(tmp, ignore_errors=True)
