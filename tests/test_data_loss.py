@@ -207,3 +207,49 @@ def test_own_session_is_told_by_pid_and_time():
     assert not own.owns("4242", t + timedelta(seconds=6))  # the PID reused later
     assert not own.owns("4243", t + timedelta(seconds=1))
     assert not own.owns(None, t + timedelta(seconds=1))
+
+
+def test_server_log_path_commands_restore_hostile_names(logging_server, tmp_path):
+    """No baseline: the lost tables come from the server log's DROP. Their names hold shell
+    and pattern syntax; the printed pg_dump/pg_restore, run in a real shell against a copy
+    made before the DROP, bring exactly those tables back and run nothing of the names."""
+    import os
+    import shlex
+    import subprocess
+
+    from psycopg import sql
+
+    from reportgen.quoting import pg_dump_pattern
+
+    srv = logging_server
+    names = ["x; touch pwned #", "$(touch pwned)", "Mixed Case", "a.b", "kept"]
+    srv.psql("CREATE DATABASE prod")
+    dsn = srv.dsn("prod")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for n in names:
+            conn.execute(sql.SQL("CREATE TABLE {} (id int); INSERT INTO {} VALUES (1), (2)")
+                         .format(sql.Identifier(n), sql.Identifier(n)))
+    srv.psql("CREATE DATABASE restored TEMPLATE prod")
+    with psycopg.connect(dsn, autocommit=True, application_name="oops") as conn:
+        conn.execute(sql.SQL("DROP TABLE {}").format(
+            sql.SQL(", ").join(sql.Identifier(n) for n in names[:4])))
+    time.sleep(0.5)
+    b = collect_bundle(DsnSource("--dsn", dsn), server_logs=[srv.datadir / "log" / "pg.csv"])
+    a = analyze(b)
+    repair = next(o for o in a.recovery_options if o.id == "selective_repair")
+    dump, restore = repair.commands
+    words = shlex.split(dump)
+    assert [words[i + 1] for i, w in enumerate(words) if w == "-t"] == [
+        pg_dump_pattern(None, n) for n in names[:4]]  # in the DROP's order
+    env = {**os.environ, "PATH": f"{srv.binaries.bindir}:{os.environ['PATH']}",
+           "RESTORED_DSN": srv.dsn("restored"), "PRODUCTION_DSN": dsn}
+    for command in (dump, restore):
+        res = subprocess.run(["sh", "-c", command], cwd=tmp_path, env=env, capture_output=True,
+                             text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+    assert not (tmp_path / "pwned").exists()
+    with psycopg.connect(dsn) as conn:
+        for n in names:
+            count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
+                sql.Identifier(n))).fetchone()
+            assert count == (2,), n
