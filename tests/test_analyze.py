@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import shlex
+
 import json
 
 from reportgen.analyze import analyze
-from reportgen.analyze.reconcile import fake_commands
+from reportgen.analyze.reconcile import record_command
 from reportgen.bundle import parse_bundle
 from reportgen.render.markdown import render_markdown
 from reportgen.render.view import RenderOptions
@@ -52,15 +55,19 @@ def test_demo_safe_to_fake(demo_bundle):
     option = next(o for o in a.recovery_options if o.id == "refake_verified")
     assert option.recommended
     joined = "\n".join(option.commands)
-    assert "organizations 0012" not in joined and "competition" not in joined
+    assert '("organizations", "0001_initial")' in joined
+    assert "0012_" not in joined and "competition" not in joined
+    assert fake["organizations.0012_alter_membership_invite_team_fk"] == "blocked"
     assert "INSERT INTO" in (option.script or "") and "0011" not in (option.script or "")
 
 
-def test_fake_commands_collapse_runs_in_order():
+def test_record_command_records_exactly_the_plan_in_order():
     plan = [("a", "0001"), ("a", "0002"), ("b", "0001"), ("a", "0003")]
-    assert fake_commands(plan) == ["python manage.py migrate a 0002 --fake",
-                                   "python manage.py migrate b 0001 --fake",
-                                   "python manage.py migrate a 0003 --fake"]
+    words = shlex.split(record_command(plan))
+    assert words[:4] == ["python", "manage.py", "shell", "-c"] and len(words) == 5
+    lists = [n for n in ast.walk(ast.parse(words[4])) if isinstance(n, ast.List)
+             and n.elts and isinstance(n.elts[0], ast.Tuple)]
+    assert [ast.literal_eval(lists[0])] == [plan]
 
 
 def test_table_dropped_after_recording_is_critical(demo_bundle_data):

@@ -6,6 +6,7 @@ exactly the intended objects, nothing else, and no command of the name's own eve
 
 from __future__ import annotations
 
+import ast as pyast
 import http.server
 import os
 import shlex
@@ -23,7 +24,7 @@ from pglast import ast, parse_sql
 from psycopg import sql
 
 from reportgen.analyze import analyze
-from reportgen.analyze.reconcile import fake_commands, fake_sql
+from reportgen.analyze.reconcile import fake_sql, record_command
 from reportgen.collect.run import collect_bundle
 from reportgen.outputs import render_outputs
 from reportgen.quoting import pg_dump_pattern, shell_word, sql_ident, sql_literal
@@ -142,8 +143,10 @@ def test_re_record_script_and_commands_write_exactly_their_rows(db, app, name):
                             .format(sql.Identifier(schema))).fetchall()
     assert rows == [(app, name), ("auth", "0002_x")]
     assert db.scalar("SELECT to_regclass('public.auth_user') IS NOT NULL") is True
-    (cmd,) = fake_commands([(app, name)])
-    assert shlex.split(cmd) == ["python", "manage.py", "migrate", app, name, "--fake"]
+    words = shlex.split(record_command([(app, name), ("auth", "0002_x")]))
+    assert words[:4] == ["python", "manage.py", "shell", "-c"] and len(words) == 5
+    lists = [n for n in pyast.walk(pyast.parse(words[4])) if isinstance(n, pyast.List)]
+    assert pyast.literal_eval(lists[-1]) == [(app, name), ("auth", "0002_x")]
 
 
 def test_quoting_helpers_round_trip_through_the_real_tools(db, tmp_path):

@@ -54,8 +54,10 @@ class MigrationStatus(Model):
     state: Literal["applied", "applied_schema_missing", "schema_present_unrecorded",
                    "partially_applied", "pending", "unverifiable_unrecorded", "ghost_record",
                    "recorded_not_in_scan"] = Field(description="Reconciliation class.")
-    fake: Literal["safe", "unsafe", "unverifiable", "not_applicable"] = Field(
-        description="Whether recording it as applied (--fake) is consistent with the schema.")
+    fake: Literal["safe", "blocked", "unsafe", "unverifiable", "not_applicable"] = Field(
+        description="Whether recording it as applied is consistent with the schema: safe, "
+        "blocked (its own effects are present but a dependency cannot be recorded), unsafe, "
+        "unverifiable, not applicable (recorded).")
     missing: list[str] = Field(default_factory=list, description="Effects absent from the DB.")
     present: list[str] = Field(default_factory=list, description="Effects present in the DB.")
     opaque: list[str] = Field(default_factory=list, description="Operations not checkable.")
@@ -106,6 +108,9 @@ class RecoveryOption(Model):
     window_check: str | None = Field(default=None,
                                      description="Restore point vs the provider's window.")
     subjects: list[str] = Field(default_factory=list, description="Tables it acts on.")
+    outcome: list[str] = Field(
+        default_factory=list, description="What the tool's own view will show once the "
+        "commands ran (e.g. Django's showmigrations and migrate --plan).")
 
 
 class ActionItem(Model):

@@ -8,6 +8,8 @@ inventory, skipping effects a later migration undoes.
 
 from __future__ import annotations
 
+import json
+
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -72,6 +74,10 @@ class Reconciliation:
     code_apps: set[str]
     fake_plan: list[Key]
     fake_blocked: dict[Key, str]  # unrecorded migration → why it cannot be faked
+    # Once the plan is recorded: what Django's migrate --plan will list (dependency order),
+    # and (applied, unrecorded dependency) pairs that still make the history inconsistent.
+    after_unapplied: list[Key]
+    after_inconsistent: list[tuple[Key, Key]]
 
 
 def live_tables(bundle: EvidenceBundle) -> dict[str, Relation] | None:
@@ -240,7 +246,11 @@ def reconcile(bundle: EvidenceBundle) -> Reconciliation | None:
 
     dangling_refs = _dangling_references(fk_targets, models, code_apps, live)
     fake_plan, blocked = _fake_plan(order, migs, by_key, records)
+    after = set(records) | set(fake_plan)
     return Reconciliation(
+        after_unapplied=[k for k in order if k not in after],
+        after_inconsistent=[(k, d) for k in order if k in after
+                            for d in resolve_deps(migs[k], migs) if d in migs and d not in after],
         statuses=statuses, order=order, checks=checks, models=models,
         expected_tables=final_tables, created_by=created_by, inconsistent=inconsistent,
         dangling_dependencies=dangling_deps, dangling_references=dangling_refs, cycles=cycles,
@@ -454,7 +464,8 @@ def _fake_plan(order: list[Key], migs: dict[Key, MigrationFile],
                if d not in records and d not in in_plan]
         if bad:
             blocked[key] = "depends on " + ", ".join(f"{a}.{n}" for a, n in bad) + \
-                ", which cannot be faked"
+                ", which cannot be recorded"
+            st.fake = "blocked"
             continue
         plan.append(key)
         in_plan.add(key)
@@ -484,9 +495,24 @@ def _dangling_references(fk_targets: list[tuple[Key, str, str]],
     return out
 
 
+def record_command(plan: list[Key]) -> str:
+    """One ``manage.py shell -c`` command that records exactly these migrations with Django's
+    own MigrationRecorder, in this order. Unlike ``migrate APP NAME --fake`` it works when the
+    history is inconsistent (migrate checks consistency first and stops), and it records
+    nothing else (``--fake`` also records every unapplied dependency of its target). Names
+    are Python string literals (JSON's, which Python reads the same: double quotes, every
+    control or non-ASCII character escaped) inside one shell word."""
+    pairs = ", ".join(f"({json.dumps(a)}, {json.dumps(n)})" for a, n in plan)
+    code = ("from django.db import connection; "
+            "from django.db.migrations.recorder import MigrationRecorder; "
+            "recorder = MigrationRecorder(connection); "
+            f"[recorder.record_applied(app, name) for app, name in [{pairs}]]")
+    return shell_command("python", "manage.py", "shell", "-c", code)
+
+
 def fake_commands(plan: list[Key]) -> list[str]:
-    """``migrate APP NAME --fake`` commands; a run of one app collapses to its last member,
-    since migrate --fake records the unapplied dependencies too (all of them in the plan)."""
+    """``migrate APP NAME --fake`` commands (kept for the comparison in the report's text);
+    a run of one app collapses to its last member."""
     cmds: list[str] = []
     i = 0
     while i < len(plan):
@@ -502,7 +528,7 @@ def fake_commands(plan: list[Key]) -> list[str]:
 def fake_sql(plan: list[Key], schema: str | None) -> str:
     # Names from the database and the codebase: quoted so none can end the statement.
     table = sql_qualified(schema, "django_migrations") if schema else "django_migrations"
-    lines = ["-- For review only: reportgen never runs this. Equivalent to the --fake commands.",
+    lines = ["-- For review only: reportgen never runs this. Equivalent to the command above.",
              "BEGIN;"]
     for app, name in plan:
         lines.append(f"INSERT INTO {table} (app, name, applied) "

@@ -16,7 +16,7 @@ from reportgen.analyze.model import (
     RecoveryOption,
     TimelineEntry,
 )
-from reportgen.analyze.reconcile import fake_commands, fake_sql
+from reportgen.analyze.reconcile import Reconciliation, fake_sql, record_command
 from reportgen.bundle import Relation, TableName
 from reportgen.quoting import Placeholder as P
 from reportgen.quoting import pg_dump_pattern, sql_ident, sql_qualified
@@ -198,26 +198,68 @@ def _refake(ctx: Context) -> RecoveryOption | None:
     schema = ctx.bundle.migrations.django.schema_name if ctx.bundle.migrations else None
     blocked = [f"{a}.{n}: {why}" for (a, n), why in rec.fake_blocked.items()
                if _unrecorded_with_schema(ctx, (a, n))]
+    n = len(rec.fake_plan)
     steps = ["Take a bundle first, as the baseline for this change: "
              "`reportgen collect --dsn ... -o before-refake.json`.",
-             f"Record the {len(rec.fake_plan)} migration(s) whose every schema effect was "
-             "verified present, in dependency order (commands below).",
-             "Review the equivalent SQL below if you prefer to see exactly what is written: "
-             "only django_migrations rows."]
+             f"Record the {n} migration(s) whose every schema effect was verified present, in "
+             "dependency order, with Django's own MigrationRecorder (command below): it writes "
+             "exactly these rows and nothing else.",
+             _why_not_migrate_fake(rec),
+             "Or run the equivalent SQL below: the same rows, nothing else."]
     if blocked:
-        steps.append("Do NOT fake these; each needs a decision first: " + "; ".join(blocked))
+        steps.append("Do NOT record these; each needs a decision first: " + "; ".join(blocked))
     return RecoveryOption(
-        id="refake_verified", title="Re-record the verified migrations (migrate --fake)",
+        id="refake_verified", title="Re-record the verified migrations (Django's "
+                                    "MigrationRecorder)",
         applies_when="Tables are present and migration records are missing.",
-        steps=steps, commands=fake_commands(rec.fake_plan),
+        steps=steps, commands=[record_command(rec.fake_plan)],
         script=fake_sql(rec.fake_plan, schema),
         pros=["Writes only to django_migrations; no table is touched.", "Minutes to apply."],
-        cons=["Fakes the recorded state only: data migrations (RunPython) that never ran are "
-              "not run."] + (["Some migrations are excluded and need a decision."]
-                             if blocked else []),
+        cons=["Records the state only: data migrations (RunPython) that never ran are not "
+              "run."] + (["Some migrations are excluded and need a decision."]
+                         if blocked else []),
         data_loss_risk="LOW", expected_time="10–30 minutes",
+        outcome=_outcome(ctx),
         verification=["python manage.py showmigrations", "python manage.py migrate --plan",
                       "reportgen assess --baseline before-refake.json --out after-refake/"])
+
+
+def _why_not_migrate_fake(rec: Reconciliation) -> str:
+    if rec.inconsistent:
+        (a, n), (da, dn) = rec.inconsistent[0]
+        more = f" (and {len(rec.inconsistent) - 1} more)" if len(rec.inconsistent) > 1 else ""
+        return ("`migrate APP NAME --fake` cannot do this here: migrate checks the recorded "
+                f"history first and stops with InconsistentMigrationHistory, because {a}.{n} "
+                f"is recorded but its dependency {da}.{dn} is not{more}.")
+    return ("`migrate APP NAME --fake` is not used: it would also record every unapplied "
+            "dependency of NAME, including migrations whose effects were not verified.")
+
+
+def _outcome(ctx: Context) -> list[str]:
+    """What Django's showmigrations and migrate --plan will show once the plan is recorded."""
+    rec = ctx.rec
+    assert rec is not None
+    out = [f"`showmigrations`: the {len(rec.fake_plan)} migration(s) above become [X]; "
+           f"{len(rec.after_unapplied)} stay [ ]."]
+    if rec.after_inconsistent:
+        (a, n), (da, dn) = rec.after_inconsistent[0]
+        out.append(f"`migrate --plan` still stops with InconsistentMigrationHistory: {a}.{n} "
+                   f"is recorded, its dependency {da}.{dn} is not (decide on {da}.{dn} first).")
+        return out
+    if not rec.after_unapplied:
+        out.append("`migrate --plan`: no planned operations.")
+        return out
+    out.append("`migrate --plan` lists: " + ", ".join(
+        f"{a}.{n}" for a, n in rec.after_unapplied) + ".")
+    dangling = {d.migration: d for d in rec.dangling_references}
+    for key in rec.after_unapplied:
+        d = dangling.get(key)
+        if d is not None:
+            out.append(f"`migrate` will still fail at {key[0]}.{key[1]}: field {d.field} "
+                       f"references {d.target}, which no migration creates.")
+        elif key in rec.fake_blocked:
+            out.append(f"{key[0]}.{key[1]} needs a decision first: {rec.fake_blocked[key]}.")
+    return out
 
 
 def _unrecorded_with_schema(ctx: Context, key: tuple[str, str]) -> bool:

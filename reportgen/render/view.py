@@ -28,7 +28,8 @@ CLASSES = [
     ("applied_schema_missing", "Recorded, schema MISSING",
      "Django thinks it is applied; tables/columns are gone (loss or drift)."),
     ("schema_present_unrecorded", "Schema present, record missing",
-     "Safe to record with --fake: every effect was verified."),
+     "Every effect verified present; safe to record unless it waits for a dependency "
+     "that is not (see the Fake? column)."),
     ("unverifiable_unrecorded", "Unrecorded, not verifiable",
      "Contains RunPython/RunSQL: its effect cannot be read from the schema."),
     ("partially_applied", "Partially applied", "Some effects present, some missing."),
@@ -37,8 +38,8 @@ CLASSES = [
     ("recorded_not_in_scan", "Recorded, app not scanned",
      "The app's files are not in the scanned codebase (installed package?)."),
 ]
-FAKE_TEXT = {"safe": "✓ safe", "unsafe": "✗ unsafe", "unverifiable": "? verify first",
-             "not_applicable": "—"}
+FAKE_TEXT = {"safe": "✓ safe", "blocked": "✗ waits for a dependency",
+             "unsafe": "✗ unsafe", "unverifiable": "? verify first", "not_applicable": "—"}
 
 
 @dataclass
