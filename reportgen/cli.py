@@ -81,6 +81,9 @@ def dsn_options(f: Any) -> Any:
     f = click.option("--project", type=click.Path(exists=True, file_okay=False),
                      help="Application codebase to read migration files from (never imported)."
                      )(f)
+    f = click.option("--scan-virtualenvs", is_flag=True,
+                     help="Also read migration packages inside virtualenvs and site-packages "
+                     "under --project (skipped by default).")(f)
     f = click.option("--django-settings", metavar="MODULE",
                      help="Use Django's MigrationLoader with this settings module (the project "
                      "directory goes on sys.path; loaded in a subprocess, no DB connection)."
@@ -253,6 +256,7 @@ class CollectOptions:
     server_logs: tuple[str, ...] = ()
     log_tz: str | None = None
     connect_timeout_s: int = 10
+    scan_virtualenvs: bool = False
 
     @classmethod
     def pick(cls, kw: dict[str, Any]) -> CollectOptions:
@@ -279,7 +283,8 @@ def _collect(o: CollectOptions) -> Collected:
                         count_timeout_ms=o.count_timeout_ms,
                         count_budget_s=o.count_budget_s, progress=_progress,
                         server_logs=[Path(p) for p in o.server_logs], log_tz=o.log_tz,
-                        connect_timeout_s=o.connect_timeout_s)
+                        connect_timeout_s=o.connect_timeout_s,
+                        scan_virtualenvs=o.scan_virtualenvs)
     bundle = collected.bundle
     ec = bundle.inventory.exact_counts if bundle.inventory else None
     if ec is not None:

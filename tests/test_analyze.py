@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import ast
-import shlex
-
 import json
+import shlex
 
 from reportgen.analyze import analyze
 from reportgen.analyze.reconcile import record_command

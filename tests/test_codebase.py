@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
+from pathlib import Path
 
 from reportgen.analyze.reconcile import apply_replacements, pg_identifier
 from reportgen.bundle import MigrationFile, MigrationRecord
@@ -70,10 +72,13 @@ def test_parse_migration_reads_everything_without_running_it():
 def test_scan_reports_unparseable_files_and_destructive_scripts(tmp_path):
     mig = tmp_path / "shop" / "migrations"
     mig.mkdir(parents=True)
+    (tmp_path / "shop" / "models.py").write_text("")
     (mig / "__init__.py").write_text("")
     (mig / "0001_initial.py").write_text(SOURCE)
     (mig / "0002_broken.py").write_text("class Migration(:\n")
     (tmp_path / "nomig" / "migrations").mkdir(parents=True)
+    (tmp_path / "nomig" / "apps.py").write_text("")
+    (tmp_path / "nomig" / "migrations" / "0001_initial.py").write_text(SOURCE)
     (tmp_path / "scripts").mkdir()
     (tmp_path / "scripts" / "reset.py").write_text("cur.execute('truncate table x')\n"
                                                    "cur.execute('DROP  TABLE y')\n")
@@ -118,3 +123,31 @@ def test_pg_identifier_truncates_like_postgresql():
     assert pg_identifier("x" * 63) == "x" * 63
     assert pg_identifier("x" * 70) == "x" * 63
     assert pg_identifier("é" * 40).encode() == ("é" * 31).encode()  # 62 bytes, on a boundary
+
+
+def test_scan_reads_only_app_migration_packages(tmp_path):
+    """A virtualenv inside the project (Django installed in it, whatever its folder's name),
+    Django's own django/db/migrations package and a migrations/ folder that is not beside
+    an app are never read as the project's migrations."""
+    import django
+
+    app = tmp_path / "shop"
+    (app / "migrations").mkdir(parents=True)
+    (app / "apps.py").write_text("")
+    (app / "migrations" / "__init__.py").write_text("")
+    (app / "migrations" / "0001_initial.py").write_text(SOURCE)
+    env = tmp_path / "pyenv-3.11"
+    (env / "lib" / "site-packages").mkdir(parents=True)
+    (env / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    shutil.copytree(Path(django.__file__).parent / "db", env / "lib" / "site-packages" / "db",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(Path(django.__file__).parent / "db", tmp_path / "vendored" / "db",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # not in a virtualenv
+    (tmp_path / "docs" / "migrations").mkdir(parents=True)
+    (tmp_path / "docs" / "migrations" / "__init__.py").write_text("")
+    (tmp_path / "docs" / "migrations" / "0001_notes.py").write_text(SOURCE)
+    cb = scan_project(tmp_path)
+    assert [(m.app, m.name) for m in cb.migrations] == [("shop", "0001_initial")]
+    assert not any("migration.py" in e for e in cb.errors)
+    everything = scan_project(tmp_path, include_environments=True)
+    assert [(m.app, m.name) for m in everything.migrations] == [("shop", "0001_initial")]

@@ -200,6 +200,9 @@ def test_static_scan_agrees_with_django_loader(site, migrated, tmp_path):
     for label, src in sources.items():
         shutil.copytree(src / "migrations", tmp_path / "apps" / label / "migrations",
                         ignore=shutil.ignore_patterns("__pycache__"))
+        for name in ("models.py", "apps.py"):  # what makes the folder an app's
+            if (src / name).is_file():
+                shutil.copy(src / name, tmp_path / "apps" / label / name)
     static = analyze(collect_bundle(migrated.source(), project=tmp_path / "apps"))
     _, loader, _ = reportgen_view(site, migrated)
 

@@ -9,7 +9,6 @@ inventory, skipping effects a later migration undoes.
 from __future__ import annotations
 
 import json
-
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field

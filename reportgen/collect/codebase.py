@@ -14,23 +14,44 @@ from pathlib import Path
 
 from reportgen.bundle import Codebase, DestructiveScript, FieldSpec, MigrationFile, OperationSpec
 
-SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", "env",
-             ".tox", ".nox", "site-packages", "dist", "build", ".mypy_cache", ".ruff_cache"}
+SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".tox", ".nox", "dist",
+             "build", ".mypy_cache", ".ruff_cache"}
 RELATION_FIELDS = {"ForeignKey": "_id", "OneToOneField": "_id", "ParentalKey": "_id"}
 M2M_FIELDS = {"ManyToManyField", "ParentalManyToManyField"}
 OPAQUE_OPS = {"RunSQL", "RunPython", "SeparateDatabaseAndState"}
 AUTH_USER_MODEL = "auth.User"
 
 
-def scan_project(root: str | Path) -> Codebase:
+def is_environment(path: Path) -> bool:
+    """A virtualenv (it has pyvenv.cfg) or an installed-packages folder."""
+    return path.name in ("site-packages", "dist-packages") or (path / "pyvenv.cfg").is_file()
+
+
+#: Django names migration files NNNN_name.py: a migrations/ folder with none of them is
+#: another package of that name (Django's own django/db/migrations, for one).
+_NUMBERED = re.compile(r"^\d{4}_\w*\.py$")
+
+
+def is_app_dir(path: Path) -> bool:
+    """A Django app's folder: models.py, a models package or apps.py beside migrations/."""
+    return any((path / n).is_file() for n in ("models.py", "apps.py", "models/__init__.py"))
+
+
+def scan_project(root: str | Path, *, include_environments: bool = False) -> Codebase:
+    """Migration packages under ``root``: a ``migrations/`` folder with ``__init__.py``
+    beside an app's models.py or apps.py. Virtualenvs and site-packages are skipped unless
+    ``include_environments``; a folder named migrations that is not beside an app or holds
+    no NNNN_*.py file is left alone (Django's own ``django/db/migrations`` package)."""
     base = Path(root).resolve()
     files: list[MigrationFile] = []
     errors: list[str] = []
     scripts: list[DestructiveScript] = []
     for dirpath, dirnames, filenames in os.walk(base):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
         here = Path(dirpath)
-        if here.name != "migrations":
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith(".")
+                             and (include_environments or not is_environment(here / d)))
+        if here.name != "migrations" or not is_app_dir(here.parent) or not any(
+                _NUMBERED.match(f) for f in filenames):
             for fname in sorted(filenames):
                 found = _destructive(here / fname)
                 if found:
@@ -82,10 +103,10 @@ def _destructive(path: Path) -> tuple[list[str], int] | None:
 
 def parse_migration(source: str, app: str, name: str, path: str) -> MigrationFile:
     tree = ast.parse(source, filename=path)
-    cls = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Migration"),
-               None)
+    cls = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Migration"
+                and any(_base_name(b) == "Migration" for b in n.bases)), None)
     if cls is None:
-        raise ValueError("no class Migration")
+        raise ValueError("no class Migration(migrations.Migration)")
     values: dict[str, ast.expr] = {}
     for stmt in cls.body:
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(
@@ -103,6 +124,13 @@ def parse_migration(source: str, app: str, name: str, path: str) -> MigrationFil
             initial.value, bool) else None,
         operations=[_operation(op, app) for op in _elements(values.get("operations"))],
     )
+
+
+def _base_name(node: ast.expr) -> str | None:
+    """``migrations.Migration`` or ``Migration``: the name a class's base ends with."""
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return node.id if isinstance(node, ast.Name) else None
 
 
 def _elements(node: ast.expr | None) -> list[ast.expr]:

@@ -48,6 +48,7 @@ def collect(
     connect_timeout_s: int = 10,
     statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
     lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS,
+    scan_virtualenvs: bool = False,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Collected:
     """Collect and seal. Large catalogs keep their relations as the JSON text PostgreSQL
@@ -107,9 +108,10 @@ def collect(
     if django_settings is not None:
         root = Path(project) if project is not None else Path.cwd()
         codebase = _run(runs, "codebase", None,
-                        lambda: _django_codebase(django_settings, root))
+                        lambda: _django_codebase(django_settings, root, scan_virtualenvs))
     elif project is not None:
-        codebase = _run(runs, "codebase", None, lambda: scan_project(project))
+        codebase = _run(runs, "codebase", None, lambda: scan_project(
+            project, include_environments=scan_virtualenvs))
     server_log = None
     if server_logs:
         ident = results["identity"]
@@ -206,13 +208,14 @@ class _EarlyCatalog:
             self._thread.join(0.5)
 
 
-def _django_codebase(settings: str, root: Path) -> Codebase:
+def _django_codebase(settings: str, root: Path, scan_virtualenvs: bool) -> Codebase:
     """Django's loader for migrations; the static scan still finds destructive scripts."""
     from reportgen.collect.codebase import scan_project
     from reportgen.collect.django_loader import load_codebase
 
     cb = load_codebase(settings, root)
-    return cb.model_copy(update={"destructive_scripts": scan_project(root).destructive_scripts})
+    scripts = scan_project(root, include_environments=scan_virtualenvs).destructive_scripts
+    return cb.model_copy(update={"destructive_scripts": scripts})
 
 
 def _run(runs: list[CollectorRun], name: str, snap: Snapshot | None,

@@ -337,6 +337,7 @@ def codebase_files(s: Scenario) -> dict[str, str]:
     apps = sorted({m.app for m in s.migrations})
     for app in apps:
         files[f"apps/{app}/__init__.py"] = ""
+        files[f"apps/{app}/models.py"] = "# The demo keeps only the migration files.\n"
         files[f"apps/{app}/migrations/__init__.py"] = ""
     for m in s.migrations:
         files[f"apps/{m.app}/migrations/{m.name}.py"] = migration_source(s, m)
