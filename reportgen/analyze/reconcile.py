@@ -222,6 +222,7 @@ def reconcile(bundle: EvidenceBundle) -> Reconciliation | None:
         checks[key] = ch
         statuses.append(_classify(key, m, ch, opaque[key], records.get(key)))
     by_key = {(s.app, s.name): s for s in statuses}
+    _evidence_from_descendants(order, migs, by_key, checks)
     _inherit_pending(order, migs, by_key)
 
     for key, rec in records.items():
@@ -334,7 +335,8 @@ def _apply(op, m, key, models, created_by, opaque, fk_targets) -> list[Effect]: 
             models.pop(mk, None)
             state.model = new_model
             models[(app, new_model.lower())] = state
-            new_table = f"{app}_{new_model}" if t == default else t
+            # Django lower-cases the model name in the default table name.
+            new_table = f"{app}_{new_model.lower()}" if t == default else t
         else:
             new_table = op.table or f"{app}_{state.model.lower()}"
         if new_table == t:
@@ -414,13 +416,44 @@ def _classify(key: Key, m: MigrationFile, ch: list[EffectCheck], opaque: list[st
     if recorded:
         return MigrationStatus(**base, state="applied_schema_missing" if missing else "applied",
                                fake="not_applicable")
-    if missing and present:
+    if missing and any(holds(c) and c.expected == "present" for c in checked):
         return MigrationStatus(**base, state="partially_applied", fake="unsafe")
     if missing:
         return MigrationStatus(**base, state="pending", fake="unsafe")
     if opaque:
         return MigrationStatus(**base, state="unverifiable_unrecorded", fake="unverifiable")
+    if ch and not any(c.expected == "present" and c.found == "present" for c in checked):
+        # Verdicts rest on positive evidence: a removal found absent, or effects a later
+        # migration undid, do not show that this migration ran (a dropped table looks the
+        # same).
+        why = ("no effect of it is visible: only removals, found absent, which prove nothing"
+               if checked else "its effects were undone by later migrations: nothing to see")
+        return MigrationStatus(**{**base, "opaque": [why]}, state="unverifiable_unrecorded",
+                               fake="unverifiable")
     return MigrationStatus(**base, state="schema_present_unrecorded", fake="safe")
+
+
+def _evidence_from_descendants(order: list[Key], migs: dict[Key, MigrationFile],
+                               by_key: dict[Key, MigrationStatus],
+                               checks: dict[Key, list[EffectCheck]]) -> None:
+    """Django applies migrations in dependency order: when something a later migration
+    creates is present, every migration it depends on ran too. So a migration with no
+    visible effect of its own (its table renamed later, a removal) is re-recordable when a
+    descendant shows positive evidence; otherwise it stays unverifiable."""
+    seen = {k for k, ch in checks.items()
+            if any(c.expected == "present" and c.found == "present" for c in ch)}
+    for key in reversed(order):  # descendants come later in the order
+        if key in seen:
+            for dep in resolve_deps(migs[key], migs):
+                seen.add(dep)
+    for key in order:
+        st = by_key[key]
+        if key in seen and st.state == "unverifiable_unrecorded" and st.opaque and \
+                st.opaque[0].startswith(_NO_EVIDENCE):
+            st.state, st.fake, st.opaque = "schema_present_unrecorded", "safe", []
+
+
+_NO_EVIDENCE = ("no effect of it is visible", "its effects were undone")
 
 
 def _inherit_pending(order: list[Key], migs: dict[Key, MigrationFile],
