@@ -28,10 +28,10 @@ CLASSES = [
     ("applied_schema_missing", "Recorded, schema MISSING",
      "Django thinks it is applied; tables/columns are gone (loss or drift)."),
     ("schema_present_unrecorded", "Schema present, record missing",
-     "Every effect verified present; safe to record unless it waits for a dependency "
-     "that is not (see the Fake? column)."),
+     "Every effect verified present: safe to record."),
     ("unverifiable_unrecorded", "Unrecorded, not verifiable",
-     "Contains RunPython/RunSQL: its effect cannot be read from the schema."),
+     "RunPython/RunSQL, or only removals and undone effects: whether it ran cannot be "
+     "read from the schema."),
     ("partially_applied", "Partially applied", "Some effects present, some missing."),
     ("pending", "Pending", "Not applied: effects absent (normal before a deploy)."),
     ("ghost_record", "Record without file", "Recorded, but no such migration file exists."),
@@ -158,8 +158,15 @@ class View:
 
     def _discrepancies(self, a: Assessment) -> None:
         counts: Counter[str] = Counter(s.state for s in a.migrations)
+        fakes: Counter[str] = Counter(s.fake for s in a.migrations
+                                      if s.state == "schema_present_unrecorded")
         self.class_rows = [dict(label=label, count=counts[k], meaning=meaning)
                            for k, label, meaning in CLASSES if counts[k]]
+        for row in self.class_rows:  # the same numbers as the recovery option's
+            if row["label"] == "Schema present, record missing" and fakes["blocked"]:
+                row["meaning"] = (f"Every effect verified present: {fakes['safe']} safe to "
+                                  f"record; {fakes['blocked']} wait for a dependency that "
+                                  "cannot be recorded (Fake? column).")
         self.discrepancy_apps = []
         by_app: dict[str, list[MigrationStatus]] = defaultdict(list)
         for s in a.migrations:
