@@ -285,6 +285,11 @@ class FieldSpec(Model):
     column: str | None = Field(description="Database column (FK: name_id); None for M2M.")
     kind: str = Field(description="Field class, e.g. CharField, ForeignKey.")
     target: str | None = Field(default=None, description="Related model 'app.Model' for FK/M2M.")
+    through: str | None = Field(default=None, description="M2M with an explicit through model: "
+                                "no join table of its own.")
+    modelled: bool = Field(default=True, description="False: a field class the reader cannot "
+                           "model exactly (a custom class seen by the static scan); its "
+                           "columns are unverifiable, never missing.")
 
 
 class OperationSpec(Model):

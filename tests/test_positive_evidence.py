@@ -60,3 +60,43 @@ def test_an_app_whose_tables_are_gone_is_never_called_recordable(db, tmp_path):
     assert verdicts["0001_initial"][1] != "safe"
     a = analyze(collect_bundle(db.source(), project=tmp_path))
     assert not any(o.id == "refake_verified" for o in a.recovery_options)
+
+
+CUSTOM = HEAD + """    initial = True
+    dependencies = []
+    operations = [
+        migrations.CreateModel(name="Tag", fields=[
+            ("id", models.BigAutoField(primary_key=True, serialize=False))]),
+        migrations.CreateModel(name="Post", fields=[
+            ("id", models.BigAutoField(primary_key=True, serialize=False)),
+            ("owner", myapp.fields.OwnerKey(to="blog.Tag", on_delete=models.CASCADE)),
+            ("tags", models.ManyToManyField(to="blog.Tag", through="blog.PostTag")),
+        ]),
+        migrations.CreateModel(name="PostTag", fields=[
+            ("id", models.BigAutoField(primary_key=True, serialize=False)),
+            ("post", models.ForeignKey(to="blog.Post", on_delete=models.CASCADE)),
+            ("tag", models.ForeignKey(to="blog.Tag", on_delete=models.CASCADE)),
+        ]),
+    ]
+"""
+
+
+def test_custom_fields_are_unverifiable_and_explicit_through_makes_no_table(db, tmp_path):
+    """A custom FK subclass: its column is not guessed (unverifiable, never missing); an M2M
+    with through= expects no join table of its own."""
+    mig = tmp_path / "blog" / "migrations"
+    mig.mkdir(parents=True)
+    (tmp_path / "blog" / "models.py").write_text("")
+    (mig / "__init__.py").write_text("")
+    (mig / "0001_initial.py").write_text(CUSTOM)
+    db.execute("CREATE TABLE django_migrations (id serial, app text, name text, applied "
+               "timestamptz); INSERT INTO django_migrations (app, name, applied) VALUES "
+               "('blog', '0001_initial', now()); CREATE TABLE blog_tag (id bigint); "
+               "CREATE TABLE blog_post (id bigint, owner_ref bigint); "
+               "CREATE TABLE blog_posttag (id bigint, post_id bigint, tag_id bigint)")
+    a = analyze(collect_bundle(db.source(), project=tmp_path))
+    (st,) = [s for s in a.migrations if s.app == "blog"]
+    assert st.state == "applied" and st.missing == []
+    assert any("OwnerKey" in o for o in st.opaque)
+    assert not any(f.severity in ("HIGH", "CRITICAL") for f in a.findings
+                   if f.dimension in ("schema", "data"))

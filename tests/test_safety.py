@@ -114,6 +114,7 @@ def test_role_without_privileges_reports_nothing_missing(db, tmp_path):
     """Tables the role cannot read are listed from pg_catalog, never called missing."""
     mig = tmp_path / "shop" / "migrations"
     mig.mkdir(parents=True)
+    (tmp_path / "shop" / "models.py").write_text("")
     (mig / "__init__.py").write_text("")
     (mig / "0001_initial.py").write_text(
         "from django.db import migrations, models\n\nclass Migration(migrations.Migration):\n"

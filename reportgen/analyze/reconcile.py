@@ -275,8 +275,13 @@ def _apply(op, m, key, models, created_by, opaque, fk_targets) -> list[Effect]: 
         created_by.setdefault(table, key)
         eff = [Effect("table", table)]
         for f in op.fields:
+            if not f.modelled:
+                opaque[key].append(f"field {op.model}.{f.name}: {f.kind} (not modelled)")
+                continue
             if f.target:
                 fk_targets.append((key, f"{mk[1]}.{f.name}", f.target))
+            if f.column is None and f.through:
+                continue  # an explicit through model: its own CreateModel makes the table
             if f.column is None:
                 through = f"{table}_{f.name}"
                 st.m2m[f.name] = through
@@ -296,8 +301,13 @@ def _apply(op, m, key, models, created_by, opaque, fk_targets) -> list[Effect]: 
     if op.op in ("AddField", "AlterField"):
         out = []
         for f in op.fields:
+            if not f.modelled:
+                opaque[key].append(f"field {op.model}.{f.name}: {f.kind} (not modelled)")
+                continue
             if f.target:
                 fk_targets.append((key, f"{op.model}.{f.name}", f.target))
+            if f.column is None and f.through:
+                continue
             if f.column is None:
                 through = f"{t}_{f.name}"
                 state.m2m[f.name] = through

@@ -187,17 +187,37 @@ def _target(node: ast.expr | None, app: str) -> str | None:
     return text
 
 
+#: Field classes whose columns the static scan knows exactly (Django's own and
+#: django.contrib.postgres'); any other class (a custom subclass, a tag manager) may add a
+#: column, a join table or nothing: its effect is unverifiable.
+PLAIN_FIELDS = {
+    "AutoField", "BigAutoField", "SmallAutoField", "BigIntegerField", "BinaryField",
+    "BooleanField", "CharField", "CommaSeparatedIntegerField", "DateField", "DateTimeField",
+    "DecimalField", "DurationField", "EmailField", "FileField", "FilePathField", "FloatField",
+    "GenericIPAddressField", "IPAddressField", "ImageField", "IntegerField", "JSONField",
+    "NullBooleanField", "PositiveBigIntegerField", "PositiveIntegerField",
+    "PositiveSmallIntegerField", "SlugField", "SmallIntegerField", "TextField", "TimeField",
+    "URLField", "UUIDField", "ArrayField", "HStoreField", "CICharField", "CIEmailField",
+    "CITextField", "IntegerRangeField", "BigIntegerRangeField", "DecimalRangeField",
+    "DateRangeField", "DateTimeRangeField", "SearchVectorField",
+}
+
+
 def _field(name: str, node: ast.expr, app: str) -> FieldSpec:
     if not isinstance(node, ast.Call):
-        return FieldSpec(name=name, column=name, kind="?")
+        return FieldSpec(name=name, column=None, kind="?", modelled=False)
     kind = _call_name(node)
     db_column = _const(_arg(node, 99, "db_column"))
     if kind in M2M_FIELDS:
+        through = _arg(node, 99, "through")
         return FieldSpec(name=name, column=None, kind=kind,
-                         target=_target(_arg(node, 0, "to"), app))
+                         target=_target(_arg(node, 0, "to"), app),
+                         through=(_target(through, app) or "?") if through is not None else None)
     if kind in RELATION_FIELDS:
         return FieldSpec(name=name, column=db_column or name + RELATION_FIELDS[kind], kind=kind,
                          target=_target(_arg(node, 0, "to"), app))
+    if kind not in PLAIN_FIELDS:
+        return FieldSpec(name=name, column=None, kind=kind, modelled=False)
     return FieldSpec(name=name, column=db_column or name, kind=kind)
 
 

@@ -57,7 +57,15 @@ def _field_spec(name: str, field: Any) -> FieldSpec:
         model = remote.model
         target = model if isinstance(model, str) else f"{model._meta.app_label}.{model.__name__}"
     if getattr(field, "many_to_many", False):
-        return FieldSpec(name=name, column=None, kind=kind, target=target)
+        through = getattr(remote, "through", None)
+        # In a migration's state an auto-created join table has no through model yet; an
+        # explicit one (through="app.Model", or a tag manager's) makes no table of its own.
+        explicit = None
+        if through is not None and not getattr(getattr(through, "_meta", None),
+                                               "auto_created", False):
+            explicit = through if isinstance(through, str) else \
+                f"{through._meta.app_label}.{through.__name__}"
+        return FieldSpec(name=name, column=None, kind=kind, target=target, through=explicit)
     return FieldSpec(name=name, column=field.column, kind=kind, target=target)
 
 
