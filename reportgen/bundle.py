@@ -299,6 +299,16 @@ class OperationSpec(Model):
     fields: list[FieldSpec] = Field(default_factory=list, description="Fields it adds.")
     detail: str | None = Field(default=None, description="Extra detail (old/new names...).")
     opaque: bool = Field(default=False, description="Effect cannot be known statically.")
+    state_only: bool = Field(default=False, description="A SeparateDatabaseAndState "
+                             "state_operations entry: changes the models, not the database.")
+
+
+class SchemaObject(Model):
+    """A schema object a migration creates or removes, named as PostgreSQL stores it."""
+
+    kind: Literal["table", "column", "index", "constraint"] = Field(description="What it is.")
+    table: str = Field(description="The table (the object itself, for kind table).")
+    name: str | None = Field(default=None, description="Column, index or constraint name.")
 
 
 class MigrationFile(Model):
@@ -310,6 +320,14 @@ class MigrationFile(Model):
     run_before: list[tuple[str, str]] = Field(default_factory=list, description="run_before.")
     initial: bool | None = Field(default=None, description="Migration.initial.")
     operations: list[OperationSpec] = Field(description="Operations, in order.")
+    creates: list[SchemaObject] | None = Field(
+        default=None, description="What this migration creates, from the framework's own "
+        "state before and after it (Django's ProjectState); None: not computed (static scan, "
+        "or the state could not be rendered), the operations are replayed instead.")
+    removes: list[SchemaObject] | None = Field(
+        default=None, description="What this migration removes, from the same states.")
+    state_error: str | None = Field(
+        default=None, description="Why the framework could not give this migration's states.")
 
 
 class DestructiveScript(Model):

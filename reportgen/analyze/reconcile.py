@@ -193,18 +193,29 @@ def reconcile(bundle: EvidenceBundle) -> Reconciliation | None:
     opaque: dict[Key, list[str]] = defaultdict(list)
     created_by: dict[str, Key] = {}
     fk_targets: list[tuple[Key, str, str]] = []
+    from_state = all(migs[k].creates is not None for k in order) and bool(order)
     for key in order:
         m = migs[key]
         eff: list[Effect] = []
         for op in m.operations:
-            eff.extend(_apply(op, m, key, models, created_by, opaque, fk_targets))
+            changes = _apply(op, m, key, models, created_by, opaque, fk_targets)
+            if not op.state_only:  # state_operations change the models, not the database
+                eff.extend(changes)
+        if m.creates is not None and m.removes is not None:
+            # The framework's own states said what this migration does: no replay of ours.
+            eff = [Effect(o.kind, o.table, o.name) for o in m.creates] + \
+                  [Effect(o.kind, o.table, o.name, present=False) for o in m.removes]
+            opaque[key] = [op.op for op in m.operations if op.opaque]
         effects[key] = eff
 
-    final_tables = {pg_identifier(s.table): s.app for s in models.values() if s.has_table}
-    for s in models.values():
-        if s.has_table:
-            for through in s.m2m.values():
-                final_tables[pg_identifier(through)] = s.app
+    if from_state:
+        final_tables, created_by = _tables_from_effects(order, effects)
+    else:
+        final_tables = {pg_identifier(s.table): s.app for s in models.values() if s.has_table}
+        for s in models.values():
+            if s.has_table:
+                for through in s.m2m.values():
+                    final_tables[pg_identifier(through)] = s.app
     superseded = _superseded(order, effects)
 
     checks: dict[Key, list[EffectCheck]] = {}
@@ -360,6 +371,24 @@ def _apply(op, m, key, models, created_by, opaque, fk_targets) -> list[Effect]: 
         return [Effect("index" if op.op == "RemoveIndex" else "constraint", t, op.detail,
                        present=False)]
     return []
+
+
+def _tables_from_effects(order: list[Key], effects: dict[Key, list[Effect]]
+                        ) -> tuple[dict[str, str], dict[str, Key]]:
+    """The tables that exist after every migration (table → app) and the migration that
+    first creates each, from the migrations' effects in order."""
+    tables: dict[str, str] = {}
+    created_by: dict[str, Key] = {}
+    for key in order:
+        for e in effects[key]:
+            if e.kind != "table":
+                continue
+            if e.present:
+                tables[pg_identifier(e.table)] = key[0]
+                created_by.setdefault(e.table, key)
+            else:
+                tables.pop(pg_identifier(e.table), None)
+    return tables, created_by
 
 
 def _superseded(order: list[Key], effects: dict[Key, list[Effect]]) -> set[tuple[Key, int]]:

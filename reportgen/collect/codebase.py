@@ -18,7 +18,7 @@ SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".tox", ".nox
              "build", ".mypy_cache", ".ruff_cache"}
 RELATION_FIELDS = {"ForeignKey": "_id", "OneToOneField": "_id", "ParentalKey": "_id"}
 M2M_FIELDS = {"ManyToManyField", "ParentalManyToManyField"}
-OPAQUE_OPS = {"RunSQL", "RunPython", "SeparateDatabaseAndState"}
+OPAQUE_OPS = {"RunSQL", "RunPython"}
 AUTH_USER_MODEL = "auth.User"
 
 
@@ -122,7 +122,8 @@ def parse_migration(source: str, app: str, name: str, path: str) -> MigrationFil
         run_before=_pairs(values.get("run_before"), app),
         initial=initial.value if isinstance(initial, ast.Constant) and isinstance(
             initial.value, bool) else None,
-        operations=[_operation(op, app) for op in _elements(values.get("operations"))],
+        operations=[o for op in _elements(_resolve(values.get("operations"), values))
+                    for o in _operations(op, app, values)],
     )
 
 
@@ -219,6 +220,38 @@ def _field(name: str, node: ast.expr, app: str) -> FieldSpec:
     if kind not in PLAIN_FIELDS:
         return FieldSpec(name=name, column=None, kind=kind, modelled=False)
     return FieldSpec(name=name, column=db_column or name, kind=kind)
+
+
+def _resolve(node: ast.expr | None, values: dict[str, ast.expr]) -> ast.expr | None:
+    """A name bound in the Migration class body (``operations = state_operations``) as the
+    expression bound to it; anything else as it is."""
+    seen = 0
+    while isinstance(node, ast.Name) and node.id in values and seen < 10:
+        node, seen = values[node.id], seen + 1
+    return node
+
+
+def _operations(node: ast.expr, app: str, values: dict[str, ast.expr]) -> list[OperationSpec]:
+    """One operation, or a SeparateDatabaseAndState flattened: its state_operations change
+    the models only (state_only), and any database_operations make it opaque (what they do
+    to the database is not modelled; with none, the database is untouched). A list the scan
+    cannot read (not a literal, not a name bound in the class) makes it opaque too."""
+    if isinstance(node, ast.Call) and _call_name(node) == "SeparateDatabaseAndState":
+        out: list[OperationSpec] = []
+        for pos, kw in ((1, "state_operations"), (0, "database_operations")):
+            arg = _resolve(_arg(node, pos, kw), values)
+            if arg is not None and not isinstance(arg, (ast.List, ast.Tuple)):
+                return [OperationSpec(op="SeparateDatabaseAndState", opaque=True,
+                                      detail=f"{kw} not readable without running the code")]
+        out = [o.model_copy(update={"state_only": True})
+               for x in _elements(_resolve(_arg(node, 1, "state_operations"), values))
+               for o in _operations(x, app, values)]
+        if _elements(_resolve(_arg(node, 0, "database_operations"), values)):
+            out.append(OperationSpec(op="SeparateDatabaseAndState", opaque=True,
+                                     detail="database_operations: their effect is not "
+                                            "modelled"))
+        return out
+    return [_operation(node, app)]
 
 
 def _operation(node: ast.expr, app: str) -> OperationSpec:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,13 @@ def _operation(op: Any, app: str) -> OperationSpec:
     from django.db.backends.utils import truncate_name
 
     name = type(op).__name__
-    if isinstance(op, (m.RunSQL, m.RunPython, m.SeparateDatabaseAndState)):
+    if isinstance(op, m.SeparateDatabaseAndState):
+        # Its state part is in the migration's creates/removes; its database part, if any,
+        # is not modelled.
+        return OperationSpec(op=name, opaque=bool(op.database_operations),
+                             detail="database_operations not modelled"
+                             if op.database_operations else "state only: database untouched")
+    if isinstance(op, (m.RunSQL, m.RunPython)):
         return OperationSpec(op=name, opaque=True,
                              detail="effect on the schema cannot be known without running it")
     if isinstance(op, m.CreateModel):
@@ -105,6 +112,120 @@ def _operation(op: Any, app: str) -> OperationSpec:
         return OperationSpec(op=name, model=op.model_name, detail=op.name)
     model = getattr(op, "model_name", None) or getattr(op, "name", None)
     return OperationSpec(op=name, model=model.lower() if isinstance(model, str) else None)
+
+
+Obj = tuple[str, str, "str | None"]
+
+
+def _table_of(app: str, model: Any) -> str:
+    from django.db.backends.utils import truncate_name
+
+    # Options.contribute_to_class: app_label + model name, truncated as PostgreSQL needs.
+    return str(model.options.get("db_table") or truncate_name(f"{app}_{model.name_lower}", 63))
+
+
+def _model_objects(app: str, model: Any, state: Any) -> frozenset[Obj]:
+    """The schema objects of one model in a migration state (Django's ModelState): its
+    table, concrete columns (Field.set_attributes_from_name, as rendering does), explicit
+    index and constraint names, and the auto-created join table of each many-to-many
+    field (named and shaped as create_many_to_many_intermediary_model makes it). Proxy and
+    unmanaged models have none."""
+    from django.db.backends.utils import truncate_name
+
+    opts = model.options
+    if opts.get("proxy") or opts.get("managed", True) is False:
+        return frozenset()
+    table = _table_of(app, model)
+    out: set[Obj] = {("table", table, None)}
+    for name, field in model.fields.items():
+        # As set_attributes_from_name, which keeps a name already set (a renamed field
+        # would keep its old column): the state's key is the field's name now.
+        field.name = name
+        field.attname, field.column = field.get_attname_column()
+        if not getattr(field, "many_to_many", False):
+            if field.column:
+                out.add(("column", table, field.column))
+            continue
+        remote = field.remote_field
+        if getattr(remote, "through", None) is not None:
+            continue  # an explicit through model: its own model makes its table
+        m2m = field.db_table or truncate_name(f"{table}_{name}", 63)
+        target = remote.model if isinstance(remote.model, str) else remote.model._meta.label
+        to = "self" if target == "self" else target.split(".")[-1].lower()
+        src = model.name_lower
+        if to in ("self", src):
+            src, to = f"from_{src}", f"to_{src}"
+        out |= {("table", m2m, None), ("column", m2m, "id"), ("column", m2m, f"{src}_id"),
+                ("column", m2m, f"{to}_id")}
+    out |= {("index", table, i.name) for i in opts.get("indexes", []) if i.name}
+    out |= {("constraint", table, c.name) for c in opts.get("constraints", []) if c.name}
+    return frozenset(out)
+
+
+def _app_objects(state: Any, app: str) -> Counter[Obj]:
+    found: Counter[Obj] = Counter()
+    for (label, _), model in state.models.items():
+        if label == app:
+            found.update(_model_objects(label, model, state))
+    return found
+
+
+def _with_state_effects(files: list[MigrationFile]) -> list[MigrationFile]:
+    """Each migration's creates/removes: the difference between Django's own ProjectState
+    before and after it (``Migration.mutate_state``, in the order migrate applies them).
+    An operation changes its own app's models, so only that app's objects are recomputed;
+    the comparison is over every app's (a model moved to another app with
+    SeparateDatabaseAndState keeps its table: no effect). Nothing is rendered (rendering
+    every state costs seconds); the objects come from the ModelStates through Django's own
+    field APIs. A state Django cannot build stops the walk: the migrations from there on keep
+    creates/removes None, with the error."""
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.state import ProjectState
+
+    from reportgen.bundle import SchemaObject
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    graph = loader.graph
+    plan: list[tuple[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for leaf in graph.leaf_nodes():
+        for n in graph.forwards_plan(leaf):
+            if n not in seen:
+                seen.add(n)
+                plan.append(n)
+    state = ProjectState(real_apps=loader.unmigrated_apps)
+    per_app: dict[str, Counter[Obj]] = {}
+    everything: Counter[Obj] = Counter()  # every app's objects (a table two models share)
+    by_key = {(m.app, m.name): m for m in files}
+    out: dict[tuple[str, str], MigrationFile] = {}
+    error: str | None = None
+
+    def objs(items: set[Obj]) -> list[SchemaObject]:
+        return [SchemaObject(kind=k, table=t, name=n)
+                for k, t, n in sorted(items, key=lambda x: (x[0], x[1], x[2] or ""))]
+
+    for node in plan:
+        m = by_key.get(node)
+        if m is None:
+            continue
+        if error is not None:
+            out[node] = m.model_copy(update={"state_error": error})
+            continue
+        try:
+            old = per_app.get(node[0]) or _app_objects(state, node[0])
+            state = graph.nodes[node].mutate_state(state, preserve=False)
+            new = per_app[node[0]] = _app_objects(state, node[0])
+        except Exception as exc:  # Django cannot build the state after this migration
+            error = f"{node[0]}.{node[1]}: {type(exc).__name__}: {exc}"
+            out[node] = m.model_copy(update={"state_error": error})
+            continue
+        before = {o for o in old.keys() | new.keys() if everything[o] > 0}
+        everything.subtract(old)
+        everything.update(new)
+        after = {o for o in old.keys() | new.keys() if everything[o] > 0}
+        out[node] = m.model_copy(update={"creates": objs(after - before),
+                                         "removes": objs(before - after)})
+    return [out.get((m.app, m.name), m) for m in files]
 
 
 def _main(settings: str, project: str) -> int:
@@ -148,6 +269,8 @@ def _main(settings: str, project: str) -> int:
             replaces=[tuple(r) for r in (mig.replaces or [])],
             run_before=[tuple(r) for r in (mig.run_before or [])],
             initial=mig.initial, operations=ops))
+    if not graph_errors:
+        files = _with_state_effects(files)
     labels = sorted(a.label for a in apps.get_app_configs())
     cb = Codebase(root=str(root), method=METHOD + f", settings {settings}", migrations=files,
                   errors=errors, graph_errors=graph_errors, installed_apps=labels)
