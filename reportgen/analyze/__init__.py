@@ -16,7 +16,7 @@ from reportgen.analyze.model import (
     level_rank,
 )
 from reportgen.analyze.recovery import build_action_plan, build_recovery
-from reportgen.analyze.rules import RULES, deploy_blocked
+from reportgen.analyze.rules import RULES, deploy_blocked, no_baseline
 from reportgen.analyze.timeline import build_timeline
 from reportgen.bundle import EvidenceBundle
 from reportgen.constants import Level
@@ -35,6 +35,7 @@ def analyze(bundle: EvidenceBundle, baseline: EvidenceBundle | None = None,
     if diff is not None:
         findings.extend(diff.findings())
     findings.extend(deploy_blocked(ctx, findings))
+    findings.extend(no_baseline(ctx, findings))
     findings.sort(key=lambda f: (-level_rank(f.severity), DIMENSIONS.index(f.dimension), f.id))
 
     risks: dict[str, Level] = {}

@@ -125,6 +125,8 @@ def topo_order(migs: dict[Key, MigrationFile]) -> tuple[list[Key], list[str]]:
 def resolve_deps(m: MigrationFile, migs: dict[Key, MigrationFile]) -> list[Key]:
     out = []
     for app, name in m.dependencies:
+        if name in ("__first__", "__latest__") and app == m.app:
+            continue  # Django ignores these on the migration's own app (#22325)
         if name in ("__first__", "__latest__"):
             names = sorted(n for (a, n) in migs if a == app)
             if names:
@@ -326,6 +328,8 @@ def _apply(op, m, key, models, created_by, opaque, fk_targets) -> list[Effect]: 
             else:
                 old = state.columns.get(f.name)
                 state.columns[f.name] = f.column
+                if old == f.column and op.op == "AlterField":
+                    continue  # the column stays what an earlier migration made it
                 if old and old != f.column:
                     out.append(Effect("column", t, old, present=False))
                 out.append(Effect("column", t, f.column))
@@ -467,8 +471,9 @@ def _classify(key: Key, m: MigrationFile, ch: list[EffectCheck], opaque: list[st
         # same).
         why = ("no effect of it is visible: only removals, found absent, which prove nothing"
                if checked else "its effects were undone by later migrations: nothing to see")
-        return MigrationStatus(**{**base, "opaque": [why]}, state="unverifiable_unrecorded",
-                               fake="unverifiable")
+        # The removals held are not evidence of anything: not listed as present.
+        return MigrationStatus(**{**base, "opaque": [why], "present": []},
+                               state="unverifiable_unrecorded", fake="unverifiable")
     return MigrationStatus(**base, state="schema_present_unrecorded", fake="safe")
 
 

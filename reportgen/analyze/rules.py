@@ -225,7 +225,9 @@ def migration_reconciliation(ctx: Context) -> list[Finding]:
     if broken:
         miss = [x for s in broken for x in s.missing]
         tables = [x.removeprefix("table ") for x in miss if x.startswith("table ")]
-        cols = [x.removeprefix("column ") for x in miss if x.startswith("column ")]
+        gone = set(tables)  # a missing table's columns are not listed again one by one
+        cols = [x.removeprefix("column ") for x in miss if x.startswith("column ")
+                and x.removeprefix("column ").rsplit(".", 1)[0] not in gone]
         out.append(Finding(
             id="schema.recorded_but_missing", severity="CRITICAL", dimension="schema",
             title="Migrations are recorded as applied but their schema is missing",
@@ -503,11 +505,14 @@ def deploy_blocked(ctx: Context, findings: list[Finding]) -> list[Finding]:
                        "phase is complete.")]
 
 
-def no_baseline(ctx: Context) -> list[Finding]:
+def no_baseline(ctx: Context, findings: list[Finding]) -> list[Finding]:
+    """The missing baseline is an evidence gap. It is a MEDIUM risk only beside signs of
+    damage (a HIGH or CRITICAL finding): a healthy database is not a risk."""
     if ctx.baseline is not None or ctx.bundle.inventory is None:
         return []
+    damaged = any(f.severity in ("HIGH", "CRITICAL") for f in findings)
     return [Finding(
-        id="data.no_baseline", severity="MEDIUM", dimension="data",
+        id="data.no_baseline", severity="MEDIUM" if damaged else "LOW", dimension="data",
         title="Row-level loss cannot be excluded: no baseline to compare with",
         subjects=[], evidence=["no --baseline bundle was given"],
         explanation="Tables being present says nothing about their rows. Only a comparison "
@@ -520,7 +525,7 @@ def no_baseline(ctx: Context) -> list[Finding]:
 RULES: list[Callable[[Context], list[Finding]]] = [
     collector_failures, visibility, never_analyzed, locks, dropped_during_collection, roles,
     migration_tracking, migration_reconciliation, graph_errors, other_trackers, emptied_tables,
-    destructive_statements, logged_events, no_baseline,
+    destructive_statements, logged_events,
 ]
 
 
