@@ -107,7 +107,10 @@ def _status(ctx: Context, findings: list[Finding], data_loss: str) -> str:
     elif "data.tables_missing" in ids:
         parts.append("TABLES MISSING")
     elif ctx.rec is not None:
-        parts.append("TABLES INTACT")
+        unchecked = {st.app for st in ctx.rec.statuses if st.state == "recorded_not_in_scan"}
+        # Apps whose migration files were not read are never called intact.
+        parts.append(f"TABLES INTACT ({len(unchecked)} APP(S) NOT CHECKED)" if unchecked
+                     else "TABLES INTACT")
     else:
         parts.append(f"{len(ctx.bundle.inventory.relations)} RELATIONS PRESENT "
                      "(NO EXPECTED STATE: PASS --project)")

@@ -132,8 +132,12 @@ class View:
         missing = sum(len(s.tables_missing) for s in a.apps)
         expected = sum(s.tables_expected or 0 for s in a.apps)
         if b.codebase is not None:
+            unchecked = sorted({s.app for s in a.migrations
+                                if s.state == "recorded_not_in_scan"})
             self.schema_line = (f"{expected - missing} of {expected} tables created by applied "
-                                f"or schema-present migrations exist; {missing} missing.")
+                                f"or schema-present migrations exist; {missing} missing."
+                                + (f" Not checked (their migration files were not read): "
+                                   f"{', '.join(unchecked)}." if unchecked else ""))
 
     def _records(self, b: EvidenceBundle, a: Assessment) -> None:
         self.record_rows: list[dict[str, Any]] = []
