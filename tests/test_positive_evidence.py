@@ -100,3 +100,39 @@ def test_custom_fields_are_unverifiable_and_explicit_through_makes_no_table(db, 
     assert any("OwnerKey" in o for o in st.opaque)
     assert not any(f.severity in ("HIGH", "CRITICAL") for f in a.findings
                    if f.dimension in ("schema", "data"))
+
+
+def test_a_reference_to_a_model_renamed_later_is_not_dangling(db, tmp_path):
+    """The FK target existed when the migration ran; a later RenameModel does not make that
+    migration's reference dangling (judged at its own state, not the final one)."""
+    files = {
+        ("lib", "0001_initial"): HEAD + """    initial = True
+    dependencies = []
+    operations = [migrations.CreateModel(name="Author", fields=[
+        ("id", models.BigAutoField(primary_key=True, serialize=False))])]
+""",
+        ("shelf", "0001_initial"): HEAD + """    initial = True
+    dependencies = [("lib", "0001_initial")]
+    operations = [migrations.CreateModel(name="Book", fields=[
+        ("id", models.BigAutoField(primary_key=True, serialize=False)),
+        ("author", models.ForeignKey(to="lib.Author", on_delete=models.CASCADE))])]
+""",
+        ("lib", "0002_rename"): HEAD + """    dependencies = [("lib", "0001_initial"), ("shelf", "0001_initial")]
+    operations = [migrations.RenameModel(old_name="Author", new_name="Writer")]
+""",
+    }
+    for (app, name), text in files.items():
+        mig = tmp_path / app / "migrations"
+        mig.mkdir(parents=True, exist_ok=True)
+        (tmp_path / app / "models.py").write_text("")
+        (mig / "__init__.py").write_text("")
+        (mig / f"{name}.py").write_text(text)
+    db.execute("CREATE TABLE django_migrations (id serial, app text, name text, applied "
+               "timestamptz); INSERT INTO django_migrations (app, name, applied) VALUES "
+               "('lib', '0001_initial', now()), ('shelf', '0001_initial', now()), "
+               "('lib', '0002_rename', now()); CREATE TABLE lib_writer (id bigint); "
+               "CREATE TABLE shelf_book (id bigint, author_id bigint)")
+    a = analyze(collect_bundle(db.source(), project=tmp_path))
+    assert "migration.dangling_reference" not in {f.id for f in a.findings}
+    assert {(s.app, s.name): s.state for s in a.migrations} == {
+        k: "applied" for k in files}

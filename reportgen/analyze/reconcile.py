@@ -196,13 +196,21 @@ def reconcile(bundle: EvidenceBundle) -> Reconciliation | None:
     created_by: dict[str, Key] = {}
     fk_targets: list[tuple[Key, str, str]] = []
     from_state = all(migs[k].creates is not None for k in order) and bool(order)
+    resolved: set[tuple[Key, str]] = set()  # FK fields whose target existed back then
     for key in order:
         m = migs[key]
         eff: list[Effect] = []
+        first_fk = len(fk_targets)
         for op in m.operations:
             changes = _apply(op, m, key, models, created_by, opaque, fk_targets)
             if not op.state_only:  # state_operations change the models, not the database
                 eff.extend(changes)
+        for k, fld, target in fk_targets[first_fk:]:
+            # Judged against the state right after this migration, not the final one: a
+            # model renamed or deleted later was there when the reference was made.
+            app, _, model = target.partition(".")
+            if (app, model.lower()) in models:
+                resolved.add((k, fld))
         if m.creates is not None and m.removes is not None:
             # The framework's own states said what this migration does: no replay of ours.
             eff = [Effect(o.kind, o.table, o.name) for o in m.creates] + \
@@ -257,7 +265,8 @@ def reconcile(bundle: EvidenceBundle) -> Reconciliation | None:
             if key in records and dep not in records:
                 inconsistent.append((key, dep))
 
-    dangling_refs = _dangling_references(fk_targets, models, code_apps, live)
+    dangling_refs = _dangling_references(
+        [t for t in fk_targets if (t[0], t[1]) not in resolved], models, code_apps, live)
     fake_plan, blocked = _fake_plan(order, migs, by_key, records)
     after = set(records) | set(fake_plan)
     return Reconciliation(
