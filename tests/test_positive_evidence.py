@@ -117,7 +117,8 @@ def test_a_reference_to_a_model_renamed_later_is_not_dangling(db, tmp_path):
         ("id", models.BigAutoField(primary_key=True, serialize=False)),
         ("author", models.ForeignKey(to="lib.Author", on_delete=models.CASCADE))])]
 """,
-        ("lib", "0002_rename"): HEAD + """    dependencies = [("lib", "0001_initial"), ("shelf", "0001_initial")]
+        ("lib", "0002_rename"): HEAD + """    dependencies = [("lib", "0001_initial"),
+                    ("shelf", "0001_initial")]
     operations = [migrations.RenameModel(old_name="Author", new_name="Writer")]
 """,
     }
