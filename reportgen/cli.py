@@ -31,6 +31,7 @@ from reportgen.connection import (
 )
 from reportgen.constants import FORMATS, LEVELS, PDF_VARIANTS
 from reportgen.errors import (
+    EXIT_DIFFERENT,
     EXIT_INTERNAL,
     EXIT_OK,
     GateReached,
@@ -49,9 +50,10 @@ if TYPE_CHECKING:
 # Heavy modules (analyzer, renderers, archive) are imported inside the commands that use them,
 # so `reportgen collect` starts fast.
 
-EPILOG_EXIT = ("Exit codes: 0 ok; 1 --fail-on level reached; 2 usage error; 3 cannot connect; "
-               "4 invalid input file; 5 incomplete evidence (--strict); 6 output not written; "
-               "7 verification failed; 70 internal error.")
+EPILOG_EXIT = ("Exit codes: 0 ok; 1 --fail-on level reached (diff: the bundles differ); "
+               "2 usage error; 3 cannot connect; 4 invalid input file; 5 incomplete evidence "
+               "(--strict); 6 output not written; 7 verification failed; 70 internal error; "
+               "130/143 interrupted/terminated.")
 
 
 def _say(msg: str) -> None:
@@ -236,8 +238,11 @@ def _formats(spec: str) -> list[str]:
 def _gate(a: Assessment, fail_on: str | None) -> int:
     from reportgen.analyze.model import level_rank
 
-    if fail_on and level_rank(a.worst()) >= level_rank(fail_on.upper()):
-        raise GateReached(f"risk {a.worst()} reached --fail-on {fail_on.upper()}: "
+    # The gate looks at findings: risk levels start at LOW, so with no finding at all even
+    # --fail-on LOW must pass.
+    worst = max((f.severity for f in a.findings), key=level_rank, default=None)
+    if fail_on and worst is not None and level_rank(worst) >= level_rank(fail_on.upper()):
+        raise GateReached(f"a {worst} finding reached --fail-on {fail_on.upper()}: "
                           f"{a.status}")
     return EXIT_OK
 
@@ -518,19 +523,29 @@ def demo(out: str, tz: str) -> int:
 @cli.command(epilog=EPILOG_EXIT)
 @click.argument("before", type=click.Path(dir_okay=False))
 @click.argument("after", type=click.Path(dir_okay=False))
-def diff(before: str, after: str) -> int:
-    """Compare two bundles: tables, columns, row estimates and migration records."""
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the differences as JSON (the assessment's 'changes' object).")
+def diff(before: str, after: str, as_json: bool) -> int:
+    """Compare two bundles: tables, columns, row estimates and migration records.
+
+    Exits 0 when they do not differ and 1 when they do, as diff(1) does.
+    """
     from reportgen.analyze.diff import diff_bundles
     from reportgen.bundle import load_bundle
 
     d = diff_bundles(load_bundle(before), load_bundle(after))
     lines = d.lines()
-    click.echo("\n".join(lines) if lines else "no differences in tables, columns, keys, "
-               "indexes, row counts or migration records")
-    if d.uncounted:
-        click.echo(f"note: {len(d.uncounted)} table(s) compared by estimate only; collect "
-                   "both bundles with --exact-counts for row-level certainty")
-    return EXIT_OK
+    if as_json:
+        payload = {"differ": bool(lines), **d.as_model().model_dump(mode="json"),
+                   "compared_by_estimate": d.uncounted}
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    else:
+        click.echo("\n".join(lines) if lines else "no differences in tables, columns, keys, "
+                   "indexes, row counts or migration records")
+        if d.uncounted:
+            click.echo(f"note: {len(d.uncounted)} table(s) compared by estimate only; collect "
+                       "both bundles with --exact-counts for row-level certainty")
+    return EXIT_DIFFERENT if lines else EXIT_OK
 
 
 @cli.command("archive", epilog=EPILOG_EXIT)

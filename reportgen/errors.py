@@ -8,6 +8,7 @@ from __future__ import annotations
 # Exit codes (documented in README.md, tested in tests/test_cli.py).
 EXIT_OK = 0
 EXIT_GATE = 1  # --fail-on LEVEL was reached by the assessment
+EXIT_DIFFERENT = 1  # diff: the two bundles differ (as diff(1))
 EXIT_USAGE = 2  # bad command line (click's own code)
 EXIT_CONNECTION = 3  # could not connect / authenticate / the server went away
 EXIT_INPUT = 4  # a bundle, baseline, timeline or template file is unreadable or invalid

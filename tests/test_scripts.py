@@ -1,0 +1,51 @@
+"""The numbers scripts and CI read: diff's exit code and JSON, --fail-on on a healthy
+database (real PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def rg(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "reportgen", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_diff_exits_1_when_bundles_differ_and_speaks_json(db, tmp_path):
+    db.execute("CREATE TABLE orders (id int); INSERT INTO orders VALUES (1), (2); "
+               "CREATE TABLE keep (id int)")
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert rg("collect", "--dsn", db.dsn, "--exact-counts", "-o", str(a)).returncode == 0
+    same = rg("diff", str(a), str(a))
+    assert same.returncode == 0 and "no differences" in same.stdout
+    db.execute("DROP TABLE orders; TRUNCATE keep")
+    assert rg("collect", "--dsn", db.dsn, "--exact-counts", "-o", str(b)).returncode == 0
+    changed = rg("diff", str(a), str(b))
+    assert changed.returncode == 1 and "- table public.orders" in changed.stdout
+    out = rg("diff", str(a), str(b), "--json")
+    assert out.returncode == 1
+    data = json.loads(out.stdout)
+    assert data["differ"] is True and data["tables_dropped"] == ["public.orders"]
+    assert json.loads(rg("diff", str(a), str(a), "--json").stdout)["differ"] is False
+
+
+def test_a_healthy_database_passes_every_gate_but_low(db, tmp_path):
+    db.execute("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1); ANALYZE t")
+    out = tmp_path / "out"
+    res = rg("assess", "--dsn", db.dsn, "--format", "md", "--out", str(out), "--fail-on",
+             "MEDIUM")
+    assert res.returncode == 0, res.stderr
+    a = json.loads((out / "assessment.json").read_text())
+    assert a["risks"]["data"] == "LOW" and a["data_loss"] == "unknown"
+    gap = next(f for f in a["findings"] if f["id"] == "data.no_baseline")
+    assert gap["severity"] == "LOW"
+
+
+def test_fail_on_low_passes_with_no_finding(demo_bundle):
+    """Risk levels start at LOW; the gate looks at findings, so none at all never fails."""
+    from reportgen.analyze import analyze
+    from reportgen.cli import _gate
+
+    assert _gate(analyze(demo_bundle).model_copy(update={"findings": []}), "LOW") == 0
