@@ -13,6 +13,7 @@ import shlex
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ from reportgen.errors import (
     EXIT_OK,
     GateReached,
     IncompleteEvidence,
+    OutputError,
     ReportgenError,
     VerificationFailed,
 )
@@ -184,11 +186,23 @@ def _redacted(i: Inputs, redact: bool, map_path: str, shared: list[Path]) -> Inp
     red = redact_bundle(i.bundle, r)
     events = redact_events(i.events, r)
     opts = redact_options(i.opts, r)
+    # An earlier run's map and unredacted bundle are never overwritten: the first free name
+    # beside them is taken (map-2.json, ...), and said.
+    target = _free_name(target, lambda t: [t, t.with_name(t.stem + ".original-evidence.json")])
     write_mapping(r, target)
     original = target.with_name(target.stem + ".original-evidence.json")
     write_atomic(original, i.bundle.to_bytes(), mode=0o600)
     _say(f"redacted {len(r.mapping)} names; map in {target}, unredacted bundle in {original}")
     return Inputs(red, opts, base, events, i.timeline, r)
+
+
+def _free_name(path: Path, companions: Callable[[Path], list[Path]]) -> Path:
+    """``path``, or ``stem-2``, ``stem-3``, ... : the first whose files all do not exist."""
+    for n in range(1, 1000):
+        cand = path if n == 1 else path.with_name(f"{path.stem}-{n}{path.suffix}")
+        if not any(os.path.lexists(c) for c in companions(cand)):
+            return cand
+    raise OutputError(f"{path}: 999 earlier redaction maps beside it; choose --redaction-map")
 
 
 def fail_on_option(f: Any) -> Any:
@@ -418,6 +432,11 @@ def render(bundle: str, timeline: str | None, baseline: str | None, title: str,
     i = _redacted(Inputs(b, opts, base, events, _path(timeline)), redact, redaction_map,
                   [Path(out)])
     a = analyze(i.bundle, i.baseline, i.events)
+    if i.redactor is not None:  # the report cites this bundle's digest: it travels with it
+        from reportgen.fileio import write_atomic
+
+        write_atomic(Path(out) / "evidence.json", i.bundle.to_bytes())
+        _say(f"wrote {Path(out) / 'evidence.json'} (redacted)")
     for p in render_outputs(i.bundle, a, i.opts, Path(out), formats, template_dir,
                             pdf_variant=pdf_variant):
         _say(f"wrote {p}")

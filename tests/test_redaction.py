@@ -79,3 +79,25 @@ def test_secret_files_are_private_from_the_first_byte(tmp_path):
     write_atomic(tmp_path / "s.json", writer, mode=0o600)
     assert seen == [0o600, 0o600]
     assert stat.S_IMODE((tmp_path / "s.json").stat().st_mode) == 0o600
+
+
+def test_an_earlier_map_and_unredacted_bundle_are_never_overwritten(tmp_path):
+    from tests.conftest import FIXTURES
+
+    bundle = FIXTURES / "demo-evidence.json"
+    runs = []
+    for n in (1, 2):
+        out = tmp_path / f"shared{n}"
+        res = subprocess.run([sys.executable, "-m", "reportgen", "render", str(bundle),
+                              "--format", "md", "--out", str(out), "--redact",
+                              "--redaction-map", str(tmp_path / "map.json")],
+                             capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr
+        runs.append(res.stderr)
+        # the report cites the digest of a redacted bundle written beside it
+        shared = json.loads((out / "evidence.json").read_text())
+        assert shared["redacted"] is True and shared["digest"] in (out / "report.md").read_text()
+    assert (tmp_path / "map.json").is_file() and (tmp_path / "map-2.json").is_file()
+    assert (tmp_path / "map.original-evidence.json").is_file()
+    assert (tmp_path / "map-2.original-evidence.json").is_file()
+    assert "map-2.json" in runs[1]

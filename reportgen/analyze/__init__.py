@@ -111,9 +111,11 @@ def _status(ctx: Context, findings: list[Finding], data_loss: str) -> str:
         # Apps whose migration files were not read are never called intact.
         parts.append(f"TABLES INTACT ({len(unchecked)} APP(S) NOT CHECKED)" if unchecked
                      else "TABLES INTACT")
-    else:
+    elif ctx.bundle.migrations is not None and ctx.bundle.migrations.django.table_present:
         parts.append(f"{len(ctx.bundle.inventory.relations)} RELATIONS PRESENT "
                      "(NO EXPECTED STATE: PASS --project)")
+    else:  # no migration tracker Django reads: --project would not help
+        parts.append(f"{len(ctx.bundle.inventory.relations)} RELATIONS PRESENT")
     if "schema.recorded_but_missing" in ids and "data.tables_missing" not in ids:
         parts.append("SCHEMA DRIFT")
     if "migration.records_missing" in ids:

@@ -111,6 +111,9 @@ class RecoveryOption(Model):
     outcome: list[str] = Field(
         default_factory=list, description="What the tool's own view will show once the "
         "commands ran (e.g. Django's showmigrations and migrate --plan).")
+    ruled_out: str | None = Field(
+        default=None, description="Why the evidence rules this option out (e.g. the restore "
+        "point is beyond the provider's window); such an option is never recommended.")
 
 
 class ActionItem(Model):

@@ -65,15 +65,28 @@ def window_check(provider: str, when: datetime | None, collected: datetime) -> s
     note = WINDOW_NOTES.get(provider, WINDOW_NOTES["unknown"])
     if when is None:
         return f"no restore point could be derived; {note}"
-    age = collected - when
+    out_of_window = beyond_window(provider, when, collected)
+    if out_of_window:
+        return out_of_window
+    return f"the restore point was {_ago(collected - when)} before collection; {note}"
+
+
+def _ago(age: timedelta) -> str:
     days = age.total_seconds() / 86400
+    return f"{days:.1f} days" if days >= 1 else f"{age.total_seconds() / 3600:.1f} hours"
+
+
+def beyond_window(provider: str, when: datetime | None, collected: datetime) -> str | None:
+    """Why point-in-time restore is no longer possible, or None when it may be."""
     longest = MAX_WINDOW_DAYS.get(provider)
-    ago = f"{days:.1f} days" if days >= 1 else f"{age.total_seconds() / 3600:.1f} hours"
-    if longest is not None and days > longest:
-        return (f"the restore point was {ago} before collection, beyond the longest window "
-                f"this provider offers ({longest:g} days): point-in-time restore is no longer "
-                "possible; use a logical backup or an older snapshot instead")
-    return f"the restore point was {ago} before collection; {note}"
+    if when is None or longest is None:
+        return None
+    age = collected - when
+    if age.total_seconds() / 86400 <= longest:
+        return None
+    return (f"the restore point was {_ago(age)} before collection, beyond the longest window "
+            f"this provider offers ({longest:g} days): point-in-time restore is no longer "
+            "possible; use a logical backup or an older snapshot instead")
 
 
 def _pitr(ctx: Context, timeline: list[TimelineEntry]) -> RecoveryOption:
@@ -178,7 +191,8 @@ def _pitr(ctx: Context, timeline: list[TimelineEntry]) -> RecoveryOption:
               "Gives the baseline this report lacks: a row-by-row comparison becomes possible."],
         cons=cons, data_loss_risk="LOW", expected_time="15–60 minutes",
         verification=verify, restore_point=when,
-        window_check=window_check(provider, when, ctx.bundle.collection.started_at))
+        window_check=window_check(provider, when, ctx.bundle.collection.started_at),
+        ruled_out=beyond_window(provider, when, ctx.bundle.collection.started_at))
 
 
 def _named(endpoint: str, suffix: str) -> str:
@@ -446,7 +460,8 @@ def choose_recommended(options: list[RecoveryOption],
     by_id = {o.id: o for o in options}
     pick, why = None, ""
     lost = [f for f in findings if f.id in LOST_TABLE_FINDINGS]
-    if lost and "pitr_new_branch" in by_id:
+    pitr = by_id.get("pitr_new_branch")
+    if lost and pitr is not None and pitr.ruled_out is None:
         pick = "pitr_new_branch"
         tables = sorted({s for f in lost for s in f.subjects})
         repair = by_id.get("selective_repair")
@@ -467,6 +482,11 @@ def choose_recommended(options: list[RecoveryOption],
 OPTION_ORDER = ["pitr_new_branch", "selective_repair", "refake_verified", "fix_dangling_reference"]
 
 
+def _uses_django(ctx: Context) -> bool:
+    m = ctx.bundle.migrations
+    return m is not None and m.django.table_present
+
+
 def build_action_plan(ctx: Context, findings: list[Finding],
                       options: list[RecoveryOption]) -> list[ActionPhase]:
     ids = {f.id for f in findings}
@@ -483,8 +503,13 @@ def build_action_plan(ctx: Context, findings: list[Finding],
         immediate.append(ActionItem(text="Find and end the session holding ACCESS EXCLUSIVE "
                                     "locks (see Risks).",
                                     verify="SELECT * FROM pg_locks WHERE NOT granted; is empty"))
-    if any(f.dimension == "data" and f.severity in ("HIGH", "CRITICAL") for f in findings) \
-            or "data.no_baseline" in ids:
+    pitr = next((o for o in options if o.id == "pitr_new_branch"), None)
+    damaged = any(f.severity in ("HIGH", "CRITICAL") for f in findings)
+    if pitr is not None and pitr.ruled_out is not None:
+        immediate.append(ActionItem(text="Point-in-time restore is ruled out ("
+                                    + pitr.ruled_out + "): find the newest logical backup or "
+                                    "snapshot from before the incident."))
+    elif damaged and (pitr is not None or "data.no_baseline" in ids):
         immediate.append(ActionItem(text="Create a point-in-time copy from before the incident "
                                     "now, while it is inside the retention window.",
                                     verify="A bundle collected from it loads in `reportgen diff`"))
@@ -498,11 +523,13 @@ def build_action_plan(ctx: Context, findings: list[Finding],
                 fix.append(ActionItem(text="Run", command=cmd))
             fix.append(ActionItem(text=f"Complete: {o.title}.",
                                   verify="; ".join(o.verification)))
-    verify = [ActionItem(text="`python manage.py migrate --plan` shows only intended "
-                              "migrations.", verify="no InconsistentMigrationHistory"),
-              ActionItem(text="Re-run `reportgen assess --baseline evidence.json` on the "
-                              "repaired database.",
-                         verify="no HIGH or CRITICAL findings remain")]
+    verify = []
+    if _uses_django(ctx):  # manage.py steps only for a database Django migrates
+        verify.append(ActionItem(text="`python manage.py migrate --plan` shows only intended "
+                                      "migrations.", verify="no InconsistentMigrationHistory"))
+    verify.append(ActionItem(text="Re-run `reportgen assess --baseline evidence.json` on the "
+                                  "repaired database.",
+                             verify="no HIGH or CRITICAL findings remain"))
     prevent = [ActionItem(text="Collect a baseline bundle before risky operations "
                                "(`reportgen collect` in the deploy hook).")]
     cb = ctx.bundle.codebase
