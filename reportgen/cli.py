@@ -511,11 +511,9 @@ def demo(out: str, tz: str) -> int:
     from reportgen.timeline_file import load_timeline
 
     outdir = Path(out)
-    opts = _opts("Incident assessment: DeltaCrown database state (demo)",
-                 "Accidental execution of check_tables.py (contains DROP TABLE) during "
-                 "migration troubleshooting", tz,
-                 ("Lead Developer=(set with --contact)", "Database on-call=(set with --contact)"),
-                 [])
+    from reportgen.demo.run import DEMO_CONTACTS, DEMO_INCIDENT, DEMO_TITLE
+
+    opts = _opts(DEMO_TITLE, DEMO_INCIDENT, tz, DEMO_CONTACTS, [])
     result: dict[str, Assessment] = {}
 
     def do_assess(dsn: str, project: Path, timeline: Path) -> None:

@@ -49,3 +49,29 @@ def test_fail_on_low_passes_with_no_finding(demo_bundle):
     from reportgen.cli import _gate
 
     assert _gate(analyze(demo_bundle).model_copy(update={"findings": []}), "LOW") == 0
+
+
+def test_no_django_steps_for_a_database_django_does_not_migrate(db, tmp_path):
+    db.execute("CREATE TABLE orders (id int); CREATE TABLE alembic_version (version_num text);"
+               "INSERT INTO alembic_version VALUES ('abc')")
+    out = tmp_path / "out"
+    res = rg("assess", "--dsn", db.dsn, "--format", "md", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    md = (out / "report.md").read_text()
+    assert "manage.py" not in md and "PASS --project" not in md
+
+
+def test_a_restore_beyond_the_window_is_ruled_out_not_recommended(demo_bundle):
+    from reportgen.analyze import analyze
+    from reportgen.render.markdown import render_markdown
+    from reportgen.render.view import RenderOptions
+    from reportgen.timeline_file import load_timeline
+    from tests.conftest import FIXTURES
+
+    a = analyze(demo_bundle, timeline=load_timeline(FIXTURES / "demo-timeline.csv"))
+    pitr = next(o for o in a.recovery_options if o.id == "pitr_new_branch")
+    assert pitr.ruled_out and "no longer possible" in pitr.ruled_out and not pitr.recommended
+    md = render_markdown(demo_bundle, a, RenderOptions())
+    section = md.split("Neon point-in-time branch", 1)[1].split("### Option", 1)[0]
+    assert "NOT POSSIBLE" in section and "Data-loss risk" not in section
+    assert "while it is inside the retention window" not in md

@@ -40,7 +40,7 @@ class Finding(Model):
 
 
 class EffectCheck(Model):
-    effect: str = Field(description="e.g. 'table teams_team', 'column teams_team.region'.")
+    effect: str = Field(description="e.g. 'table shop_order', 'column shop_order.total'.")
     expected: Literal["present", "absent", "unknown"]
     found: Literal["present", "absent", "unknown", "superseded"]
 

@@ -12,6 +12,10 @@ from reportgen.pgserver import Binaries, LocalServer, available_binaries
 #: What the responder "typed": the reference incident's Neon host. libpq dials ``hostaddr``
 #: (the local demo server) and keeps ``host`` as the name, exactly as it does for real hosts.
 DEMO_HOST = "ep-lively-queen-a13dp7w6.ap-southeast-1.aws.neon.tech"
+DEMO_TITLE = "Incident assessment: DeltaCrown database state (demo)"
+DEMO_INCIDENT = ("Accidental execution of check_tables.py (contains DROP TABLE) during "
+                 "migration troubleshooting")
+DEMO_CONTACTS = ("Lead Developer=(set with --contact)", "Database on-call=(set with --contact)")
 DEMO_DB = "deltacrown"
 DEMO_ROLE = "neondb_owner"
 
