@@ -1,9 +1,163 @@
-"""Root-cause hypotheses, each weighed with the evidence for and against it."""
+"""Root-cause hypotheses: a fixed, documented set, each weighed only by machine evidence.
+
+Every report weighs the same six hypotheses. Each lists the machine evidence that can support
+or contradict it (the catalog, the statistics, the server log, the reconciliation of migration
+files with records, a baseline), and nothing else decides it. A line of the responder's
+timeline may mention one (generic keywords below): it is shown as "reported by the responder",
+never counted as evidence. The verdict is SUPPORTED (evidence for, none against), CONTRADICTED
+(evidence against, none for) or UNDECIDED (both, or neither: the honest answer when the
+machine evidence is missing).
+
+- records_deleted: migration records were deleted. For: deletions counted on
+  django_migrations (statistics), records gone since the baseline, a logged DELETE/TRUNCATE of
+  it. Against: records missing while no deletion was counted; no record missing at all.
+- never_recorded: the schema was created without recording its migrations. For: records
+  missing with no deletion counted, logged or seen against a baseline. Against: any such
+  deletion; no record missing.
+- tables_dropped: tables were dropped. For: tables created by recorded migrations absent,
+  tables gone since the baseline, a logged DROP TABLE of an absent table. Against: every table
+  the migrations create is present; every baseline table present.
+- rows_deleted: rows were deleted from tables that still exist. For: tables emptied per the
+  statistics, rows gone since the baseline, a logged DELETE/TRUNCATE. Against: exact counts in
+  the baseline and now show no table with fewer rows.
+- dangling_reference: a migration references a model nothing creates. For: the reconciliation
+  finds one. Against: the migration files were read and no reference dangles.
+- query_blind: a script saw "no tables" because of its query (privileges, information_schema),
+  not because tables were gone. For: information_schema shows the role fewer relations than
+  pg_catalog. Against: it shows every relation pg_catalog has.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from reportgen.analyze.context import Context
 from reportgen.analyze.model import Finding, Hypothesis, TimelineEntry
+
+
+@dataclass(frozen=True)
+class Spec:
+    id: str
+    title: str
+    keywords: tuple[str, ...]  # generic words that make a responder's line relevant
+    weigh: Callable[[Context, dict[str, Finding]], tuple[list[str], list[str]]]
+
+
+def _deletes_counted(ctx: Context) -> int | None:
+    """Rows deleted from django_migrations per the statistics (None: not known)."""
+    m, inv = ctx.bundle.migrations, ctx.bundle.inventory
+    if m is None or inv is None or not m.django.table_present:
+        return None
+    rel = next((r for r in inv.relations if r.name == "django_migrations"
+                and r.schema_name == m.django.schema_name), None)
+    return rel.deleted_tuples if rel is not None else None
+
+
+def _logged(ctx: Context, kinds: tuple[str, ...], table: str | None = None) -> list[str]:
+    log = ctx.bundle.server_log
+    if log is None:
+        return []
+    return [f"server log {e.time:%Y-%m-%d %H:%M:%S} UTC: {e.kind} {e.statement[:120]} "
+            f"[{e.source}]" for e in log.events if e.kind in kinds
+            and (table is None or any(t.name == table for t in e.tables))]
+
+
+def _ev(ids: dict[str, Finding], *names: str) -> list[str]:
+    return [e for n in names if n in ids for e in ids[n].evidence]
+
+
+def _records_deleted(ctx: Context, ids: dict[str, Finding]) -> tuple[list[str], list[str]]:
+    deletes = _deletes_counted(ctx)
+    for_ = _ev(ids, "migration.records_removed_since_baseline")
+    for_ += _logged(ctx, ("DELETE", "DELETE without WHERE", "TRUNCATE"), "django_migrations")
+    if deletes:
+        for_.append(f"statistics: {deletes} row(s) deleted from django_migrations since they "
+                    "were last reset")
+    against: list[str] = []
+    if "migration.records_missing" not in ids and ctx.rec is not None:
+        against.append("reconciliation: no migration whose schema is present lacks its record")
+    elif deletes == 0 and not for_:
+        against.append("statistics: no row deleted from django_migrations since they were "
+                       "last reset (a reset since would hide one)")
+    return for_, against
+
+
+def _never_recorded(ctx: Context, ids: dict[str, Finding]) -> tuple[list[str], list[str]]:
+    deleted, _ = _records_deleted(ctx, ids)
+    if "migration.records_missing" not in ids:
+        return [], (["reconciliation: no migration whose schema is present lacks its record"]
+                    if ctx.rec is not None else [])
+    if deleted:
+        return [], deleted
+    if _deletes_counted(ctx) == 0:
+        return ["schema present, records missing, and no row deleted from django_migrations "
+                "per the statistics", *_ev(ids, "migration.records_missing")[:2]], []
+    return [], []
+
+
+def _tables_dropped(ctx: Context, ids: dict[str, Finding]) -> tuple[list[str], list[str]]:
+    for_ = _ev(ids, "data.tables_missing", "data.tables_dropped_since_baseline",
+               "data.tables_dropped_logged")
+    against: list[str] = []
+    if ctx.rec is not None and ctx.live is not None and "data.tables_missing" not in ids:
+        live = ctx.live
+        expected = [t for t, key in ctx.rec.created_by.items()
+                    if t in ctx.rec.expected_tables and _was_applied(ctx, key)]
+        if expected and all(t in live for t in expected):
+            against.append(f"all {len(expected)} tables created by recorded or "
+                           "schema-present migrations exist (pg_class)")
+    if ctx.baseline is not None and "data.tables_dropped_since_baseline" not in ids:
+        against.append("baseline: every table it lists is present")
+    return for_, against
+
+
+def _rows_deleted(ctx: Context, ids: dict[str, Finding]) -> tuple[list[str], list[str]]:
+    for_ = _ev(ids, "data.tables_emptied", "data.rows_lost_since_baseline",
+               "data.row_estimates_dropped")
+    for_ += [e for e in _logged(ctx, ("DELETE", "DELETE without WHERE", "TRUNCATE"))
+             if "django_migrations" not in e]
+    against: list[str] = []
+    if ctx.baseline is not None and "data.rows_lost_since_baseline" not in ids:
+        base, now = ctx.baseline.inventory, ctx.bundle.inventory
+        counted = base is not None and now is not None and any(
+            r.exact_rows is not None for r in base.relations) and any(
+            r.exact_rows is not None for r in now.relations)
+        if counted:
+            against.append("exact counts in the baseline and now: no table has fewer rows")
+    return for_, against
+
+
+def _dangling(ctx: Context, ids: dict[str, Finding]) -> tuple[list[str], list[str]]:
+    if "migration.dangling_reference" in ids:
+        return _ev(ids, "migration.dangling_reference"), []
+    if ctx.rec is not None:
+        return [], ["reconciliation: every model a migration references is created by one"]
+    return [], []
+
+
+def _query_blind(ctx: Context, ids: dict[str, Finding]) -> tuple[list[str], list[str]]:
+    if "visibility.information_schema_gap" in ids:
+        return _ev(ids, "visibility.information_schema_gap"), []
+    inv = ctx.bundle.inventory
+    if inv is not None and inv.schema_counts:
+        return [], ["information_schema shows this role every relation pg_catalog has"]
+    return [], []
+
+
+HYPOTHESES: tuple[Spec, ...] = (
+    Spec("records_deleted", "Migration records were deleted from django_migrations",
+         ("django_migrations", "migration record", "records"), _records_deleted),
+    Spec("never_recorded", "The schema was created without recording its migrations",
+         ("--fake", "fake", "never recorded", "raw sql"), _never_recorded),
+    Spec("tables_dropped", "Tables were dropped", ("drop table", "dropped"), _tables_dropped),
+    Spec("rows_deleted", "Rows were deleted from tables that still exist",
+         ("delete", "truncate"), _rows_deleted),
+    Spec("dangling_reference", "A migration references a model that nothing creates",
+         ("does not exist", "nodenotfound", "cannot be resolved", "lazy reference"), _dangling),
+    Spec("query_blind", "A script saw 'no tables' because of its query, not because tables "
+         "were gone", ("information_schema", "0 tables", "no tables"), _query_blind),
+)
 
 
 def _verdict(for_: list[str], against: list[str]) -> str:
@@ -11,73 +165,20 @@ def _verdict(for_: list[str], against: list[str]) -> str:
         return "supported"
     if against and not for_:
         return "contradicted"
-    return "open"
+    return "undecided"
 
 
 def build_hypotheses(ctx: Context, findings: list[Finding],
                      timeline: list[TimelineEntry]) -> list[Hypothesis]:
     ids = {f.id: f for f in findings}
-    out: list[Hypothesis] = []
     responder = [e for e in timeline if e.source.startswith("timeline file")]
-
-    def mentions(*words: str) -> list[str]:
-        return [f"timeline {e.time:%Y-%m-%d %H:%M} UTC: {e.event}" for e in responder
-                if any(w in e.event.lower() for w in words)]
-
-    if "migration.records_missing" in ids:
-        f = ids["migration.records_missing"]
-        for_ = [e for e in f.evidence if "django_migrations rows" in e or "deleted" in e]
-        for_ += mentions("clear", "delete", "removed")
-        against = []
-        if not any("deleted from" in e for e in f.evidence):
-            against.append("pg_stat_all_tables shows no deleted rows in django_migrations "
-                           "(statistics may have been reset)")
-        out.append(Hypothesis(
-            title="Migration records were deleted from django_migrations",
-            verdict=_verdict(for_, against),
-            evidence_for=for_, evidence_against=against))
-        never_for = [] if for_ else ["no record of these apps in django_migrations"]
-        never_against = [e for e in f.evidence if "deleted from" in e]
-        out.append(Hypothesis(
-            title="The migrations were never recorded (schema created another way)",
-            verdict=_verdict(never_for, never_against),
-            evidence_for=never_for, evidence_against=never_against))
-    structural = list(ids["data.tables_missing"].evidence) if "data.tables_missing" in ids else []
-    dropped_for = structural + mentions("drop table", "dropped")
-    dropped_against = []
-    if ctx.rec is not None and ctx.live is not None:
-        live = ctx.live
-        expected = sorted(t for t, key in ctx.rec.created_by.items()
-                          if t in ctx.rec.expected_tables and _was_applied(ctx, key))
-        present = [t for t in expected if t in live]
-        if expected and len(present) == len(expected):
-            dropped_against.append(f"all {len(expected)} tables created by recorded or "
-                                   "schema-present migrations exist (pg_class)")
-    if dropped_for:
-        if structural and not dropped_against:
-            verdict = "supported"
-        elif dropped_against and not structural:
-            verdict = "contradicted"
-        else:
-            verdict = "open"
-        out.append(Hypothesis(
-            title="Tables were dropped (e.g. by a script containing DROP TABLE)",
-            verdict=verdict,
-            evidence_for=dropped_for, evidence_against=dropped_against))
-    for f in findings:
-        if f.id == "migration.dangling_reference":
-            out.append(Hypothesis(
-                title=f"A code defect: {f.subjects[0]} references a model that does not exist",
-                verdict="supported", evidence_for=f.evidence + mentions("organizations_team",
-                                                                       "needs", "failed"),
-                evidence_against=[]))
-    gap = ids.get("visibility.information_schema_gap")
-    saw_none = mentions("found 0") + (gap.evidence if gap else [])
-    if saw_none:
-        out.append(Hypothesis(
-            title="A script saw 'no tables' because of its query, not because tables were gone",
-            verdict="open" if not dropped_against else "supported",
-            evidence_for=saw_none + dropped_against, evidence_against=structural))
+    out = []
+    for spec in HYPOTHESES:
+        for_, against = spec.weigh(ctx, ids)
+        reported = [f"{e.time:%Y-%m-%d %H:%M} UTC: {e.event}" for e in responder
+                    if any(k in e.event.lower() for k in spec.keywords)]
+        out.append(Hypothesis(id=spec.id, title=spec.title, verdict=_verdict(for_, against),
+                              evidence_for=for_, evidence_against=against, reported=reported))
     return out
 
 

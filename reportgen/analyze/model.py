@@ -84,10 +84,15 @@ class TimelineEntry(Model):
 
 
 class Hypothesis(Model):
+    id: str = Field(default="", description="One of the fixed set (reportgen.analyze."
+                    "hypotheses.HYPOTHESES).")
     title: str
-    verdict: Literal["supported", "contradicted", "open"]
+    verdict: Literal["supported", "contradicted", "undecided"] = Field(
+        description="From machine evidence only: undecided when it is missing or mixed.")
     evidence_for: list[str]
     evidence_against: list[str]
+    reported: list[str] = Field(default_factory=list, description="Timeline lines of the "
+                                "responder that mention it: shown, never counted.")
 
 
 class RecoveryOption(Model):

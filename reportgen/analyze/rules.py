@@ -48,7 +48,7 @@ def visibility(ctx: Context) -> list[Finding]:
             evidence=[f"schema {c.schema_name}: pg_class {c.pg_class}, information_schema "
                       f"{c.information_schema}" for c in gaps],
             explanation="information_schema lists only objects the current role holds a "
-                        "privilege on. A script that queries it can report 'Found 0 tables' "
+                        "privilege on. A script that queries it can count no table "
                         "while the tables exist. This report counts from pg_catalog.",
             recommendation="Never conclude a table is missing from information_schema alone; "
                            "check pg_catalog.pg_class."))

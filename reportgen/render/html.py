@@ -15,8 +15,8 @@ from reportgen.render.environment import builtin_templates, make_environment, pa
 from reportgen.render.timeline_figure import layout
 from reportgen.render.view import RenderOptions
 
-_LEVEL = re.compile(r"<strong>(LOW|MEDIUM|HIGH|CRITICAL|RECOMMENDED|SUPPORTED|CONTRADICTED|OPEN)"
-                    r"</strong>")
+_LEVEL = re.compile(r"<strong>(LOW|MEDIUM|HIGH|CRITICAL|RECOMMENDED|SUPPORTED|CONTRADICTED|"
+                    r"UNDECIDED|OPEN)</strong>")
 _SECTION = re.compile(r"<h2>")
 TIMELINE_HEADING = '<h2 class="section">7. Timeline</h2>'
 

@@ -1,0 +1,170 @@
+"""Root-cause hypotheses weighed by machine evidence only, in scenarios built in a real
+PostgreSQL: records deleted, records never written, a table dropped, rows deleted, a dangling
+migration reference, a role that information_schema blinds, a clean and an empty database.
+Each hypothesis of the fixed set is SUPPORTED, CONTRADICTED and UNDECIDED at least once; a
+responder's timeline line never decides one."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from reportgen.analyze import analyze
+from reportgen.analyze.hypotheses import HYPOTHESES
+from reportgen.analyze.model import TimelineEntry
+from reportgen.collect.run import collect_bundle
+
+HEAD = "from django.db import migrations, models\n\n\nclass Migration(migrations.Migration):\n"
+FILES = {
+    ("shop", "0001_initial"): HEAD + """    initial = True
+    dependencies = []
+    operations = [migrations.CreateModel(name="Order", fields=[
+        ("id", models.BigAutoField(primary_key=True, serialize=False)),
+        ("total", models.IntegerField())])]
+""",
+    ("shop", "0002_order_note"): HEAD + """    dependencies = [("shop", "0001_initial")]
+    operations = [migrations.AddField(model_name="order", name="note",
+                                      field=models.TextField(default=""))]
+""",
+    ("crm", "0001_initial"): HEAD + """    initial = True
+    dependencies = []
+    operations = [migrations.CreateModel(name="Client", fields=[
+        ("id", models.BigAutoField(primary_key=True, serialize=False)),
+        ("name", models.TextField())])]
+""",
+}
+DANGLING = HEAD + """    dependencies = [("crm", "0001_initial"), ("shop", "0002_order_note")]
+    operations = [migrations.AddField(model_name="client", name="favourite",
+        field=models.ForeignKey(to="shop.Basket", null=True, on_delete=models.CASCADE))]
+"""
+SCHEMA = """
+CREATE TABLE django_migrations (id serial PRIMARY KEY, app text, name text, applied timestamptz);
+CREATE TABLE shop_order (id bigint PRIMARY KEY, total int, note text);
+CREATE TABLE crm_client (id bigint PRIMARY KEY, name text);
+INSERT INTO shop_order SELECT i, i, '' FROM generate_series(1, 20) i;
+INSERT INTO crm_client SELECT i, 'c' FROM generate_series(1, 5) i;
+"""
+
+
+def _project(root: Path, extra: dict[tuple[str, str], str] | None = None) -> Path:
+    for (app, name), text in {**FILES, **(extra or {})}.items():
+        mig = root / app / "migrations"
+        mig.mkdir(parents=True, exist_ok=True)
+        (root / app / "models.py").write_text("")
+        (mig / "__init__.py").write_text("")
+        (mig / f"{name}.py").write_text(text)
+    return root
+
+
+def _records(db, apps: tuple[str, ...] = ("shop", "crm")) -> None:
+    values = ", ".join(f"('{a}', '{n}', now())" for a, n in FILES if a in apps)
+    db.execute(f"INSERT INTO django_migrations (app, name, applied) VALUES {values}")
+
+
+def _verdicts(db, project: Path | None, *, baseline=None, timeline=None, dsn=None
+              ) -> dict[str, str]:
+    time.sleep(0.6)  # statistics reach the cumulative stats system within a second
+    b = collect_bundle(db.source(dsn), project=project, exact_counts=baseline is not None)
+    a = analyze(b, baseline=baseline, timeline=timeline)
+    assert [h.id for h in a.hypotheses] == [s.id for s in HYPOTHESES]
+    return {h.id: h.verdict for h in a.hypotheses}
+
+
+@pytest.fixture
+def seen():
+    out: dict[str, set[str]] = defaultdict(set)
+    yield out
+    for spec in HYPOTHESES:  # every verdict of every hypothesis occurs in these scenarios
+        assert out[spec.id] >= {"supported", "contradicted", "undecided"}, (spec.id,
+                                                                             out[spec.id])
+
+
+def _note(seen, verdicts: dict[str, str]) -> dict[str, str]:
+    for k, v in verdicts.items():
+        seen[k].add(v)
+    return verdicts
+
+
+def test_six_scenarios(server, seen, tmp_path):
+    """One test so the coverage assertion sees them all; each scenario has its own database."""
+    from tests.conftest import Database
+
+    def fresh(name: str) -> Database:
+        server.psql(f"CREATE DATABASE {name}")
+        return Database(server, name)
+
+    made: list[str] = []
+    try:
+        # clean, with a baseline of exact counts: nothing happened
+        db = fresh("hyp_clean")
+        made.append(db.name)
+        db.execute(SCHEMA)
+        _records(db)
+        proj = _project(tmp_path / "p1")
+        time.sleep(0.6)
+        base = collect_bundle(db.source(), project=proj, exact_counts=True)
+        v = _note(seen, _verdicts(db, proj, baseline=base))
+        assert v == {"records_deleted": "contradicted", "never_recorded": "contradicted",
+                     "tables_dropped": "contradicted", "rows_deleted": "contradicted",
+                     "dangling_reference": "contradicted", "query_blind": "contradicted"}
+
+        # records deleted (the responder's line says 'never recorded': it decides nothing)
+        db = fresh("hyp_deleted")
+        made.append(db.name)
+        db.execute(SCHEMA)
+        _records(db)
+        db.execute("DELETE FROM django_migrations WHERE app = 'shop'")
+        line = TimelineEntry(time=datetime(2026, 1, 1, tzinfo=UTC), source="timeline file t",
+                             event="I think these were never recorded (--fake?)")
+        v = _note(seen, _verdicts(db, proj, timeline=[line]))
+        assert v["records_deleted"] == "supported" and v["never_recorded"] == "contradicted"
+        assert v["rows_deleted"] == "undecided"
+
+        # never recorded: crm's tables exist, its record was never written
+        db = fresh("hyp_never")
+        made.append(db.name)
+        db.execute(SCHEMA)
+        _records(db, ("shop",))
+        v = _note(seen, _verdicts(db, proj))
+        assert v["never_recorded"] == "supported" and v["records_deleted"] == "contradicted"
+
+        # a table dropped, rows deleted from another
+        db = fresh("hyp_dropped")
+        made.append(db.name)
+        db.execute(SCHEMA)
+        _records(db)
+        db.execute("DROP TABLE crm_client; DELETE FROM shop_order")
+        v = _note(seen, _verdicts(db, proj))
+        assert v["tables_dropped"] == "supported" and v["rows_deleted"] == "supported"
+
+        # a dangling migration reference
+        db = fresh("hyp_dangling")
+        made.append(db.name)
+        db.execute(SCHEMA)
+        _records(db)
+        bad = _project(tmp_path / "p2", {("crm", "0002_client_favourite"): DANGLING})
+        v = _note(seen, _verdicts(db, bad))
+        assert v["dangling_reference"] == "supported"
+
+        # no codebase, no tracker, a role information_schema blinds
+        db = fresh("hyp_blind")
+        made.append(db.name)
+        db.execute("CREATE TABLE secret (id int); CREATE ROLE hyp_reader LOGIN PASSWORD 'pw'")
+        v = _note(seen, _verdicts(db, None, dsn=server.dsn(db.name, "hyp_reader", "pw")))
+        assert v["query_blind"] == "supported"
+        assert {v[k] for k in ("records_deleted", "never_recorded", "tables_dropped",
+                               "rows_deleted", "dangling_reference")} == {"undecided"}
+
+        # an empty database: nothing to weigh
+        db = fresh("hyp_empty")
+        made.append(db.name)
+        v = _note(seen, _verdicts(db, None))
+        assert set(v.values()) == {"undecided"}
+    finally:
+        for name in made:
+            server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        server.psql("DROP ROLE IF EXISTS hyp_reader")
