@@ -190,6 +190,8 @@ class SchemaCount(Model):
 
 class ExactCounts(Model):
     requested: bool = Field(description="--exact-counts was given.")
+    targeted: bool = Field(default=False, description="Without --exact-counts: only the "
+                           "tables the statistics flag (rows written, none live) were counted.")
     counted: int = Field(default=0, description="Tables counted exactly.")
     skipped: int = Field(default=0, description="Tables not counted (locked, slow, budget).")
     per_table_timeout_ms: int = Field(default=0, description="statement_timeout per count.")

@@ -42,7 +42,7 @@ def test_truncate_after_baseline_is_confirmed_with_the_delta(db):
     assert [(r.table, r.before, r.after) for r in a.changes.rows_fell] == [
         ("public.orders", 1234, 0)]
     # the same database without a baseline: never "none_detected"
-    assert analyze(after).data_loss in ("unknown", "suspected")
+    assert analyze(after).data_loss != "none_detected"
     # unchanged database with exact counts on both sides: nothing lost
     again = collect_bundle(db.source(), exact_counts=True)
     same = analyze(again, baseline=after)
@@ -84,10 +84,26 @@ def test_emptied_table_is_a_signal_without_baseline(db):
         if conn.info.server_version >= 150000:
             conn.execute("SELECT pg_stat_force_next_flush()")
     time.sleep(1.2)  # statistics reach shared memory at most once a second
-    a = analyze(collect_bundle(db.source()))
+    b = collect_bundle(db.source())
+    # Without --exact-counts, the suspicion is settled by counting just that table.
+    assert b.inventory.exact_counts.targeted and b.inventory.exact_counts.counted == 1
+    rel = {r.name: r for r in b.inventory.relations}
+    assert rel["customers"].exact_rows == 0 and rel["orders"].exact_rows is None
+    a = analyze(b)
     f = next(f for f in a.findings if f.id == "data.tables_emptied")
     assert f.subjects == ["public.customers"] and "50 rows deleted" in f.evidence[0]
-    assert a.data_loss == "suspected" and a.data_loss_basis == "statistics"
+    assert "count(*) in the snapshot: 0" in f.evidence[0] and f.severity == "HIGH"
+    assert a.data_loss == "confirmed" and a.data_loss_basis == "statistics"
+    # The same statistics with rows found by the count: cleared, not reported.
+    data = b.model_dump(mode="json")
+    for r in data["inventory"]["relations"]:
+        if r["name"] == "customers":
+            r["exact_rows"] = 7
+    from reportgen.bundle import EvidenceBundle
+
+    cleared = analyze(EvidenceBundle.model_validate(data).sealed())
+    assert "data.tables_emptied" not in {f.id for f in cleared.findings}
+    assert cleared.data_loss == "unknown"
 
 
 @pytest.fixture

@@ -90,6 +90,11 @@ def _data_loss(ctx: Context, findings: list[Finding],
         return ("suspected", "server_log",
                 "The server log shows destructive statements; without a baseline the rows "
                 "they removed cannot be counted.")
+    emptied = next((f for f in findings if f.id == "data.tables_emptied"), None)
+    if emptied is not None and emptied.severity == "HIGH":
+        return ("confirmed", "statistics",
+                f"The statistics show rows written to {', '.join(emptied.subjects)}, and "
+                "count(*) in the same read-only snapshot finds none: those rows are gone.")
     if "data.destructive_statements" in ids or "data.tables_emptied" in ids:
         return ("suspected", "statistics",
                 "The server's statistics point to removed rows (see the data findings); "

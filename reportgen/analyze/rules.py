@@ -381,14 +381,21 @@ def emptied_tables(ctx: Context) -> list[Finding]:
     for r in hits:
         how = (f"{r.deleted_tuples} rows deleted" if r.deleted_tuples else
                "no deletes counted (consistent with TRUNCATE)")
+        counted = ("; count(*) in the snapshot: 0" if r.exact_rows == 0 else
+                   f"; not counted ({r.count_error})" if r.count_error else "")
         ev.append(f"{r.qualified}: {r.inserted_tuples} rows inserted since statistics reset, "
-                  f"0 live now; {how} (pg_stat_all_tables)")
+                  f"0 live now; {how} (pg_stat_all_tables){counted}")
+    # A table whose count(*) found rows was cleared by the count and is not listed at all.
+    confirmed = all(r.exact_rows == 0 for r in hits)
     return [Finding(
-        id="data.tables_emptied", severity="MEDIUM", dimension="data",
-        title=f"{len(hits)} table(s) had rows and are now empty",
+        id="data.tables_emptied", severity="HIGH" if confirmed else "MEDIUM", dimension="data",
+        title=f"{len(hits)} table(s) had rows and are now empty"
+              + (" (counted)" if confirmed else ""),
         subjects=[r.qualified for r in hits], evidence=ev,
         explanation="The server's own counters show rows were written to these tables and none "
-                    "are live now. Queues and caches empty themselves; other tables do not.",
+                    "are live now" + ("; count(*) in the same snapshot finds none. " if confirmed
+                                      else ". ")
+                    + "Queues and caches empty themselves; other tables do not.",
         recommendation="Check each table against a point-in-time copy before concluding.")]
 
 

@@ -10,17 +10,31 @@ from collections.abc import Callable
 
 from psycopg import sql
 
-from reportgen.bundle import ExactCounts, Inventory
+from reportgen.bundle import ExactCounts, Inventory, Relation
 from reportgen.connection import Snapshot
 
 Progress = Callable[[int, int, str], None]
 COUNTED_KINDS = ("table", "partitioned table", "materialized view")
 
 
+def suspicious(r: Relation) -> bool:
+    """A table the statistics say had rows written and holds none live: counted even without
+    --exact-counts, so the report can say confirmed or cleared instead of suspected."""
+    return r.kind == "table" and (r.inserted_tuples or 0) > 0 and r.live_tuples == 0
+
+
+#: At most this many suspicious tables are counted without --exact-counts.
+MAX_TARGETED = 50
+
+
 def count_rows(snap: Snapshot, inv: Inventory, *, per_table_ms: int, budget_s: float,
-               statement_timeout_ms: int, progress: Progress | None = None) -> ExactCounts:
+               statement_timeout_ms: int, progress: Progress | None = None,
+               only: Callable[[Relation], bool] | None = None) -> ExactCounts:
+    """count(*) every table (``only``: just those it accepts, at most MAX_TARGETED)."""
     started = time.monotonic()
     tables = [r for r in inv.relations if r.kind in COUNTED_KINDS]
+    if only is not None:
+        tables = [r for r in tables if only(r)][:MAX_TARGETED]
     counted = skipped = 0
     snap.query(f"SET LOCAL statement_timeout = {int(per_table_ms)}")
     try:
@@ -48,6 +62,6 @@ def count_rows(snap: Snapshot, inv: Inventory, *, per_table_ms: int, budget_s: f
             skipped += 1
     finally:
         snap.query(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}")
-    return ExactCounts(requested=True, counted=counted, skipped=skipped,
-                       per_table_timeout_ms=per_table_ms, budget_s=budget_s,
+    return ExactCounts(requested=only is None, targeted=only is not None, counted=counted,
+                       skipped=skipped, per_table_timeout_ms=per_table_ms, budget_s=budget_s,
                        duration_s=round(time.monotonic() - started, 3))

@@ -67,7 +67,7 @@ def collect(
         # The catalog queries are running: import what the rest needs meanwhile.
         from reportgen.bundle import PRETTY_MAX, Inventory, MigrationTables
         from reportgen.collect.django_records import collect_django_records
-        from reportgen.collect.exact_counts import count_rows
+        from reportgen.collect.exact_counts import count_rows, suspicious
         from reportgen.collect.identity import collect_identity, target_from
         from reportgen.collect.inventory import collect_inventory
         from reportgen.collect.signals import collect_signals
@@ -91,6 +91,14 @@ def collect(
             counts = _run(runs, "exact_counts", snap, lambda: count_rows(
                 snap, counted, per_table_ms=count_timeout_ms, budget_s=count_budget_s,
                 statement_timeout_ms=statement_timeout_ms, progress=progress))
+            inv.exact_counts = counts
+        elif inv is not None and relations_json is None and any(
+                suspicious(r) for r in inv.relations):
+            # Suspicion is settled by counting: just the tables the statistics flag.
+            flagged = inv
+            counts = _run(runs, "targeted_counts", snap, lambda: count_rows(
+                snap, flagged, per_table_ms=count_timeout_ms, budget_s=count_budget_s,
+                statement_timeout_ms=statement_timeout_ms, only=suspicious))
             inv.exact_counts = counts
         results["inventory"] = inv
         django = _run(runs, "migrations", snap,
