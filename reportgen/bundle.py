@@ -78,6 +78,10 @@ class Provider(Model):
     endpoint: str | None = Field(default=None, description="Provider endpoint/instance id.")
     pooler: bool = Field(default=False, description="The host is a connection pooler.")
     evidence: list[str] = Field(default_factory=list, description="What the guess rests on.")
+    confirmed_by_server: bool | None = Field(
+        default=None, description="True: the server shows this provider's own roles or "
+        "settings; False: it shows none of them (the guess rests on the host name alone); "
+        "None: nothing to check against.")
 
 
 class Identity(Model):

@@ -75,3 +75,40 @@ def test_a_restore_beyond_the_window_is_ruled_out_not_recommended(demo_bundle):
     section = md.split("Neon point-in-time branch", 1)[1].split("### Option", 1)[0]
     assert "NOT POSSIBLE" in section and "Data-loss risk" not in section
     assert "while it is inside the retention window" not in md
+
+
+def test_timeline_entries_that_cannot_be_right_are_flagged(db, tmp_path):
+    db.execute("CREATE TABLE django_migrations (id serial, app text, name text, applied "
+               "timestamptz); INSERT INTO django_migrations (app, name, applied) VALUES "
+               "('shop', '0001_initial', '2026-03-01 10:00+00')")
+    tl = tmp_path / "t.csv"
+    tl.write_text("time,event\n2020-01-01T00:00:00+00:00,too early\n"
+                  "2099-01-01T00:00:00+00:00,too late\n2026-06-01T00:00:00+00:00,plausible\n")
+    out = tmp_path / "out"
+    res = rg("assess", "--dsn", db.dsn, "--timeline", str(tl), "--format", "md", "--out",
+             str(out))
+    assert res.returncode == 0, res.stderr
+    entries = {e["event"]: e["flag"] for e in json.loads(
+        (out / "assessment.json").read_text())["timeline"] if e["source"].startswith("timeline")}
+    assert "after this collection" in entries["too late"]
+    assert "first recorded migration" in entries["too early"]
+    assert entries["plausible"] is None
+    assert "CHECK: dated after" in (out / "report.md").read_text()
+
+
+def test_a_provider_guessed_from_the_host_name_alone_says_so(db, tmp_path):
+    """A Neon host name dialled at 127.0.0.1, on a server with none of Neon's roles or
+    settings: 'Neon by host name only', and the restore steps say what they rest on."""
+    dsn = (f"host=ep-quiet-pond-123456.us-east-2.aws.neon.tech hostaddr=127.0.0.1 "
+           f"port={db.server.port} dbname={db.name} user=postgres password={db.server.password}"
+           " sslmode=disable")
+    db.execute("CREATE TABLE django_migrations (id serial, app text, name text, applied "
+               "timestamptz); CREATE TABLE shop_order (id int)")
+    out = tmp_path / "out"
+    res = rg("assess", "--dsn", dsn, "--format", "md", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    b = json.loads((out / "evidence.json").read_text())
+    provider = b["identity"]["provider"]
+    assert provider["name"] == "neon" and provider["confirmed_by_server"] is False
+    md = (out / "report.md").read_text()
+    assert "by host name only, not confirmed by the server" in md

@@ -81,6 +81,9 @@ class TimelineEntry(Model):
     event: str
     source: str = Field(description="Where this entry came from.")
     approximate: bool = False
+    flag: str | None = Field(default=None, description="Why this responder-given time cannot "
+                             "be right as written (after the collection, before the database's "
+                             "first recorded migration): check its clock or zone.")
 
 
 class Hypothesis(Model):

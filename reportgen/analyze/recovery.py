@@ -182,6 +182,10 @@ def _pitr(ctx: Context, timeline: list[TimelineEntry]) -> RecoveryOption:
                     "restore would overwrite production.")
         title = "Point-in-time restore into a new copy"
         cons = ["Availability depends on the provider's backup settings."]
+    if ident is not None and ident.provider.confirmed_by_server is False:
+        steps.insert(0, f"These steps are {provider}'s, and that rests on the host name alone: "
+                        "the server shows none of its roles or settings. Confirm where the "
+                        "database runs before following them.")
     return RecoveryOption(
         id="pitr_new_branch", title=title,
         applies_when="Rows or tables may be lost, or the pre-incident state is needed as a "

@@ -13,7 +13,7 @@ MAX_LOG_EVENTS = 100
 
 
 def build_timeline(bundle: EvidenceBundle, responder: list[TimelineEntry]) -> list[TimelineEntry]:
-    entries = list(responder)
+    entries = [e.model_copy(update={"flag": _flag(bundle, e)}) for e in responder]
     dj = bundle.migrations.django if bundle.migrations else None
     if dj and dj.records:
         recs = sorted((r for r in dj.records if r.applied), key=lambda r: r.applied)  # type: ignore[arg-type,return-value]
@@ -60,3 +60,17 @@ def build_timeline(bundle: EvidenceBundle, responder: list[TimelineEntry]) -> li
     entries.append(TimelineEntry(time=c.finished_at, event="reportgen collection finished",
                                  source="evidence bundle"))
     return sorted(entries, key=lambda e: (e.time, e.source, e.event))
+
+
+def _flag(bundle: EvidenceBundle, e: TimelineEntry) -> str | None:
+    """A responder's time that cannot be right: after the collection ended, or before the
+    database's first recorded migration (the earliest sign it existed)."""
+    if e.time > bundle.collection.finished_at:
+        return "dated after this collection ended: check its clock or time zone"
+    dj = bundle.migrations.django if bundle.migrations else None
+    first = min((r.applied for r in dj.records if r.applied), default=None) if dj else None
+    if first is not None and e.time < first:
+        when = first.strftime("%Y-%m-%d %H:%M")
+        return (f"dated before the database's first recorded migration ({when} UTC): check "
+                "its clock or time zone")
+    return None

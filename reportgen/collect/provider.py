@@ -98,7 +98,14 @@ def refine_provider(p: Provider, markers: list[dict[str, str | None]]) -> Provid
     timeline = next((m["value"] for m in markers if m["name"] == "neon.timeline_id"), None)
     if timeline:
         evidence.append(f"neon.timeline_id = {timeline} (identifies the branch's timeline)")
-    return p.model_copy(update={"name": name, "evidence": evidence})
+    confirmed: bool | None = None
+    if name in MARKERS:  # a provider the server can vouch for
+        confirmed = name in votes
+        if not confirmed:
+            evidence.append(f"the server shows none of {name}'s own roles or settings: "
+                            f"{name} by host name only, not confirmed by the server")
+    return p.model_copy(update={"name": name, "evidence": evidence,
+                                "confirmed_by_server": confirmed})
 
 
 def _is_private_or_loopback(h: str) -> bool:

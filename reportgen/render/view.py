@@ -66,6 +66,8 @@ class View:
             f" — {PROVIDERS.get(ident.provider.name, ident.provider.name)}" if ident else "")
         self.provider_label = PROVIDERS.get(ident.provider.name, ident.provider.name) \
             if ident else "unknown"
+        if ident and ident.provider.confirmed_by_server is False:
+            self.provider_label += " — by host name only, not confirmed by the server"
         self.data_loss_label = DATA_LOSS_LABELS[a.data_loss]
         self.recommended: RecoveryOption | None = next(
             (o for o in a.recovery_options if o.recommended), None)
