@@ -136,3 +136,18 @@ def test_html_declares_utf8(demo_bundle, demo_assessment, tmp_path):
     render_outputs(demo_bundle, demo_assessment, OPTS, tmp_path, ["html"])
     html = (tmp_path / "report.html").read_text("utf-8")
     assert '<meta charset="utf-8">' in html and "≈" in html and "—" in html
+
+
+def test_checklist_boxes_and_unsplit_sizes(demo_bundle, tmp_path):
+    from pypdf import PdfReader
+
+    from reportgen.analyze import analyze
+    from reportgen.outputs import render_outputs
+    from reportgen.render.view import RenderOptions
+
+    render_outputs(demo_bundle, analyze(demo_bundle), RenderOptions(), tmp_path, ["html", "pdf"])
+    html = (tmp_path / "report.html").read_text("utf-8")
+    assert '<li class="task">☐ ' in html and "<li>[ ]" not in html
+    assert "\u00a0kB" in html and not re.search(r"\d kB", html)
+    text = "".join(p.extract_text() for p in PdfReader(str(tmp_path / "report.pdf")).pages)
+    assert "☐" in text

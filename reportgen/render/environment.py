@@ -82,14 +82,16 @@ def cell(value: Any) -> str:
 
 
 def human_bytes(n: int | None) -> str:
+    """A size, its number and unit joined by a no-break space (a table cell never splits
+    "480.0" from "kB")."""
     if n is None:
         return "unknown"
     size = float(n)
     for unit in ("B", "kB", "MB", "GB", "TB"):
         if size < 1024 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+            return f"{size:.0f}\u00a0{unit}" if unit == "B" else f"{size:.1f}\u00a0{unit}"
         size /= 1024
-    return f"{n} B"
+    return f"{n}\u00a0B"
 
 
 def number(n: int | None, unknown: str = "unknown") -> str:

@@ -48,6 +48,8 @@ def markdown_to_html_body(text: str) -> str:
     # Status words become badges drawn with CSS, so no emoji font is ever needed.
     body = _LEVEL.sub(lambda m: f'<strong class="badge badge-{m.group(1).lower()}">'
                       f"{m.group(1)}</strong>", body)
+    # Action-plan checklist items ("- [ ] ...") get a drawn box, not bracket characters.
+    body = body.replace("<li>[ ] ", '<li class="task">☐ ')
     body = body.replace("<td>✓ safe</td>", '<td class="ok">✓ safe</td>')
     body = body.replace("<td>✗ unsafe</td>", '<td class="bad">✗ unsafe</td>')
     return _SECTION.sub('<h2 class="section">', body)
