@@ -191,6 +191,8 @@ def test_server_log_evidence_cannot_be_steered_by_statement_text(logging_server)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute('CREATE TABLE victim1 (id int); CREATE TABLE victim2 (id int); '
                      'CREATE TABLE "Mixed.Case" (id int); CREATE TABLE kept (id int)')
+        conn.execute('INSERT INTO victim1 VALUES (1); INSERT INTO victim2 VALUES (1); '
+                     'INSERT INTO "Mixed.Case" VALUES (1)')  # rows written, then lost
     with psycopg.connect(dsn, autocommit=True, application_name="attacker") as conn:
         conn.execute("DROP TABLE /* app=reportgen */ victim1")
         conn.execute('DROP TABLE /* user=ceo db=payroll */ "Mixed.Case"')
@@ -269,3 +271,37 @@ def test_server_log_path_commands_restore_hostile_names(logging_server, tmp_path
             count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
                 sql.Identifier(n))).fetchone()
             assert count == (2,), n
+
+
+def test_a_dropped_table_is_not_always_lost_data(logging_server, tmp_path):
+    """A table the log shows created and dropped within its window is reported as dropped
+    with what is known of its rows, not as confirmed data loss; one created before the
+    log's window is confirmed lost, and the restore point is the log's DROP time."""
+    srv = logging_server
+    srv.psql("CREATE DATABASE droptest")
+    dsn = srv.dsn("droptest")
+    logfile = srv.datadir / "log" / "pg.csv"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE old_table (id int); INSERT INTO old_table VALUES (1)")
+    time.sleep(0.5)
+    start = logfile.stat().st_size  # the window given to reportgen starts here
+    with psycopg.connect(dsn, autocommit=True, application_name="oops") as conn:
+        conn.execute("CREATE TABLE scratch (id int)")
+        conn.execute("DROP TABLE scratch")
+        conn.execute("DROP TABLE old_table")
+    time.sleep(0.5)
+    window = tmp_path / "window.csv"
+    with logfile.open("rb") as fh:
+        fh.seek(start)
+        window.write_bytes(fh.read())
+    b = collect_bundle(DsnSource("--dsn", dsn), server_logs=[window])
+    a = analyze(b)
+    ids = {f.id: f for f in a.findings}
+    assert ids["schema.tables_dropped_without_rows"].subjects == ["scratch"]
+    assert ids["data.tables_dropped_logged"].subjects == ["old_table"]
+    drop = next(e for e in b.server_log.events if e.kind == "DROP TABLE"
+                and e.tables[0].name == "old_table")
+    pitr = next(o for o in a.recovery_options if o.id == "pitr_new_branch")
+    assert pitr.restore_point == drop.time - timedelta(minutes=1)
+    assert any("server log's first DROP TABLE of a lost table" in s for s in pitr.steps)
+    assert a.data_loss == "confirmed"

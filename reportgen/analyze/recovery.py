@@ -17,14 +17,25 @@ from reportgen.analyze.model import (
     TimelineEntry,
 )
 from reportgen.analyze.reconcile import Reconciliation, fake_sql, record_command
-from reportgen.bundle import Relation, TableName
+from reportgen.bundle import Relation, ServerLog, TableName
 from reportgen.quoting import Placeholder as P
 from reportgen.quoting import pg_dump_pattern, sql_ident, sql_qualified
 from reportgen.quoting import shell_command as sh
 
 
-def restore_point(timeline: list[TimelineEntry]) -> tuple[datetime | None, str]:
-    """One minute before the first event of the responder's timeline."""
+def restore_point(timeline: list[TimelineEntry], findings: list[Finding] | None = None,
+                  log: ServerLog | None = None) -> tuple[datetime | None, str]:
+    """One minute before the server log's first DROP of a lost table when the log has it,
+    else one minute before the first event of the responder's timeline."""
+    dropped = next((f for f in findings or [] if f.id == "data.tables_dropped_logged"), None)
+    lost = {(t.schema_name, t.name) for t in dropped.tables} if dropped else set()
+    drops = [e for e in (log.events if log else []) if e.kind == "DROP TABLE"
+             and any((t.schema_name, t.name) in lost for t in e.tables)]
+    if drops:
+        first_drop = min(drops, key=lambda e: e.time)
+        return (first_drop.time - timedelta(minutes=1),
+                f"one minute before the server log's first DROP TABLE of a lost table "
+                f"({first_drop.source})")
     responder = [e for e in timeline if e.source.startswith("timeline file")]
     if not responder:
         return None, ("no timeline file was given: choose a time before the first destructive "
@@ -89,13 +100,14 @@ def beyond_window(provider: str, when: datetime | None, collected: datetime) -> 
             "possible; use a logical backup or an older snapshot instead")
 
 
-def _pitr(ctx: Context, timeline: list[TimelineEntry]) -> RecoveryOption:
+def _pitr(ctx: Context, timeline: list[TimelineEntry],
+          findings: list[Finding] | None = None) -> RecoveryOption:
     ident = ctx.bundle.identity
     provider = ident.provider.name if ident else "unknown"
     endpoint = (ident.provider.endpoint if ident else None) or "<instance>"
     # Production's name as a shell word, or a placeholder the responder fills in.
     ep: str = endpoint if ident and ident.provider.endpoint else P("<instance>")
-    when, why = restore_point(timeline)
+    when, why = restore_point(timeline, findings, ctx.bundle.server_log)
     stamp = _iso(when)
     day = when.strftime("%Y%m%d-%H%M") if when else "before-incident"
     verify = ["reportgen collect --dsn <RESTORED-DSN> --exact-counts -o restored.json",
@@ -448,7 +460,7 @@ def build_recovery(ctx: Context, findings: list[Finding],
     if ctx.bundle.identity is not None and any(
             f.dimension in ("data", "schema", "migration") and f.severity in ("HIGH", "CRITICAL")
             for f in findings):
-        options.append(_pitr(ctx, timeline))
+        options.append(_pitr(ctx, timeline, findings))
     return choose_recommended(options, findings)
 
 

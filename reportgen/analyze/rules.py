@@ -450,6 +450,21 @@ def logged_events(ctx: Context) -> list[Finding]:
                 exists = (schema, t.name) in present if schema is not None else t.name in names
                 if not exists and all(t != g for g, _ in gone):
                     gone.append((t, e))
+        empty = [(t, e, why) for t, e in gone if (why := _rows_known_none(ctx, t, e))]
+        gone = [(t, e) for t, e in gone if not any(t == x for x, _, _ in empty)]
+        if empty:
+            out.append(Finding(
+                id="schema.tables_dropped_without_rows", severity="MEDIUM", dimension="schema",
+                title=f"{len(empty)} dropped table(s) with what is known of their rows",
+                subjects=sorted({t.qualified for t, _, _ in empty}),
+                tables=[t for t, _, _ in empty],
+                evidence=[f"{e.time:%Y-%m-%d %H:%M:%S} UTC DROP TABLE {t.qualified} "
+                          f"[{e.source}]; {why}" for t, e, why in empty],
+                explanation="The table is gone; what is known of its rows (evidence) does "
+                            "not show data lost with it: it was created within the log's "
+                            "window or counted empty. Not reported as confirmed data loss.",
+                recommendation="Re-create it from its migration or DDL if it is still "
+                               "needed."))
         if gone:
             out.append(Finding(
                 id="data.tables_dropped_logged", severity="CRITICAL", dimension="data",
@@ -464,6 +479,34 @@ def logged_events(ctx: Context) -> list[Finding]:
                 recommendation="Restore the tables from a point-in-time copy taken before "
                                f"{gone[0][1].time:%Y-%m-%d %H:%M:%S} UTC."))
     return out
+
+
+def _rows_known_none(ctx: Context, t: TableName, drop: LogEvent) -> str | None:
+    """Why a dropped table is known to have held no rows, or None when it may have: the log
+    shows it created and dropped within its window (with no insert logged in between), or
+    the baseline counted it empty."""
+    log = ctx.bundle.server_log
+    created = next((e for e in (log.events if log else []) if e.kind == "CREATE TABLE"
+                    and e.time <= drop.time and any(x.name == t.name and x.schema_name in
+                                                    (None, t.schema_name) for x in e.tables)),
+                   None)
+    def named(e: LogEvent) -> bool:
+        return any(x.name == t.name and x.schema_name in (None, t.schema_name)
+                   for x in e.tables)
+
+    if created is not None:
+        writes = [e for e in (log.events if log else []) if e.kind in ("INSERT", "COPY FROM")
+                  and created.time <= e.time <= drop.time and named(e)]
+        if writes:
+            return None  # rows were written to it, then dropped with it
+        return (f"the log shows it created at {created.time:%Y-%m-%d %H:%M:%S} UTC and no "
+                "write to it before the DROP: no rows from before the log's window, none "
+                "logged within it")
+    base = ctx.baseline.inventory if ctx.baseline and ctx.baseline.inventory else None
+    for r in base.relations if base else []:
+        if r.name == t.name and t.schema_name in (None, r.schema_name) and r.exact_rows == 0:
+            return "the baseline counted it empty (count(*) = 0)"
+    return None
 
 
 def graph_errors(ctx: Context) -> list[Finding]:

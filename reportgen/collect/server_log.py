@@ -24,6 +24,7 @@ from reportgen.collect.statement_parse import parse_statements
 from reportgen.errors import InputError
 
 MAX_EVENTS = 5000
+WRITE_KINDS = ("INSERT", "COPY FROM")
 _TS = re.compile(r"^(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?)"
                  r"(?:\s*([A-Za-z]{1,5}|[+-]\d\d(?::?\d\d)?))?")
 _STMT = re.compile(r"(?:LOG|STATEMENT):\s+(?:duration: [\d.]+ ms\s+)?"
@@ -208,6 +209,11 @@ def read_server_logs(paths: list[Path], log_tz: str | None = None,
     if unparsed:
         notes.append(f"{unparsed} statement(s) had a time whose zone is not UTC or a numeric "
                      "offset: pass --log-tz with the server's log_timezone")
+    # Writes are kept only for tables the log also shows dropped: they tell whether a table
+    # created within the window held rows when it went.
+    dropped = {t.name for e in events if e.kind == "DROP TABLE" for t in e.tables}
+    events = [e for e in events if e.kind not in WRITE_KINDS
+              or any(t.name in dropped for t in e.tables)]
     if own is not None:
         mine = [e for e in events if own.owns(e.session, e.time)]
         if mine:

@@ -61,6 +61,12 @@ def _classify(node: ast.Node | None) -> tuple[str | None, list[TableName]]:
         if node.whereClause is None:
             return "UPDATE without WHERE", _table(node.relation)
         return None, []
+    if isinstance(node, ast.CreateStmt):
+        return "CREATE TABLE", _table(node.relation)
+    if isinstance(node, ast.InsertStmt):
+        return "INSERT", _table(node.relation)
+    if isinstance(node, ast.CopyStmt) and node.is_from:
+        return "COPY FROM", _table(node.relation)
     if isinstance(node, ast.AlterTableStmt):
         drops = any(isinstance(c, ast.AlterTableCmd) and c.subtype in _ALTER_DROPS
                     for c in node.cmds or ())
