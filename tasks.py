@@ -112,7 +112,7 @@ def samples(_: list[str]) -> int:
     out = ROOT / "sample_reports"
     tmp = ROOT / "build" / "sample-run"
     shutil.rmtree(tmp, ignore_errors=True)
-    code = run(BIN / "reportgen", "demo", "--out", tmp, check=False)
+    code = run(BIN / "reportgen", "demo", "--out", tmp.relative_to(ROOT), check=False)
     if code:
         return code
     shutil.rmtree(out, ignore_errors=True)

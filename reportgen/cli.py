@@ -517,10 +517,9 @@ def demo(out: str, tz: str) -> int:
     result: dict[str, Assessment] = {}
 
     def do_assess(dsn: str, project: Path, timeline: Path) -> None:
-        opts.commands_used = [
-            f"reportgen assess --dsn 'host=<demo host> hostaddr=127.0.0.1 ...' --project "
-            f"{project.name} --exact-counts --timeline {timeline.name} --tz {tz} "
-            f"--out {outdir.name}"]
+        # The command that was run, as typed (it collects with --exact-counts from the
+        # planted database, --project and --timeline from what it planted).
+        opts.commands_used = [_command_line()]
         bundle = _collect(CollectOptions(
             dsn=dsn, dsn_file=None, project=str(project), django_settings=None,
             statement_timeout_ms=DEFAULT_STATEMENT_TIMEOUT_MS,
