@@ -220,7 +220,10 @@ def read_server_logs(paths: list[Path], log_tz: str | None = None,
             notes.append(f"{len(mine)} statement(s) of reportgen's own session (pid {own.pid}) "
                          "left out")
             events = [e for e in events if not own.owns(e.session, e.time)]
-    events.sort(key=lambda e: (e.time, e.source))
+    # Same-millisecond events keep the log's own order: file, then line number (as a number:
+    # "pg:100" follows "pg:99").
+    events.sort(key=lambda e: (e.time, e.source.rpartition(":")[0],
+                               int(e.source.rpartition(":")[2] or 0)))
     if len(events) > MAX_EVENTS:
         notes.append(f"{len(events)} events found; the latest {MAX_EVENTS} are kept")
         events = events[-MAX_EVENTS:]
