@@ -50,6 +50,10 @@ def _iso(t: datetime | None) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ") if t else "<TIME-BEFORE-INCIDENT>"
 
 
+PROVIDER_NAMES = {"neon": "Neon", "rds": "AWS RDS", "aurora": "Aurora", "cloudsql": "Cloud SQL",
+                  "azure": "Azure", "heroku": "Heroku", "supabase": "Supabase",
+                  "crunchybridge": "Crunchy Bridge"}
+
 #: Longest point-in-time window each provider offers, in days (None: depends on the setup).
 MAX_WINDOW_DAYS: dict[str, float | None] = {
     "neon": 30, "rds": 35, "aurora": 35, "cloudsql": 35, "azure": 35, "heroku": 7,
@@ -195,7 +199,8 @@ def _pitr(ctx: Context, timeline: list[TimelineEntry],
         title = "Point-in-time restore into a new copy"
         cons = ["Availability depends on the provider's backup settings."]
     if ident is not None and ident.provider.confirmed_by_server is False:
-        steps.insert(0, f"These steps are {provider}'s, and that rests on the host name alone: "
+        steps.insert(0, f"These steps are {PROVIDER_NAMES.get(provider, provider)}'s, and "
+                        "that rests on the host name alone: "
                         "the server shows none of its roles or settings. Confirm where the "
                         "database runs before following them.")
     return RecoveryOption(
