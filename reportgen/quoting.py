@@ -58,15 +58,22 @@ def shell_command(*words: str) -> str:
     return " ".join(shell_word(w) for w in words)
 
 
+def _quoted(text: str, quote: str) -> str:
+    """``text`` between ``quote`` characters, the quote doubled; with PostgreSQL's Unicode
+    escape form (``U&"..."`` / ``U&'...'``, backslash doubled) when it holds invisible
+    characters, each written as ``\\XXXX`` or ``\\+XXXXXX``."""
+    if not any(_hidden(c) for c in text):
+        return quote + text.replace(quote, quote * 2) + quote
+    body = "".join(f"\\{ord(c):04X}" if _hidden(c) and ord(c) <= 0xFFFF
+                   else f"\\+{ord(c):06X}" if _hidden(c)
+                   else "\\\\" if c == "\\" else quote * 2 if c == quote else c for c in text)
+    return f"U&{quote}{body}{quote}"
+
+
 def sql_ident(name: str) -> str:
     """A quoted SQL identifier: always in double quotes (so reserved words, case and dots are
     kept), ``"`` doubled; ``U&"..."`` with escapes when the name holds invisible characters."""
-    if not any(_hidden(c) for c in name):
-        return '"' + name.replace('"', '""') + '"'
-    body = "".join(f"\\{ord(c):04X}" if _hidden(c) and ord(c) <= 0xFFFF
-                   else f"\\+{ord(c):06X}" if _hidden(c)
-                   else "\\\\" if c == "\\" else '""' if c == '"' else c for c in name)
-    return f'U&"{body}"'
+    return _quoted(name, '"')
 
 
 def sql_qualified(schema: str | None, name: str) -> str:
@@ -76,12 +83,7 @@ def sql_qualified(schema: str | None, name: str) -> str:
 def sql_literal(text: str) -> str:
     """A SQL string literal: ``'`` doubled (standard_conforming_strings, on by default since
     PostgreSQL 9.1); ``U&'...'`` with escapes when the text holds invisible characters."""
-    if not any(_hidden(c) for c in text):
-        return "'" + text.replace("'", "''") + "'"
-    body = "".join(f"\\{ord(c):04X}" if _hidden(c) and ord(c) <= 0xFFFF
-                   else f"\\+{ord(c):06X}" if _hidden(c)
-                   else "\\\\" if c == "\\" else "''" if c == "'" else c for c in text)
-    return f"U&'{body}'"
+    return _quoted(text, "'")
 
 
 def pg_dump_pattern(schema: str | None, name: str) -> str:
