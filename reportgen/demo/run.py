@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from reportgen.demo import scenario
@@ -20,12 +21,14 @@ DEMO_DB = "deltacrown"
 DEMO_ROLE = "neondb_owner"
 
 
-def plant(server: LocalServer, project_dir: Path) -> None:
+def plant(server: LocalServer, project_dir: Path, delta: timedelta = timedelta(0)) -> None:
+    """The reference incident, its times moved by ``delta`` (scenario.relative_to)."""
     s = scenario.build()
     server.psql(f"CREATE ROLE {DEMO_ROLE} LOGIN PASSWORD '{server.password}';"
                 f"CREATE DATABASE {DEMO_DB} OWNER {DEMO_ROLE};")
     server.psql(f"SET ROLE {DEMO_ROLE};\n" + scenario.schema_sql(s) + "\n"
-                + scenario.records_sql(s) + "\nANALYZE;\n", dbname=DEMO_DB)
+                + scenario.shift_times(scenario.records_sql(s), delta) + "\nANALYZE;\n",
+                dbname=DEMO_DB)
     for rel, text in scenario.codebase_files(s).items():
         path = project_dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -56,6 +59,8 @@ def run_demo(out: Path, assess: Callable[[str, Path, Path], None],
     with LocalServer(b) as server:
         echo("planting the reference incident (deltacrown: organizations_*, teams_*, "
              "django_migrations) ...")
-        plant(server, project)
-        timeline.write_text(scenario.timeline_csv(), encoding="utf-8")
+        # The incident happens relative to this run: its last event minutes before now.
+        delta = scenario.relative_to(datetime.now(UTC))
+        plant(server, project, delta)
+        timeline.write_text(scenario.timeline_csv(delta), encoding="utf-8")
         assess(demo_dsn(server), project, timeline)

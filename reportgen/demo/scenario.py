@@ -12,6 +12,7 @@ One definition produces both sides of the incident, so they can never drift apar
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -500,7 +501,26 @@ def records_sql(s: Scenario) -> str:
             "DELETE FROM django_migrations WHERE app IN ('organizations', 'teams');\n")
 
 
-def timeline_csv() -> str:
-    """The responder's timeline of the reference incident (times approximate, UTC)."""
-    return resources.files("reportgen.demo").joinpath("timeline.csv").read_text("utf-8")
+#: The last event of the reference incident's timeline ("Read-only assessment started").
+INCIDENT_END = datetime(2026, 2, 1, 14, 40, tzinfo=UTC)
+_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?\+00:00")
+
+
+def shift_times(text: str, delta: timedelta) -> str:
+    """Every UTC timestamp of the demo's SQL or timeline moved by ``delta``: the demo's
+    incident then happens relative to its own run (restore window, timeline, server start
+    tell one story)."""
+    return _ISO.sub(lambda m: (datetime.fromisoformat(m.group(0)) + delta).isoformat(), text)
+
+
+def relative_to(now: datetime) -> timedelta:
+    """The shift that puts the incident's last event five minutes before ``now``."""
+    return (now - timedelta(minutes=5)).replace(microsecond=0) - INCIDENT_END
+
+
+def timeline_csv(delta: timedelta = timedelta(0)) -> str:
+    """The responder's timeline of the reference incident (times approximate, UTC), moved
+    by ``delta``."""
+    text = resources.files("reportgen.demo").joinpath("timeline.csv").read_text("utf-8")
+    return shift_times(text, delta)
 
