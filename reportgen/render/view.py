@@ -62,12 +62,11 @@ class View:
         ident = b.identity
         db = ident.current_database if ident else (b.target.dbname or "?")
         host = b.target.host or b.target.hostaddr or "local socket"
-        self.database_line = f"{db} on {host}" + (
-            f" — {PROVIDERS.get(ident.provider.name, ident.provider.name)}" if ident else "")
         self.provider_label = PROVIDERS.get(ident.provider.name, ident.provider.name) \
             if ident else "unknown"
         if ident and ident.provider.confirmed_by_server is False:
             self.provider_label += " — by host name only, not confirmed by the server"
+        self.database_line = f"{db} on {host}" + (f" — {self.provider_label}" if ident else "")
         self.data_loss_label = DATA_LOSS_LABELS[a.data_loss]
         self.recommended: RecoveryOption | None = next(
             (o for o in a.recovery_options if o.recommended), None)
