@@ -90,11 +90,10 @@ def _stderr(path: Path, lines: list[str], tz: tzinfo | None) -> tuple[list[LogEv
             return
         when, parts, fields, n = pending
         text = "\n".join(parts)
-        if statement_kind(text) is None:
-            return
         if when is None:
-            unparsed += 1
+            unparsed += statement_kind(text) is not None
             return
+        # Parsed once, here: a statement that is neither DDL nor destructive gives no event.
         events.extend(_events(when, text, fields["user"], fields["db"], fields["app"],
                               fields["session"], f"{path.name}:{n}"))
 
