@@ -243,7 +243,7 @@ def reconcile(bundle: EvidenceBundle) -> Reconciliation | None:
         checks[key] = ch
         statuses.append(_classify(key, m, ch, opaque[key], records.get(key)))
     by_key = {(s.app, s.name): s for s in statuses}
-    _evidence_from_descendants(order, migs, by_key, checks)
+    _evidence_from_descendants(order, migs, by_key, checks, opaque)
     _inherit_pending(order, migs, by_key)
 
     for key, rec in records.items():
@@ -488,7 +488,8 @@ def _classify(key: Key, m: MigrationFile, ch: list[EffectCheck], opaque: list[st
 
 def _evidence_from_descendants(order: list[Key], migs: dict[Key, MigrationFile],
                                by_key: dict[Key, MigrationStatus],
-                               checks: dict[Key, list[EffectCheck]]) -> None:
+                               checks: dict[Key, list[EffectCheck]],
+                               opaque: Mapping[Key, list[str]]) -> None:
     """Django applies migrations in dependency order: when something a later migration
     creates is present, every migration it depends on ran too. So a migration with no
     visible effect of its own (its table renamed later, a removal) is re-recordable when a
@@ -501,12 +502,11 @@ def _evidence_from_descendants(order: list[Key], migs: dict[Key, MigrationFile],
                 seen.add(dep)
     for key in order:
         st = by_key[key]
-        if key in seen and st.state == "unverifiable_unrecorded" and st.opaque and \
-                st.opaque[0].startswith(_NO_EVIDENCE):
+        # Unverifiable for want of evidence alone: no opaque operation, no unknown effect.
+        no_evidence = st.state == "unverifiable_unrecorded" and not opaque[key] and all(
+            c.found != "unknown" for c in checks[key])
+        if key in seen and no_evidence:
             st.state, st.fake, st.opaque = "schema_present_unrecorded", "safe", []
-
-
-_NO_EVIDENCE = ("no effect of it is visible", "its effects were undone")
 
 
 def _inherit_pending(order: list[Key], migs: dict[Key, MigrationFile],
@@ -593,21 +593,6 @@ def record_command(plan: list[Key]) -> str:
             "recorder = MigrationRecorder(connection); "
             f"[recorder.record_applied(app, name) for app, name in [{pairs}]]")
     return shell_command("python", "manage.py", "shell", "-c", code)
-
-
-def fake_commands(plan: list[Key]) -> list[str]:
-    """``migrate APP NAME --fake`` commands (kept for the comparison in the report's text);
-    a run of one app collapses to its last member."""
-    cmds: list[str] = []
-    i = 0
-    while i < len(plan):
-        j = i
-        while j + 1 < len(plan) and plan[j + 1][0] == plan[i][0]:
-            j += 1
-        app, name = plan[j]
-        cmds.append(shell_command("python", "manage.py", "migrate", app, name, "--fake"))
-        i = j + 1
-    return cmds
 
 
 def fake_sql(plan: list[Key], schema: str | None) -> str:
