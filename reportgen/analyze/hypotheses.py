@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 from reportgen.analyze.context import Context
 from reportgen.analyze.model import Finding, Hypothesis, TimelineEntry
+from reportgen.analyze.rules import django_migrations_relation
 
 
 @dataclass(frozen=True)
@@ -46,11 +47,7 @@ class Spec:
 
 def _deletes_counted(ctx: Context) -> int | None:
     """Rows deleted from django_migrations per the statistics (None: not known)."""
-    m, inv = ctx.bundle.migrations, ctx.bundle.inventory
-    if m is None or inv is None or not m.django.table_present:
-        return None
-    rel = next((r for r in inv.relations if r.name == "django_migrations"
-                and r.schema_name == m.django.schema_name), None)
+    rel = django_migrations_relation(ctx)
     return rel.deleted_tuples if rel is not None else None
 
 

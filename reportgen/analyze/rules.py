@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from reportgen.analyze.context import Context
 from reportgen.analyze.model import Finding
-from reportgen.bundle import LogEvent, TableName
+from reportgen.bundle import LogEvent, Relation, TableName
 
 
 def _names(items: list[str], limit: int = 12) -> str:
@@ -485,17 +485,16 @@ def _rows_known_none(ctx: Context, t: TableName, drop: LogEvent) -> str | None:
     """Why a dropped table is known to have held no rows, or None when it may have: the log
     shows it created and dropped within its window (with no insert logged in between), or
     the baseline counted it empty."""
-    log = ctx.bundle.server_log
-    created = next((e for e in (log.events if log else []) if e.kind == "CREATE TABLE"
-                    and e.time <= drop.time and any(x.name == t.name and x.schema_name in
-                                                    (None, t.schema_name) for x in e.tables)),
-                   None)
+    events = ctx.bundle.server_log.events if ctx.bundle.server_log else []
+
     def named(e: LogEvent) -> bool:
         return any(x.name == t.name and x.schema_name in (None, t.schema_name)
                    for x in e.tables)
 
+    created = next((e for e in events if e.kind == "CREATE TABLE" and e.time <= drop.time
+                    and named(e)), None)
     if created is not None:
-        writes = [e for e in (log.events if log else []) if e.kind in ("INSERT", "COPY FROM")
+        writes = [e for e in events if e.kind in ("INSERT", "COPY FROM")
                   and created.time <= e.time <= drop.time and named(e)]
         if writes:
             return None  # rows were written to it, then dropped with it
@@ -525,15 +524,21 @@ def graph_errors(ctx: Context) -> list[Finding]:
                        "in the error; never edit django_migrations to work around it.")]
 
 
-def _django_migrations_deletes(ctx: Context) -> str | None:
+def django_migrations_relation(ctx: Context) -> Relation | None:
+    """The inventory's entry for the django_migrations table Django reads."""
     if ctx.bundle.inventory is None or not ctx.bundle.migrations:
         return None
     schema = ctx.bundle.migrations.django.schema_name
-    for r in ctx.bundle.inventory.relations:
-        if r.name == "django_migrations" and r.schema_name == schema and r.deleted_tuples:
-            return (f"pg_stat_all_tables: {r.deleted_tuples} row(s) deleted from "
-                    f"{r.qualified} since statistics were last reset")
-    return None
+    return next((r for r in ctx.bundle.inventory.relations
+                 if r.name == "django_migrations" and r.schema_name == schema), None)
+
+
+def _django_migrations_deletes(ctx: Context) -> str | None:
+    r = django_migrations_relation(ctx)
+    if r is None or not r.deleted_tuples:
+        return None
+    return (f"pg_stat_all_tables: {r.deleted_tuples} row(s) deleted from {r.qualified} since "
+            "statistics were last reset")
 
 
 def deploy_blocked(ctx: Context, findings: list[Finding]) -> list[Finding]:
