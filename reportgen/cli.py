@@ -188,9 +188,12 @@ def _redacted(i: Inputs, redact: bool, map_path: str, shared: list[Path]) -> Inp
     opts = redact_options(i.opts, r)
     # An earlier run's map and unredacted bundle are never overwritten: the first free name
     # beside them is taken (map-2.json, ...), and said.
-    target = _free_name(target, lambda t: [t, t.with_name(t.stem + ".original-evidence.json")])
+    def original_of(t: Path) -> Path:
+        return t.with_name(t.stem + ".original-evidence.json")
+
+    target = _free_name(target, lambda t: [t, original_of(t)])
     write_mapping(r, target)
-    original = target.with_name(target.stem + ".original-evidence.json")
+    original = original_of(target)
     write_atomic(original, i.bundle.to_bytes(), mode=0o600)
     _say(f"redacted {len(r.mapping)} names; map in {target}, unredacted bundle in {original}")
     return Inputs(red, opts, base, events, i.timeline, r)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -51,8 +52,6 @@ def read_dsn_file(path: str) -> str:
     """The DSN from a file (``-``: standard input), for those who must not put a password
     on a command line (``ps`` shows every process's arguments) or in the environment. The
     first non-empty line is the DSN."""
-    import sys
-
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -83,9 +82,13 @@ def resolve_dsn(dsn: str | None, environ: Mapping[str, str] | None = None) -> Ds
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 
+def _plain_scheme(dsn: str) -> str:
+    """SQLAlchemy-style URLs (postgresql+psycopg://), common in app settings, as libpq's."""
+    return _SQLALCHEMY_SCHEME.sub(lambda m: m.group(1) + "://", dsn.strip())
+
+
 def _normalize(dsn: str) -> str:
-    # SQLAlchemy-style URLs (postgresql+psycopg://) are common in app settings.
-    dsn = _SQLALCHEMY_SCHEME.sub(lambda m: m.group(1) + "://", dsn.strip())
+    dsn = _plain_scheme(dsn)
     url = _URL.match(dsn)
     if url:
         # A raw '@' or '/' in the user or password makes libpq read part of the password as
@@ -116,8 +119,7 @@ def mask_dsn(dsn: str) -> str:
     """The DSN as it may be printed (Appendix A, logs): the whole password value replaced,
     whatever quoting or encoding it used; an unparsable DSN is not printed at all."""
     try:
-        params = pg_conninfo.conninfo_to_dict(
-            _SQLALCHEMY_SCHEME.sub(lambda m: m.group(1) + "://", dsn.strip()))
+        params = pg_conninfo.conninfo_to_dict(_plain_scheme(dsn))
     except psycopg.ProgrammingError:
         return "********"
     if "password" not in params:
@@ -385,32 +387,18 @@ def read_only_snapshot(
 
 
 def search_path_schemas(path: str, user: str) -> list[str]:
-    """The schema names a ``search_path`` setting lists, in order, as PostgreSQL reads it:
-    comma-separated identifiers, unquoted ones folded to lower case, ``"..."`` with ``""``
-    for a quote, ``$user`` for the session's user."""
-    names: list[str] = []
-    i, n = 0, len(path)
-    while i < n:
-        while i < n and path[i] in " \t\n,":
-            i += 1
-        if i >= n:
-            break
-        if path[i] == '"':
-            j, part = i + 1, []
-            while j < n:
-                if path[j] == '"':
-                    if j + 1 < n and path[j + 1] == '"':
-                        part.append('"')
-                        j += 2
-                        continue
-                    break
-                part.append(path[j])
-                j += 1
-            name, i = "".join(part), j + 1
-        else:
-            j = i
-            while j < n and path[j] != ",":
-                j += 1
-            name, i = path[i:j].strip().lower(), j
-        names.append(user if name == "$user" else name)
-    return names
+    """The schema names a ``search_path`` setting lists, in order, read by PostgreSQL's own
+    grammar (pglast: unquoted names folded to lower case, ``""`` inside quotes), with
+    ``$user`` as the session's user. A value the grammar rejects lists nothing."""
+    from pglast import ast, parse_sql
+    from pglast.parser import ParseError
+
+    try:
+        stmt = parse_sql(f"SET search_path = {path}")[0].stmt
+    except (ParseError, IndexError):
+        return []
+    if not isinstance(stmt, ast.VariableSetStmt):
+        return []
+    names = [a.val.sval or "" for a in stmt.args or () if isinstance(a, ast.A_Const)
+             and isinstance(a.val, ast.String)]
+    return [user if name == "$user" else name for name in names]

@@ -69,3 +69,12 @@ def test_the_checker_sees_an_unqualified_call():
     finder = _Unqualified()
     finder(_parse("SELECT count(*), a::text FROM t ORDER BY a COLLATE \"C\""))
     assert sorted(finder.found) == ["collation C", "function count", "type text"]
+
+
+def test_search_path_is_read_as_postgresql_reads_it():
+    from reportgen.connection import search_path_schemas
+
+    assert search_path_schemas('"$user", public', "bob") == ["bob", "public"]
+    assert search_path_schemas('"We,ird""x", Public ,pg_catalog', "u") == [
+        'We,ird"x', "public", "pg_catalog"]
+    assert search_path_schemas("", "u") == []

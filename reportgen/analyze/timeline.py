@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from reportgen.analyze.model import TimelineEntry
 from reportgen.bundle import EvidenceBundle
@@ -13,8 +13,9 @@ MAX_LOG_EVENTS = 100
 
 
 def build_timeline(bundle: EvidenceBundle, responder: list[TimelineEntry]) -> list[TimelineEntry]:
-    entries = [e.model_copy(update={"flag": _flag(bundle, e)}) for e in responder]
     dj = bundle.migrations.django if bundle.migrations else None
+    first = min((r.applied for r in dj.records if r.applied), default=None) if dj else None
+    entries = [e.model_copy(update={"flag": _flag(bundle, e, first)}) for e in responder]
     if dj and dj.records:
         recs = sorted((r for r in dj.records if r.applied), key=lambda r: r.applied)  # type: ignore[arg-type,return-value]
         groups: list[list] = []  # type: ignore[type-arg]
@@ -62,13 +63,11 @@ def build_timeline(bundle: EvidenceBundle, responder: list[TimelineEntry]) -> li
     return sorted(entries, key=lambda e: (e.time, e.source, e.event))
 
 
-def _flag(bundle: EvidenceBundle, e: TimelineEntry) -> str | None:
+def _flag(bundle: EvidenceBundle, e: TimelineEntry, first: datetime | None) -> str | None:
     """A responder's time that cannot be right: after the collection ended, or before the
-    database's first recorded migration (the earliest sign it existed)."""
+    database's first recorded migration (``first``, the earliest sign it existed)."""
     if e.time > bundle.collection.finished_at:
         return "dated after this collection ended: check its clock or time zone"
-    dj = bundle.migrations.django if bundle.migrations else None
-    first = min((r.applied for r in dj.records if r.applied), default=None) if dj else None
     if first is not None and e.time < first:
         when = first.strftime("%Y-%m-%d %H:%M")
         return (f"dated before the database's first recorded migration ({when} UTC): check "

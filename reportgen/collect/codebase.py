@@ -237,7 +237,6 @@ def _operations(node: ast.expr, app: str, values: dict[str, ast.expr]) -> list[O
     to the database is not modelled; with none, the database is untouched). A list the scan
     cannot read (not a literal, not a name bound in the class) makes it opaque too."""
     if isinstance(node, ast.Call) and _call_name(node) == "SeparateDatabaseAndState":
-        out: list[OperationSpec] = []
         for pos, kw in ((1, "state_operations"), (0, "database_operations")):
             arg = _resolve(_arg(node, pos, kw), values)
             if arg is not None and not isinstance(arg, (ast.List, ast.Tuple)):

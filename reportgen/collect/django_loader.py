@@ -124,7 +124,7 @@ def _table_of(app: str, model: Any) -> str:
     return str(model.options.get("db_table") or truncate_name(f"{app}_{model.name_lower}", 63))
 
 
-def _model_objects(app: str, model: Any, state: Any) -> frozenset[Obj]:
+def _model_objects(app: str, model: Any) -> frozenset[Obj]:
     """The schema objects of one model in a migration state (Django's ModelState): its
     table, concrete columns (Field.set_attributes_from_name, as rendering does), explicit
     index and constraint names, and the auto-created join table of each many-to-many
@@ -166,7 +166,7 @@ def _app_objects(state: Any, app: str) -> Counter[Obj]:
     found: Counter[Obj] = Counter()
     for (label, _), model in state.models.items():
         if label == app:
-            found.update(_model_objects(label, model, state))
+            found.update(_model_objects(label, model))
     return found
 
 
