@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import copy
+import re
+import subprocess
+import sys
 from collections.abc import Callable
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 from reportgen.bundle import EvidenceBundle
@@ -44,3 +48,25 @@ def html_text(html: str) -> str:
     parser = _Text()
     parser.feed(html)
     return "".join(parser.chunks)
+
+
+def startproject(parent: Path, name: str, overlay: str) -> Path:
+    """Django's own ``startproject NAME`` in ``parent/site``, with ``overlay`` as
+    ``NAME/test_settings.py`` (the settings pointing it at a test server)."""
+    root = parent / "site"
+    root.mkdir()
+    subprocess.run([sys.executable, "-m", "django", "startproject", name, str(root)],
+                   check=True, capture_output=True)
+    (root / name / "test_settings.py").write_text(overlay)
+    return root
+
+
+def parse_showmigrations(stdout: str) -> dict[tuple[str, str], bool]:
+    """``manage.py showmigrations --list`` as {(app, migration): applied}."""
+    out, app = {}, ""
+    for line in stdout.splitlines():
+        if not line.startswith(" "):
+            app = line.strip()
+        elif m := re.match(r"\s*\[(X| |-)\] (\S+)", line):
+            out[(app, m.group(2))] = m.group(1) == "X"
+    return out

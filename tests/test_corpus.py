@@ -37,6 +37,7 @@ from reportgen.analyze.model import Assessment, level_rank
 from reportgen.collect.run import collect_bundle
 from reportgen.pgserver import LocalServer, available_binaries
 from tests.conftest import Database
+from tests.helpers import parse_showmigrations, startproject
 
 pytestmark = pytest.mark.slow
 OVERLAY = """import os
@@ -117,23 +118,12 @@ def manage(site: Path, db: Database, *args: str, check: bool = True
 
 
 def showmigrations(site: Path, db: Database) -> dict[tuple[str, str], bool]:
-    out, app = {}, ""
-    for line in manage(site, db, "showmigrations", "--list").stdout.splitlines():
-        if not line.startswith(" "):
-            app = line.strip()
-        elif m := re.match(r"\s*\[(X| )\] (\S+)", line):
-            out[(app, m.group(2))] = m.group(1) == "X"
-    return out
+    return parse_showmigrations(manage(site, db, "showmigrations", "--list").stdout)
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("corpus") / "site"
-    root.mkdir()
-    subprocess.run([sys.executable, "-m", "django", "startproject", "corpus", str(root)],
-                   check=True, capture_output=True)
-    (root / "corpus" / "test_settings.py").write_text(OVERLAY)
-    return root
+    return startproject(tmp_path_factory.mktemp("corpus"), "corpus", OVERLAY)
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from reportgen.analyze import analyze
 from reportgen.collect.run import collect_bundle
 from reportgen.connection import DsnSource
 from reportgen.demo.run import DEMO_DB, plant
+from tests.helpers import parse_showmigrations
 
 pytestmark = pytest.mark.slow
 
@@ -52,13 +53,7 @@ def _django(project: Path, env: dict[str, str], *args: str) -> subprocess.Comple
 def _applied(project: Path, env: dict[str, str]) -> dict[str, bool]:
     res = _django(project, env, "showmigrations", "--list")
     assert res.returncode == 0, res.stderr
-    out, app = {}, ""
-    for line in res.stdout.splitlines():
-        if not line.startswith(" "):
-            app = line.strip()
-        elif m := re.match(r"\s*\[(X| )\] (\S+)", line):
-            out[f"{app}.{m.group(2)}"] = m.group(1) == "X"
-    return out
+    return {f"{a}.{n}": v for (a, n), v in parse_showmigrations(res.stdout).items()}
 
 
 def test_the_demo_fix_is_accepted_by_django(server, tmp_path):

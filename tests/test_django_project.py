@@ -16,6 +16,7 @@ import pytest
 
 from reportgen.analyze import analyze
 from reportgen.bundle import load_bundle
+from tests.helpers import startproject
 
 pytestmark = pytest.mark.slow
 
@@ -33,12 +34,7 @@ AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend",
 
 
 def django_project(tmp_path: Path) -> Path:
-    root = tmp_path / "site"
-    root.mkdir()
-    subprocess.run([sys.executable, "-m", "django", "startproject", "mysite", str(root)],
-                   check=True, capture_output=True)
-    (root / "mysite" / "test_settings.py").write_text(OVERLAY)
-    return root
+    return startproject(tmp_path, "mysite", OVERLAY)
 
 
 def manage(root: Path, db, *args: str) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import pytest
 from reportgen.analyze import analyze
 from reportgen.collect.run import collect_bundle
 from tests.conftest import Database
+from tests.helpers import parse_showmigrations
 from tests.test_django_project import OVERLAY
 
 pytestmark = pytest.mark.slow
@@ -79,16 +79,8 @@ def migrated(server, template):
 
 def showmigrations(site: Path, db: Database, settings: str = "mysite.test_settings"
                    ) -> dict[tuple[str, str], bool]:
-    out = manage(site, db, "showmigrations", "--list", settings=settings).stdout
-    result, app = {}, None
-    for line in out.splitlines():
-        if not line.startswith(" "):
-            app = line.strip()
-            continue
-        m = re.match(r"\s*\[(X| |-)\] (\S+)", line)
-        if m and app:
-            result[(app, m.group(2))] = m.group(1) == "X"
-    return result
+    return parse_showmigrations(
+        manage(site, db, "showmigrations", "--list", settings=settings).stdout)
 
 
 def reportgen_view(site: Path, db: Database, settings: str = "mysite.test_settings"):

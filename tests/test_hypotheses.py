@@ -93,17 +93,22 @@ def test_six_scenarios(server, seen, tmp_path):
     """One test so the coverage assertion sees them all; each scenario has its own database."""
     from tests.conftest import Database
 
-    def fresh(name: str) -> Database:
-        server.psql(f"CREATE DATABASE {name}")
-        return Database(server, name)
-
     made: list[str] = []
+
+    def fresh(name: str, apps: tuple[str, ...] | None = ("shop", "crm")) -> Database:
+        """A new database, dropped at the end; with the schema and these apps' records
+        (apps None: empty)."""
+        server.psql(f"CREATE DATABASE {name}")
+        made.append(name)
+        db = Database(server, name)
+        if apps is not None:
+            db.execute(SCHEMA)
+            _records(db, apps)
+        return db
+
     try:
         # clean, with a baseline of exact counts: nothing happened
         db = fresh("hyp_clean")
-        made.append(db.name)
-        db.execute(SCHEMA)
-        _records(db)
         proj = _project(tmp_path / "p1")
         time.sleep(0.6)
         base = collect_bundle(db.source(), project=proj, exact_counts=True)
@@ -114,9 +119,6 @@ def test_six_scenarios(server, seen, tmp_path):
 
         # records deleted (the responder's line says 'never recorded': it decides nothing)
         db = fresh("hyp_deleted")
-        made.append(db.name)
-        db.execute(SCHEMA)
-        _records(db)
         db.execute("DELETE FROM django_migrations WHERE app = 'shop'")
         line = TimelineEntry(time=datetime(2026, 1, 1, tzinfo=UTC), source="timeline file t",
                              event="I think these were never recorded (--fake?)")
@@ -125,34 +127,24 @@ def test_six_scenarios(server, seen, tmp_path):
         assert v["rows_deleted"] == "undecided"
 
         # never recorded: crm's tables exist, its record was never written
-        db = fresh("hyp_never")
-        made.append(db.name)
-        db.execute(SCHEMA)
-        _records(db, ("shop",))
+        db = fresh("hyp_never", ("shop",))
         v = _note(seen, _verdicts(db, proj))
         assert v["never_recorded"] == "supported" and v["records_deleted"] == "contradicted"
 
         # a table dropped, rows deleted from another
         db = fresh("hyp_dropped")
-        made.append(db.name)
-        db.execute(SCHEMA)
-        _records(db)
         db.execute("DROP TABLE crm_client; DELETE FROM shop_order")
         v = _note(seen, _verdicts(db, proj))
         assert v["tables_dropped"] == "supported" and v["rows_deleted"] == "supported"
 
         # a dangling migration reference
         db = fresh("hyp_dangling")
-        made.append(db.name)
-        db.execute(SCHEMA)
-        _records(db)
         bad = _project(tmp_path / "p2", {("crm", "0002_client_favourite"): DANGLING})
         v = _note(seen, _verdicts(db, bad))
         assert v["dangling_reference"] == "supported"
 
         # no codebase, no tracker, a role information_schema blinds
-        db = fresh("hyp_blind")
-        made.append(db.name)
+        db = fresh("hyp_blind", None)
         db.execute("CREATE TABLE secret (id int); CREATE ROLE hyp_reader LOGIN PASSWORD 'pw'")
         v = _note(seen, _verdicts(db, None, dsn=server.dsn(db.name, "hyp_reader", "pw")))
         assert v["query_blind"] == "supported"
@@ -160,8 +152,7 @@ def test_six_scenarios(server, seen, tmp_path):
                                "rows_deleted", "dangling_reference")} == {"undecided"}
 
         # an empty database: nothing to weigh
-        db = fresh("hyp_empty")
-        made.append(db.name)
+        db = fresh("hyp_empty", None)
         v = _note(seen, _verdicts(db, None))
         assert set(v.values()) == {"undecided"}
     finally:
