@@ -123,6 +123,8 @@ class Column(Model):
     name: str = Field(description="Column name.")
     type: str = Field(description="format_type() of the column.")
     not_null: bool = Field(description="NOT NULL constraint.")
+    generated: bool = Field(default=False, description="A generated (computed) column: "
+                            "never written by INSERT or UPDATE.")
 
 
 class ForeignKey(Model):
@@ -162,6 +164,8 @@ class Relation(Model):
     constraints: list[str] = Field(default_factory=list, description="Constraint names.")
     columns: list[Column] = Field(default_factory=list, description="Columns, in order.")
     foreign_keys: list[ForeignKey] = Field(default_factory=list, description="FKs out.")
+    primary_key: list[str] = Field(default_factory=list, description="The primary key's "
+                                   "columns, in key order; empty: the table has none.")
     readable: bool | None = Field(
         description="The collecting role holds SELECT on it. None: another session dropped it "
                     "while reportgen was collecting (it is in the snapshot, but privileges are "
@@ -370,6 +374,20 @@ class TableName(Model):
     @property
     def qualified(self) -> str:
         return f"{self.schema_name}.{self.name}" if self.schema_name is not None else self.name
+
+
+class ColumnName(Model):
+    """A column of a table, schema, table and column kept apart."""
+
+    schema_name: str | None = Field(
+        default=None, description="Schema; None when the evidence left it unqualified.")
+    table: str = Field(description="Table name.")
+    name: str = Field(description="Column name.")
+
+    @property
+    def qualified(self) -> str:
+        table = TableName(schema_name=self.schema_name, name=self.table).qualified
+        return f"{table}.{self.name}"
 
 
 class LogEvent(Model):

@@ -86,6 +86,14 @@ def sql_literal(text: str) -> str:
     return _quoted(text, "'")
 
 
+def sql_comment(text: str) -> str:
+    """A one-line SQL comment: every control, invisible or line-breaking character (newline
+    included, which would end the comment and turn the rest into SQL) written as ``\\uXXXX``."""
+    safe = "".join(f"\\u{ord(c):04X}" if unicodedata.category(c) in _INVISIBLE else c
+                   for c in text)
+    return "-- " + safe
+
+
 def pg_dump_pattern(schema: str | None, name: str) -> str:
     """A ``pg_dump -t`` pattern that matches exactly this one table: inside double quotes,
     ``*``, ``?``, ``.`` and upper case are literal (psql's pattern rules), ``"`` is doubled.

@@ -27,7 +27,7 @@ from reportgen.analyze import analyze
 from reportgen.analyze.reconcile import fake_sql, record_command
 from reportgen.collect.run import collect_bundle
 from reportgen.outputs import render_outputs
-from reportgen.quoting import pg_dump_pattern, shell_word, sql_ident, sql_literal
+from reportgen.quoting import pg_dump_pattern, shell_word, sql_comment, sql_ident, sql_literal
 from reportgen.render.view import RenderOptions
 
 FRAGMENTS = ['"', "'", "$(touch pwned)", "`touch pwned`", ";", "\n", ".", " ", "```", "~~~",
@@ -158,6 +158,8 @@ def test_quoting_helpers_round_trip_through_the_real_tools(db, tmp_path):
         assert out == text
         assert db.scalar(f"SELECT {sql_literal(text)}") == text
         assert "\u202e" not in shell_word(text) + sql_literal(text) + sql_ident(text)
+        # A name in a SQL comment never ends it: what follows is the only statement.
+        assert len(parse_sql(sql_comment(f"table {text}: {text}") + "\nSELECT 1")) == 1
         db.execute(f"CREATE TABLE {sql_ident(text)} (id int)")
         assert db.scalar(f"SELECT count(*) FROM pg_class WHERE relname = {sql_literal(text)}") \
             == 1
@@ -225,3 +227,95 @@ def test_pdf_fetcher_refuses_everything_but_the_templates(tmp_path, web):
     assert {u.split(":")[0] for u in fetcher.refused} >= {"http", "file", "data"}
     ok = fetcher.fetch((builtin_templates() / "fonts" / "DejaVuSans.ttf").as_uri())
     assert ok.read()[:4] == b"\x00\x01\x00\x00"
+
+
+def _rows(dsn: str, schema: str, table: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return conn.execute(sql.SQL("SELECT * FROM {}.{} ORDER BY 1").format(
+            sql.Identifier(schema), sql.Identifier(table))).fetchall()
+
+
+@PROFILE
+@given(schema=names, parent=names, child=names, column=names)
+def test_row_and_column_repair_puts_back_exactly_what_was_lost(server, schema, parent, child,
+                                                               column, tmp_path_factory):
+    """Rows deleted (and those CASCADE deleted from a child), a NOT NULL column dropped: the
+    printed commands, run in a real shell, stage the restored copy and put back the missing
+    keys and the column's values; a row changed since keeps its new value, and nothing of a
+    name's own runs."""
+    if parent == child or column in ("id", "label", "g"):
+        return
+    work = tmp_path_factory.mktemp("repair")
+    prod = f"p{abs(hash((schema, parent, child, column, 'rows')))}"
+    restored = f"r{prod[1:]}"
+    server.psql(f"CREATE DATABASE {prod}")
+    dsn = server.dsn(prod)
+    q = sql.Identifier
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(q(schema)))
+            conn.execute(sql.SQL(
+                "CREATE TABLE {}.{} (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, label "
+                "text, {} text NOT NULL, g int GENERATED ALWAYS AS (id * 2) STORED)").format(
+                q(schema), q(parent), q(column)))
+            conn.execute(sql.SQL("CREATE TABLE {}.{} (id int PRIMARY KEY, p int REFERENCES "
+                                 "{}.{} ON DELETE CASCADE)").format(
+                q(schema), q(child), q(schema), q(parent)))
+            conn.execute(sql.SQL("INSERT INTO {}.{} (label, {}) VALUES ('a', 'x1'), ('b', "
+                                 "'x2'), ('c', 'x3')").format(q(schema), q(parent), q(column)))
+            conn.execute(sql.SQL("INSERT INTO {}.{} VALUES (1, 1), (2, 2), (3, 3)").format(
+                q(schema), q(child)))
+        baseline = collect_bundle(db_source(dsn), exact_counts=True)
+        server.psql(f"CREATE DATABASE {restored} TEMPLATE {prod}")
+        want_parent = _rows(dsn, schema, parent)
+        want_child = _rows(dsn, schema, child)
+        with psycopg.connect(dsn, autocommit=True) as conn:  # the incident, and a later write
+            conn.execute(sql.SQL("DELETE FROM {}.{} WHERE id IN (1, 2)").format(
+                q(schema), q(parent)))
+            conn.execute(sql.SQL("ALTER TABLE {}.{} DROP COLUMN {}").format(
+                q(schema), q(parent), q(column)))
+            conn.execute(sql.SQL("UPDATE {}.{} SET label = 'changed since' WHERE id = 3")
+                         .format(q(schema), q(parent)))
+        a = analyze(collect_bundle(db_source(dsn), exact_counts=True), baseline=baseline)
+        lost = next(f for f in a.findings if f.id == "data.rows_lost_since_baseline")
+        assert {(t.schema_name, t.name) for t in lost.tables} == {(schema, parent),
+                                                                  (schema, child)}
+        repair = next(o for o in a.recovery_options if o.id == "repair_rows_columns")
+        assert repair.script is not None
+        (work / "repair.sql").write_text(repair.script)
+        env = {"PATH": f"{server.binaries.bindir}:{os.environ['PATH']}",
+               "RESTORED_DSN": server.dsn(restored), "PRODUCTION_DSN": dsn}
+        for command in repair.commands:
+            _run_shell(command, work, env)
+        assert not (work / "pwned").exists()
+        # Every row back (the parent before its child), the column back with its values and
+        # NOT NULL (added last, so it is the last column), the row changed since kept as is.
+        assert want_parent == [(1, "a", "x1", 2), (2, "b", "x2", 4), (3, "c", "x3", 6)]
+        assert _rows(dsn, schema, parent) == [(1, "a", 2, "x1"), (2, "b", 4, "x2"),
+                                              (3, "changed since", 6, "x3")]
+        assert _rows(dsn, schema, child) == want_child
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            assert conn.execute(sql.SQL("SELECT attnotnull FROM pg_attribute WHERE attrelid = "
+                                        "{}::regclass AND attname = %s").format(
+                sql.Literal(f"{sql_ident(schema)}.{sql_ident(parent)}")), [column]
+            ).fetchone() == (True,)
+            assert conn.execute("SELECT to_regnamespace('reportgen_repair')").fetchone() == (
+                None,)
+    finally:
+        for name in (prod, restored):
+            server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_rows_of_a_table_without_primary_key_are_staged_not_guessed(db):
+    """Without a baseline, a table the counters show had rows and count(*) finds empty is
+    repaired from the copy; one with no primary key is staged for the responder to compare,
+    never inserted by a guessed match."""
+    db.execute("CREATE TABLE keyed (id int PRIMARY KEY, v text); CREATE TABLE loose (v text);"
+               "INSERT INTO keyed VALUES (1, 'a'); INSERT INTO loose VALUES ('a');"
+               "DELETE FROM keyed; DELETE FROM loose")
+    a = analyze(collect_bundle(db.source(), exact_counts=True))
+    repair = next(o for o in a.recovery_options if o.id == "repair_rows_columns")
+    assert repair.subjects == ["public.keyed", "public.loose"]
+    assert repair.script is not None and '"public"."keyed"' in repair.script
+    assert '"public"."loose"' not in repair.script
+    assert any("public.loose has no primary key" in s for s in repair.steps)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from reportgen.analyze.model import Changes, Finding, RowDelta
-from reportgen.bundle import EvidenceBundle, Relation, TableName
+from reportgen.bundle import ColumnName, EvidenceBundle, Relation, TableName
 
 STORED = ("table", "partitioned table", "materialized view")
 
@@ -16,6 +16,7 @@ class RowChange:
     before: int
     after: int
     basis: str  # "exact" (count(*) on both sides) or "estimate" (pg_class.reltuples)
+    ref: TableName | None = None  # the table, schema and name apart
 
     @property
     def delta(self) -> int:
@@ -28,6 +29,7 @@ class BundleDiff:
     lost_refs: list[TableName] = field(default_factory=list)  # the same, schema and name apart
     added_tables: list[str] = field(default_factory=list)
     lost_columns: list[str] = field(default_factory=list)
+    lost_column_refs: list[ColumnName] = field(default_factory=list)  # the same, apart
     added_columns: list[str] = field(default_factory=list)
     row_drops: list[RowChange] = field(default_factory=list)
     row_gains: list[RowChange] = field(default_factory=list)
@@ -108,7 +110,7 @@ class BundleDiff:
             out.append(Finding(
                 id="data.columns_dropped_since_baseline", severity="HIGH", dimension="data",
                 title=f"{len(self.lost_columns)} column(s) present in the baseline are gone",
-                subjects=self.lost_columns,
+                subjects=self.lost_columns, columns=self.lost_column_refs,
                 evidence=[f"baseline has column {c}; current does not" for c in self.lost_columns],
                 explanation="Their values are lost unless restored.",
                 recommendation="Restore the values from a point-in-time copy."))
@@ -117,6 +119,7 @@ class BundleDiff:
                 id="data.rows_lost_since_baseline", severity="CRITICAL", dimension="data",
                 title=f"Rows gone since the baseline in {len(self.exact_drops)} table(s)",
                 subjects=[r.table for r in self.exact_drops],
+                tables=[r.ref for r in self.exact_drops if r.ref is not None],
                 evidence=[f"{r.table}: {r.before} → {r.after} rows ({r.delta:+d}), count(*) "
                           "in both bundles" for r in self.exact_drops],
                 explanation="Exact counts on both sides: these rows were deleted or truncated "
@@ -173,6 +176,8 @@ def diff_bundles(before: EvidenceBundle, after: EvidenceBundle) -> BundleDiff:
         ca = {c.name for c in a[k].columns}
         cb = {c.name for c in b[k].columns}
         d.lost_columns += [f"{k}.{c}" for c in sorted(ca - cb)]
+        d.lost_column_refs += [ColumnName(schema_name=a[k].schema_name, table=a[k].name,
+                                          name=c) for c in sorted(ca - cb)]
         d.added_columns += [f"{k}.{c}" for c in sorted(cb - ca)]
         fa = {f.name for f in a[k].foreign_keys}
         fb = {f.name for f in b[k].foreign_keys}
@@ -187,7 +192,9 @@ def diff_bundles(before: EvidenceBundle, after: EvidenceBundle) -> BundleDiff:
         if ea is not None and eb is not None:
             d.exact_compared += 1
             if eb < ea:
-                d.row_drops.append(RowChange(k, ea, eb, "exact"))
+                d.row_drops.append(RowChange(k, ea, eb, "exact",
+                                             TableName(schema_name=a[k].schema_name,
+                                                       name=a[k].name)))
             elif eb > ea:
                 d.row_gains.append(RowChange(k, ea, eb, "exact"))
             continue

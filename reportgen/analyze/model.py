@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reportgen.bundle import TableName
+from reportgen.bundle import ColumnName, TableName
 from reportgen.constants import LEVELS, Level
 
 ASSESSMENT_SCHEMA_VERSION = 1
@@ -34,6 +34,9 @@ class Finding(Model):
     tables: list[TableName] = Field(
         default_factory=list, description="The tables among the subjects, schema and name "
         "apart: what printed commands are built from.")
+    columns: list[ColumnName] = Field(
+        default_factory=list, description="The columns among the subjects, schema, table and "
+        "column apart.")
     evidence: list[str] = Field(description="Bundle facts the finding rests on.")
     explanation: str
     recommendation: str

@@ -17,9 +17,9 @@ from reportgen.analyze.model import (
     TimelineEntry,
 )
 from reportgen.analyze.reconcile import Reconciliation, fake_sql, record_command
-from reportgen.bundle import Relation, ServerLog, TableName
+from reportgen.bundle import ColumnName, Relation, ServerLog, TableName
 from reportgen.quoting import Placeholder as P
-from reportgen.quoting import pg_dump_pattern, sql_ident, sql_qualified
+from reportgen.quoting import pg_dump_pattern, sql_comment, sql_ident, sql_qualified
 from reportgen.quoting import shell_command as sh
 
 
@@ -445,6 +445,171 @@ def _selective_repair(ctx: Context, findings: list[Finding]) -> RecoveryOption |
         subjects=[t.qualified for t in lost] + dep_names)
 
 
+#: Rows gone from tables that still exist: counted (baseline deltas, or count(*) = 0 where
+#: the server's counters show rows were written).
+ROW_LOSS_FINDINGS = ("data.rows_lost_since_baseline", "data.tables_emptied")
+COLUMN_LOSS_FINDINGS = ("data.columns_dropped_since_baseline", "data.columns_missing")
+#: The schema the repair stages the restored copy's rows in, in production; created by the
+#: printed commands (which fail, and stop, if it already exists) and dropped at the end.
+STAGING = "reportgen_repair"
+
+
+def _psql(dsn: str, *args: str) -> str:
+    return sh("psql", P(dsn), "-X", "-v", "ON_ERROR_STOP=1", *args)
+
+
+def _copy_command(source: Relation, columns: list[str], staged: str) -> str:
+    """The restored copy's columns of ``source``, streamed into production's staging table."""
+    cols = ", ".join(sql_ident(c) for c in columns)
+    out = f"COPY (SELECT {cols} FROM {sql_qualified(source.schema_name, source.name)}) TO STDOUT"
+    into = f"COPY {sql_qualified(STAGING, staged)} ({cols}) FROM STDIN"
+    return _psql('"$RESTORED_DSN"', "-c", out) + " | " + _psql('"$PRODUCTION_DSN"', "-c", into)
+
+
+def _key_match(key: list[str]) -> str:
+    return " AND ".join(f"p.{sql_ident(k)} = r.{sql_ident(k)}" for k in key)
+
+
+def _repair_rows_and_columns(ctx: Context, findings: list[Finding]) -> RecoveryOption | None:
+    """Rows deleted from tables that still exist, and columns dropped from them: staged from a
+    copy taken before the incident, then put back by primary key without touching a row that
+    exists now (rows written since keep their values)."""
+    live: dict[tuple[str | None, str], Relation] = {(r.schema_name, r.name): r for r in
+            (ctx.bundle.inventory.relations if ctx.bundle.inventory else [])}
+    before = {(r.schema_name, r.name): r for r in
+              (ctx.baseline.inventory.relations if ctx.baseline and ctx.baseline.inventory
+               else [])}
+    row_refs: list[TableName] = []
+    for f in findings:
+        if f.id in ROW_LOSS_FINDINGS and f.severity in ("HIGH", "CRITICAL"):
+            row_refs += [t for t in f.tables if t not in row_refs]
+    col_refs: list[ColumnName] = []
+    for f in findings:
+        if f.id in COLUMN_LOSS_FINDINGS:
+            col_refs += [c for c in f.columns if c not in col_refs]
+    rows = [live[t.schema_name, t.name] for t in row_refs if (t.schema_name, t.name) in live]
+    by_table: dict[tuple[str, str], list[ColumnName]] = {}
+    for c in col_refs:
+        if c.schema_name is not None and (c.schema_name, c.table) in live:
+            by_table.setdefault((c.schema_name, c.table), []).append(c)
+    if not rows and not by_table:
+        return None
+    create = [f"CREATE SCHEMA {sql_ident(STAGING)}"]
+    copies: list[str] = []
+    script = ["-- Run against production after the staging tables are filled from the restored "
+              "copy. One transaction: on any error nothing changes.", "BEGIN;"]
+    after_commit: list[str] = []
+    manual: list[str] = []
+    subjects: list[str] = []
+
+    def stage(rel: Relation, what: str, columns: list[tuple[str, str]]) -> str:
+        """A staging table for ``rel``'s restored ``columns`` (name, type): its name."""
+        staged = f"{what}_{len(copies) + 1}"
+        create.append(f"CREATE TABLE {sql_qualified(STAGING, staged)} ("
+                      + ", ".join(f"{sql_ident(n)} {t}" for n, t in columns) + ")")
+        copies.append(_copy_command(rel, [n for n, _ in columns], staged))
+        return staged
+
+    for rel in fk_order(rows):
+        key = rel.primary_key
+        old = before.get((rel.schema_name, rel.name))
+        kept = {c.name for c in old.columns} if old else None
+        cols = [c for c in rel.columns if not c.generated and (kept is None or c.name in kept)]
+        staged = stage(rel, "rows", [(c.name, c.type) for c in cols])
+        target = sql_qualified(rel.schema_name, rel.name)
+        subjects.append(rel.qualified)
+        if not key:
+            manual.append(f"{rel.qualified} has no primary key: its restored rows are staged "
+                          f"in {STAGING}.{staged} but cannot be matched to the current rows by "
+                          "key; compare and insert them by hand")
+            continue
+        names = ", ".join(sql_ident(c.name) for c in cols)
+        script += [sql_comment(f"{target}: insert the restored rows whose primary key is "
+                               "absent now (existing rows are left as they are)"),
+                   f"INSERT INTO {target} ({names}) OVERRIDING SYSTEM VALUE",
+                   f"SELECT {', '.join('r.' + sql_ident(c.name) for c in cols)} "
+                   f"FROM {sql_qualified(STAGING, staged)} AS r",
+                   f"WHERE NOT EXISTS (SELECT FROM {target} AS p WHERE "
+                   f"{_key_match(key)});"]
+    for (schema, table), lost in sorted(by_table.items()):
+        rel = live[schema, table]
+        old = before.get((schema, table))
+        old_cols = {c.name: c for c in old.columns} if old else {}
+        target = sql_qualified(schema, table)
+        typed = [(c, old_cols[c.name]) for c in lost
+                 if c.name in old_cols and not old_cols[c.name].generated]
+        for c in lost:
+            if c.name not in old_cols:
+                manual.append(f"{c.qualified}: its type is not in this evidence; collect a "
+                              "bundle from the restored copy and run `reportgen assess "
+                              "--baseline restored.json`, which prints it in this script")
+            elif old_cols[c.name].generated:
+                manual.append(f"{c.qualified} was a generated column: re-create it with its "
+                              "expression (from the migration or the restored copy's "
+                              "definition); its values follow from it")
+        if not typed:
+            continue
+        subjects += [c.qualified for c, _ in typed]
+        key = rel.primary_key
+        if not key or any(k not in old_cols for k in key):
+            manual.append(f"{rel.qualified}: no primary key shared with the copy, so the "
+                          "values of " + ", ".join(c.name for c, _ in typed)
+                          + " cannot be matched to rows; re-add the columns and fill them by "
+                          "hand")
+            continue
+        key_cols = [(k, next(c.type for c in rel.columns if c.name == k)) for k in key]
+        staged = stage(rel, "columns", key_cols + [(c.name, col.type) for c, col in typed])
+        script.append(sql_comment(f"{target}: re-add the dropped column(s), filled by "
+                                  "primary key from the restored copy"))
+        for c, col in typed:
+            script.append(f"ALTER TABLE {target} ADD COLUMN {sql_ident(c.name)} {col.type};")
+        sets = ", ".join(f"{sql_ident(c.name)} = r.{sql_ident(c.name)}" for c, _ in typed)
+        script.append(f"UPDATE {target} AS p SET {sets} FROM {sql_qualified(STAGING, staged)} "
+                      f"AS r WHERE {_key_match(key)};")
+        after_commit += [f"ALTER TABLE {target} ALTER COLUMN {sql_ident(c.name)} SET NOT NULL;"
+                         for c, col in typed if col.not_null]
+    script.append("COMMIT;")
+    if after_commit:
+        script += ["-- NOT NULL as before, once every row has a value (a row written since "
+                   "the column was dropped has none: give it one, then run these)",
+                   *after_commit]
+    repaired = len(script) > 3
+    commands = [_psql('"$PRODUCTION_DSN"', *[w for q in create for w in ("-c", q)]), *copies]
+    if repaired:
+        commands.append(_psql('"$PRODUCTION_DSN"', "-f", "repair.sql"))
+    commands.append(_psql('"$PRODUCTION_DSN"', "-c",
+                          f"DROP SCHEMA {sql_ident(STAGING)} CASCADE"))
+    steps = ["Have a copy from before the incident (the point-in-time option, or a logical "
+             "backup restored into a new database); set RESTORED_DSN to it and PRODUCTION_DSN "
+             "to production.",
+             f"Create the staging schema {STAGING} in production and stream the restored rows "
+             "into it (first commands below): production's own tables are not touched yet.",
+             ("Save the SQL below as repair.sql and run it (command below): one transaction "
+              "that inserts only rows whose primary key is missing and fills re-added columns "
+              "by primary key." if repaired else
+              "Nothing can be put back automatically (see below)."),
+             f"Check the result (verification), then drop {STAGING}."]
+    if manual:
+        steps.append("By hand: " + "; ".join(manual) + ".")
+    return RecoveryOption(
+        id="repair_rows_columns",
+        title="Selective repair: put back deleted rows and dropped columns, by primary key",
+        applies_when="Tables still exist but rows were deleted from them or columns dropped, "
+                     "and a copy from before the incident exists.",
+        steps=steps, commands=commands, script="\n".join(script) if repaired else None,
+        pros=["Rows written since the incident are kept: only missing keys are inserted, and "
+              "re-added columns are filled by key.",
+              "No table is dropped or replaced."],
+        cons=["A key deleted and then reused by a new row keeps the new row.",
+              "Rows changed (not deleted) since the copy are not compared.",
+              "Triggers on these tables fire for the inserted rows; indexes and defaults of "
+              "re-added columns come back only from their migration or definition."],
+        data_loss_risk="MEDIUM", expected_time="30 minutes – 2 hours",
+        verification=["reportgen collect --exact-counts -o repaired.json",
+                      "reportgen diff restored.json repaired.json"],
+        subjects=subjects)
+
+
 def _dump_command(tables: list[TableName]) -> str:
     """pg_dump of exactly these tables: one quoted -t pattern each (a name's dots, quotes,
     case and wildcards are literal in it), --strict-names so a pattern that matches nothing
@@ -460,8 +625,8 @@ _RESTORE_COMMAND = sh("pg_restore", "--single-transaction", "--no-owner", "-d",
 
 def build_recovery(ctx: Context, findings: list[Finding],
                    timeline: list[TimelineEntry]) -> list[RecoveryOption]:
-    options = [o for o in (_refake(ctx), _fix_reference(ctx), _selective_repair(ctx, findings))
-               if o is not None]
+    options = [o for o in (_refake(ctx), _fix_reference(ctx), _selective_repair(ctx, findings),
+                           _repair_rows_and_columns(ctx, findings)) if o is not None]
     if ctx.bundle.identity is not None and any(
             f.dimension in ("data", "schema", "migration") and f.severity in ("HIGH", "CRITICAL")
             for f in findings):
@@ -472,8 +637,9 @@ def build_recovery(ctx: Context, findings: list[Finding],
 def choose_recommended(options: list[RecoveryOption],
                        findings: list[Finding]) -> list[RecoveryOption]:
     """Rules, in order:
-    1. tables gone (missing per migrations, dropped since the baseline, or dropped per the
-       server log) → the point-in-time copy, then selective repair; never a fake;
+    1. data gone (tables missing per migrations, dropped since the baseline or per the server
+       log; rows or columns gone from tables that remain) → the point-in-time copy, then the
+       selective repairs that apply; never a fake;
     2. records missing with a verified fake plan → re-record the verified migrations;
     3. otherwise, nothing is recommended by default.
     """
@@ -481,15 +647,22 @@ def choose_recommended(options: list[RecoveryOption],
     by_id = {o.id: o for o in options}
     pick, why = None, ""
     lost = [f for f in findings if f.id in LOST_TABLE_FINDINGS]
+    repairs = [by_id[i] for i in REPAIRS if i in by_id]
     pitr = by_id.get("pitr_new_branch")
-    if lost and pitr is not None and pitr.ruled_out is None:
+    if (lost or repairs) and pitr is not None and pitr.ruled_out is None:
         pick = "pitr_new_branch"
-        tables = sorted({s for f in lost for s in f.subjects})
-        repair = by_id.get("selective_repair")
-        then = (f"; then selective repair of {', '.join(repair.subjects)}" if repair and
-                repair.subjects else "")
-        why = (f"tables are gone ({', '.join(tables)}); only a copy from before the incident "
-               f"holds their rows{then}")
+        what = []
+        if lost:
+            gone = sorted({s for f in lost for s in f.subjects})
+            what.append(f"tables are gone ({', '.join(gone)})")
+        if "repair_rows_columns" in by_id:
+            what.append("rows or columns are gone from tables that remain ("
+                        + ", ".join(by_id["repair_rows_columns"].subjects) + ")")
+        label = {"selective_repair": "selective repair", "repair_rows_columns": "the row and "
+                 "column repair"}
+        then = "".join(f"; then {label[o.id]} of {', '.join(o.subjects)}" for o in repairs
+                       if o.subjects)
+        why = f"{'; '.join(what)}; only a copy from before the incident holds the data{then}"
     elif "migration.records_missing" in ids and "refake_verified" in by_id:
         pick = "refake_verified"
         why = "the schema is present and every migration to re-record was checked against it; " \
@@ -500,7 +673,10 @@ def choose_recommended(options: list[RecoveryOption],
     return sorted(options, key=lambda o: (not o.recommended, OPTION_ORDER.index(o.id)))
 
 
-OPTION_ORDER = ["pitr_new_branch", "selective_repair", "refake_verified", "fix_dangling_reference"]
+#: The repairs that follow a point-in-time copy, in the order they run.
+REPAIRS = ("selective_repair", "repair_rows_columns")
+OPTION_ORDER = ["pitr_new_branch", "selective_repair", "repair_rows_columns", "refake_verified",
+                "fix_dangling_reference"]
 
 
 def _uses_django(ctx: Context) -> bool:
@@ -535,9 +711,9 @@ def build_action_plan(ctx: Context, findings: list[Finding],
                                     "now, while it is inside the retention window.",
                                     verify="A bundle collected from it loads in `reportgen diff`"))
     fix = []
-    follow_up = {"pitr_new_branch": "selective_repair"}
     chosen = {o.id for o in options if o.recommended}
-    chosen |= {follow_up[i] for i in list(chosen) if i in follow_up}
+    if "pitr_new_branch" in chosen:
+        chosen |= set(REPAIRS)
     for o in options:
         if o.id in chosen or o.id == "fix_dangling_reference":
             for cmd in o.commands:

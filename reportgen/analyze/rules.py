@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from reportgen.analyze.context import Context
 from reportgen.analyze.model import Finding
-from reportgen.bundle import LogEvent, Relation, TableName
+from reportgen.bundle import ColumnName, LogEvent, Relation, TableName
 
 
 def _names(items: list[str], limit: int = 12) -> str:
@@ -256,6 +256,7 @@ def migration_reconciliation(ctx: Context) -> list[Finding]:
                 id="data.columns_missing", severity="HIGH", dimension="data",
                 title=f"{len(cols)} column(s) created by recorded migrations are gone",
                 subjects=cols, evidence=[f"pg_attribute has no {c}" for c in cols],
+                columns=[_column_ref(ctx, c) for c in cols],
                 explanation="The values in those columns are lost unless restored.",
                 recommendation="Restore the columns' values from a point-in-time copy."))
     partial = by_state["partially_applied"]
@@ -392,6 +393,7 @@ def emptied_tables(ctx: Context) -> list[Finding]:
         title=f"{len(hits)} table(s) had rows and are now empty"
               + (" (counted)" if confirmed else ""),
         subjects=[r.qualified for r in hits], evidence=ev,
+        tables=[TableName(schema_name=r.schema_name, name=r.name) for r in hits],
         explanation="The server's own counters show rows were written to these tables and none "
                     "are live now" + ("; count(*) in the same snapshot finds none. " if confirmed
                                       else ". ")
@@ -582,6 +584,15 @@ RULES: list[Callable[[Context], list[Finding]]] = [
     migration_tracking, migration_reconciliation, graph_errors, other_trackers, emptied_tables,
     destructive_statements, logged_events,
 ]
+
+
+def _column_ref(ctx: Context, label: str) -> ColumnName:
+    """'table.column' from a migration effect, split where the table is one the migrations
+    know (a dot inside either name never splits it wrongly)."""
+    known = ctx.rec.created_by.keys() | ctx.rec.expected_tables.keys() if ctx.rec else set()
+    cuts = [i for i, ch in enumerate(label) if ch == "."]
+    cut = next((i for i in cuts if label[:i] in known), cuts[-1] if cuts else len(label))
+    return ColumnName(schema_name=_django_schema(ctx), table=label[:cut], name=label[cut + 1:])
 
 
 def _django_schema(ctx: Context) -> str | None:

@@ -98,25 +98,28 @@ def read_catalog(snap: Snapshot) -> CatalogRows:
 
 
 #: What joins the two halves relations.sql returns for a relation with no column and no key.
-_NO_COLUMNS = b', "columns": [], "foreign_keys": [], '
+_NO_COLUMNS = b', "columns": [], "foreign_keys": [], "primary_key": [], '
 
 
 def _columns_and_keys(columns: Iterable[tuple[Any, ...]],
                       keys: Iterable[tuple[Any, ...]]) -> dict[int, bytes]:
-    """Each relation's ``"columns"`` and ``"foreign_keys"`` JSON (the Relation model's fields,
-    in its order), from columns.sql's and foreign_keys.sql's rows: by oid, the text that goes
-    between the two halves of the relation's object from relations.sql. Written out by hand
-    with the json module's own string quoting: a dict and an encoder call per column cost
-    twice the time, and this runs while PostgreSQL works, so it must finish first. Rows are
-    read as they come (a 50,000-table catalog has ~200,000 columns: never all as tuples)."""
+    """Each relation's ``"columns"``, ``"foreign_keys"`` and ``"primary_key"`` JSON (the
+    Relation model's fields, in its order), from columns.sql's and foreign_keys.sql's rows: by
+    oid, the text that goes between the two halves of the relation's object from
+    relations.sql. Written out by hand with the json module's own string quoting: a dict and
+    an encoder call per column cost twice the time, and this runs while PostgreSQL works, so
+    it must finish first. Rows are read as they come (a 50,000-table catalog has ~200,000
+    columns: never all as tuples)."""
     cols: defaultdict[int, list[tuple[int, str, str]]] = defaultdict(list)
-    typed: dict[tuple[Any, bool], str] = {}
-    for oid, num, name, type_, not_null in columns:
+    typed: dict[tuple[Any, bool, bool], str] = {}
+    for oid, num, name, type_, not_null, generated in columns:
         name = _text(name)
-        rest = typed.get((type_, not_null))
+        rest = typed.get((type_, not_null, generated))
         if rest is None:
-            rest = typed[type_, not_null] = (f', "type": {quote(_text(type_))}, "not_null": '
-                                             + ("true}" if not_null else "false}"))
+            rest = typed[type_, not_null, generated] = (
+                f', "type": {quote(_text(type_))}, "not_null": '
+                + ("true" if not_null else "false")
+                + (', "generated": true}' if generated else "}"))
         cols[oid].append((num, name, '{"name": ' + quote(name) + rest))
     numbered: dict[int, dict[int, str]] = {}  # column names by number, for the keys' tables
 
@@ -127,7 +130,11 @@ def _columns_and_keys(columns: Iterable[tuple[Any, ...]],
         return ", ".join([quote(by_num.get(n, f"#{n}")) for n in nums])
 
     fks: defaultdict[int, list[tuple[str, str]]] = defaultdict(list)
-    for oid, con, nums, ref_oid, ref_schema, ref_table, ref_nums in keys:
+    pks: dict[int, str] = {}
+    for oid, kind, con, nums, ref_oid, ref_schema, ref_table, ref_nums in keys:
+        if kind == "p":
+            pks[oid] = named(oid, nums)
+            continue
         con = _text(con)
         fks[oid].append((con, f'{{"name": {quote(con)}, "columns": [{named(oid, nums)}], '
                               f'"ref_schema": {quote(_text(ref_schema))}, '
@@ -135,13 +142,13 @@ def _columns_and_keys(columns: Iterable[tuple[Any, ...]],
                               f'"ref_columns": [{named(ref_oid, ref_nums)}]}}'))
     numbered.clear()
     middles: dict[int, bytes] = {}
-    for oid in cols.keys() | fks.keys():
+    for oid in cols.keys() | fks.keys() | pks.keys():
         # attnum order (numbers are unique); keys by name in code point order, as "C" sorts
         ordered = sorted(cols.pop(oid, ()))
         ordered_fks = sorted(fks.pop(oid, ()))
         middles[oid] = (', "columns": [' + ", ".join([c for _, _, c in ordered])
                         + '], "foreign_keys": [' + ", ".join([k for _, k in ordered_fks])
-                        + "], ").encode()
+                        + '], "primary_key": [' + pks.pop(oid, "") + "], ").encode()
     return middles
 
 

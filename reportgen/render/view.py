@@ -86,6 +86,13 @@ class View:
         self.summary = self._summary()
         self.technical_notes = self._notes(ctx)
 
+    @staticmethod
+    def rows(r: Relation) -> str:
+        """A relation's rows: count(*) where it was counted, else "~" and the estimate."""
+        if r.exact_rows is not None:
+            return f"{r.exact_rows:,}"
+        return "never analyzed" if r.row_estimate is None else f"~{r.row_estimate:,}"
+
     def app_of(self, r: Relation) -> str:
         return self._app_of.get(r.qualified, "?")
 
@@ -101,6 +108,7 @@ class View:
         self.largest: list[Relation] = []
         self.locked: list[Relation] = []
         self.inventory_line = ""
+        self.rows_legend = ""
         self.schema_line = ""
         if inv is None:
             return
@@ -111,12 +119,15 @@ class View:
                                f"schema(s) ({', '.join(code(s) for s in schemas)}): {parts}. "
                                "Counted from pg_catalog.pg_class.")
         rows_by_app: dict[str, int | None] = {}
+        estimated_apps: set[str] = set()
         for r in inv.relations:
             app = self.app_of(r)
             if r.kind in ("table", "partitioned table", "materialized view"):
                 prev = rows_by_app.get(app, 0)
-                rows_by_app[app] = None if prev is None or r.row_estimate is None else \
-                    prev + r.row_estimate
+                n = r.exact_rows if r.exact_rows is not None else r.row_estimate
+                rows_by_app[app] = None if prev is None or n is None else prev + n
+                if r.exact_rows is None:
+                    estimated_apps.add(app)
         for s in a.apps:
             if s.tables_present == 0 and s.tables_expected is None:
                 continue
@@ -125,9 +136,18 @@ class View:
                 name=s.app, present=s.tables_present,
                 expected="—" if s.tables_expected is None else s.tables_expected,
                 missing=len(s.tables_missing) if s.tables_expected is not None else "—",
-                rows="some never analyzed" if rows is None else f"{rows:,}", source=s.source))
+                rows="some never analyzed" if rows is None else
+                     ("~" if s.app in estimated_apps else "") + f"{rows:,}", source=s.source))
+        counted = any(r.exact_rows is not None for r in inv.relations)
+        self.rows_legend = (
+            "Rows: count(*) in this snapshot." if not estimated_apps else
+            "Rows: count(*) in this snapshot where counted; ~ marks an estimate "
+            "(pg_class.reltuples, as of the last ANALYZE)." if counted else
+            "Rows are estimates (~: pg_class.reltuples, as of the last ANALYZE); "
+            "`--exact-counts` counts them.")
         stored = [r for r in inv.relations if r.kind != "view"]
-        self.largest = sorted(stored, key=lambda r: (-(r.row_estimate or 0),
+        self.largest = sorted(stored, key=lambda r: (-(r.exact_rows if r.exact_rows is not None
+                                                       else r.row_estimate or 0),
                                                      -(r.total_bytes or 0), r.qualified))[:15]
         self.locked = [r for r in inv.relations if r.locked_by]
         missing = sum(len(s.tables_missing) for s in a.apps)
