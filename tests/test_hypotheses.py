@@ -126,6 +126,12 @@ def test_six_scenarios(server, seen, tmp_path):
         assert v["records_deleted"] == "supported" and v["never_recorded"] == "contradicted"
         assert v["rows_deleted"] == "undecided"
 
+        # both: shop's two records deleted, crm's never written (three missing, two deleted)
+        db = fresh("hyp_mixed", ("shop",))
+        db.execute("DELETE FROM django_migrations WHERE app = 'shop'")
+        v = _note(seen, _verdicts(db, proj))
+        assert v["records_deleted"] == "supported" and v["never_recorded"] == "undecided"
+
         # never recorded: crm's tables exist, its record was never written
         db = fresh("hyp_never", ("shop",))
         v = _note(seen, _verdicts(db, proj))

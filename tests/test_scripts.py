@@ -94,6 +94,10 @@ def test_timeline_entries_that_cannot_be_right_are_flagged(db, tmp_path):
     assert "first recorded migration" in entries["too early"]
     assert entries["plausible"] is None
     assert "CHECK: dated after" in (out / "report.md").read_text()
+    # The test server started minutes ago: after two of the responder's events.
+    started = next(e["event"] for e in json.loads((out / "assessment.json").read_text())[
+        "timeline"] if e["source"] == "pg_postmaster_start_time()")
+    assert "after 2 event(s) above: the server restarted since" in started
 
 
 def test_a_provider_guessed_from_the_host_name_alone_says_so(db, tmp_path):

@@ -12,8 +12,9 @@ machine evidence is missing).
   django_migrations (statistics), records gone since the baseline, a logged DELETE/TRUNCATE of
   it. Against: records missing while no deletion was counted; no record missing at all.
 - never_recorded: the schema was created without recording its migrations. For: records
-  missing with no deletion counted, logged or seen against a baseline. Against: any such
-  deletion; no record missing.
+  missing with no deletion counted, logged or seen against a baseline; more records missing
+  than were deleted (then both sides hold: UNDECIDED). Against: any such deletion; no record
+  missing.
 - tables_dropped: tables were dropped. For: tables created by recorded migrations absent,
   tables gone since the baseline, a logged DROP TABLE of an absent table. Against: every table
   the migrations create is present; every baseline table present.
@@ -85,9 +86,19 @@ def _never_recorded(ctx: Context, ids: dict[str, Finding]) -> tuple[list[str], l
     if "migration.records_missing" not in ids:
         return [], (["reconciliation: no migration whose schema is present lacks its record"]
                     if ctx.rec is not None else [])
+    missing = sum(1 for s in ids["migration.records_missing"].subjects if "." in s)
+    counted = _deletes_counted(ctx)
+    removed = len(ids["migration.records_removed_since_baseline"].subjects) \
+        if "migration.records_removed_since_baseline" in ids else 0
+    explained = max(counted or 0, removed)
+    if deleted and explained and explained < missing:
+        # More records missing than were ever deleted: deletion explains only some of them.
+        gap = missing - explained
+        return [f"{missing} record(s) missing but only {explained} deleted: at least {gap} "
+                f"{'was' if gap == 1 else 'were'} never written"], deleted
     if deleted:
         return [], deleted
-    if _deletes_counted(ctx) == 0:
+    if counted == 0:
         return ["schema present, records missing, and no row deleted from django_migrations "
                 "per the statistics", *_ev(ids, "migration.records_missing")[:2]], []
     return [], []

@@ -52,8 +52,15 @@ def build_timeline(bundle: EvidenceBundle, responder: list[TimelineEntry]) -> li
                 source="server log"))
     ident = bundle.identity
     if ident and ident.postmaster_start_time:
-        entries.append(TimelineEntry(time=ident.postmaster_start_time,
-                                     event="Database server (postmaster) started",
+        started = ident.postmaster_start_time
+        earlier = sum(1 for e in responder if e.time < started) + sum(
+            1 for e in (log.events if log else []) if e.time < started)
+        since = (f" — after {earlier} event(s) above: the server restarted since they "
+                 "happened, so the sessions and locks of that time are gone, and a crash "
+                 "restart also reset the activity counters (pg_stat) this report reads"
+                 if earlier else "")
+        entries.append(TimelineEntry(time=started,
+                                     event="Database server (postmaster) started" + since,
                                      source="pg_postmaster_start_time()"))
     c = bundle.collection
     entries.append(TimelineEntry(time=c.started_at, event="reportgen collection started "

@@ -297,8 +297,11 @@ class View:
                      "READ READ ONLY` transaction (one consistent snapshot), catalog queries "
                      "only, `SET LOCAL` timeouts, no prepared statements, then ROLLBACK. "
                      "reportgen cannot change the database it inspects.")
-        notes.append("**Row estimates** come from pg_class.reltuples (updated by ANALYZE and "
-                     "VACUUM); 'never analyzed' means unknown, not zero.")
+        inv = self.b.inventory
+        if inv is not None and any(r.exact_rows is None for r in inv.relations
+                                   if r.kind != "view"):
+            notes.append("**Row estimates** (marked ~) come from pg_class.reltuples (updated "
+                         "by ANALYZE and VACUUM); 'never analyzed' means unknown, not zero.")
         notes.append("**Counting tables.** information_schema lists only what the role holds "
                      "privileges on; this report counts from pg_catalog and shows both counts "
                      "per schema.")
