@@ -49,7 +49,7 @@ def ensure_venv(extras: str) -> None:
 #: Debian packages: what the PDF renderer needs (WeasyPrint's font subsetting through
 #: HarfBuzz-Subset, which later WeasyPrint releases require) and what the tests drive.
 RUNTIME_PACKAGES = ["libharfbuzz-subset0"]
-TEST_PACKAGES = [*RUNTIME_PACKAGES, "pgbouncer", "openssh-client"]
+TEST_PACKAGES = [*RUNTIME_PACKAGES, "pgbouncer", "openssh-client", "chromium"]
 
 
 def _installed(pkg: str) -> bool:
@@ -79,7 +79,7 @@ def ensure_system_packages(packages: list[str]) -> None:
 
 
 def demo(args: list[str]) -> int:
-    ensure_venv("")
+    ensure_venv("demo")
     ensure_system_packages(RUNTIME_PACKAGES)
     return run(BIN / "reportgen", "demo", *args, check=False)
 
@@ -107,7 +107,7 @@ def check(args: list[str]) -> int:
 
 def samples(_: list[str]) -> int:
     """The demo's outputs, committed to sample_reports/ (demo-project/ left out)."""
-    ensure_venv("")
+    ensure_venv("demo")
     ensure_system_packages(RUNTIME_PACKAGES)
     out = ROOT / "sample_reports"
     tmp = ROOT / "build" / "sample-run"
@@ -118,7 +118,7 @@ def samples(_: list[str]) -> int:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
     for name in ("evidence.json", "assessment.json", "report.md", "report.html", "report.pdf",
-                 "timeline.csv"):
+                 "timeline.csv", "inventory.csv", "inventory.json"):
         shutil.copy2(tmp / name, out / name)
     return 0
 

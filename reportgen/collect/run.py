@@ -50,12 +50,14 @@ def collect(
     lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS,
     scan_virtualenvs: bool = False,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    stage: Callable[[str], None] | None = None,
 ) -> Collected:
     """Collect and seal. Large catalogs keep their relations as the JSON text PostgreSQL
     built (spliced into the bundle's bytes); use ``Collected.full()`` for the model."""
     from reportgen.connection import read_only_snapshot
 
     started = clock()
+    say = stage or (lambda label: None)
     runs: list[CollectorRun] = []
     relations_json: list[bytes] | None = None
     relation_count = 0
@@ -64,6 +66,7 @@ def collect(
                             lock_timeout_ms=lock_timeout_ms,
                             connect_timeout_s=connect_timeout_s) as (snap, session), \
             _EarlyCatalog(snap) as early:
+        say("connected; reading the catalog")
         # The catalog queries are running: import what the rest needs meanwhile.
         from reportgen.bundle import PRETTY_MAX, Inventory, MigrationTables
         from reportgen.collect.django_records import collect_django_records
@@ -115,9 +118,11 @@ def collect(
     codebase: Codebase | None = None
     if django_settings is not None:
         root = Path(project) if project is not None else Path.cwd()
+        say(f"loading Django's migration graph ({django_settings})")
         codebase = _run(runs, "codebase", None,
                         lambda: _django_codebase(django_settings, root, scan_virtualenvs))
     elif project is not None:
+        say(f"scanning migration files under {project}")
         codebase = _run(runs, "codebase", None, lambda: scan_project(
             project, include_environments=scan_virtualenvs))
     server_log = None
@@ -126,6 +131,7 @@ def collect(
         # reportgen's own statements are told apart by its session (PID and time window).
         own = OwnSession(ident.backend_pid, started, clock()) \
             if ident is not None and ident.backend_pid is not None else None
+        say("reading the server log")
         server_log = _run(runs, "server_log", None,
                           lambda: read_server_logs(server_logs, log_tz=log_tz, own=own))
     finished = clock()

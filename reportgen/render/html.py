@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from functools import cache
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from reportgen.render.view import RenderOptions
 _LEVEL = re.compile(r"<strong>(LOW|MEDIUM|HIGH|CRITICAL|RECOMMENDED|SUPPORTED|CONTRADICTED|"
                     r"UNDECIDED|OPEN)</strong>")
 _SECTION = re.compile(r"<h2>")
+_RELATIVE_LINK = re.compile(r'<a href="(?![A-Za-z][A-Za-z0-9+.-]*:)[^"]*">(.*?)</a>')
 TIMELINE_HEADING = '<h2 class="section">7. Timeline</h2>'
 
 
@@ -56,18 +58,35 @@ def markdown_to_html_body(text: str) -> str:
 
 
 def render_html(markdown_text: str, bundle: EvidenceBundle, assessment: Assessment,
-                opts: RenderOptions, template_dir: str | Path | None = None) -> str:
+                opts: RenderOptions, template_dir: str | Path | None = None,
+                standalone: bool = False) -> str:
+    """The HTML the PDF is printed from (print.css, the shipped fonts beside the templates),
+    or, ``standalone``, report.html: one file that opens in a browser with nothing beside it
+    (screen.css, system fonts, the figure inline)."""
     tz = parse_tz(opts.tz)
     env = make_environment(template_dir, tz)
-    css = env.get_template("print.css").render()
+    css = env.get_template("screen.css" if standalone else "print.css").render()
     body = markdown_to_html_body(markdown_text)
+    if not standalone:  # in the PDF the listings are attachments, not files a link reaches
+        body = _RELATIVE_LINK.sub(r"\1", body)
     fig = layout(assessment.timeline, tz)
     if fig is not None:
         svg = env.get_template("timeline.svg.j2").render(fig=fig)
         body = body.replace(TIMELINE_HEADING, TIMELINE_HEADING + "\n" + svg, 1)
-    return drawable(env.get_template("report.html.j2").render(
+    page = env.get_template("report.html.j2").render(
         body=body, css=css, b=bundle, a=assessment, opts=opts,
         title=opts.title, escape=html.escape,
         keywords=", ".join(["incident", "postgresql", "reportgen",
                             *(f"{d}:{lvl}" for d, lvl in assessment.risks.items())]),
-        created=bundle.collection.finished_at.strftime("%Y-%m-%dT%H:%M:%SZ")))
+        created=bundle.collection.finished_at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    # The PDF has only the shipped fonts: what they cannot draw is shown as [U+XXXX]. A
+    # browser has the system's fonts, so report.html keeps every character but invisible
+    # ones (a bidi override would reorder what the reader sees).
+    return visible(page) if standalone else drawable(page)
+
+
+def visible(html_text: str) -> str:
+    """Invisible characters (controls, bidi and zero-width format characters, line and
+    paragraph separators) as [U+XXXX]; everything else as it is."""
+    return "".join(f"[U+{ord(c):04X}]" if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")
+                   and c not in "\n\r\t" else c for c in html_text)

@@ -59,8 +59,10 @@ def _content_type(path: Path) -> str:
 
 
 def render_pdf(html_text: str, target: Path, template_dir: str | Path | None = None,
-               bundle_json: bytes | None = None, variant: str | None = None) -> None:
-    """Write the PDF; the evidence bundle travels inside it as an embedded file."""
+               bundle_json: bytes | None = None, variant: str | None = None,
+               listings: list[tuple[str, bytes]] | None = None) -> None:
+    """Write the PDF; the evidence bundle travels inside it as an embedded file, and so do
+    the inventory listings (``listings``: file name and bytes)."""
     from weasyprint import HTML, Attachment
     from weasyprint.text.fonts import FontConfiguration
 
@@ -74,6 +76,11 @@ def render_pdf(html_text: str, target: Path, template_dir: str | Path | None = N
                 string=bundle_json, name=ATTACHMENT_NAME, base_url=None,
                 description="reportgen evidence bundle (verify with: reportgen extract)",
                 relationship="Source"))
+        for name, data in listings or []:
+            attachments.append(Attachment(
+                string=data, name=name, base_url=None,
+                description="complete inventory listing (one row per relation)",
+                relationship="Data"))
         HTML(string=html_text, base_url=str(base) + "/",
              url_fetcher=local_fetcher([base, builtin_templates()])).write_pdf(
             target, font_config=FontConfiguration(), pdf_identifier=b"reportgen",

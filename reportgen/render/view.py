@@ -52,8 +52,11 @@ class RenderOptions:
 
 
 class View:
-    #: Above this many relations Appendix D is a fixed-width listing, not a table.
-    appendix_table_limit = 400
+    #: Up to this many relations Appendix D lists them all; beyond, the inventory listings
+    #: (inventory.csv/.json) carry them and the report's length stays bounded.
+    appendix_table_limit = 300
+    #: Rows of each summary table (applications, schemas); the listings hold the rest.
+    summary_rows = 30
 
     def __init__(self, b: EvidenceBundle, a: Assessment) -> None:
         self.b, self.a = b, a
@@ -105,6 +108,8 @@ class View:
     def _inventory(self, b: EvidenceBundle, a: Assessment) -> None:
         inv = b.inventory
         self.app_rows: list[dict[str, Any]] = []
+        self.schema_rows: list[Any] = []
+        self.schema_more_hidden = 0
         self.largest: list[Relation] = []
         self.locked: list[Relation] = []
         self.inventory_line = ""
@@ -138,6 +143,9 @@ class View:
                 missing=len(s.tables_missing) if s.tables_expected is not None else "—",
                 rows="some never analyzed" if rows is None else
                      ("~" if s.app in estimated_apps else "") + f"{rows:,}", source=s.source))
+        if len(self.app_rows) > self.summary_rows:  # those with missing tables, then the largest
+            self.app_rows.sort(key=lambda r: (r["missing"] in (0, "—"), -r["present"],
+                                              r["name"]))
         counted = any(r.exact_rows is not None for r in inv.relations)
         self.rows_legend = (
             "Rows: count(*) in this snapshot." if not estimated_apps else
@@ -149,7 +157,12 @@ class View:
         self.largest = sorted(stored, key=lambda r: (-(r.exact_rows if r.exact_rows is not None
                                                        else r.row_estimate or 0),
                                                      -(r.total_bytes or 0), r.qualified))[:15]
-        self.locked = [r for r in inv.relations if r.locked_by]
+        self.locked = [r for r in inv.relations if r.locked_by][:self.summary_rows]
+        # Schemas with a hidden relation or no USAGE first, then the largest.
+        self.schema_rows = sorted(inv.schema_counts, key=lambda c: (
+            c.information_schema >= c.pg_class and c.usage, -c.pg_class, c.schema_name))
+        self.schema_more_hidden = sum(1 for c in self.schema_rows[self.summary_rows:]
+                                      if c.information_schema < c.pg_class or not c.usage)
         missing = sum(len(s.tables_missing) for s in a.apps)
         expected = sum(s.tables_expected or 0 for s in a.apps)
         if b.codebase is not None:

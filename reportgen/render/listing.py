@@ -1,0 +1,68 @@
+"""The complete inventory as listings: ``inventory.csv`` and ``inventory.json``, one row per
+relation, the same columns in both. The report's body summarises the inventory so its length
+never depends on the catalog's size; these files carry every relation. They are written
+beside the reports and attached to the PDF.
+
+Names come from the database (DESIGN.md, "Trust"). The JSON keeps them exactly. In the CSV, a
+cell a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or
+a carriage return) gets a leading ``'``, as OWASP advises against CSV injection; the JSON is
+the exact record.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from reportgen.bundle import EvidenceBundle
+
+CSV_NAME = "inventory.csv"
+JSON_NAME = "inventory.json"
+COLUMNS = ("schema", "name", "kind", "app", "rows_exact", "rows_estimate", "total_bytes",
+           "estimated_bytes", "indexes", "foreign_keys_out", "primary_key", "readable",
+           "last_analyze", "count_error")
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inventory_rows(bundle: EvidenceBundle, app_of: Mapping[str, str]) -> list[dict[str, Any]]:
+    inv = bundle.inventory
+    if inv is None:
+        return []
+    return [{"schema": r.schema_name, "name": r.name, "kind": r.kind,
+             "app": app_of.get(r.qualified), "rows_exact": r.exact_rows,
+             "rows_estimate": r.row_estimate, "total_bytes": r.total_bytes,
+             "estimated_bytes": r.estimated_bytes, "indexes": r.index_count,
+             "foreign_keys_out": len(r.foreign_keys), "primary_key": r.primary_key,
+             "readable": r.readable,
+             "last_analyze": r.last_analyze.isoformat() if r.last_analyze else None,
+             "count_error": r.count_error} for r in inv.relations]
+
+
+def inventory_json(bundle: EvidenceBundle, rows: list[dict[str, Any]]) -> bytes:
+    doc = {"bundle_digest": bundle.digest, "collected_at":
+           bundle.collection.started_at.isoformat(), "columns": list(COLUMNS),
+           "relations": rows}
+    return (json.dumps(doc, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        value = json.dumps(value, ensure_ascii=False)
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA) else text
+
+
+def inventory_csv(rows: list[dict[str, Any]]) -> bytes:
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(COLUMNS)
+    for row in rows:
+        w.writerow([_cell(row[c]) for c in COLUMNS])
+    return buf.getvalue().encode("utf-8")
