@@ -90,7 +90,7 @@ def test_inventory_listings_keep_hostile_names(demo_bundle_data, tmp_path):
 
     from reportgen.outputs import render_outputs
 
-    b, names = _with_hostile_names(demo_bundle_data)
+    b, _ = _with_hostile_names(demo_bundle_data)
     rels = b.inventory.relations
     rels[0].name = '=HYPERLINK("http://evil.example","x")'
     render_outputs(b, analyze(b), OPTS, tmp_path, ["md"])
