@@ -118,3 +118,47 @@ def test_demo_writes_the_four_outputs(tmp_path):
     assert a["data_loss"] == "unknown"
     assert "migration.records_missing" in {f["id"] for f in a["findings"]}
     assert "MIGRATION RECORDS MISSING" in res.stdout
+
+
+def test_shell_completion_as_the_readme_documents():
+    script = rg(env={"_REPORTGEN_COMPLETE": "bash_source"})
+    assert script.returncode == 0 and "_reportgen_completion" in script.stdout
+    res = rg(env={"_REPORTGEN_COMPLETE": "bash_complete", "COMP_WORDS": "reportgen assess --fail",
+                  "COMP_CWORD": "2"})
+    assert res.stdout.split() == ["plain,--fail-on"]
+
+
+def test_progress_lines_and_quiet(tmp_path):
+    """Off a terminal: plain lines, each output said as it is written, a final line with the
+    stage times; --quiet: nothing on stderr."""
+    res = rg("render", str(BUNDLE), "--format", "md,html", "--out", str(tmp_path / "a"))
+    assert res.returncode == 0, res.stderr
+    lines = res.stderr.splitlines()
+    assert "\r" not in res.stderr
+    assert lines.index("rendering Markdown ...") < lines.index(
+        f"wrote {tmp_path / 'a' / 'report.md'}") < lines.index("rendering HTML ...")
+    assert lines[-1].startswith("done in ") and "markdown " in lines[-1] \
+        and lines[-1].endswith(f"outputs in {tmp_path / 'a'}")
+    quiet = rg("render", str(BUNDLE), "--format", "md", "--out", str(tmp_path / "b"), "-q")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    assert (tmp_path / "b" / "report.md").exists() and (tmp_path / "b" / "inventory.csv").exists()
+
+
+def test_progress_redraws_one_line_on_a_terminal():
+    import io
+
+    from reportgen.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    term = Terminal()
+    p = Progress(stream=term)
+    with p.stage("pdf", "rendering the PDF"):
+        p.count("counting rows", 1, 2, "public.t")
+    p.info("wrote report.pdf")
+    out = term.getvalue()
+    assert "\rrendering the PDF ..." in out and "\rcounting rows 1/2 public.t" in out
+    assert out.endswith("\rwrote report.pdf\n") and out.count("\n") == 1  # drawn, then cleared
+    assert p.stages[0][0] == "pdf"

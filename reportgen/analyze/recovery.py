@@ -728,8 +728,9 @@ def build_action_plan(ctx: Context, findings: list[Finding],
         verify.append(ActionItem(text="`python manage.py migrate --plan` shows only intended "
                                       "migrations.", verify="no InconsistentMigrationHistory"))
     run = NextCommands.of(ctx.bundle)
-    verify.append(ActionItem(text=f"Re-run `{run.assess('--baseline', 'evidence.json')}` on "
-                                  "the repaired database.",
+    verify.append(ActionItem(text=f"Re-run `{run.assess('--baseline', 'evidence.json')}` "
+                                  + ("on the repaired database." if fix else
+                                     "after any change: this bundle is its baseline."),
                              verify="no HIGH or CRITICAL findings remain"))
     prevent = [ActionItem(text="Collect a baseline bundle before risky operations "
                                f"(`{run.collect('before.json')}` in the deploy hook).")]
