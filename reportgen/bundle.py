@@ -582,7 +582,10 @@ def load_bundle(path: str | Path, *, verify_digest: bool = True) -> EvidenceBund
                              f"({MAX_BUNDLE_BYTES >> 20} MiB at most); is it the right file?")
         if size == 0:
             raise InputError(f"{p}: empty file; the bundle was not written completely")
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
+        if raw[:2] == GZIP_MAGIC:  # a baseline store keeps bundles gzip-compressed
+            raw = _gunzip(raw, p)
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise InputError(f"{p}: no such file") from None
     except UnicodeDecodeError:
@@ -590,6 +593,28 @@ def load_bundle(path: str | Path, *, verify_digest: bool = True) -> EvidenceBund
     except OSError as exc:
         raise InputError(f"{p}: cannot read ({exc.strerror})") from None
     return parse_bundle(text, str(p), verify_digest=verify_digest)
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _gunzip(raw: bytes, p: Path) -> bytes:
+    """A gzip-compressed bundle, decompressed no further than the largest bundle allowed (a
+    small file must not expand into gigabytes)."""
+    import gzip
+    import io
+    import zlib
+
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
+            out = gz.read(MAX_BUNDLE_BYTES + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"{p}: gzip data is damaged ({exc}); the bundle was not written "
+                         "completely") from None
+    if len(out) > MAX_BUNDLE_BYTES:
+        raise InputError(f"{p}: expands beyond {MAX_BUNDLE_BYTES >> 20} MiB, larger than any "
+                         "evidence bundle; is it the right file?")
+    return out
 
 
 def parse_bundle(text: str, name: str, *, verify_digest: bool = True) -> EvidenceBundle:

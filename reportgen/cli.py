@@ -162,8 +162,12 @@ def dsn_options(f: Any) -> Any:
 def render_options(f: Any) -> Any:
     f = click.option("--timeline", type=click.Path(dir_okay=False),
                      help="Responder's timeline CSV: time,event,source,approximate.")(f)
-    f = click.option("--baseline", type=click.Path(dir_okay=False),
-                     help="An earlier evidence bundle to compare with.")(f)
+    f = click.option("--baseline", metavar="FILE|auto",
+                     help="An earlier evidence bundle to compare with; 'auto': the latest "
+                     "baseline of this database in the baseline store taken before the "
+                     "incident.")(f)
+    f = click.option("--baseline-store", metavar="DIR", help="Baseline store for --baseline "
+                     "auto (default: $REPORTGEN_BASELINE_STORE).")(f)
     f = click.option("--title", default="Incident assessment", show_default=True)(f)
     f = click.option("--incident", help="Incident id or one-line description.")(f)
     f = click.option("--tz", default="UTC", show_default=True,
@@ -276,9 +280,41 @@ def _inputs(baseline: str | None, timeline: str | None, verify: bool = True
     from reportgen.bundle import load_bundle
     from reportgen.timeline_file import load_timeline
 
-    base = load_bundle(baseline, verify_digest=verify) if baseline else None
+    base = load_bundle(baseline, verify_digest=verify) if baseline and baseline != "auto" \
+        else None
     events = load_timeline(timeline) if timeline else []
     return base, events
+
+
+def _baseline_for(arg: str | None, store: str | None, bundle: EvidenceBundle,
+                  base: EvidenceBundle | None, events: list[TimelineEntry],
+                  opts: RenderOptions) -> EvidenceBundle | None:
+    """``--baseline auto``: the latest baseline of this database in the store taken before
+    the incident's first timeline event (else before this collection); said on stderr and in
+    the report. An explicit baseline of another database is used as asked, with a warning."""
+    from reportgen import baselines
+
+    if arg != "auto":
+        if base is not None:
+            key, other = baselines.DatabaseKey.of(bundle), baselines.DatabaseKey.of(base)
+            if key and other and not key.same_database(other):
+                _warn(f"warning: the baseline is of another database ({other.describe()}; "
+                      f"this is {key.describe()}): compared as asked")
+        return base
+    responder = [e for e in events if e.source.startswith("timeline file")]
+    if responder:
+        first = min(responder, key=lambda e: e.time)
+        before, reason = first.time, f"the first timeline event, '{first.event[:80]}'"
+    else:
+        before, reason = bundle.collection.started_at, "this collection"
+    where = baselines.store_dir(store)
+    choice = baselines.pick(where, bundle, before, reason)
+    if choice.entry is None:
+        _warn(f"warning: --baseline auto: {choice.why}; assessing without a baseline")
+        return None
+    _say(f"baseline: {choice.why}")
+    opts.baseline_note = f"chosen by --baseline auto: {choice.why}"
+    return baselines.load(where, choice.entry)
 
 
 def _path(p: str | None) -> Path | None:
@@ -418,15 +454,137 @@ def collect(output: str, strict: bool, **kw: Any) -> int:
     return EXIT_OK
 
 
+def _keep_options(f: Any) -> Any:
+    f = click.option("--keep", type=click.IntRange(1), metavar="N",
+                     help="Keep the newest N baselines of each database.")(f)
+    f = click.option("--keep-days", type=click.FloatRange(0, min_open=True), metavar="D",
+                     help="Remove baselines older than D days (the newest of each database "
+                     "is always kept).")(f)
+    return f
+
+
+@cli.command(epilog=EPILOG_EXIT)
+@dsn_options
+@click.option("--store", metavar="DIR", help="Baseline store (default: "
+              "$REPORTGEN_BASELINE_STORE).")
+@_keep_options
+@quiet_option
+def snapshot(store: str | None, keep: int | None, keep_days: float | None, **kw: Any) -> int:
+    """Take a baseline: collect (exact counts within --count-budget-s, estimates beyond) into
+    the baseline store, compressed, named by database and UTC time.
+
+    \b
+    Example (before a deploy; --count-budget-s defaults to 10 here):
+      reportgen snapshot --dsn "$DATABASE_URL" --store /var/lib/reportgen/baselines --keep 30
+    """
+    from datetime import UTC, datetime
+
+    from reportgen import baselines
+
+    where = baselines.store_dir(store)
+    kw["exact_counts"] = True
+    source = click.get_current_context().get_parameter_source("count_budget_s")
+    if source == click.core.ParameterSource.DEFAULT:
+        kw["count_budget_s"] = SNAPSHOT_COUNT_BUDGET_S
+    bundle = _collect(CollectOptions.pick(kw)).full()
+    entry = baselines.add(where, bundle)
+    removed = baselines.prune(where, keep, keep_days, now=datetime.now(UTC))
+    estimated = entry.tables - entry.counted
+    _say(f"baseline {where / entry.file}: {entry.relations} relations, {entry.counted} of "
+         f"{entry.tables} tables counted exactly"
+         + (f" ({estimated} beyond the count budget carry estimates)" if estimated else "")
+         + f", {entry.bytes / 2**20:.2f} MiB" + (f"; pruned {len(removed)}" if removed else ""))
+    return EXIT_OK
+
+
+#: ``snapshot`` counts rows within this budget unless --count-budget-s is given: a baseline is
+#: taken before every change, so it must stay cheap; tables beyond it keep their estimates.
+SNAPSHOT_COUNT_BUDGET_S = 10.0
+
+
+@cli.group(epilog=EPILOG_EXIT)
+def baselines() -> None:
+    """List, show and prune the baseline store (see `reportgen snapshot`)."""
+
+
+@baselines.command("list")
+@click.option("--store", metavar="DIR", help="Default: $REPORTGEN_BASELINE_STORE.")
+@click.option("--json", "as_json", is_flag=True, help="The index as JSON.")
+def baselines_list(store: str | None, as_json: bool) -> int:
+    """Every baseline, oldest first: time, database, tables counted, size, file."""
+    from dataclasses import asdict
+
+    from reportgen import baselines as bl
+
+    found = bl.entries(bl.store_dir(store))
+    if as_json:
+        click.echo(json.dumps([asdict(e) for e in found], indent=2, ensure_ascii=False))
+        return EXIT_OK
+    for e in found:
+        where = e.endpoint or (f"system {e.system_identifier}" if e.system_identifier else "")
+        click.echo(f"{e.time:%Y-%m-%d %H:%M:%S}Z  {shlex.quote(e.database)}  {where}  "
+                   f"{e.counted}/{e.tables} counted  {e.bytes / 2**20:.2f} MiB  {e.file}")
+    if not found:
+        click.echo("no baselines")
+    return EXIT_OK
+
+
+@baselines.command("show")
+@click.argument("file")
+@click.option("--store", metavar="DIR", help="Default: $REPORTGEN_BASELINE_STORE.")
+def baselines_show(file: str, store: str | None) -> int:
+    """One baseline: its identity, time and what it holds (FILE as `baselines list` prints)."""
+    from reportgen import baselines as bl
+
+    where = bl.store_dir(store)
+    entry = next((e for e in bl.entries(where) if e.file == file), None)
+    if entry is None:
+        raise click.BadParameter(f"{file!r} is not in {where} (see reportgen baselines list)",
+                                 param_hint="FILE")
+    b = bl.load(where, entry)
+    click.echo(f"file:        {where / entry.file}")
+    click.echo(f"taken:       {entry.time:%Y-%m-%d %H:%M:%S} UTC")
+    click.echo(f"database:    {entry.key.describe()}")
+    click.echo(f"digest:      {entry.digest}")
+    click.echo(f"relations:   {entry.relations} ({entry.tables} tables, {entry.counted} counted "
+               "exactly)")
+    recs = b.migrations.django.records if b.migrations else []
+    click.echo(f"django_migrations: {len(recs)} records")
+    return EXIT_OK
+
+
+@baselines.command("prune")
+@click.option("--store", metavar="DIR", help="Default: $REPORTGEN_BASELINE_STORE.")
+@_keep_options
+def baselines_prune(store: str | None, keep: int | None, keep_days: float | None) -> int:
+    """Remove old baselines (per database; the newest of each is always kept)."""
+    from datetime import UTC, datetime
+
+    from reportgen import baselines as bl
+
+    if keep is None and keep_days is None:
+        raise click.UsageError("give --keep N and/or --keep-days D")
+    where = bl.store_dir(store)
+    removed = bl.prune(where, keep, keep_days, now=datetime.now(UTC))
+    for e in removed:
+        click.echo(f"removed {e.file}")
+    click.echo(f"{len(removed)} removed, {len(bl.entries(where))} kept")
+    return EXIT_OK
+
+
 @cli.command("analyze", epilog=EPILOG_EXIT)
 @click.argument("bundle", type=click.Path(dir_okay=False))
-@click.option("--baseline", type=click.Path(dir_okay=False), help="Earlier bundle to compare.")
+@click.option("--baseline", metavar="FILE|auto", help="Earlier bundle to compare; 'auto': the "
+              "latest baseline of this database in the store taken before the incident.")
+@click.option("--baseline-store", metavar="DIR", help="Baseline store for --baseline auto "
+              "(default: $REPORTGEN_BASELINE_STORE).")
 @click.option("--timeline", type=click.Path(dir_okay=False), help="Responder's timeline CSV.")
 @click.option("--json", "as_json", is_flag=True, help="Print assessment.json to stdout.")
 @click.option("--no-verify", is_flag=True, help="Read a bundle whose digest does not match.")
 @fail_on_option
-def analyze_cmd(bundle: str, baseline: str | None, timeline: str | None, as_json: bool,
-                no_verify: bool, fail_on: str | None) -> int:
+def analyze_cmd(bundle: str, baseline: str | None, baseline_store: str | None,
+                timeline: str | None, as_json: bool, no_verify: bool,
+                fail_on: str | None) -> int:
     """Analyze a bundle: risks, findings and the data-loss verdict.
 
     \b
@@ -435,9 +593,11 @@ def analyze_cmd(bundle: str, baseline: str | None, timeline: str | None, as_json
     """
     from reportgen.analyze import analyze
     from reportgen.bundle import load_bundle
+    from reportgen.render.view import RenderOptions
 
     b = load_bundle(bundle, verify_digest=not no_verify)
     base, events = _inputs(baseline, timeline, not no_verify)
+    base = _baseline_for(baseline, baseline_store, b, base, events, RenderOptions())
     a = analyze(b, base, events)
     if as_json:
         click.echo(json.dumps(a.model_dump(mode="json"), indent=2, ensure_ascii=False))
@@ -463,8 +623,9 @@ def analyze_cmd(bundle: str, baseline: str | None, timeline: str | None, as_json
 @click.option("--no-verify", is_flag=True, help="Read a bundle whose digest does not match.")
 @output_options
 @quiet_option
-def render(bundle: str, timeline: str | None, baseline: str | None, title: str,
-           incident: str | None, tz: str, contacts: tuple[str, ...], template_dir: str | None,
+def render(bundle: str, timeline: str | None, baseline: str | None,
+           baseline_store: str | None, title: str, incident: str | None, tz: str,
+           contacts: tuple[str, ...], template_dir: str | None,
            fmt: str, out: str, no_verify: bool, pdf_variant: str | None, redact: bool,
            redaction_map: str) -> int:
     """Render the report from a saved bundle (same bundle, same Markdown, byte for byte).
@@ -481,6 +642,7 @@ def render(bundle: str, timeline: str | None, baseline: str | None, title: str,
     opts = _opts(title, incident, tz, contacts, [_command_line()])
     b = load_bundle(bundle, verify_digest=not no_verify)
     base, events = _inputs(baseline, timeline, not no_verify)
+    base = _baseline_for(baseline, baseline_store, b, base, events, opts)
     i = _redacted(Inputs(b, opts, base, events, _path(timeline)), redact, redaction_map,
                   [Path(out)])
     a = analyze(i.bundle, i.baseline, i.events)
@@ -508,7 +670,8 @@ def render(bundle: str, timeline: str | None, baseline: str | None, title: str,
 @output_options
 @fail_on_option
 @quiet_option
-def assess(timeline: str | None, baseline: str | None, title: str, incident: str | None,
+def assess(timeline: str | None, baseline: str | None, baseline_store: str | None, title: str,
+           incident: str | None,
            tz: str, contacts: tuple[str, ...], template_dir: str | None, out: str, fmt: str,
            strict: bool, archive_root: str | None, slug: str | None, pdf_variant: str | None,
            redact: bool, redaction_map: str, fail_on: str | None, **kw: Any) -> int:
@@ -528,6 +691,7 @@ def assess(timeline: str | None, baseline: str | None, title: str, incident: str
     opts = _opts(title, incident, tz, contacts, [_command_line()])
     base, events = _inputs(baseline, timeline)
     collected = _collect(CollectOptions.pick(kw)).full()
+    base = _baseline_for(baseline, baseline_store, collected, base, events, opts)
     i = _redacted(Inputs(collected, opts, base, events, _path(timeline)), redact,
                   redaction_map, [Path(out)] + ([Path(archive_root)] if archive_root else []))
     bundle = i.bundle
@@ -626,8 +790,9 @@ def diff(before: str, after: str, as_json: bool) -> int:
               help="Sign the manifest with this ssh private key (ssh-keygen -Y sign); "
               "verify --allowed-signers then proves who archived it.")
 @output_options
-def archive_cmd(bundle: str, timeline: str | None, baseline: str | None, title: str,
-                incident: str | None, tz: str, contacts: tuple[str, ...],
+def archive_cmd(bundle: str, timeline: str | None, baseline: str | None,
+                baseline_store: str | None, title: str, incident: str | None, tz: str,
+                contacts: tuple[str, ...],
                 template_dir: str | None, root: str, slug: str | None, sign_key: str | None,
                 pdf_variant: str | None, redact: bool, redaction_map: str) -> int:
     """Archive an incident: DATE-SLUG/ with bundle, assessment, reports and a manifest.
@@ -644,6 +809,7 @@ def archive_cmd(bundle: str, timeline: str | None, baseline: str | None, title: 
     opts = _opts(title, incident, tz, contacts, [_command_line()])
     b = load_bundle(bundle)
     base, events = _inputs(baseline, timeline)
+    base = _baseline_for(baseline, baseline_store, b, base, events, opts)
     i = _redacted(Inputs(b, opts, base, events, _path(timeline)), redact, redaction_map,
                   [Path(root)])
     a = analyze(i.bundle, i.baseline, i.events)

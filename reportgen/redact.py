@@ -123,7 +123,8 @@ def redact_options(opts: RenderOptions, r: Redactor) -> RenderOptions:
     return replace(opts, title=r.text(opts.title),
                    incident=r.text(opts.incident) if opts.incident else None,
                    contacts=[(r.text(role), r.text(who)) for role, who in opts.contacts],
-                   commands_used=[r.text(c) for c in opts.commands_used])
+                   commands_used=[r.text(c) for c in opts.commands_used],
+                   baseline_note=r.text(opts.baseline_note) if opts.baseline_note else None)
 
 
 def redact_events(events: list[TimelineEntry], r: Redactor) -> list[TimelineEntry]:

@@ -48,6 +48,7 @@ def analyze(bundle: EvidenceBundle, baseline: EvidenceBundle | None = None,
     return Assessment(
         tool_version=__version__, bundle_digest=bundle.digest,
         baseline_digest=baseline.digest if baseline is not None else None,
+        baseline_taken_at=baseline.collection.started_at if baseline is not None else None,
         collected_at=bundle.collection.started_at,
         status=_status(ctx, findings, data_loss),
         risks=risks,
@@ -68,20 +69,22 @@ def _data_loss(ctx: Context, findings: list[Finding],
         return ("confirmed", "server_log",
                 f"The server log shows DROP TABLE for {', '.join(f.subjects)}, and pg_class "
                 "no longer has them.")
-    if diff is not None:
+    if diff is not None and ctx.baseline is not None:
+        taken = ctx.baseline.collection.started_at
+        since = f"Compared with the baseline taken {taken:%Y-%m-%d %H:%M:%S} UTC: "
         if diff.lost_tables or diff.lost_columns or diff.lost_rows:
-            return ("confirmed", "baseline",
-                    "Compared with the baseline: " + diff.loss_summary())
+            return "confirmed", "baseline", since + diff.loss_summary()
         if diff.row_drops:
             return ("suspected", "baseline",
-                    f"Compared with the baseline: row estimates fell in {len(diff.row_drops)} "
-                    "table(s); estimates are not counts.")
+                    f"{since}row estimates fell in {len(diff.row_drops)} table(s); estimates "
+                    "are not counts.")
         if diff.row_evidence_complete:
             return ("none_detected", "baseline",
-                    "Compared with the baseline: no table, column or row count is lower.")
+                    f"{since}no table, column or row count is lower (every table counted "
+                    "exactly on both sides).")
         return ("unknown", "baseline",
-                "Compared with the baseline: no table or column is missing, but row counts "
-                "could not be compared for every table (" + diff.row_gap_summary() + ").")
+                f"{since}no table or column is missing, but row counts could not be compared "
+                "for every table (" + diff.row_gap_summary() + ").")
     if "data.tables_missing" in ids or "data.columns_missing" in ids:
         return ("suspected", "structure",
                 "Tables or columns created by recorded migrations are missing; without a "

@@ -168,6 +168,8 @@ class Assessment(Model):
     tool_version: str
     bundle_digest: str
     baseline_digest: str | None = None
+    baseline_taken_at: datetime | None = Field(
+        default=None, description="When the baseline was collected (UTC).")
     collected_at: datetime
     status: str = Field(description="Headline status line.")
     risks: dict[Dimension, Level]

@@ -18,16 +18,18 @@ from reportgen.analyze.model import (
     TimelineEntry,
 )
 from reportgen.analyze.reconcile import Reconciliation, fake_sql, record_command
-from reportgen.bundle import ColumnName, Relation, ServerLog, TableName
+from reportgen.bundle import ColumnName, EvidenceBundle, Relation, ServerLog, TableName
 from reportgen.quoting import Placeholder as P
 from reportgen.quoting import pg_dump_pattern, sql_comment, sql_ident, sql_qualified
 from reportgen.quoting import shell_command as sh
 
 
 def restore_point(timeline: list[TimelineEntry], findings: list[Finding] | None = None,
-                  log: ServerLog | None = None) -> tuple[datetime | None, str]:
+                  log: ServerLog | None = None, baseline: EvidenceBundle | None = None
+                  ) -> tuple[datetime | None, str]:
     """One minute before the server log's first DROP of a lost table when the log has it,
-    else one minute before the first event of the responder's timeline."""
+    else one minute before the first event of the responder's timeline, else the time of a
+    baseline that still had what is lost now (the last time it was seen)."""
     dropped = next((f for f in findings or [] if f.id == "data.tables_dropped_logged"), None)
     lost = {(t.schema_name, t.name) for t in dropped.tables} if dropped else set()
     drops = [e for e in (log.events if log else []) if e.kind == "DROP TABLE"
@@ -38,6 +40,13 @@ def restore_point(timeline: list[TimelineEntry], findings: list[Finding] | None 
                 f"one minute before the server log's first DROP TABLE of a lost table "
                 f"({first_drop.source})")
     responder = [e for e in timeline if e.source.startswith("timeline file")]
+    gone = any(f.id in LOST_TABLE_FINDINGS or f.id in ROW_LOSS_FINDINGS
+               or f.id in COLUMN_LOSS_FINDINGS for f in findings or [])
+    if not responder and baseline is not None and gone:
+        taken = baseline.collection.started_at
+        return taken, (f"the baseline's time ({taken:%Y-%m-%d %H:%M:%S} UTC): the last time "
+                       "what is lost now was seen, with its rows; a later point may hold more "
+                       "recent rows if you know when the incident began")
     if not responder:
         return None, ("no timeline file was given: choose a time before the first destructive "
                       "action yourself")
@@ -112,7 +121,7 @@ def _pitr(ctx: Context, timeline: list[TimelineEntry],
     endpoint = (ident.provider.endpoint if ident else None) or "<instance>"
     # Production's name as a shell word, or a placeholder the responder fills in.
     ep: str = endpoint if ident and ident.provider.endpoint else P("<instance>")
-    when, why = restore_point(timeline, findings, ctx.bundle.server_log)
+    when, why = restore_point(timeline, findings, ctx.bundle.server_log, ctx.baseline)
     stamp = _iso(when)
     day = when.strftime("%Y%m%d-%H%M") if when else "before-incident"
     verify = ["reportgen collect --dsn <RESTORED-DSN> --exact-counts -o restored.json",
@@ -430,6 +439,7 @@ def _selective_repair(ctx: Context, findings: list[Finding]) -> RecoveryOption |
         applies_when="Tables are gone, a point-in-time copy exists, and the rest of the "
                      "database must keep its current rows.",
         steps=[f"Restore order (parents first): {', '.join(t.qualified for t in lost)}.",
+               _last_seen(ctx, lost),
                "Dump only those tables from the restored copy and restore them into production "
                "in one transaction (their own indexes and foreign keys come with them).",
                ("Re-create the foreign keys of the dependent tables "
@@ -611,6 +621,18 @@ def _repair_rows_and_columns(ctx: Context, findings: list[Finding]) -> RecoveryO
         verification=[NextCommands.of(ctx.bundle).collect("repaired.json", "--exact-counts"),
                       "reportgen diff restored.json repaired.json"],
         subjects=subjects)
+
+
+def _last_seen(ctx: Context, lost: list[Relation]) -> str:
+    """When and with how many rows the baseline last saw the lost tables."""
+    assert ctx.baseline is not None
+    taken = ctx.baseline.collection.started_at
+    rows = ", ".join(f"{t.qualified} {t.exact_rows:,} rows (count(*))" if t.exact_rows
+                     is not None else f"{t.qualified} ~{t.row_estimate:,} rows (estimate)"
+                     if t.row_estimate is not None else f"{t.qualified} (rows unknown)"
+                     for t in lost)
+    return (f"Last seen in the baseline taken {taken:%Y-%m-%d %H:%M:%S} UTC: {rows}. A copy "
+            "from that time or later (before the loss) holds them.")
 
 
 def _dump_command(tables: list[TableName]) -> str:

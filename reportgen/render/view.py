@@ -49,6 +49,8 @@ class RenderOptions:
     tz: str = "UTC"
     contacts: list[tuple[str, str]] = field(default_factory=list)
     commands_used: list[str] = field(default_factory=list)
+    #: How the baseline was chosen (``--baseline auto``): which one and why.
+    baseline_note: str | None = None
 
 
 class View:

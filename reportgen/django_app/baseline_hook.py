@@ -1,0 +1,82 @@
+"""A baseline before every ``migrate``: with ``reportgen.django_app`` installed and a baseline
+store named (the ``REPORTGEN_BASELINE_STORE`` setting, else the environment variable of that
+name), a ``pre_migrate`` receiver takes a snapshot into the store once per ``migrate`` run
+that has migrations to apply.
+
+The snapshot goes through reportgen's own read-only session, with the connection parameters
+of the database being migrated; Django's connection is never used. Exact counts are bounded
+by ``REPORTGEN_BASELINE_COUNT_BUDGET_S`` (default 2 s; tables beyond it keep their
+estimates). ``REPORTGEN_BASELINE_KEEP`` (default 30) and ``REPORTGEN_BASELINE_KEEP_DAYS``
+prune the store. If anything fails, ``migrate`` goes on and a warning on stderr says why: a
+baseline must never stand in the way of a deploy. Test databases (``test_`` names) are
+skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+#: ``plan`` lists already snapshotted: pre_migrate is sent once per app, with the same plan.
+_done: set[int] = set()
+
+
+def _setting(name: str, default: Any = None) -> Any:
+    from django.conf import settings
+
+    return getattr(settings, name, default)
+
+
+def store_setting() -> str | None:
+    from reportgen.baselines import ENV_STORE
+
+    return _setting("REPORTGEN_BASELINE_STORE") or os.environ.get(ENV_STORE) or None
+
+
+def take_baseline(sender: Any, using: str = "default", plan: Any = None, **kwargs: Any) -> None:
+    """The ``pre_migrate`` receiver."""
+    if not plan or id(plan) in _done:
+        return
+    _done.add(id(plan))
+    store = store_setting()
+    if store is None:
+        return
+    settings_dict: dict[str, Any] = {}
+    try:
+        from django.db import connections
+
+        settings_dict = connections[using].settings_dict
+        if str(settings_dict.get("NAME") or "").startswith("test_"):
+            return
+        _snapshot(Path(store), using, settings_dict)
+    except Exception as exc:  # never stop a migrate: say why instead
+        from reportgen.connection import scrub
+
+        message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        password = str(settings_dict.get("PASSWORD") or "")
+        print(f"reportgen: warning: no baseline taken before migrate "
+              f"({scrub(message, [password] if password else [])}); migrate goes on",
+              file=sys.stderr)
+
+
+def _snapshot(store: Path, using: str, settings_dict: dict[str, Any]) -> None:
+    from reportgen import baselines
+    from reportgen.collect.run import collect_bundle
+    from reportgen.connection import DsnSource
+    from reportgen.django_app.management.embed import dsn_from_settings
+
+    t0 = time.perf_counter()
+    source = DsnSource(f"Django DATABASES['{using}']", dsn_from_settings(settings_dict))
+    bundle = collect_bundle(source, exact_counts=True, count_budget_s=float(
+        _setting("REPORTGEN_BASELINE_COUNT_BUDGET_S", 2.0)), connect_timeout_s=5)
+    entry = baselines.add(store, bundle)
+    baselines.prune(store, keep=_setting("REPORTGEN_BASELINE_KEEP", 30),
+                    keep_days=_setting("REPORTGEN_BASELINE_KEEP_DAYS"),
+                    now=datetime.now(UTC))
+    print(f"reportgen: baseline before migrate: {store / entry.file} "
+          f"({entry.counted} of {entry.tables} tables counted, "
+          f"{time.perf_counter() - t0:.2f} s)", file=sys.stderr)
