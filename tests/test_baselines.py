@@ -12,6 +12,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -161,7 +162,7 @@ def test_a_baseline_before_every_migrate_then_confirmed_or_none_detected(server,
         counts = {r.name: r.exact_rows for r in with_rows.inventory.relations}
         assert counts["auth_group"] == 5 and counts["auth_user"] == users >= 3
 
-        def assess(out: str) -> dict:
+        def assess(out: str) -> dict[str, Any]:
             res = rg("assess", "--dsn", db.dsn, "--baseline", "auto", "--baseline-store",
                      str(store), "--exact-counts", "--format", "md", "--out",
                      str(tmp_path / out))
