@@ -159,6 +159,43 @@ def assess_sizes(bins: object, sizes: list[int], work: Path) -> list[dict[str, o
     return rows
 
 
+#: Snapshots per database for the baseline-store figures, and what the store keeps.
+SNAPSHOTS, KEEP = 30, 10
+
+
+def _store_bytes(store: Path) -> int:
+    return sum(p.stat().st_size for p in store.rglob("*") if p.is_file())
+
+
+def snapshot_sizes(bins: object, work: Path) -> list[dict[str, object]]:
+    """``reportgen snapshot --keep 10`` run SNAPSHOTS times on the demo's database and on a
+    10,000-table catalog (60-byte names): each run's time (median) and peak memory, one
+    baseline's size, and the store's size after all of them (pruned to KEEP)."""
+    from reportgen.demo.run import demo_dsn, plant
+
+    rows: list[dict[str, object]] = []
+    with LocalServer(bins) as srv:  # type: ignore[arg-type]
+        plant(srv, work / "snap-demo-project")
+        print("10000 tables for snapshots: generating ...", flush=True)
+        generate(srv, "snap_10000", 10_000)
+        for label, dsn in (("demo (86 tables)", demo_dsn(srv)),
+                           ("10,000 tables", srv.dsn("snap_10000"))):
+            store = work / f"store-{len(rows)}"
+            cmd = [sys.executable, "-m", "reportgen", "snapshot", "--dsn", dsn, "--store",
+                   str(store), "--keep", str(KEEP), "--quiet"]
+            runs = [measure(cmd) for _ in range(SNAPSHOTS)]
+            one = max((p for p in store.rglob("*.json.gz")), key=lambda p: p.stat().st_mtime)
+            best = median_run(runs)
+            row = {"database": label, "wall_s": round(best["wall_s"], 2),
+                   "peak_mb": round(best["peak_mb"], 1),
+                   "baseline_kb": round(one.stat().st_size / 1024, 1),
+                   "store_mb": round(_store_bytes(store) / 2**20, 2),
+                   "kept": len(list(store.rglob("*.json.gz")))}
+            print(f"  snapshot {row}", flush=True)
+            rows.append(row)
+    return rows
+
+
 def pdf_overhead(work: Path) -> dict[str, float]:
     """The demo's PDF through reportgen's render_pdf (fonts, local-only fetcher, attachments)
     beside WeasyPrint alone on the same HTML, alternating in this process: median of RUNS."""
@@ -266,9 +303,16 @@ def django_mode_time(work: Path) -> dict[str, float]:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1000,10000,50000")
-    ap.add_argument("--only", choices=["django", "assess"], help="Run one section; keep the "
-                    "other figures of results.json as they are.")
+    ap.add_argument("--only", choices=["django", "assess", "snapshot"], help="Run one section; "
+                    "keep the other figures of results.json as they are.")
     args = ap.parse_args()
+    if args.only == "snapshot":
+        kept = json.loads((HERE / "results.json").read_text())
+        with tempfile.TemporaryDirectory(prefix="reportgen-bench-") as tmp:
+            kept["snapshots"] = snapshot_sizes(available_binaries()[0], Path(tmp))
+        (HERE / "results.json").write_text(json.dumps(kept, indent=2) + "\n")
+        (HERE / "results.md").write_text(to_markdown(kept))
+        return 0
     if args.only == "assess":
         kept = json.loads((HERE / "results.json").read_text())
         bins = available_binaries()[0]
@@ -330,6 +374,7 @@ def main() -> int:
         results["pdf_overhead"] = pdf_overhead(work)
         print(f"demo PDF: {results['pdf_overhead']}", flush=True)
         results["assess"] = assess_sizes(bins, [n for n in sizes if n >= ASSESS_FROM], work)
+        results["snapshots"] = snapshot_sizes(bins, work)
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (HERE / "results.md").write_text(to_markdown(results))
     print((HERE / "results.md").read_text())
@@ -382,6 +427,15 @@ def to_markdown(r: dict) -> str:  # type: ignore[type-arg]
                   f"reportgen's render_pdf (shipped fonts, local-only fetcher, bundle and "
                   f"listings attached) {o['reportgen_s']} s; WeasyPrint's write_pdf alone "
                   f"{o['weasyprint_s']} s: ratio **{o['ratio']}** (target: at most 1.2)."]
+    if "snapshots" in r:
+        lines += ["", "## Baselines: `reportgen snapshot` (exact counts within 10 s)", "",
+                  f"{SNAPSHOTS} snapshots of each database into one store with `--keep {KEEP}`; "
+                  "each a `reportgen snapshot` process (median time and its peak memory).", "",
+                  "| Database | Snapshot | Peak memory | One baseline (gzip) | Store after "
+                  f"{SNAPSHOTS} | Kept |", "|---|---:|---:|---:|---:|---:|"]
+        for x in r["snapshots"]:
+            lines.append(f"| {x['database']} | **{x['wall_s']} s** | {x['peak_mb']} MB | "
+                         f"{x['baseline_kb']} KB | {x['store_mb']} MB | {x['kept']} |")
     if "django_mode" in r:
         dj = r["django_mode"]
         lines += ["", "## Django mode on the real-project corpus (no database)", "",

@@ -493,8 +493,12 @@ def snapshot(store: str | None, keep: int | None, keep_days: float | None, **kw:
     _say(f"baseline {where / entry.file}: {entry.relations} relations, {entry.counted} of "
          f"{entry.tables} tables counted exactly"
          + (f" ({estimated} beyond the count budget carry estimates)" if estimated else "")
-         + f", {entry.bytes / 2**20:.2f} MiB" + (f"; pruned {len(removed)}" if removed else ""))
+         + f", {_size(entry.bytes)}" + (f"; pruned {len(removed)}" if removed else ""))
     return EXIT_OK
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.2f} MiB" if n >= 2**20 else f"{n / 1024:.1f} KiB"
 
 
 #: ``snapshot`` counts rows within this budget unless --count-budget-s is given: a baseline is
@@ -523,7 +527,7 @@ def baselines_list(store: str | None, as_json: bool) -> int:
     for e in found:
         where = e.endpoint or (f"system {e.system_identifier}" if e.system_identifier else "")
         click.echo(f"{e.time:%Y-%m-%d %H:%M:%S}Z  {shlex.quote(e.database)}  {where}  "
-                   f"{e.counted}/{e.tables} counted  {e.bytes / 2**20:.2f} MiB  {e.file}")
+                   f"{e.counted}/{e.tables} counted  {_size(e.bytes)}  {e.file}")
     if not found:
         click.echo("no baselines")
     return EXIT_OK

@@ -184,6 +184,12 @@ def test_a_baseline_before_every_migrate_then_confirmed_or_none_detected(server,
         md = (tmp_path / "after" / "report.md").read_text()
         assert "chosen by --baseline auto" in md
         assert "Last seen in the baseline taken" in md and f"public.auth_user {users} rows" in md
+        # The same from manage.py: the store comes from the setting the hook uses.
+        manage("incident_assessment", "--baseline", "auto", "--exact-counts", "--format", "md",
+               "--out", str(tmp_path / "django"))
+        django = json.loads((tmp_path / "django" / "assessment.json").read_text())
+        assert django["data_loss"] == "confirmed"
+        assert django["baseline_digest"] == hit["baseline_digest"]
     finally:
         server.psql("DROP DATABASE IF EXISTS bl_site WITH (FORCE)")
 

@@ -83,6 +83,10 @@ class EmbeddedCommand(BaseCommand):
                     args += [flag, v]
             elif value is not None:
                 args += [flag, str(value)]
+        store = getattr(settings, "REPORTGEN_BASELINE_STORE", None)
+        if store and "--baseline-store" not in args and any(
+                p.name == "baseline_store" for p in self._command().params):
+            args += ["--baseline-store", str(store)]  # the store the migrate hook fills
         module = os.environ.get("DJANGO_SETTINGS_MODULE") or settings.SETTINGS_MODULE
         if "--project" not in args:
             args += ["--project", str(Path.cwd())]
