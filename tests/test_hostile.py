@@ -12,7 +12,7 @@ from pypdf import PdfReader
 from reportgen.analyze import analyze
 from reportgen.collect.run import collect_bundle
 from reportgen.outputs import render_outputs
-from reportgen.render.html import font_coverage
+from reportgen.render.html import font_coverage, render_html
 from reportgen.render.view import RenderOptions
 from tests.helpers import html_text
 
@@ -45,9 +45,14 @@ def test_hostile_names_end_to_end(db, tmp_path):
     assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert 'href="http://evil.example"' not in html and "<b>names</b>" not in html
     assert "&amp;amp;entity&amp;#39;" in html  # shown as typed, never decoded
-    assert "emoji[U+1F642]table" in html  # no font draws it: shown as its code point
-    shown = {ord(c) for c in html_text(html) if not c.isspace()}
+    # report.html is read in a browser, with the system's fonts: the emoji stays as it is,
+    # and only invisible characters are shown as code points.
+    assert "emoji\U0001f642table" in html and "\u202e" not in html and "[U+202E]" in html
+    # The PDF has only the shipped fonts: what they cannot draw is shown as its code point.
+    printed = render_html(md, b, a, RenderOptions())
+    shown = {ord(c) for c in html_text(printed) if not c.isspace()}
     assert shown <= font_coverage()  # no placeholder boxes in the PDF
+    assert "emoji[U+1F642]table" in printed
     text = "".join(p.extract_text() for p in PdfReader(str(tmp_path / "report.pdf")).pages)
     text = "".join(c for c in text if unicodedata.category(c) != "Cf")  # extractor's bidi marks
     for needle in ("<script>alert(1)</script>", "pi|pe", "z" * 63, "שלום", "עולם",
