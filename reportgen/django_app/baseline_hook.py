@@ -21,8 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-#: ``plan`` lists already snapshotted: pre_migrate is sent once per app, with the same plan.
-_done: set[int] = set()
+#: The plan last snapshotted: pre_migrate is sent once per app, each time with the same plan
+#: list; holding it (not its id, which a later list could reuse) tells a new run apart.
+_last_plan: list[Any] = []
 
 
 def _setting(name: str, default: Any = None) -> Any:
@@ -39,9 +40,9 @@ def store_setting() -> str | None:
 
 def take_baseline(sender: Any, using: str = "default", plan: Any = None, **kwargs: Any) -> None:
     """The ``pre_migrate`` receiver."""
-    if not plan or id(plan) in _done:
+    if not plan or (_last_plan and _last_plan[0] is plan):
         return
-    _done.add(id(plan))
+    _last_plan[:] = [plan]
     store = store_setting()
     if store is None:
         return
