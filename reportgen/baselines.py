@@ -24,7 +24,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from reportgen.bundle import EvidenceBundle, load_bundle
@@ -51,10 +51,6 @@ class DatabaseKey:
         if ident.system_identifier is None and endpoint is None:
             endpoint = f"{ident.connected_host}:{ident.connected_port}"
         return cls(ident.system_identifier, ident.current_database, endpoint)
-
-    def same_database(self, other: DatabaseKey) -> bool:
-        return (self.system_identifier, self.database, self.endpoint) == \
-            (other.system_identifier, other.database, other.endpoint)
 
     def describe(self) -> str:
         parts = [f"database {self.database!r}"]
@@ -115,11 +111,16 @@ def _locked(store: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _entry(store: Path, path: Path, b: EvidenceBundle) -> Entry:
+def _identity(b: EvidenceBundle, what: str) -> DatabaseKey:
     key = DatabaseKey.of(b)
     if key is None:
-        raise InputError(f"{path}: the bundle has no database identity (its identity "
-                         "collector failed): it cannot serve as a baseline")
+        raise InputError(f"{what} has no database identity (its identity collector failed): "
+                         "it cannot serve as a baseline")
+    return key
+
+
+def _entry(store: Path, path: Path, b: EvidenceBundle) -> Entry:
+    key = _identity(b, str(path))
     inv = b.inventory
     tables = [r for r in inv.relations if r.kind in ("table", "partitioned table")] if inv \
         else []
@@ -157,45 +158,52 @@ def rebuild_index(store: Path) -> list[Entry]:
     return entries
 
 
+def _stale(store: Path, found: list[Entry] | None) -> bool:
+    """The index is missing, damaged, or names a bundle that is gone."""
+    return found is None or any(not (store / e.file).is_file() for e in found)
+
+
+def _indexed(store: Path) -> list[Entry]:
+    """The index, rebuilt first when stale (the caller holds the lock)."""
+    found = _read_index(store)
+    return rebuild_index(store) if found is None or _stale(store, found) else found
+
+
 def entries(store: Path) -> list[Entry]:
     """Every baseline in the store, oldest first."""
     if not store.is_dir():
         raise InputError(f"{store}: no such baseline store (a directory)")
     found = _read_index(store)
-    if found is None or any(not (store / e.file).is_file() for e in found):
-        with _locked(store):
-            found = rebuild_index(store)
+    if found is None or _stale(store, found):
+        with _locked(store):  # only a rebuild writes: a read-only store can still be listed
+            found = _indexed(store)
     return sorted(found, key=lambda e: (e.taken_at, e.file))
 
 
 def add(store: Path, b: EvidenceBundle) -> Entry:
     """Store a bundle as a baseline (compressed), and index it."""
-    key = DatabaseKey.of(b)
-    if key is None:
-        raise InputError("the collection has no database identity (its identity collector "
-                         "failed): it cannot serve as a baseline")
+    key = _identity(b, "the collection")
     stamp = b.collection.started_at.strftime("%Y%m%dT%H%M%S%fZ")
     path = store / key.folder() / f"{stamp}{SUFFIX}"
     data = gzip.compress(b.to_bytes(), compresslevel=6, mtime=0)
     with _locked(store):
         write_atomic(path, data)
         entry = _entry(store, path, b)
-        current = _read_index(store)
-        if current is None:
-            current = rebuild_index(store)
-        _write_index(store, [e for e in current if e.file != entry.file] + [entry])
+        _write_index(store, [e for e in _indexed(store) if e.file != entry.file] + [entry])
     return entry
 
 
 def prune(store: Path, keep: int | None = None, keep_days: float | None = None,
           now: datetime | None = None) -> list[Entry]:
     """Remove old baselines, per database: beyond the newest ``keep``, and older than
-    ``keep_days``. The newest baseline of each database is always kept."""
+    ``keep_days`` before ``now`` (default: the current time). The newest baseline of each
+    database is always kept."""
     if keep is None and keep_days is None:
         return []
+    now = now or datetime.now(UTC)
     removed: list[Entry] = []
     with _locked(store):
-        current = _read_index(store) or rebuild_index(store)
+        current = _indexed(store)
         by_db: dict[DatabaseKey, list[Entry]] = {}
         for e in current:
             by_db.setdefault(e.key, []).append(e)
@@ -203,8 +211,7 @@ def prune(store: Path, keep: int | None = None, keep_days: float | None = None,
         for group in by_db.values():
             group.sort(key=lambda e: e.taken_at, reverse=True)
             for i, e in enumerate(group):
-                old = now is not None and keep_days is not None and \
-                    e.time < now - timedelta(days=keep_days)
+                old = keep_days is not None and e.time < now - timedelta(days=keep_days)
                 if i > 0 and ((keep is not None and i >= keep) or old):
                     removed.append(e)
                 else:
@@ -230,16 +237,16 @@ def pick(store: Path, current: EvidenceBundle, before: datetime, reason: str) ->
         return Choice(None, "this collection has no database identity, so no baseline can be "
                             "matched to it")
     all_entries = entries(store)
-    same = [e for e in all_entries if e.key.same_database(key)]
+    same = [e for e in all_entries if e.key == key]
     earlier = [e for e in same if e.time < before]
     if not earlier:
-        others = len(all_entries) - len(same)
+        others = f"{len(all_entries) - len(same)} of other databases, never used"
+        if not same:
+            return Choice(None, f"no baseline of this database ({key.describe()}) in {store} "
+                                f"({others})")
         return Choice(None, f"no baseline of this database ({key.describe()}) taken before "
                             f"{before:%Y-%m-%d %H:%M:%S} UTC ({reason}) in {store}: "
-                            f"{len(same)} of it, all later; {others} of other databases, "
-                            "never used" if same else
-                            f"no baseline of this database ({key.describe()}) in {store} "
-                            f"({others} of other databases, never used)")
+                            f"{len(same)} of it, all later; {others}")
     chosen = max(earlier, key=lambda e: e.taken_at)
     counted = (f"{chosen.counted} of {chosen.tables} tables counted exactly"
                if chosen.tables else "no tables")

@@ -297,7 +297,7 @@ def _baseline_for(arg: str | None, store: str | None, bundle: EvidenceBundle,
     if arg != "auto":
         if base is not None:
             key, other = baselines.DatabaseKey.of(bundle), baselines.DatabaseKey.of(base)
-            if key and other and not key.same_database(other):
+            if key and other and key != other:
                 _warn(f"warning: the baseline is of another database ({other.describe()}; "
                       f"this is {key.describe()}): compared as asked")
         return base
@@ -477,7 +477,6 @@ def snapshot(store: str | None, keep: int | None, keep_days: float | None, **kw:
     Example (before a deploy; --count-budget-s defaults to 10 here):
       reportgen snapshot --dsn "$DATABASE_URL" --store /var/lib/reportgen/baselines --keep 30
     """
-    from datetime import UTC, datetime
 
     from reportgen import baselines
 
@@ -488,7 +487,7 @@ def snapshot(store: str | None, keep: int | None, keep_days: float | None, **kw:
         kw["count_budget_s"] = SNAPSHOT_COUNT_BUDGET_S
     bundle = _collect(CollectOptions.pick(kw)).full()
     entry = baselines.add(where, bundle)
-    removed = baselines.prune(where, keep, keep_days, now=datetime.now(UTC))
+    removed = baselines.prune(where, keep, keep_days)
     estimated = entry.tables - entry.counted
     _say(f"baseline {where / entry.file}: {entry.relations} relations, {entry.counted} of "
          f"{entry.tables} tables counted exactly"
@@ -562,14 +561,13 @@ def baselines_show(file: str, store: str | None) -> int:
 @_keep_options
 def baselines_prune(store: str | None, keep: int | None, keep_days: float | None) -> int:
     """Remove old baselines (per database; the newest of each is always kept)."""
-    from datetime import UTC, datetime
 
     from reportgen import baselines as bl
 
     if keep is None and keep_days is None:
         raise click.UsageError("give --keep N and/or --keep-days D")
     where = bl.store_dir(store)
-    removed = bl.prune(where, keep, keep_days, now=datetime.now(UTC))
+    removed = bl.prune(where, keep, keep_days)
     for e in removed:
         click.echo(f"removed {e.file}")
     click.echo(f"{len(removed)} removed, {len(bl.entries(where))} kept")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +75,7 @@ def _snapshot(store: Path, using: str, settings_dict: dict[str, Any]) -> None:
         _setting("REPORTGEN_BASELINE_COUNT_BUDGET_S", 2.0)), connect_timeout_s=5)
     entry = baselines.add(store, bundle)
     baselines.prune(store, keep=_setting("REPORTGEN_BASELINE_KEEP", 30),
-                    keep_days=_setting("REPORTGEN_BASELINE_KEEP_DAYS"),
-                    now=datetime.now(UTC))
+                    keep_days=_setting("REPORTGEN_BASELINE_KEEP_DAYS"))
     print(f"reportgen: baseline before migrate: {store / entry.file} "
           f"({entry.counted} of {entry.tables} tables counted, "
           f"{time.perf_counter() - t0:.2f} s)", file=sys.stderr)
