@@ -15,6 +15,11 @@ from reportgen.quoting import shell_command
 DJANGO_SOURCE = re.compile(r"^Django DATABASES\['(?P<alias>[^']*)'\]$")
 
 
+def django_source(alias: str) -> str:
+    """The Target.source the Django commands and hook record (DJANGO_SOURCE reads it back)."""
+    return f"Django DATABASES['{alias}']"
+
+
 @dataclass(frozen=True)
 class NextCommands:
     django_alias: str | None  # the DATABASES alias when collected through manage.py

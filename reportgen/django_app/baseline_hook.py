@@ -66,13 +66,12 @@ def take_baseline(sender: Any, using: str = "default", plan: Any = None, **kwarg
 def _snapshot(store: Path, using: str, settings_dict: dict[str, Any]) -> None:
     from reportgen import baselines
     from reportgen.collect.run import collect_bundle
-    from reportgen.connection import DsnSource
-    from reportgen.django_app.management.embed import dsn_from_settings
+    from reportgen.django_app.management.embed import django_dsn
 
     t0 = time.perf_counter()
-    source = DsnSource(f"Django DATABASES['{using}']", dsn_from_settings(settings_dict))
-    bundle = collect_bundle(source, exact_counts=True, count_budget_s=float(
-        _setting("REPORTGEN_BASELINE_COUNT_BUDGET_S", 2.0)), connect_timeout_s=5)
+    budget = float(_setting("REPORTGEN_BASELINE_COUNT_BUDGET_S", 2.0))
+    bundle = collect_bundle(django_dsn(using, settings_dict), exact_counts=True,
+                            count_budget_s=budget, connect_timeout_s=5)
     entry = baselines.add(store, bundle)
     baselines.prune(store, keep=_setting("REPORTGEN_BASELINE_KEEP", 30),
                     keep_days=_setting("REPORTGEN_BASELINE_KEEP_DAYS"))

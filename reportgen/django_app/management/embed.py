@@ -19,11 +19,19 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from psycopg.conninfo import make_conninfo
 
+from reportgen.analyze.commands import django_source
 from reportgen.connection import DsnSource
+from reportgen.django_app.baseline_hook import store_setting
 
 #: CLI options the Django commands do not offer: the connection and the settings module come
 #: from the project itself.
 NOT_OFFERED = {"dsn", "dsn_file", "django_settings"}
+
+
+def django_dsn(alias: str, db: dict[str, Any]) -> DsnSource:
+    """The connection of ``DATABASES[alias]`` (``db``) as reportgen's own session opens it,
+    recorded so that reports give next steps in the manage.py form."""
+    return DsnSource(django_source(alias), dsn_from_settings(db))
 
 
 def dsn_from_settings(db: dict[str, Any]) -> str:
@@ -83,10 +91,10 @@ class EmbeddedCommand(BaseCommand):
                     args += [flag, v]
             elif value is not None:
                 args += [flag, str(value)]
-        store = getattr(settings, "REPORTGEN_BASELINE_STORE", None)
+        store = store_setting()  # the store the migrate hook fills
         if store and "--baseline-store" not in args and any(
                 p.name == "baseline_store" for p in self._command().params):
-            args += ["--baseline-store", str(store)]  # the store the migrate hook fills
+            args += ["--baseline-store", store]
         module = os.environ.get("DJANGO_SETTINGS_MODULE") or settings.SETTINGS_MODULE
         if "--project" not in args:
             args += ["--project", str(Path.cwd())]
@@ -99,7 +107,6 @@ class EmbeddedCommand(BaseCommand):
         db = settings.DATABASES.get(alias)
         if db is None:
             raise CommandError(f"no DATABASES entry {alias!r}")
-        source = DsnSource(f"Django DATABASES['{alias}']", dsn_from_settings(db))
-        code = run_embedded(self.argv(o), source, "python manage.py")
+        code = run_embedded(self.argv(o), django_dsn(alias, db), "python manage.py")
         if code:
             sys.exit(code)
