@@ -159,15 +159,24 @@ def dsn_options(f: Any) -> Any:
     return f
 
 
-def render_options(f: Any) -> Any:
-    f = click.option("--timeline", type=click.Path(dir_okay=False),
-                     help="Responder's timeline CSV: time,event,source,approximate.")(f)
+def baseline_options(f: Any) -> Any:
     f = click.option("--baseline", metavar="FILE|auto",
                      help="An earlier evidence bundle to compare with; 'auto': the latest "
                      "baseline of this database in the baseline store taken before the "
                      "incident.")(f)
-    f = click.option("--baseline-store", metavar="DIR", help="Baseline store for --baseline "
-                     "auto (default: $REPORTGEN_BASELINE_STORE).")(f)
+    return click.option("--baseline-store", metavar="DIR", help="Baseline store for "
+                        "--baseline auto (default: $REPORTGEN_BASELINE_STORE).")(f)
+
+
+def store_option(f: Any) -> Any:
+    return click.option("--store", metavar="DIR", help="Baseline store (default: "
+                        "$REPORTGEN_BASELINE_STORE).")(f)
+
+
+def render_options(f: Any) -> Any:
+    f = click.option("--timeline", type=click.Path(dir_okay=False),
+                     help="Responder's timeline CSV: time,event,source,approximate.")(f)
+    f = baseline_options(f)
     f = click.option("--title", default="Incident assessment", show_default=True)(f)
     f = click.option("--incident", help="Incident id or one-line description.")(f)
     f = click.option("--tz", default="UTC", show_default=True,
@@ -465,8 +474,7 @@ def _keep_options(f: Any) -> Any:
 
 @cli.command(epilog=EPILOG_EXIT)
 @dsn_options
-@click.option("--store", metavar="DIR", help="Baseline store (default: "
-              "$REPORTGEN_BASELINE_STORE).")
+@store_option
 @_keep_options
 @quiet_option
 def snapshot(store: str | None, keep: int | None, keep_days: float | None, **kw: Any) -> int:
@@ -511,7 +519,7 @@ def baselines() -> None:
 
 
 @baselines.command("list")
-@click.option("--store", metavar="DIR", help="Default: $REPORTGEN_BASELINE_STORE.")
+@store_option
 @click.option("--json", "as_json", is_flag=True, help="The index as JSON.")
 def baselines_list(store: str | None, as_json: bool) -> int:
     """Every baseline, oldest first: time, database, tables counted, size, file."""
@@ -534,7 +542,7 @@ def baselines_list(store: str | None, as_json: bool) -> int:
 
 @baselines.command("show")
 @click.argument("file")
-@click.option("--store", metavar="DIR", help="Default: $REPORTGEN_BASELINE_STORE.")
+@store_option
 def baselines_show(file: str, store: str | None) -> int:
     """One baseline: its identity, time and what it holds (FILE as `baselines list` prints)."""
     from reportgen import baselines as bl
@@ -557,7 +565,7 @@ def baselines_show(file: str, store: str | None) -> int:
 
 
 @baselines.command("prune")
-@click.option("--store", metavar="DIR", help="Default: $REPORTGEN_BASELINE_STORE.")
+@store_option
 @_keep_options
 def baselines_prune(store: str | None, keep: int | None, keep_days: float | None) -> int:
     """Remove old baselines (per database; the newest of each is always kept)."""
@@ -576,10 +584,7 @@ def baselines_prune(store: str | None, keep: int | None, keep_days: float | None
 
 @cli.command("analyze", epilog=EPILOG_EXIT)
 @click.argument("bundle", type=click.Path(dir_okay=False))
-@click.option("--baseline", metavar="FILE|auto", help="Earlier bundle to compare; 'auto': the "
-              "latest baseline of this database in the store taken before the incident.")
-@click.option("--baseline-store", metavar="DIR", help="Baseline store for --baseline auto "
-              "(default: $REPORTGEN_BASELINE_STORE).")
+@baseline_options
 @click.option("--timeline", type=click.Path(dir_okay=False), help="Responder's timeline CSV.")
 @click.option("--json", "as_json", is_flag=True, help="Print assessment.json to stdout.")
 @click.option("--no-verify", is_flag=True, help="Read a bundle whose digest does not match.")
