@@ -20,8 +20,9 @@ import unicodedata
 _INVISIBLE = ("Cc", "Cf", "Zl", "Zp")
 
 
-def _hidden(c: str) -> bool:
-    return unicodedata.category(c) in _INVISIBLE and c not in "\n\t"
+def hidden(c: str, keep: str = "\n\t") -> bool:
+    """An invisible character (the categories above), unless it is one of ``keep``."""
+    return unicodedata.category(c) in _INVISIBLE and c not in keep
 
 
 class Placeholder(str):
@@ -35,12 +36,12 @@ def shell_word(word: str) -> str:
     """One POSIX shell word that the shell turns back into exactly ``word``."""
     if isinstance(word, Placeholder):
         return str(word)
-    if not any(_hidden(c) for c in word):
+    if not any(hidden(c) for c in word):
         return shlex.quote(word)
     parts: list[str] = []
     run: list[str] = []
     for c in word:
-        if _hidden(c):
+        if hidden(c):
             if run:
                 parts.append(shlex.quote("".join(run)))
                 run = []
@@ -62,10 +63,10 @@ def _quoted(text: str, quote: str) -> str:
     """``text`` between ``quote`` characters, the quote doubled; with PostgreSQL's Unicode
     escape form (``U&"..."`` / ``U&'...'``, backslash doubled) when it holds invisible
     characters, each written as ``\\XXXX`` or ``\\+XXXXXX``."""
-    if not any(_hidden(c) for c in text):
+    if not any(hidden(c) for c in text):
         return quote + text.replace(quote, quote * 2) + quote
-    body = "".join(f"\\{ord(c):04X}" if _hidden(c) and ord(c) <= 0xFFFF
-                   else f"\\+{ord(c):06X}" if _hidden(c)
+    body = "".join(f"\\{ord(c):04X}" if hidden(c) and ord(c) <= 0xFFFF
+                   else f"\\+{ord(c):06X}" if hidden(c)
                    else "\\\\" if c == "\\" else quote * 2 if c == quote else c for c in text)
     return f"U&{quote}{body}{quote}"
 
@@ -89,8 +90,7 @@ def sql_literal(text: str) -> str:
 def sql_comment(text: str) -> str:
     """A one-line SQL comment: every control, invisible or line-breaking character (newline
     included, which would end the comment and turn the rest into SQL) written as ``\\uXXXX``."""
-    safe = "".join(f"\\u{ord(c):04X}" if unicodedata.category(c) in _INVISIBLE else c
-                   for c in text)
+    safe = "".join(f"\\u{ord(c):04X}" if hidden(c, keep="") else c for c in text)
     return "-- " + safe
 
 

@@ -4,7 +4,6 @@ filters that keep hostile identifiers from being interpreted as Markdown or HTML
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from importlib import resources
 from pathlib import Path
@@ -14,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jinja2
 
 from reportgen.errors import InputError
-from reportgen.quoting import fence
+from reportgen.quoting import fence, hidden
 
 
 def builtin_templates() -> Path:
@@ -36,11 +35,9 @@ def visible(text: str) -> str:
     control characters and the Unicode line/paragraph separators (U+2028, U+2029, which
     Python and some viewers treat as line breaks) as [U+XXXX]: an identifier must never
     reorder, hide or break the text around it."""
-    return "".join(f"[U+{ord(c):04X}]" if (unicodedata.category(c) in _INVISIBLE
-                                           and c not in "\n\t") else c for c in text)
+    return "".join(f"[U+{ord(c):04X}]" if hidden(c) else c for c in text)
 
 
-_INVISIBLE = ("Cf", "Cc", "Zl", "Zp")
 _UNDERSCORE_EDGE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
 from functools import cache
 from pathlib import Path
 
@@ -12,7 +11,12 @@ from markdown_it import MarkdownIt
 
 from reportgen.analyze.model import Assessment
 from reportgen.bundle import EvidenceBundle
-from reportgen.render.environment import builtin_templates, make_environment, parse_tz
+from reportgen.render.environment import (
+    builtin_templates,
+    make_environment,
+    parse_tz,
+    visible,
+)
 from reportgen.render.timeline_figure import layout
 from reportgen.render.view import RenderOptions
 
@@ -83,10 +87,3 @@ def render_html(markdown_text: str, bundle: EvidenceBundle, assessment: Assessme
     # browser has the system's fonts, so report.html keeps every character but invisible
     # ones (a bidi override would reorder what the reader sees).
     return visible(page) if standalone else drawable(page)
-
-
-def visible(html_text: str) -> str:
-    """Invisible characters (controls, bidi and zero-width format characters, line and
-    paragraph separators) as [U+XXXX]; everything else as it is."""
-    return "".join(f"[U+{ord(c):04X}]" if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")
-                   and c not in "\n\r\t" else c for c in html_text)
