@@ -348,11 +348,13 @@ LOST_TABLE_FINDINGS = ("data.tables_missing", "data.tables_dropped_since_baselin
                        "data.tables_dropped_logged")
 
 
-def _lost_refs(findings: list[Finding]) -> list[TableName]:
-    """The lost tables the findings name, schema and name apart, each once."""
+def _lost_refs(findings: list[Finding],
+               ids: tuple[str, ...] = LOST_TABLE_FINDINGS) -> list[TableName]:
+    """The tables the findings ``ids`` name (by default: the lost ones), schema and name
+    apart, each once."""
     refs: list[TableName] = []
     for f in findings:
-        if f.id in LOST_TABLE_FINDINGS:
+        if f.id in ids:
             refs += [t for t in f.tables if t not in refs]
     return refs
 
@@ -411,8 +413,7 @@ def _selective_repair(ctx: Context, findings: list[Finding]) -> RecoveryOption |
             cons=["Without a baseline the foreign keys that pointed at these tables are not "
                   "known here: list them from the restored copy first."],
             data_loss_risk="MEDIUM", expected_time="1–3 hours",
-            verification=[NextCommands.of(ctx.bundle).collect("repaired.json", "--exact-counts"),
-                          "reportgen diff restored.json repaired.json"], subjects=names)
+            verification=_repair_verification(ctx), subjects=names)
     lost_keys = {(t.schema_name, t.name) for t in lost}
     dependents = []
     for r in ctx.baseline.inventory.relations if ctx.baseline and ctx.baseline.inventory else []:
@@ -453,8 +454,7 @@ def _selective_repair(ctx: Context, findings: list[Finding]) -> RecoveryOption |
         cons=["Rows written to the lost tables after the restore point are not in the copy.",
               "Needs a short write freeze on the dependent tables while constraints return."],
         data_loss_risk="MEDIUM", expected_time="1–3 hours",
-        verification=[NextCommands.of(ctx.bundle).collect("repaired.json", "--exact-counts"),
-                      "reportgen diff restored.json repaired.json"],
+        verification=_repair_verification(ctx),
         subjects=[t.qualified for t in lost] + dep_names)
 
 
@@ -492,10 +492,8 @@ def _repair_rows_and_columns(ctx: Context, findings: list[Finding]) -> RecoveryO
     before = {(r.schema_name, r.name): r for r in
               (ctx.baseline.inventory.relations if ctx.baseline and ctx.baseline.inventory
                else [])}
-    row_refs: list[TableName] = []
-    for f in findings:
-        if f.id in ROW_LOSS_FINDINGS and f.severity in ("HIGH", "CRITICAL"):
-            row_refs += [t for t in f.tables if t not in row_refs]
+    row_refs = _lost_refs([f for f in findings if f.severity in ("HIGH", "CRITICAL")],
+                          ROW_LOSS_FINDINGS)
     col_refs: list[ColumnName] = []
     for f in findings:
         if f.id in COLUMN_LOSS_FINDINGS:
@@ -509,8 +507,7 @@ def _repair_rows_and_columns(ctx: Context, findings: list[Finding]) -> RecoveryO
         return None
     create = [f"CREATE SCHEMA {sql_ident(STAGING)}"]
     copies: list[str] = []
-    script = ["-- Run against production after the staging tables are filled from the restored "
-              "copy. One transaction: on any error nothing changes.", "BEGIN;"]
+    body: list[str] = []  # the repair script's statements, between BEGIN and COMMIT
     after_commit: list[str] = []
     manual: list[str] = []
     subjects: list[str] = []
@@ -537,7 +534,7 @@ def _repair_rows_and_columns(ctx: Context, findings: list[Finding]) -> RecoveryO
                           "key; compare and insert them by hand")
             continue
         names = ", ".join(sql_ident(c.name) for c in cols)
-        script += [sql_comment(f"{target}: insert the restored rows whose primary key is "
+        body += [sql_comment(f"{target}: insert the restored rows whose primary key is "
                                "absent now (existing rows are left as they are)"),
                    f"INSERT INTO {target} ({names}) OVERRIDING SYSTEM VALUE",
                    f"SELECT {', '.join('r.' + sql_ident(c.name) for c in cols)} "
@@ -572,21 +569,23 @@ def _repair_rows_and_columns(ctx: Context, findings: list[Finding]) -> RecoveryO
             continue
         key_cols = [(k, next(c.type for c in rel.columns if c.name == k)) for k in key]
         staged = stage(rel, "columns", key_cols + [(c.name, col.type) for c, col in typed])
-        script.append(sql_comment(f"{target}: re-add the dropped column(s), filled by "
-                                  "primary key from the restored copy"))
-        for c, col in typed:
-            script.append(f"ALTER TABLE {target} ADD COLUMN {sql_ident(c.name)} {col.type};")
+        body.append(sql_comment(f"{target}: re-add the dropped column(s), filled by "
+                                "primary key from the restored copy"))
+        body += [f"ALTER TABLE {target} ADD COLUMN {sql_ident(c.name)} {col.type};"
+                 for c, col in typed]
         sets = ", ".join(f"{sql_ident(c.name)} = r.{sql_ident(c.name)}" for c, _ in typed)
-        script.append(f"UPDATE {target} AS p SET {sets} FROM {sql_qualified(STAGING, staged)} "
+        body.append(f"UPDATE {target} AS p SET {sets} FROM {sql_qualified(STAGING, staged)} "
                       f"AS r WHERE {_key_match(key)};")
         after_commit += [f"ALTER TABLE {target} ALTER COLUMN {sql_ident(c.name)} SET NOT NULL;"
                          for c, col in typed if col.not_null]
-    script.append("COMMIT;")
+    script = ["-- Run against production after the staging tables are filled from the restored "
+              "copy. One transaction: on any error nothing changes.", "BEGIN;", *body,
+              "COMMIT;"]
     if after_commit:
         script += ["-- NOT NULL as before, once every row has a value (a row written since "
                    "the column was dropped has none: give it one, then run these)",
                    *after_commit]
-    repaired = len(script) > 3
+    repaired = bool(body)
     commands = [_psql('"$PRODUCTION_DSN"', *[w for q in create for w in ("-c", q)]), *copies]
     if repaired:
         commands.append(_psql('"$PRODUCTION_DSN"', "-f", "repair.sql"))
@@ -618,8 +617,7 @@ def _repair_rows_and_columns(ctx: Context, findings: list[Finding]) -> RecoveryO
               "Triggers on these tables fire for the inserted rows; indexes and defaults of "
               "re-added columns come back only from their migration or definition."],
         data_loss_risk="MEDIUM", expected_time="30 minutes – 2 hours",
-        verification=[NextCommands.of(ctx.bundle).collect("repaired.json", "--exact-counts"),
-                      "reportgen diff restored.json repaired.json"],
+        verification=_repair_verification(ctx),
         subjects=subjects)
 
 
@@ -633,6 +631,12 @@ def _last_seen(ctx: Context, lost: list[Relation]) -> str:
                      for t in lost)
     return (f"Last seen in the baseline taken {taken:%Y-%m-%d %H:%M:%S} UTC: {rows}. A copy "
             "from that time or later (before the loss) holds them.")
+
+
+def _repair_verification(ctx: Context) -> list[str]:
+    """After a selective repair: a bundle of the repaired database, compared with the copy."""
+    return [NextCommands.of(ctx.bundle).collect("repaired.json", "--exact-counts"),
+            "reportgen diff restored.json repaired.json"]
 
 
 def _dump_command(tables: list[TableName]) -> str:
