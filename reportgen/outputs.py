@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reportgen.analyze import analyze
-from reportgen.analyze.context import build_context
 from reportgen.analyze.model import Assessment, TimelineEntry
 from reportgen.bundle import EvidenceBundle
 from reportgen.fileio import write_atomic
@@ -23,7 +22,7 @@ from reportgen.render.listing import (
 )
 from reportgen.render.markdown import render_markdown
 from reportgen.render.pdf import render_pdf
-from reportgen.render.view import RenderOptions
+from reportgen.render.view import RenderOptions, View
 
 
 def assessment_json(a: Assessment) -> bytes:
@@ -55,16 +54,17 @@ def render_outputs(bundle: EvidenceBundle, assessment: Assessment, opts: RenderO
         written.append(path)
         p_.info(f"wrote {path}")
 
+    view = View(bundle, assessment)  # the Markdown's, and the listings' applications
     listings: list[tuple[str, bytes]] = []
     if bundle.inventory is not None and formats:
         with p_.stage("listings", "writing the inventory listings"):
-            rows = inventory_rows(bundle, build_context(bundle).app_of)
+            rows = inventory_rows(bundle, view.app_by_relation)
             listings = [(CSV_NAME, inventory_csv(rows)), (JSON_NAME, inventory_json(bundle, rows))]
             for name, data in listings:
                 write_atomic(out / name, data)
                 wrote(out / name)
     with p_.stage("markdown", "rendering Markdown"):
-        text = render_markdown(bundle, assessment, opts, template_dir)
+        text = render_markdown(bundle, assessment, opts, template_dir, view)
         if "md" in formats:
             write_atomic(out / f"{stem}.md", text.encode("utf-8"))
             wrote(out / f"{stem}.md")

@@ -101,6 +101,11 @@ class View:
     def app_of(self, r: Relation) -> str:
         return self._app_of.get(r.qualified, "?")
 
+    @property
+    def app_by_relation(self) -> dict[str, str]:
+        """Each relation's application, by qualified name (as the report attributes it)."""
+        return self._app_of
+
     @staticmethod
     def subjects(f: Finding, limit: int = 8) -> str:
         s = f.subjects[:limit]
