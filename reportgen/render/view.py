@@ -53,6 +53,11 @@ class RenderOptions:
     baseline_note: str | None = None
 
 
+def _rows(r: Relation) -> int | None:
+    """count(*) where the relation was counted, else the estimate (None: never analyzed)."""
+    return r.exact_rows if r.exact_rows is not None else r.row_estimate
+
+
 class View:
     #: Up to this many relations Appendix D lists them all; beyond, the inventory listings
     #: (inventory.csv/.json) carry them and the report's length stays bounded.
@@ -136,7 +141,7 @@ class View:
             app = self.app_of(r)
             if r.kind in ("table", "partitioned table", "materialized view"):
                 prev = rows_by_app.get(app, 0)
-                n = r.exact_rows if r.exact_rows is not None else r.row_estimate
+                n = _rows(r)
                 rows_by_app[app] = None if prev is None or n is None else prev + n
                 if r.exact_rows is None:
                     estimated_apps.add(app)
@@ -161,8 +166,7 @@ class View:
             "Rows are estimates (~: pg_class.reltuples, as of the last ANALYZE); "
             "`--exact-counts` counts them.")
         stored = [r for r in inv.relations if r.kind != "view"]
-        self.largest = sorted(stored, key=lambda r: (-(r.exact_rows if r.exact_rows is not None
-                                                       else r.row_estimate or 0),
+        self.largest = sorted(stored, key=lambda r: (-(_rows(r) or 0),
                                                      -(r.total_bytes or 0), r.qualified))[:15]
         self.locked = [r for r in inv.relations if r.locked_by][:self.summary_rows]
         # Schemas with a hidden relation or no USAGE first, then the largest.
