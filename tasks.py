@@ -7,6 +7,7 @@
     python3 tasks.py lint               ruff + mypy only
     python3 tasks.py samples            regenerate sample_reports/ from the demo
     python3 tasks.py bench [--sizes ..] benchmarks (figures, not assertions)
+    python3 tasks.py truth [--shapes ..] the full incident matrix, scored against ground truth
 """
 
 from __future__ import annotations
@@ -129,8 +130,16 @@ def bench(args: list[str]) -> int:
     return run(PY, ROOT / "benchmarks" / "run.py", *args, check=False)
 
 
+def truth(args: list[str]) -> int:
+    """tests/incidents: every incident shape under every evidence condition (exit 1 on any
+    wrong cell); writes tests/incidents/results.md."""
+    ensure_venv("dev")
+    ensure_system_packages(RUNTIME_PACKAGES)
+    return run(PY, "-m", "tests.incidents", *args, check=False)
+
+
 TASKS = {"demo": demo, "test": test, "lint": lint, "check": check, "samples": samples,
-         "bench": bench}
+         "bench": bench, "truth": truth}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in TASKS:

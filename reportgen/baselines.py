@@ -256,5 +256,18 @@ def pick(store: Path, current: EvidenceBundle, before: datetime, reason: str) ->
                           f"({before:%Y-%m-%d %H:%M:%S} UTC); {counted}")
 
 
+def describe_store(store: Path, current: EvidenceBundle) -> str:
+    """Which baselines of this database the store holds, for a message."""
+    key = DatabaseKey.of(current)
+    same = sorted((e for e in entries(store) if e.key == key), key=lambda e: e.taken_at) \
+        if key is not None else []
+    if not same:
+        return f"the store {store} holds no baseline of this database"
+    if len(same) == 1:
+        return f"the store holds one baseline of it, taken {same[0].time:%Y-%m-%d %H:%M:%S} UTC"
+    return (f"the store holds {len(same)} baselines of it, taken from "
+            f"{same[0].time:%Y-%m-%d %H:%M:%S} to {same[-1].time:%Y-%m-%d %H:%M:%S} UTC")
+
+
 def load(store: Path, entry: Entry) -> EvidenceBundle:
     return load_bundle(store / entry.file)

@@ -135,6 +135,18 @@ class ForeignKey(Model):
     ref_columns: list[str] = Field(description="Referenced columns.")
 
 
+class IndexKey(Model):
+    """An index's key, for the checks that look for a key rather than a name (Django names
+    the indexes and unique constraints of ``db_index``, ``unique`` and foreign keys itself)."""
+
+    name: str = Field(description="Index name.")
+    columns: list[str | None] = Field(description="Key columns in order (None: an "
+                                      "expression).")
+    unique: bool = Field(description="A unique index (also what a UNIQUE constraint is).")
+    primary: bool = Field(default=False, description="The primary key's index.")
+    partial: bool = Field(default=False, description="Has a WHERE predicate.")
+
+
 class LockHolder(Model):
     pid: int = Field(description="Backend holding or awaiting the conflicting lock.")
     mode: str = Field(description="Lock mode, e.g. AccessExclusiveLock.")
@@ -161,6 +173,9 @@ class Relation(Model):
     size_error: str | None = Field(default=None, description="Why total_bytes is missing.")
     index_count: int = Field(description="Number of indexes.")
     indexes: list[str] = Field(default_factory=list, description="Index names.")
+    index_keys: list[IndexKey] | None = Field(
+        default=None, description="Each index's key columns and uniqueness (None: a bundle "
+        "from before they were collected).")
     constraints: list[str] = Field(default_factory=list, description="Constraint names.")
     columns: list[Column] = Field(default_factory=list, description="Columns, in order.")
     foreign_keys: list[ForeignKey] = Field(default_factory=list, description="FKs out.")
@@ -261,6 +276,10 @@ class DjangoRecords(Model):
     readable: bool = Field(default=True, description="The collecting role could read it.")
     error: str | None = Field(default=None, description="Why records could not be read.")
     records: list[MigrationRecord] = Field(default_factory=list, description="All rows.")
+    rewritten: bool | None = Field(
+        default=None, description="The table was rewritten since it was created (its "
+        "relfilenode differs from its oid: TRUNCATE, VACUUM FULL, CLUSTER), so rows may have "
+        "left it without a counted delete. None: not known.")
     ignored: list[str] = Field(
         default_factory=list, description="Relations named django_migrations that are not "
         "tables (views, foreign tables): reported, never read.")
@@ -297,6 +316,10 @@ class FieldSpec(Model):
     target: str | None = Field(default=None, description="Related model 'app.Model' for FK/M2M.")
     through: str | None = Field(default=None, description="M2M with an explicit through model: "
                                 "no join table of its own.")
+    constraint: bool = Field(default=True, description="FK: db_constraint (a database "
+                             "foreign key is created).")
+    unique: bool = Field(default=False, description="unique=True (or a OneToOneField).")
+    indexed: bool = Field(default=False, description="db_index (a ForeignKey's default).")
     modelled: bool = Field(default=True, description="False: a field class the reader cannot "
                            "model exactly (a custom class seen by the static scan); its "
                            "columns are unverifiable, never missing.")
@@ -313,12 +336,28 @@ class OperationSpec(Model):
                              "state_operations entry: changes the models, not the database.")
 
 
-class SchemaObject(Model):
-    """A schema object a migration creates or removes, named as PostgreSQL stores it."""
+SchemaKind = Literal["table", "column", "index", "constraint", "foreign_key", "unique",
+                     "indexed"]
 
-    kind: Literal["table", "column", "index", "constraint"] = Field(description="What it is.")
+
+class SchemaObject(Model):
+    """A schema object a migration creates or removes, named as PostgreSQL stores it. Indexes
+    and constraints the migration names are matched by name; the keys Django names itself
+    (a foreign key, ``unique``, ``db_index``) by their columns."""
+
+    kind: SchemaKind = Field(description="What it is: table, column, a named index or "
+                             "constraint, or a foreign_key / unique / indexed key.")
     table: str = Field(description="The table (the object itself, for kind table).")
     name: str | None = Field(default=None, description="Column, index or constraint name.")
+    columns: list[str] | None = Field(default=None, description="foreign_key, unique, "
+                                      "indexed: the key's columns.")
+    ref_table: str | None = Field(default=None, description="foreign_key: the table it "
+                                  "references (shown, not compared: a later rename of that "
+                                  "table keeps the key).")
+    state_only: bool = Field(default=False, description="Changed in the framework's models "
+                             "by a state-only operation (SeparateDatabaseAndState): what the "
+                             "database did is not known, so it is not checked; it still "
+                             "stands for the object's latest change.")
 
 
 class MigrationFile(Model):
@@ -329,6 +368,9 @@ class MigrationFile(Model):
     replaces: list[tuple[str, str]] = Field(default_factory=list, description="Squashed.")
     run_before: list[tuple[str, str]] = Field(default_factory=list, description="run_before.")
     initial: bool | None = Field(default=None, description="Migration.initial.")
+    atomic: bool = Field(default=True, description="Migration.atomic: on PostgreSQL an atomic "
+                         "migration's operations and its record commit together, so any of "
+                         "its effects present means all of it ran, RunPython included.")
     operations: list[OperationSpec] = Field(description="Operations, in order.")
     creates: list[SchemaObject] | None = Field(
         default=None, description="What this migration creates, from the framework's own "
@@ -338,6 +380,10 @@ class MigrationFile(Model):
         default=None, description="What this migration removes, from the same states.")
     state_error: str | None = Field(
         default=None, description="Why the framework could not give this migration's states.")
+    unresolved: list[tuple[str, str]] | None = Field(
+        default=None, description="Relations (model.field, target) whose target model is in "
+        "no migration state after this migration (Django mode): migrate stops on them. None: "
+        "not computed (static scan).")
 
 
 class DestructiveScript(Model):
@@ -358,6 +404,10 @@ class Codebase(Model):
         "NodeNotFoundError): each also blocks `migrate`.")
     installed_apps: list[str] = Field(
         default_factory=list, description="App labels Django knows (Django mode only).")
+    plan: list[tuple[str, str]] = Field(
+        default_factory=list, description="The order `migrate` applies the migrations in "
+        "(Django mode: the executor's full plan); the analyzer follows it where dependencies "
+        "leave the order open.")
 
 
 # --- server log ----------------------------------------------------------------------------
@@ -397,6 +447,9 @@ class LogEvent(Model):
     tables: list[TableName] = Field(
         default_factory=list, description="Tables the statement drops, truncates, alters or "
         "deletes from, read with PostgreSQL's own parser (pglast).")
+    schemas: list[str] = Field(
+        default_factory=list, description="CATALOG QUERY (a SELECT listing tables from "
+        "information_schema or pg_catalog): the schema names it filters on.")
     user: str | None = Field(default=None, description="Role, from the log line's prefix or "
                              "its csv/json field (never from the statement's text).")
     database: str | None = Field(default=None, description="Database, from the same fields.")
@@ -405,12 +458,31 @@ class LogEvent(Model):
     source: str = Field(description="file:line it came from.")
 
 
+class RoleVisibility(Model):
+    """What a role the log shows listing tables could see: per schema, the relations
+    information_schema shows it (those it owns or holds a privilege on) beside pg_class."""
+
+    role: str = Field(description="The role, as the log names it.")
+    schema_name: str = Field(description="Schema.")
+    visible: int = Field(description="Relations information_schema shows this role.")
+    pg_class: int = Field(description="Relations pg_class holds in the schema.")
+
+
 class ServerLog(Model):
     files: list[str] = Field(description="Log files read, with their detected format.")
     lines_read: int = Field(description="Lines read in all.")
     unparsed: int = Field(default=0, description="Statement lines whose time was unreadable.")
     events: list[LogEvent] = Field(description="DDL and destructive statements, in time order.")
+    write_databases: list[str] | None = Field(
+        default=None, description="Databases whose writes (INSERT, COPY, DELETE) the log "
+        "records (log_statement 'mod' or 'all'); '' for lines that name no database. Where a "
+        "database's writes are not logged, a write missing from the log proves nothing. "
+        "None: a bundle from before this was recorded.")
     notes: list[str] = Field(default_factory=list, description="Caveats (format, zone...).")
+    role_visibility: list[RoleVisibility] = Field(
+        default_factory=list, description="For the roles whose catalog queries the log shows "
+        "in this database: what information_schema shows each of them, per schema (read in "
+        "the same snapshot).")
 
 
 # --- the bundle ----------------------------------------------------------------------------

@@ -173,9 +173,16 @@ def store_option(f: Any) -> Any:
                         "$REPORTGEN_BASELINE_STORE).")(f)
 
 
+INCIDENT_START_HELP = ("When the incident began (ISO 8601 with an offset, e.g. "
+                       "2026-02-01T14:30:00+00:00): what baselines, counters and the restore "
+                       "point are judged against (default: the timeline's first event, else "
+                       "the server log's first destructive statement).")
+
+
 def render_options(f: Any) -> Any:
     f = click.option("--timeline", type=click.Path(dir_okay=False),
                      help="Responder's timeline CSV: time,event,source,approximate.")(f)
+    f = click.option("--incident-start", metavar="TIME", help=INCIDENT_START_HELP)(f)
     f = baseline_options(f)
     f = click.option("--title", default="Incident assessment", show_default=True)(f)
     f = click.option("--incident", help="Incident id or one-line description.")(f)
@@ -284,14 +291,19 @@ def _opts(title: str, incident: str | None, tz: str, contacts: tuple[str, ...],
                          commands_used=commands)
 
 
-def _inputs(baseline: str | None, timeline: str | None, verify: bool = True
+def _inputs(baseline: str | None, timeline: str | None, verify: bool = True,
+            incident_start: str | None = None
             ) -> tuple[EvidenceBundle | None, list[TimelineEntry]]:
+    """The baseline (unless auto: chosen once the bundle is known) and the responder's
+    timeline, with --incident-start as its own entry."""
     from reportgen.bundle import load_bundle
-    from reportgen.timeline_file import load_timeline
+    from reportgen.timeline_file import load_timeline, start_entry
 
     base = load_bundle(baseline, verify_digest=verify) if baseline and baseline != "auto" \
         else None
     events = load_timeline(timeline) if timeline else []
+    if incident_start is not None:
+        events.append(start_entry(incident_start))
     return base, events
 
 
@@ -299,9 +311,12 @@ def _baseline_for(arg: str | None, store: str | None, bundle: EvidenceBundle,
                   base: EvidenceBundle | None, events: list[TimelineEntry],
                   opts: RenderOptions) -> EvidenceBundle | None:
     """``--baseline auto``: the latest baseline of this database in the store taken before
-    the incident's first timeline event (else before this collection); said on stderr and in
-    the report. An explicit baseline of another database is used as asked, with a warning."""
+    the incident began (--incident-start, else the timeline's first event, else the server
+    log's first destructive statement); said on stderr and in the report. Without the
+    incident's start it does not guess between baselines that may be from either side of
+    it. An explicit baseline of another database is used as asked, with a warning."""
     from reportgen import baselines
+    from reportgen.analyze.context import incident_start, this_database
 
     if arg != "auto":
         if base is not None:
@@ -310,14 +325,15 @@ def _baseline_for(arg: str | None, store: str | None, bundle: EvidenceBundle,
                 _warn(f"warning: the baseline is of another database ({other.describe()}; "
                       f"this is {key.describe()}): compared as asked")
         return base
-    responder = [e for e in events if e.source.startswith("timeline file")]
-    if responder:
-        first = min(responder, key=lambda e: e.time)
-        before, reason = first.time, f"the first timeline event, '{first.event[:80]}'"
-    else:
-        before, reason = bundle.collection.started_at, "this collection"
     where = baselines.store_dir(store)
-    choice = baselines.pick(where, bundle, before, reason)
+    start = incident_start(this_database(bundle)[0], events)
+    if start is None:
+        _warn("warning: --baseline auto: when the incident began is not known, so a "
+              "baseline from before it cannot be told from one taken after "
+              f"({baselines.describe_store(where, bundle)}); give --incident-start, "
+              "--timeline or --server-log; assessing without a baseline")
+        return None
+    choice = baselines.pick(where, bundle, start.time, start.source)
     if choice.entry is None:
         _warn(f"warning: --baseline auto: {choice.why}; assessing without a baseline")
         return None
@@ -586,12 +602,13 @@ def baselines_prune(store: str | None, keep: int | None, keep_days: float | None
 @click.argument("bundle", type=click.Path(dir_okay=False))
 @baseline_options
 @click.option("--timeline", type=click.Path(dir_okay=False), help="Responder's timeline CSV.")
+@click.option("--incident-start", metavar="TIME", help=INCIDENT_START_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print assessment.json to stdout.")
 @click.option("--no-verify", is_flag=True, help="Read a bundle whose digest does not match.")
 @fail_on_option
 def analyze_cmd(bundle: str, baseline: str | None, baseline_store: str | None,
-                timeline: str | None, as_json: bool, no_verify: bool,
-                fail_on: str | None) -> int:
+                timeline: str | None, incident_start: str | None, as_json: bool,
+                no_verify: bool, fail_on: str | None) -> int:
     """Analyze a bundle: risks, findings and the data-loss verdict.
 
     \b
@@ -603,7 +620,7 @@ def analyze_cmd(bundle: str, baseline: str | None, baseline_store: str | None,
     from reportgen.render.view import RenderOptions
 
     b = load_bundle(bundle, verify_digest=not no_verify)
-    base, events = _inputs(baseline, timeline, not no_verify)
+    base, events = _inputs(baseline, timeline, not no_verify, incident_start)
     base = _baseline_for(baseline, baseline_store, b, base, events, RenderOptions())
     a = analyze(b, base, events)
     if as_json:
@@ -630,7 +647,8 @@ def analyze_cmd(bundle: str, baseline: str | None, baseline_store: str | None,
 @click.option("--no-verify", is_flag=True, help="Read a bundle whose digest does not match.")
 @output_options
 @quiet_option
-def render(bundle: str, timeline: str | None, baseline: str | None,
+def render(bundle: str, timeline: str | None, incident_start: str | None,
+           baseline: str | None,
            baseline_store: str | None, title: str, incident: str | None, tz: str,
            contacts: tuple[str, ...], template_dir: str | None,
            fmt: str, out: str, no_verify: bool, pdf_variant: str | None, redact: bool,
@@ -648,7 +666,7 @@ def render(bundle: str, timeline: str | None, baseline: str | None,
     formats = _formats(fmt)
     opts = _opts(title, incident, tz, contacts, [_command_line()])
     b = load_bundle(bundle, verify_digest=not no_verify)
-    base, events = _inputs(baseline, timeline, not no_verify)
+    base, events = _inputs(baseline, timeline, not no_verify, incident_start)
     base = _baseline_for(baseline, baseline_store, b, base, events, opts)
     i = _redacted(Inputs(b, opts, base, events, _path(timeline)), redact, redaction_map,
                   [Path(out)])
@@ -677,7 +695,8 @@ def render(bundle: str, timeline: str | None, baseline: str | None,
 @output_options
 @fail_on_option
 @quiet_option
-def assess(timeline: str | None, baseline: str | None, baseline_store: str | None, title: str,
+def assess(timeline: str | None, incident_start: str | None, baseline: str | None,
+           baseline_store: str | None, title: str,
            incident: str | None,
            tz: str, contacts: tuple[str, ...], template_dir: str | None, out: str, fmt: str,
            strict: bool, archive_root: str | None, slug: str | None, pdf_variant: str | None,
@@ -696,7 +715,7 @@ def assess(timeline: str | None, baseline: str | None, baseline_store: str | Non
 
     formats = _formats(fmt)
     opts = _opts(title, incident, tz, contacts, [_command_line()])
-    base, events = _inputs(baseline, timeline)
+    base, events = _inputs(baseline, timeline, incident_start=incident_start)
     collected = _collect(CollectOptions.pick(kw)).full()
     base = _baseline_for(baseline, baseline_store, collected, base, events, opts)
     i = _redacted(Inputs(collected, opts, base, events, _path(timeline)), redact,
@@ -797,7 +816,8 @@ def diff(before: str, after: str, as_json: bool) -> int:
               help="Sign the manifest with this ssh private key (ssh-keygen -Y sign); "
               "verify --allowed-signers then proves who archived it.")
 @output_options
-def archive_cmd(bundle: str, timeline: str | None, baseline: str | None,
+def archive_cmd(bundle: str, timeline: str | None, incident_start: str | None,
+                baseline: str | None,
                 baseline_store: str | None, title: str, incident: str | None, tz: str,
                 contacts: tuple[str, ...],
                 template_dir: str | None, root: str, slug: str | None, sign_key: str | None,
@@ -815,7 +835,7 @@ def archive_cmd(bundle: str, timeline: str | None, baseline: str | None,
 
     opts = _opts(title, incident, tz, contacts, [_command_line()])
     b = load_bundle(bundle)
-    base, events = _inputs(baseline, timeline)
+    base, events = _inputs(baseline, timeline, incident_start=incident_start)
     base = _baseline_for(baseline, baseline_store, b, base, events, opts)
     i = _redacted(Inputs(b, opts, base, events, _path(timeline)), redact, redaction_map,
                   [Path(root)])

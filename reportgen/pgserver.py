@@ -199,6 +199,14 @@ class LocalServer:
         if self._owned_workdir and self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
+    def restart(self, mode: str = "fast") -> None:
+        """Stop and start again on the same port and data: ``mode`` "immediate" is a crash
+        (the server recovers from WAL and its activity counters start from zero)."""
+        bindir = self.binaries.bindir
+        self._run(str(bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop")
+        self._run(str(bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.logfile),
+                  "-w", "-t", "60", "start")
+
     def psql(self, sql: str, dbname: str = "postgres") -> str:
         """Run SQL as the superuser through psql (used to plant scenarios)."""
         env = {**os.environ, "PGPASSWORD": self.password}

@@ -23,6 +23,24 @@ FALSE = {"no", "n", "false", "0", ""}
 MAX_BYTES = 5 * 1024 * 1024
 
 
+#: The source of the entry --incident-start makes (context.incident_start reads it back).
+INCIDENT_START_SOURCE = "timeline file (--incident-start)"
+
+
+def start_entry(text: str) -> TimelineEntry:
+    """``--incident-start TIME``: the responder's word for when the incident began."""
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"--incident-start {text!r} is not ISO 8601 "
+                         "(e.g. 2026-02-01T14:30:00+00:00)") from None
+    if when.tzinfo is None:
+        raise InputError(f"--incident-start {text!r} has no UTC offset; add one "
+                         "(+00:00, +06:00, Z)")
+    return TimelineEntry(time=when.astimezone(UTC), event="the incident began (as given)",
+                         source=INCIDENT_START_SOURCE)
+
+
 def load_timeline(path: str | Path) -> list[TimelineEntry]:
     p = Path(path)
     try:

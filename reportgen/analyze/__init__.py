@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from reportgen import __version__
 from reportgen.analyze.context import Context, build_context
 from reportgen.analyze.diff import BundleDiff, diff_bundles
@@ -25,9 +27,12 @@ __all__ = ["Assessment", "analyze"]
 
 
 def analyze(bundle: EvidenceBundle, baseline: EvidenceBundle | None = None,
-            timeline: list[TimelineEntry] | None = None) -> Assessment:
-    """Findings, risks, verdicts, timeline, hypotheses, recovery options and the plan."""
-    ctx = build_context(bundle, baseline)
+            timeline: list[TimelineEntry] | None = None,
+            incident_start: datetime | None = None) -> Assessment:
+    """Findings, risks, verdicts, timeline, hypotheses, recovery options and the plan.
+    ``incident_start``: when the responder says the incident began (else it is read from
+    the timeline and the server log)."""
+    ctx = build_context(bundle, baseline, timeline, incident_start)
     findings: list[Finding] = []
     for rule in RULES:
         findings.extend(rule(ctx))
@@ -43,7 +48,7 @@ def analyze(bundle: EvidenceBundle, baseline: EvidenceBundle | None = None,
         levels = [f.severity for f in findings if f.dimension == dim]
         risks[dim] = max(levels, key=level_rank) if levels else "LOW"
     data_loss, basis, why = _data_loss(ctx, findings, diff)
-    events = build_timeline(bundle, timeline or [])
+    events = build_timeline(bundle, timeline or [], ctx.log_events)
     options = build_recovery(ctx, findings, events)
     return Assessment(
         tool_version=__version__, bundle_digest=bundle.digest,
@@ -61,69 +66,71 @@ def analyze(bundle: EvidenceBundle, baseline: EvidenceBundle | None = None,
 
 def _data_loss(ctx: Context, findings: list[Finding],
                diff: BundleDiff | None) -> tuple[DataLoss, str, str]:
-    ids = {f.id for f in findings}
+    ids = {f.id: f for f in findings}
     if ctx.bundle.inventory is None:
         return "unknown", "structure", "The inventory could not be collected."
     if "data.tables_dropped_logged" in ids:
-        f = next(f for f in findings if f.id == "data.tables_dropped_logged")
+        f = ids["data.tables_dropped_logged"]
         return ("confirmed", "server_log",
                 f"The server log shows DROP TABLE for {', '.join(f.subjects)}, and pg_class "
                 "no longer has them.")
     if diff is not None and ctx.baseline is not None:
         taken = ctx.baseline.collection.started_at
         since = f"Compared with the baseline taken {taken:%Y-%m-%d %H:%M:%S} UTC: "
+        churn = ("; rows fell only in tables that remove rows by design (" + ", ".join(
+            f"{r.table} {r.delta:+d}" for r in diff.churn_drops) + "), not counted as loss"
+                 if diff.churn_drops else "")
         if diff.lost_tables or diff.lost_columns or diff.lost_rows:
             return "confirmed", "baseline", since + diff.loss_summary()
-        if diff.row_drops:
+        if any(r.churn is None for r in diff.row_drops):
+            n = sum(1 for r in diff.row_drops if r.churn is None)
             return ("suspected", "baseline",
-                    f"{since}row estimates fell in {len(diff.row_drops)} table(s); estimates "
-                    "are not counts.")
+                    f"{since}row estimates fell in {n} table(s); estimates are not counts.")
         if diff.row_evidence_complete:
             return ("none_detected", "baseline",
-                    f"{since}no table, column or row count is lower (every table counted "
-                    "exactly on both sides).")
+                    f"{since}no table or column is missing and no row count is lower (every "
+                    f"table counted exactly on both sides){churn}.")
         return ("unknown", "baseline",
                 f"{since}no table or column is missing, but row counts could not be compared "
-                "for every table (" + diff.row_gap_summary() + ").")
-    if "data.tables_missing" in ids or "data.columns_missing" in ids:
+                "for every table (" + diff.row_gap_summary() + f"){churn}.")
+    missing = ids.get("data.tables_missing")
+    if missing is not None and ctx.rec is not None and all(
+            t in ctx.rec.existed for t in missing.subjects) and "data.columns_missing" not in ids:
+        return ("confirmed", "structure",
+                f"{', '.join(missing.subjects)} existed (a migration that ran created a foreign "
+                "key to each) and pg_class no longer has them: tables and their rows are "
+                "gone.")
+    if missing is not None or "data.columns_missing" in ids:
         return ("suspected", "structure",
-                "Tables or columns created by recorded migrations are missing; without a "
-                "baseline their rows cannot be counted.")
+                "Tables or columns created by migrations that ran are missing; whether they "
+                "held rows (or were ever created: a migration recorded with --fake looks the "
+                "same) needs a baseline.")
     if "data.destructive_events_logged" in ids:
         return ("suspected", "server_log",
                 "The server log shows destructive statements; without a baseline the rows "
                 "they removed cannot be counted.")
-    emptied = next((f for f in findings if f.id == "data.tables_emptied"), None)
+    emptied = ids.get("data.tables_emptied")
     if emptied is not None and emptied.severity == "HIGH":
         return ("confirmed", "statistics",
-                f"The statistics show rows written to {', '.join(emptied.subjects)}, and "
-                "count(*) in the same read-only snapshot finds none: those rows are gone.")
-    if "data.destructive_statements" in ids or "data.tables_emptied" in ids:
+                f"The statistics show rows written to {', '.join(emptied.subjects)} and none "
+                "deleted, and count(*) in the same read-only snapshot finds none: they were "
+                "truncated.")
+    if "data.destructive_statements" in ids or emptied is not None:
         return ("suspected", "statistics",
                 "The server's statistics point to removed rows (see the data findings); "
-                "without a baseline they cannot be counted.")
+                "without a baseline they cannot be counted, nor told from a table's own "
+                "cleanup.")
     return ("unknown", "structure",
-            "Tables intact as far as the evidence shows; row-level loss is not excluded: "
-            "there is no baseline to compare rows with.")
+            "No table or column that migrations created is missing as far as the evidence "
+            "shows; row-level loss is not excluded: there is no baseline to compare rows "
+            "with.")
 
 
 def _status(ctx: Context, findings: list[Finding], data_loss: str) -> str:
     ids = {f.id for f in findings}
-    parts = []
-    if ctx.bundle.inventory is None:
-        parts.append("INVENTORY UNAVAILABLE")
-    elif "data.tables_missing" in ids:
-        parts.append("TABLES MISSING")
-    elif ctx.rec is not None:
-        unchecked = {st.app for st in ctx.rec.statuses if st.state == "recorded_not_in_scan"}
-        # Apps whose migration files were not read are never called intact.
-        parts.append(f"TABLES INTACT ({len(unchecked)} APP(S) NOT CHECKED)" if unchecked
-                     else "TABLES INTACT")
-    elif ctx.bundle.migrations is not None and ctx.bundle.migrations.django.table_present:
-        parts.append(f"{len(ctx.bundle.inventory.relations)} RELATIONS PRESENT "
-                     "(NO EXPECTED STATE: PASS --project)")
-    else:  # no migration tracker Django reads: --project would not help
-        parts.append(f"{len(ctx.bundle.inventory.relations)} RELATIONS PRESENT")
+    parts = [_tables_part(ctx, ids)]
+    if "data.columns_missing" in ids or "data.columns_dropped_since_baseline" in ids:
+        parts.append("COLUMNS MISSING")
     if "schema.recorded_but_missing" in ids and "data.tables_missing" not in ids:
         parts.append("SCHEMA DRIFT")
     if "migration.records_missing" in ids:
@@ -136,6 +143,51 @@ def _status(ctx: Context, findings: list[Finding], data_loss: str) -> str:
     if not ctx.bundle.complete:
         parts.append("EVIDENCE INCOMPLETE")
     return " — ".join(parts)
+
+
+LOST_TABLES = ("data.tables_missing", "data.tables_dropped_since_baseline",
+               "data.tables_dropped_logged")
+
+
+def _tables_part(ctx: Context, ids: set[str]) -> str:
+    """The headline's first part: whether tables are missing, intact, or not determined and
+    why. Never INTACT over apps, schemas or migrations that were not (or could not be)
+    checked."""
+    b = ctx.bundle
+    if b.inventory is None:
+        return "INVENTORY UNAVAILABLE"
+    if ids & set(LOST_TABLES):
+        return "TABLES MISSING"
+    n = len(b.inventory.relations)
+    dj = b.migrations.django if b.migrations else None
+    if ctx.rec is None:
+        if dj is not None and dj.table_present and not dj.readable:
+            return f"{n} RELATIONS PRESENT (MIGRATION RECORDS NOT READABLE)"
+        if dj is not None and dj.table_present and b.codebase is None:
+            return f"{n} RELATIONS PRESENT (NO EXPECTED STATE: PASS --project)"
+        return f"{n} RELATIONS PRESENT"
+    why = not_determined(ctx)
+    return f"TABLES NOT DETERMINED ({why})" if why else "TABLES INTACT"
+
+
+def not_determined(ctx: Context) -> str | None:
+    """Why the tables cannot be called intact, or None when every expected table was
+    checked and is there."""
+    rec = ctx.rec
+    assert rec is not None
+    if not rec.order:
+        return "NO MIGRATION FILES FOUND UNDER --project"
+    unchecked = {st.app for st in rec.statuses if st.state == "recorded_not_in_scan"}
+    if unchecked:
+        return f"{len(unchecked)} APP(S) NOT CHECKED"
+    unsure = [st for st in rec.statuses if st.state == "pending_or_lost"
+              and st.app not in ctx.tenant_apps]
+    if unsure:
+        return f"{len(unsure)} MIGRATION(S) PENDING OR LOST"
+    if ctx.tenant_apps:
+        return (f"{len(ctx.tenant_apps)} TENANT APP(S) NOT CHECKED: django_migrations IN "
+                f"{len(ctx.tracker_schemas)} SCHEMAS")
+    return None
 
 
 def _apps(ctx: Context) -> list[AppSummary]:

@@ -33,6 +33,10 @@ class NextCommands:
     def django(self) -> bool:
         return self.django_alias is not None
 
+    def manage(self, command: str, *args: str) -> str:
+        """A manage.py command against the database the evidence came from."""
+        return self._manage(command, *args)
+
     def _manage(self, command: str, *args: str) -> str:
         db = ["--database", self.django_alias] if self.django_alias not in (None, "default") \
             else []

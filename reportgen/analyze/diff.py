@@ -7,7 +7,14 @@ from dataclasses import dataclass, field
 from reportgen.analyze.model import Changes, Finding, RowDelta
 from reportgen.bundle import ColumnName, EvidenceBundle, Relation, TableName
 
-STORED = ("table", "partitioned table", "materialized view")
+#: Relations whose rows are data: a view's rows are its query's, a materialized view's are
+#: derived (REFRESH rebuilds them), a foreign table's live elsewhere.
+STORED = ("table", "partitioned table")
+DERIVED = ("view", "materialized view", "foreign table")
+#: A table "churns by design" when, before the incident (the baseline's own counters), it
+#: had deleted at least this share of the rows inserted into it: sessions expire, queues
+#: drain. Rows such a table loses are listed, never called loss or restored by default.
+CHURN_SHARE = 0.25
 
 
 @dataclass
@@ -17,10 +24,15 @@ class RowChange:
     after: int
     basis: str  # "exact" (count(*) on both sides) or "estimate" (pg_class.reltuples)
     ref: TableName | None = None  # the table, schema and name apart
+    churn: str | None = None  # why the table removes rows by design (None: it does not)
 
     @property
     def delta(self) -> int:
         return self.after - self.before
+
+    @property
+    def share(self) -> float:
+        return (self.before - self.after) / self.before if self.before else 0.0
 
 
 @dataclass
@@ -38,13 +50,20 @@ class BundleDiff:
     added_fks: list[str] = field(default_factory=list)
     lost_indexes: list[str] = field(default_factory=list)
     added_indexes: list[str] = field(default_factory=list)
+    lost_views: list[tuple[str, str]] = field(default_factory=list)  # (qualified, kind)
+    added_views: list[tuple[str, str]] = field(default_factory=list)
     lost_records: list[str] = field(default_factory=list)
     added_records: list[str] = field(default_factory=list)
     uncounted: list[str] = field(default_factory=list)  # tables without comparable counts
 
     @property
     def exact_drops(self) -> list[RowChange]:
-        return [r for r in self.row_drops if r.basis == "exact"]
+        """Rows gone, counted on both sides, from tables that do not churn by design."""
+        return [r for r in self.row_drops if r.basis == "exact" and r.churn is None]
+
+    @property
+    def churn_drops(self) -> list[RowChange]:
+        return [r for r in self.row_drops if r.churn is not None]
 
     @property
     def lost_rows(self) -> bool:
@@ -73,12 +92,13 @@ class BundleDiff:
     def as_model(self) -> Changes:
         def rows(rs: list[RowChange]) -> list[RowDelta]:
             return [RowDelta(table=r.table, before=r.before, after=r.after,
-                             basis=r.basis) for r in rs]
+                             basis=r.basis, churn=r.churn) for r in rs]
         return Changes(tables_dropped=self.lost_tables, tables_added=self.added_tables,
                        columns_dropped=self.lost_columns, columns_added=self.added_columns,
                        rows_fell=rows(self.row_drops), rows_grew=rows(self.row_gains),
                        records_removed=self.lost_records, records_added=self.added_records,
                        foreign_keys_dropped=self.lost_fks, indexes_dropped=self.lost_indexes,
+                       views_dropped=[v for v, _ in self.lost_views],
                        exact_compared=self.exact_compared, not_counted=len(self.uncounted))
 
     def lines(self) -> list[str]:
@@ -91,6 +111,8 @@ class BundleDiff:
                 + [f"+ foreign key {k}" for k in self.added_fks]
                 + [f"- index {i}" for i in self.lost_indexes]
                 + [f"+ index {i}" for i in self.added_indexes]
+                + [f"- {kind} {v}" for v, kind in self.lost_views]
+                + [f"+ {kind} {v}" for v, kind in self.added_views]
                 + [f"~ rows {r.table}: {r.before} -> {r.after} ({r.delta:+d}, {r.basis})"
                    for r in self.row_drops + self.row_gains]
                 + [f"- migration record {r}" for r in self.lost_records]
@@ -115,18 +137,37 @@ class BundleDiff:
                 explanation="Their values are lost unless restored.",
                 recommendation="Restore the values from a point-in-time copy."))
         if self.exact_drops:
+            most = max(r.share for r in self.exact_drops)
             out.append(Finding(
-                id="data.rows_lost_since_baseline", severity="CRITICAL", dimension="data",
+                id="data.rows_lost_since_baseline",
+                severity="CRITICAL" if most >= 0.5 else "HIGH", dimension="data",
                 title=f"Rows gone since the baseline in {len(self.exact_drops)} table(s)",
                 subjects=[r.table for r in self.exact_drops],
                 tables=[r.ref for r in self.exact_drops if r.ref is not None],
-                evidence=[f"{r.table}: {r.before} → {r.after} rows ({r.delta:+d}), count(*) "
-                          "in both bundles" for r in self.exact_drops],
+                evidence=[f"{r.table}: {r.before} → {r.after} rows ({r.delta:+d}, "
+                          f"{r.share:.0%} of the table), count(*) in both bundles"
+                          for r in self.exact_drops],
                 explanation="Exact counts on both sides: these rows were deleted or truncated "
-                            "after the baseline was collected.",
+                            "after the baseline was collected, from tables that do not delete "
+                            "rows in their ordinary course.",
                 recommendation="Restore them from the baseline's point in time (selective "
                                "repair of these tables)."))
-        estimated = [r for r in self.row_drops if r.basis == "estimate"]
+        if self.churn_drops:
+            out.append(Finding(
+                id="data.rows_removed_by_design", severity="LOW", dimension="data",
+                title=f"Rows removed since the baseline from {len(self.churn_drops)} table(s) "
+                      "that remove rows by design",
+                subjects=[r.table for r in self.churn_drops],
+                tables=[r.ref for r in self.churn_drops if r.ref is not None],
+                evidence=[f"{r.table}: {r.before} → {r.after} rows ({r.delta:+d}); {r.churn}"
+                          for r in self.churn_drops],
+                explanation="These tables deleted rows before the incident too (expired "
+                            "sessions, a drained queue): rows leaving them is their ordinary "
+                            "course, not counted as loss and not restored by default.",
+                recommendation="If the incident removed them rather than their own cleanup, "
+                               "restore them by choice: when the row repair runs, it lists "
+                               "them as optional."))
+        estimated = [r for r in self.row_drops if r.basis == "estimate" and r.churn is None]
         if estimated:
             out.append(Finding(
                 id="data.row_estimates_dropped", severity="HIGH", dimension="data",
@@ -138,6 +179,21 @@ class BundleDiff:
                             "or truncated rows.",
                 recommendation="Count exactly on both sides (--exact-counts) before "
                                "concluding."))
+        if self.lost_views:
+            out.append(Finding(
+                id="schema.views_dropped_since_baseline", severity="MEDIUM", dimension="schema",
+                title=f"{len(self.lost_views)} view(s) or materialized view(s) present in the "
+                      "baseline are gone",
+                subjects=[v for v, _ in self.lost_views],
+                evidence=[f"baseline has {kind} {v}; current pg_class does not"
+                          for v, kind in self.lost_views],
+                explanation="Views hold no rows of their own and a materialized view's rows "
+                            "are derived from its query: no data went with them, but what "
+                            "reads them fails. DROP ... CASCADE takes them with what they "
+                            "depend on.",
+                recommendation="Re-create them from their definitions (the code or migration "
+                               "that made them, or `pg_dump --schema-only -t` of a copy from "
+                               "before), then REFRESH each materialized view."))
         if self.lost_fks or self.lost_indexes:
             gone = [f"foreign key {k}" for k in self.lost_fks] + \
                 [f"index {i}" for i in self.lost_indexes]
@@ -166,12 +222,24 @@ def _rels(b: EvidenceBundle) -> dict[str, Relation]:
     return {r.qualified: r for r in (b.inventory.relations if b.inventory else [])}
 
 
+def churns(r: Relation) -> str | None:
+    """Why a table removes rows by design, from its counters at the baseline's time (None:
+    they do not show it)."""
+    ins, dele = r.inserted_tuples or 0, r.deleted_tuples or 0
+    if dele and ins and dele >= CHURN_SHARE * ins:
+        return (f"before the baseline it had deleted {dele} of {ins} rows inserted "
+                "(pg_stat_all_tables): it removes rows by design")
+    return None
+
+
 def diff_bundles(before: EvidenceBundle, after: EvidenceBundle) -> BundleDiff:
     d = BundleDiff()
     a, b = _rels(before), _rels(after)
     d.lost_tables = sorted(k for k, r in a.items() if k not in b and r.kind in STORED)
     d.lost_refs = [TableName(schema_name=a[k].schema_name, name=a[k].name) for k in d.lost_tables]
     d.added_tables = sorted(k for k, r in b.items() if k not in a and r.kind in STORED)
+    d.lost_views = sorted((k, r.kind) for k, r in a.items() if k not in b and r.kind in DERIVED)
+    d.added_views = sorted((k, r.kind) for k, r in b.items() if k not in a and r.kind in DERIVED)
     for k in sorted(set(a) & set(b)):
         ca = {c.name for c in a[k].columns}
         cb = {c.name for c in b[k].columns}
@@ -188,20 +256,19 @@ def diff_bundles(before: EvidenceBundle, after: EvidenceBundle) -> BundleDiff:
         d.added_indexes += [f"{k}.{n}" for n in sorted(ib - ia)]
         if a[k].kind not in STORED:
             continue
+        ref = TableName(schema_name=a[k].schema_name, name=a[k].name)
         ea, eb = a[k].exact_rows, b[k].exact_rows
         if ea is not None and eb is not None:
             d.exact_compared += 1
             if eb < ea:
-                d.row_drops.append(RowChange(k, ea, eb, "exact",
-                                             TableName(schema_name=a[k].schema_name,
-                                                       name=a[k].name)))
+                d.row_drops.append(RowChange(k, ea, eb, "exact", ref, churns(a[k])))
             elif eb > ea:
                 d.row_gains.append(RowChange(k, ea, eb, "exact"))
             continue
         d.uncounted.append(k)
         ra, rb = a[k].row_estimate, b[k].row_estimate
         if ra is not None and ra >= 10 and (rb is None or rb < ra * 0.5):
-            d.row_drops.append(RowChange(k, ra, rb or 0, "estimate"))
+            d.row_drops.append(RowChange(k, ra, rb or 0, "estimate", ref, churns(a[k])))
     rec_a = _records(before)
     rec_b = _records(after)
     d.lost_records = sorted(rec_a - rec_b)

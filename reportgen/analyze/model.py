@@ -55,8 +55,14 @@ class MigrationStatus(Model):
     recorded: bool = Field(description="A django_migrations row exists.")
     applied_at: datetime | None = None
     state: Literal["applied", "applied_schema_missing", "schema_present_unrecorded",
-                   "partially_applied", "pending", "unverifiable_unrecorded", "ghost_record",
-                   "recorded_not_in_scan"] = Field(description="Reconciliation class.")
+                   "schema_lost_unrecorded", "partially_applied", "pending",
+                   "pending_or_lost", "unverifiable_unrecorded", "ghost_record",
+                   "recorded_not_in_scan"] = Field(
+        description="Reconciliation class. schema_lost_unrecorded: it ran (something built "
+        "on it is present, or it is atomic and part of it is), then its schema and its "
+        "record went; pending: it never ran (nothing built on it ran and no record was "
+        "removed since its record could have been written); pending_or_lost: its schema is "
+        "absent and the evidence cannot tell which.")
     fake: Literal["safe", "blocked", "unsafe", "unverifiable", "not_applicable"] = Field(
         description="Whether recording it as applied is consistent with the schema: safe, "
         "blocked (its own effects are present but a dependency cannot be recorded), unsafe, "
@@ -66,6 +72,8 @@ class MigrationStatus(Model):
     opaque: list[str] = Field(default_factory=list, description="Operations not checkable.")
     dependencies: list[str] = Field(default_factory=list)
     path: str | None = None
+    basis: str | None = Field(default=None, description="What the state rests on, e.g. "
+                              "'ran before app.0005, whose table app_x is present'.")
 
 
 class AppSummary(Model):
@@ -99,6 +107,8 @@ class Hypothesis(Model):
     evidence_against: list[str]
     reported: list[str] = Field(default_factory=list, description="Timeline lines of the "
                                 "responder that mention it: shown, never counted.")
+    would_decide: str | None = Field(default=None, description="UNDECIDED: the evidence "
+                                     "that would decide it.")
 
 
 class RecoveryOption(Model):
@@ -144,6 +154,8 @@ class RowDelta(Model):
     before: int
     after: int
     basis: Literal["exact", "estimate"]
+    churn: str | None = Field(default=None, description="Why the table removes rows by "
+                              "design (then its rows leaving are not loss).")
 
 
 class Changes(Model):
@@ -159,6 +171,8 @@ class Changes(Model):
     records_added: list[str]
     foreign_keys_dropped: list[str]
     indexes_dropped: list[str]
+    views_dropped: list[str] = Field(default_factory=list,
+                                     description="Views, materialized views, foreign tables.")
     exact_compared: int = Field(description="Tables with exact counts on both sides.")
     not_counted: int = Field(description="Tables lacking an exact count on one side.")
 

@@ -1,23 +1,49 @@
 """Migration reconciliation: what the codebase expects vs what the database records vs what the
 schema holds. Pure: bundle in, per-migration status out.
 
-The expected state is rebuilt by replaying the scanned operations in dependency order; each
-operation's schema effects (tables, columns, indexes, constraints) are checked against the
-inventory, skipping effects a later migration undoes.
+Each migration's schema effects (tables, columns, foreign keys, unique and indexed keys,
+named indexes and constraints) come from the framework's own states when the reader wrote
+them (Django mode), else from a replay of the scanned operations in dependency order; each is
+checked against the inventory, skipping effects a later migration undoes.
+
+A migration's state rests on positive evidence, and on what Django itself guarantees:
+
+- **Order is evidence.** ``migrate`` applies migrations in dependency order and records each
+  right after applying it (on PostgreSQL an atomic migration's operations and its record
+  commit together). When something a migration's descendant creates is present, the
+  migration ran, RunPython and RunSQL included; when any of an atomic migration's own
+  effects is present, all of it ran.
+- A migration that ran but whose record is gone is re-recordable if its schema is in place,
+  and **lost** (applied, then undone) if its schema is not: never "pending".
+- **Pending** means nothing after it ran *and* its record cannot have been removed: the
+  activity counters cover the time since its record could have been written and show no row
+  removed from django_migrations. Without that, an unrecorded migration whose schema is
+  absent is "pending, or applied and lost with its record" (pending_or_lost), saying what
+  would decide it.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from reportgen.analyze.model import EffectCheck, MigrationStatus
-from reportgen.bundle import EvidenceBundle, MigrationFile, MigrationRecord, Relation
+from reportgen.bundle import (
+    EvidenceBundle,
+    FieldSpec,
+    MigrationFile,
+    MigrationRecord,
+    Relation,
+    SchemaObject,
+)
 from reportgen.quoting import shell_command, sql_literal, sql_qualified
 
 Key = tuple[str, str]  # (app, migration name)
+#: Effect kinds matched by their key columns, not their name.
+KEYED = ("foreign_key", "unique", "indexed")
 
 
 @dataclass
@@ -26,6 +52,7 @@ class ModelState:
     model: str
     table: str
     columns: dict[str, str] = field(default_factory=dict)  # field name → column
+    specs: dict[str, FieldSpec] = field(default_factory=dict)  # field name → its spec
     m2m: dict[str, str] = field(default_factory=dict)  # field name → through table
     has_table: bool = True
     created_by: Key | None = None
@@ -33,20 +60,36 @@ class ModelState:
 
 @dataclass
 class Effect:
-    kind: str  # table, column, index, constraint
+    kind: str  # table, column, index, constraint, foreign_key, unique, indexed
     table: str
     name: str | None = None  # column / index / constraint
     present: bool = True  # expected presence after this operation
+    columns: tuple[str, ...] | None = None  # foreign_key, unique, indexed
+    ref: str | None = None  # foreign_key: the referenced table (shown only)
+    checkable: bool = True  # False: a state-only change (what the database did is unknown)
 
     def label(self) -> str:
         if self.kind == "table":
             return f"table {self.table}"
         if self.kind == "column":
             return f"column {self.table}.{self.name}"
+        cols = ", ".join(self.columns or ())
+        if self.kind == "foreign_key":
+            return f"foreign key {self.table}({cols})" + (f" → {self.ref}" if self.ref else "")
+        if self.kind == "unique":
+            return f"unique key {self.table}({cols})"
+        if self.kind == "indexed":
+            return f"index on {self.table}({cols})"
         return f"{self.kind} {self.name} on {self.table}"
 
-    def key(self) -> tuple[str, str, str | None]:
-        return (self.kind, self.table, self.name)
+    def key(self) -> tuple[str, str, str | None, tuple[str, ...] | None]:
+        return (self.kind, self.table, self.name, self.columns)
+
+    @classmethod
+    def of(cls, o: SchemaObject, present: bool = True) -> Effect:
+        return cls(o.kind, o.table, o.name, present,
+                   tuple(o.columns) if o.columns is not None else None, o.ref_table,
+                   not o.state_only)
 
 
 @dataclass
@@ -56,6 +99,55 @@ class DanglingReference:
     target: str
     expected_table: str
     similar: list[str]
+
+
+@dataclass(frozen=True)
+class RecordHistory:
+    """What the evidence says of django_migrations beyond the rows it holds now: whether a
+    row can have been removed since a given time, and which rows a baseline held."""
+
+    #: Rows of django_migrations in the baseline (None: no baseline).
+    baseline: frozenset[Key] | None = None
+    baseline_taken: datetime | None = None
+    #: When the incident began, when known (timeline, server log, --incident-start).
+    incident_start: datetime | None = None
+    #: Since when the activity counters run (the later of stats_reset and the server's
+    #: start: a crash restart discards them without setting stats_reset). None: unknown.
+    counters_since: datetime | None = None
+    #: Rows deleted from django_migrations since then (None: not known).
+    deletes: int | None = None
+    #: The table was rewritten since it was created (TRUNCATE changes its relfilenode): a
+    #: truncation removes rows without counting deletes. None: not known.
+    rewritten: bool | None = None
+
+    def lower_bound(self, key: Key, recorded_deps: Iterable[datetime]) -> datetime | None:
+        """The earliest time this migration's record can have been written (and so
+        removed): after its recorded dependencies were applied, after the baseline that
+        lacks it, after the incident began."""
+        times = [t for t in recorded_deps]
+        if self.incident_start is not None:
+            times.append(self.incident_start)
+        if self.baseline is not None and key not in self.baseline and self.baseline_taken:
+            times.append(self.baseline_taken)
+        return max(times) if times else None
+
+    def nothing_removed_since(self, when: datetime | None) -> bool:
+        return (when is not None and self.counters_since is not None
+                and self.counters_since <= when and self.deletes == 0
+                and self.rewritten is False)
+
+    def undecided_because(self) -> str:
+        """What the evidence lacks to tell pending from lost."""
+        if self.counters_since is None or self.deletes is None:
+            return "no activity counters for django_migrations"
+        if self.deletes:
+            return (f"{self.deletes} row(s) were deleted from django_migrations since "
+                    f"{self.counters_since:%Y-%m-%d %H:%M} UTC")
+        if self.rewritten:
+            return "django_migrations was rewritten (TRUNCATE) since it was created"
+        return (f"the activity counters run only since {self.counters_since:%Y-%m-%d %H:%M} "
+                "UTC (statistics reset or server restart), after its record could have been "
+                "written")
 
 
 @dataclass
@@ -77,6 +169,23 @@ class Reconciliation:
     # and (applied, unrecorded dependency) pairs that still make the history inconsistent.
     after_unapplied: list[Key]
     after_inconsistent: list[tuple[Key, Key]]
+    #: Effect kinds this bundle could not check (index keys of a bundle from before they
+    #: were collected).
+    unchecked_kinds: list[str] = field(default_factory=list)
+    #: Absent tables the schema shows once existed: a migration that ran created a foreign
+    #: key to it (PostgreSQL refuses one to a table that does not exist). Table → evidence.
+    existed: dict[str, str] = field(default_factory=dict)
+    #: What the evidence says of django_migrations' past, and per unrecorded migration the
+    #: earliest time its record can have been written (see RecordHistory.lower_bound).
+    history: RecordHistory = field(default_factory=lambda: RecordHistory())
+    bounds: dict[Key, datetime | None] = field(default_factory=dict)
+
+    def records_never_removed(self, keys: Iterable[Key]) -> bool:
+        """No record of these migrations can have been removed: the counters show no row
+        removed from django_migrations since before each could have been written."""
+        keys = list(keys)
+        return bool(keys) and all(self.history.nothing_removed_since(self.bounds.get(k))
+                                  for k in keys)
 
 
 def live_tables(bundle: EvidenceBundle) -> dict[str, Relation] | None:
@@ -93,8 +202,16 @@ def live_tables(bundle: EvidenceBundle) -> dict[str, Relation] | None:
     return {r.name: r for r in rels if r.schema_name == schema}
 
 
-def topo_order(migs: dict[Key, MigrationFile]) -> tuple[list[Key], list[str]]:
-    """Deterministic topological order (Kahn), dependencies first; reports cycles."""
+def topo_order(migs: dict[Key, MigrationFile], plan: list[Key] | None = None
+               ) -> tuple[list[Key], list[str]]:
+    """Deterministic topological order (Kahn), dependencies first; reports cycles. Where the
+    dependencies leave the order open, ``plan`` (the framework's own order of application)
+    decides, else the names do."""
+    rank = {k: i for i, k in enumerate(plan or [])}
+
+    def key(k: Key) -> tuple[int, Key]:
+        return rank.get(k, len(rank)), k
+
     deps: dict[Key, set[Key]] = {k: set() for k in migs}
     for k, m in migs.items():
         for d in resolve_deps(m, migs):
@@ -104,7 +221,7 @@ def topo_order(migs: dict[Key, MigrationFile]) -> tuple[list[Key], list[str]]:
             if rb in migs:
                 deps[rb].add(k)
     order: list[Key] = []
-    ready = sorted(k for k, d in deps.items() if not d)
+    ready = sorted((k for k, d in deps.items() if not d), key=key)
     remaining = {k: set(d) for k, d in deps.items()}
     dependents: dict[Key, set[Key]] = defaultdict(set)
     for k, ds in deps.items():
@@ -117,7 +234,7 @@ def topo_order(migs: dict[Key, MigrationFile]) -> tuple[list[Key], list[str]]:
             remaining[child].discard(k)
             if not remaining[child] and child not in order and child not in ready:
                 ready.append(child)
-                ready.sort()
+                ready.sort(key=key)
     cycles = [f"{a}.{n}" for (a, n) in sorted(set(migs) - set(order))]
     return order + sorted(set(migs) - set(order)), cycles
 
@@ -177,18 +294,25 @@ def apply_replacements(migs: dict[Key, MigrationFile], records: dict[Key, Migrat
     return migs, records, replaced_names
 
 
-def reconcile(bundle: EvidenceBundle) -> Reconciliation | None:
+def reconcile(bundle: EvidenceBundle, history: RecordHistory | None = None
+              ) -> Reconciliation | None:
+    """None when there is no codebase, or when the records exist but could not be read (then
+    nothing can be called recorded or unrecorded)."""
     if bundle.codebase is None:
         return None
+    dj = bundle.migrations.django if bundle.migrations else None
+    if dj is not None and dj.table_present and not dj.readable:
+        return None
+    history = history or RecordHistory()
     migs = {(m.app, m.name): m for m in bundle.codebase.migrations}
     code_apps = {m.app for m in bundle.codebase.migrations}
     records: dict[Key, MigrationRecord] = {}
-    if bundle.migrations and bundle.migrations.django.table_present:
-        records = {(r.app, r.name): r for r in bundle.migrations.django.records}
+    if dj is not None and dj.table_present:
+        records = {(r.app, r.name): r for r in dj.records}
     migs, records, replaced = apply_replacements(migs, records)
     live = live_tables(bundle)
     all_indexes = {i for r in (live or {}).values() for i in r.indexes}
-    order, cycles = topo_order(migs)
+    order, cycles = topo_order(migs, [(a, n) for a, n in bundle.codebase.plan])
 
     models: dict[tuple[str, str], ModelState] = {}
     effects: dict[Key, list[Effect]] = {}
@@ -213,8 +337,8 @@ def reconcile(bundle: EvidenceBundle) -> Reconciliation | None:
                 resolved.add((k, fld))
         if m.creates is not None and m.removes is not None:
             # The framework's own states said what this migration does: no replay of ours.
-            eff = [Effect(o.kind, o.table, o.name) for o in m.creates] + \
-                  [Effect(o.kind, o.table, o.name, present=False) for o in m.removes]
+            eff = [Effect.of(o) for o in m.creates] + \
+                  [Effect.of(o, present=False) for o in m.removes]
             opaque[key] = [op.op for op in m.operations if op.opaque]
         effects[key] = eff
 
@@ -227,24 +351,34 @@ def reconcile(bundle: EvidenceBundle) -> Reconciliation | None:
                 for through in s.m2m.values():
                     final_tables[pg_identifier(through)] = s.app
     superseded = _superseded(order, effects)
+    unchecked: set[str] = set()
 
     checks: dict[Key, list[EffectCheck]] = {}
-    statuses: list[MigrationStatus] = []
     for key in order:
-        m = migs[key]
         ch: list[EffectCheck] = []
         for i, e in enumerate(effects[key]):
             exp = "present" if e.present else "absent"
             if (key, i) in superseded:
                 ch.append(EffectCheck(effect=e.label(), expected=exp, found="superseded"))
                 continue
-            ch.append(EffectCheck(effect=e.label(), expected=exp,
-                                  found=_found(e, live, all_indexes)))
+            found = _found(e, live, all_indexes) if e.checkable else "unknown"
+            if found == "unknown" and live is not None and e.checkable and e.present:
+                unchecked.add(e.kind)
+            ch.append(EffectCheck(effect=e.label(), expected=exp, found=found))
         checks[key] = ch
-        statuses.append(_classify(key, m, ch, opaque[key], records.get(key)))
-    by_key = {(s.app, s.name): s for s in statuses}
-    _evidence_from_descendants(order, migs, by_key, checks, opaque)
-    _inherit_pending(order, migs, by_key)
+    deps = {k: _deps(k, migs) for k in order}
+    ran_via = _ran_by_descendants(order, deps, checks)
+    by_key: dict[Key, MigrationStatus] = {}
+    bounds: dict[Key, datetime | None] = {}
+    for key in order:
+        applied = [t for d in deps[key] if d in records and (t := records[d].applied)]
+        bounds[key] = history.lower_bound(key, applied)
+        by_key[key] = _classify(
+            key, migs[key], checks[key], opaque[key], records.get(key), ran_via.get(key),
+            history, applied, whole_unknown=live is None)
+    _propagate_pending(order, deps, by_key)
+    statuses = [by_key[k] for k in order]
+    existed = _existed(order, effects, checks, by_key, ran_via, migs)
 
     for key, rec in records.items():
         if key in migs or key in replaced:  # replaced by a squash: not a ghost
@@ -265,6 +399,9 @@ def reconcile(bundle: EvidenceBundle) -> Reconciliation | None:
             if key in records and dep not in records:
                 inconsistent.append((key, dep))
 
+    if from_state:  # the framework's own states said which relations resolve
+        fk_targets = [(k, fld, target) for k in order for fld, target in migs[k].unresolved or []]
+        resolved = set()
     dangling_refs = _dangling_references(
         [t for t in fk_targets if (t[0], t[1]) not in resolved], models, code_apps, live)
     fake_plan, blocked = _fake_plan(order, migs, by_key, records)
@@ -276,7 +413,77 @@ def reconcile(bundle: EvidenceBundle) -> Reconciliation | None:
         statuses=statuses, order=order, checks=checks, models=models,
         expected_tables=final_tables, created_by=created_by, inconsistent=inconsistent,
         dangling_dependencies=dangling_deps, dangling_references=dangling_refs, cycles=cycles,
-        code_apps=code_apps, fake_plan=fake_plan, fake_blocked=blocked)
+        code_apps=code_apps, fake_plan=fake_plan, fake_blocked=blocked,
+        unchecked_kinds=sorted(unchecked), existed=existed, history=history, bounds=bounds)
+
+
+def _existed(order: list[Key], effects: Mapping[Key, list[Effect]],
+             checks: Mapping[Key, list[EffectCheck]], by_key: Mapping[Key, MigrationStatus],
+             ran_via: Mapping[Key, str], migs: Mapping[Key, MigrationFile]) -> dict[str, str]:
+    """Absent tables the evidence shows once existed: tables of migrations shown to have run
+    (their record gone: see _classify), and tables a migration which really ran created a
+    foreign key to (the key could only be created while the table existed). A migration
+    recorded as applied without running, with --fake, leaves no such trace."""
+    out: dict[str, str] = {}
+    for key in order:
+        st = by_key[key]
+        if st.state == "schema_lost_unrecorded":
+            for x in st.missing:
+                if x.startswith("table "):
+                    out.setdefault(x.removeprefix("table "),
+                                   f"{key[0]}.{key[1]} created it and ran ({st.basis})")
+    absent = {c.effect.removeprefix("table ") for ch in checks.values() for c in ch
+              if c.effect.startswith("table ") and c.found == "absent"}
+    for key in order:
+        own = _positive(checks[key])
+        really = (own and migs[key].atomic) or key in ran_via
+        if not really:
+            continue
+        for e, c in zip(effects[key], checks[key], strict=True):
+            if e.kind != "foreign_key" or not e.ref or c.found == "superseded":
+                continue
+            ref = pg_identifier(e.ref)
+            if ref in absent and ref not in out:
+                why = f"its own {own[0]} is present" if own else ran_via[key]
+                out[ref] = (f"{key[0]}.{key[1]} created a foreign key from {e.table} to it, "
+                            f"and it ran ({why}): {ref} existed then")
+    return out
+
+
+def _deps(key: Key, migs: dict[Key, MigrationFile]) -> list[Key]:
+    """What Django applies before this migration: its dependencies and every migration
+    whose run_before names it."""
+    out = [d for d in resolve_deps(migs[key], migs) if d in migs]
+    out += [k for k, m in migs.items() if key in m.run_before and k not in out]
+    return out
+
+
+RELATION_KINDS = {"ForeignKey", "OneToOneField", "ParentalKey"}
+
+
+def _key_effects(table: str, f: FieldSpec, models: dict[tuple[str, str], ModelState],
+                 present: bool = True) -> list[Effect]:
+    """The keys a field makes Django create: its foreign key (unless db_constraint=False),
+    its unique constraint, or its index (db_index, a ForeignKey's default)."""
+    if f.column is None or not f.modelled:
+        return []
+    out = []
+    if f.target and f.kind in RELATION_KINDS and f.constraint:
+        app, _, model = f.target.partition(".")
+        target = models.get((app, model.lower()))
+        out.append(Effect("foreign_key", table, present=present, columns=(f.column,),
+                          ref=target.table if target else None))
+    if f.unique:
+        out.append(Effect("unique", table, present=present, columns=(f.column,)))
+    elif f.indexed:
+        out.append(Effect("indexed", table, present=present, columns=(f.column,)))
+    return out
+
+
+def _same_keys(a: list[Effect], b: list[Effect]) -> tuple[list[Effect], list[Effect]]:
+    """Keys in ``a`` not in ``b``, and in ``b`` not in ``a``."""
+    ka, kb = {e.key() for e in a}, {e.key() for e in b}
+    return [e for e in a if e.key() not in kb], [e for e in b if e.key() not in ka]
 
 
 def _apply(op, m, key, models, created_by, opaque, fk_targets) -> list[Effect]:  # type: ignore[no-untyped-def]
@@ -311,7 +518,9 @@ def _apply(op, m, key, models, created_by, opaque, fk_targets) -> list[Effect]: 
                 eff.append(Effect("table", through))
             else:
                 st.columns[f.name] = f.column
+                st.specs[f.name] = f
                 eff.append(Effect("column", table, f.column))
+                eff += _key_effects(table, f, models)
         return eff
     if state is None or not state.has_table:
         if op.op in ("AddField", "AlterField", "RemoveField", "RenameField", "AddIndex",
@@ -334,31 +543,50 @@ def _apply(op, m, key, models, created_by, opaque, fk_targets) -> list[Effect]: 
                 through = f"{t}_{f.name}"
                 state.m2m[f.name] = through
                 out.append(Effect("table", through))
-            else:
-                old = state.columns.get(f.name)
-                state.columns[f.name] = f.column
-                if old == f.column and op.op == "AlterField":
-                    continue  # the column stays what an earlier migration made it
-                if old and old != f.column:
-                    out.append(Effect("column", t, old, present=False))
+                continue
+            old = state.columns.get(f.name)
+            old_spec = state.specs.get(f.name)
+            state.columns[f.name] = f.column
+            state.specs[f.name] = f
+            if op.op == "AddField" or old is None:
                 out.append(Effect("column", t, f.column))
+                out += _key_effects(t, f, models)
+                continue
+            if old != f.column:
+                out += [Effect("column", t, old, present=False), Effect("column", t, f.column)]
+            if old_spec is not None:  # the keys this change adds or drops
+                gone, added = _same_keys(_key_effects(t, old_spec, models),
+                                         _key_effects(t, f, models))
+                out += [Effect(e.kind, e.table, e.name, False, e.columns, e.ref) for e in gone]
+                out += added
         return out
     if op.op == "RemoveField":
         col = state.columns.pop(op.detail or "", None)
+        spec = state.specs.pop(op.detail or "", None)
         through = state.m2m.pop(op.detail or "", None)
         if through:
             return [Effect("table", through, present=False)]
-        return [Effect("column", t, col, present=False)] if col else []
+        keys = [Effect(e.kind, e.table, e.name, False, e.columns, e.ref)
+                for e in (_key_effects(t, spec, models) if spec else [])]
+        return [Effect("column", t, col, present=False), *keys] if col else []
     if op.op == "RenameField":
         old, _, new = (op.detail or "->").partition("->")
         col = state.columns.pop(old, None)
+        spec = state.specs.pop(old, None)
         if col is None:
             return []
         new_col = new if col == old else (new + "_id" if col == old + "_id" else col)
         state.columns[new] = new_col
+        if spec is not None:
+            state.specs[new] = spec.model_copy(update={"name": new, "column": new_col})
         if new_col == col:
             return []
-        return [Effect("column", t, col, present=False), Effect("column", t, new_col)]
+        moved = []
+        if spec is not None:
+            moved = [Effect(e.kind, e.table, e.name, False, e.columns, e.ref)
+                     for e in _key_effects(t, spec, models)]
+            moved += _key_effects(t, state.specs[new], models)
+        return [Effect("column", t, col, present=False), Effect("column", t, new_col), *moved]
     if op.op == "DeleteModel":
         state.has_table = False
         return [Effect("table", t, present=False)]
@@ -406,7 +634,7 @@ def _tables_from_effects(order: list[Key], effects: dict[Key, list[Effect]]
 
 def _superseded(order: list[Key], effects: dict[Key, list[Effect]]) -> set[tuple[Key, int]]:
     """Effects that a later migration reverses (so they are not checked against the DB)."""
-    last: dict[tuple[str, str, str | None], tuple[Key, int]] = {}
+    last: dict[tuple[str, str, str | None, tuple[str, ...] | None], tuple[Key, int]] = {}
     out: set[tuple[Key, int]] = set()
     for key in order:
         for i, e in enumerate(effects[key]):
@@ -434,6 +662,8 @@ def pg_identifier(name: str) -> str:
 
 
 def _found(e: Effect, live: dict[str, Relation] | None, all_indexes: set[str]) -> str:
+    """present / absent in the catalog; unknown without an inventory, or for a key kind this
+    bundle did not collect (index keys of an older bundle)."""
     if live is None:
         return "unknown"
     rel = live.get(pg_identifier(e.table))
@@ -441,6 +671,10 @@ def _found(e: Effect, live: dict[str, Relation] | None, all_indexes: set[str]) -
         return "present" if rel else "absent"
     if rel is None:
         return "absent"
+    if e.kind in KEYED:
+        # A key's removal is not checked: another index or constraint on the same columns
+        # (a named one replacing db_index, say) may stand there by design.
+        return _key_found(e, rel) if e.present else "unknown"
     name = pg_identifier(e.name or "")
     if e.kind == "column":
         return "present" if any(c.name == name for c in rel.columns) else "absent"
@@ -449,79 +683,123 @@ def _found(e: Effect, live: dict[str, Relation] | None, all_indexes: set[str]) -
     return "present" if name in rel.constraints or name in rel.indexes else "absent"
 
 
-def _classify(key: Key, m: MigrationFile, ch: list[EffectCheck], opaque: list[str],
-              rec: object) -> MigrationStatus:
-    def holds(c: EffectCheck) -> bool:
-        return c.found == c.expected
+def _key_found(e: Effect, rel: Relation) -> str:
+    cols = [pg_identifier(c) for c in e.columns or ()]
+    if e.kind == "foreign_key":
+        # Matched by its columns: the table it references may have been renamed since.
+        return "present" if any(fk.columns == cols for fk in rel.foreign_keys) else "absent"
+    if rel.index_keys is None:
+        return "unknown"
+    if e.kind == "unique":
+        return "present" if any(k.unique and not k.partial and sorted(c or "" for c in
+                                                                        k.columns) == sorted(cols)
+                                for k in rel.index_keys) else "absent"
+    return "present" if any(not k.partial and k.columns == cols for k in rel.index_keys) \
+        else "absent"
 
+
+def _positive(ch: list[EffectCheck]) -> list[str]:
+    """What this migration creates that is there now: the evidence it ran."""
+    return [c.effect for c in ch if c.expected == "present" and c.found == "present"]
+
+
+def _ran_by_descendants(order: list[Key], deps: Mapping[Key, list[Key]],
+                        checks: Mapping[Key, list[EffectCheck]]) -> dict[Key, str]:
+    """Migrations that ran because something a migration built on them creates is present
+    (Django applies dependencies first): each with the evidence, e.g. "ran before
+    taggit.0002, whose table taggit_tag is present"."""
+    out: dict[Key, str] = {}
+    for key in reversed(order):  # descendants come later in the order
+        seen = _positive(checks[key])
+        why = (f"ran before {key[0]}.{key[1]}, whose {seen[0]} is present" if seen
+               else out.get(key))
+        if why is None:
+            continue
+        for dep in deps[key]:
+            out.setdefault(dep, why)
+    return out
+
+
+def _classify(key: Key, m: MigrationFile, ch: list[EffectCheck], opaque: list[str],
+              rec: MigrationRecord | None, ran_via: str | None, history: RecordHistory,
+              deps_applied: list[datetime], *, whole_unknown: bool) -> MigrationStatus:
     checked = [c for c in ch if c.found not in ("superseded", "unknown")]
-    missing = [c.effect for c in checked if not holds(c)]
-    present = [c.effect for c in checked if holds(c)]
+    missing = [c.effect for c in checked if c.found != c.expected]
+    present = _positive(checked)
     recorded = rec is not None
-    applied_at = getattr(rec, "applied", None)
     deps = [f"{a}.{n}" for a, n in m.dependencies]
-    base = dict(app=m.app, name=m.name, in_code=True, recorded=recorded, applied_at=applied_at,
-                missing=missing, present=present, opaque=opaque, dependencies=deps, path=m.path)
-    if any(c.found == "unknown" for c in ch):
+    base = dict(app=m.app, name=m.name, in_code=True, recorded=recorded,
+                applied_at=rec.applied if rec else None, missing=missing, present=present,
+                opaque=opaque, dependencies=deps, path=m.path)
+    if whole_unknown:  # no inventory: nothing can be checked
         return MigrationStatus(**base, state="applied" if recorded else "unverifiable_unrecorded",
                                fake="not_applicable" if recorded else "unverifiable")
     if recorded:
         return MigrationStatus(**base, state="applied_schema_missing" if missing else "applied",
                                fake="not_applicable")
-    if missing and any(holds(c) and c.expected == "present" for c in checked):
-        return MigrationStatus(**base, state="partially_applied", fake="unsafe")
+    in_baseline = history.baseline is not None and key in history.baseline
+    ran = ran_via or ("the baseline records it as applied" if in_baseline else None) or (
+        f"it is atomic and its own {present[0]} is present: all of it ran, its record with "
+        "it" if present and m.atomic else None)
+    if not ran and not present:
+        bound = history.lower_bound(key, deps_applied)
+        if history.nothing_removed_since(bound):
+            return MigrationStatus(**{**base, "opaque": []}, state="pending", fake="unsafe",
+                                   basis="never ran: no row was removed from django_migrations "
+                                   f"since {bound:%Y-%m-%d %H:%M} UTC, before its record could "
+                                   "have been written (activity counters), and none is there")
     if missing:
-        return MigrationStatus(**base, state="pending", fake="unsafe")
-    if opaque:
-        return MigrationStatus(**base, state="unverifiable_unrecorded", fake="unverifiable")
-    if ch and not any(c.expected == "present" and c.found == "present" for c in checked):
-        # Verdicts rest on positive evidence: a removal found absent, or effects a later
-        # migration undid, do not show that this migration ran (a dropped table looks the
-        # same).
-        why = ("no effect of it is visible: only removals, found absent, which prove nothing"
-               if checked else "its effects were undone by later migrations: nothing to see")
-        # The removals held are not evidence of anything: not listed as present.
-        return MigrationStatus(**{**base, "opaque": [why], "present": []},
-                               state="unverifiable_unrecorded", fake="unverifiable")
-    return MigrationStatus(**base, state="schema_present_unrecorded", fake="safe")
+        if ran:
+            return MigrationStatus(**base, state="schema_lost_unrecorded", fake="unsafe",
+                                   basis=ran)
+        if present:
+            return MigrationStatus(**base, state="partially_applied", fake="unsafe",
+                                   basis="non-atomic: a run may have stopped half-way")
+        return MigrationStatus(
+            **base, state="pending_or_lost", fake="unsafe",
+            basis="its schema is absent and nothing built on it ran: not applied yet, or "
+                  "applied and then lost with its record; " + history.undecided_because())
+    if present and not opaque:
+        return MigrationStatus(**base, state="schema_present_unrecorded", fake="safe",
+                               basis="every effect it has is present")
+    if ran:
+        return MigrationStatus(**{**base, "opaque": []}, state="schema_present_unrecorded",
+                               fake="safe", basis=ran)
+    if present:  # non-atomic with opaque operations: those may not have run
+        return MigrationStatus(**base, state="unverifiable_unrecorded", fake="unverifiable",
+                               basis="non-atomic: its effects are present, but whether "
+                               f"{', '.join(sorted(set(opaque)))} ran cannot be read")
+    why = sorted(set(opaque)) or [
+        "no effect of it is visible: only removals, found absent, which prove nothing"
+        if checked else "its effects were undone by later migrations: nothing to see"]
+    # The removals held are not evidence of anything: not listed as present.
+    return MigrationStatus(**{**base, "opaque": why, "present": []},
+                           state="unverifiable_unrecorded", fake="unverifiable",
+                           basis="nothing shows whether it ran: " + history.undecided_because())
 
 
-def _evidence_from_descendants(order: list[Key], migs: dict[Key, MigrationFile],
-                               by_key: dict[Key, MigrationStatus],
-                               checks: dict[Key, list[EffectCheck]],
-                               opaque: Mapping[Key, list[str]]) -> None:
-    """Django applies migrations in dependency order: when something a later migration
-    creates is present, every migration it depends on ran too. So a migration with no
-    visible effect of its own (its table renamed later, a removal) is re-recordable when a
-    descendant shows positive evidence; otherwise it stays unverifiable."""
-    seen = {k for k, ch in checks.items()
-            if any(c.expected == "present" and c.found == "present" for c in ch)}
-    for key in reversed(order):  # descendants come later in the order
-        if key in seen:
-            for dep in resolve_deps(migs[key], migs):
-                seen.add(dep)
+def _propagate_pending(order: list[Key], deps: Mapping[Key, list[Key]],
+                       by_key: dict[Key, MigrationStatus]) -> None:
+    """Django applies a migration only after its dependencies: one that depends on a pending
+    migration is pending too, unless it shows it ran; on one that may be pending or lost, so
+    may it."""
     for key in order:
         st = by_key[key]
-        # Unverifiable for want of evidence alone: no opaque operation, no unknown effect.
-        no_evidence = st.state == "unverifiable_unrecorded" and not opaque[key] and all(
-            c.found != "unknown" for c in checks[key])
-        if key in seen and no_evidence:
-            st.state, st.fake, st.opaque = "schema_present_unrecorded", "safe", []
-
-
-def _inherit_pending(order: list[Key], migs: dict[Key, MigrationFile],
-                     by_key: dict[Key, MigrationStatus]) -> None:
-    """A migration with nothing to check is pending when one of its dependencies is."""
-    for key in order:
-        st = by_key[key]
-        if st.recorded or st.present or st.missing:
+        if st.recorded or st.present or st.state not in ("unverifiable_unrecorded",
+                                                         "pending_or_lost", "pending"):
             continue
-        for dep in resolve_deps(migs[key], migs):
-            d = by_key.get(dep)
-            if d is not None and d.state in ("pending", "partially_applied"):
-                st.state, st.fake = "pending", "unsafe"
-                st.missing = [f"dependency {dep[0]}.{dep[1]} is {d.state.replace('_', ' ')}"]
-                break
+        states = {d: by_key[d].state for d in deps[key] if d in by_key}
+        pending = next((d for d, s in states.items() if s in ("pending", "partially_applied")),
+                       None)
+        unsure = next((d for d, s in states.items() if s == "pending_or_lost"), None)
+        if pending is not None and st.state != "pending":
+            st.state, st.fake = "pending", "unsafe"
+            st.basis = f"depends on {pending[0]}.{pending[1]}, which is " \
+                       f"{by_key[pending].state.replace('_', ' ')}"
+            st.missing = st.missing or [st.basis]
+        elif unsure is not None and st.state == "unverifiable_unrecorded":
+            st.state, st.fake = "pending_or_lost", "unsafe"
+            st.basis = f"depends on {unsure[0]}.{unsure[1]}, which may be pending or lost"
 
 
 def _fake_plan(order: list[Key], migs: dict[Key, MigrationFile],
@@ -580,17 +858,18 @@ def _dangling_references(fk_targets: list[tuple[Key, str, str]],
     return out
 
 
-def record_command(plan: list[Key]) -> str:
+def record_command(plan: list[Key], alias: str | None = None) -> str:
     """One ``manage.py shell -c`` command that records exactly these migrations with Django's
-    own MigrationRecorder, in this order. Unlike ``migrate APP NAME --fake`` it works when the
-    history is inconsistent (migrate checks consistency first and stops), and it records
-    nothing else (``--fake`` also records every unapplied dependency of its target). Names
-    are Python string literals (JSON's, which Python reads the same: double quotes, every
-    control or non-ASCII character escaped) inside one shell word."""
+    own MigrationRecorder, in this order, on the database ``alias`` (the DATABASES alias the
+    evidence was collected through; default: default). Unlike ``migrate APP NAME --fake`` it
+    works when the history is inconsistent (migrate checks consistency first and stops), and
+    it records nothing else (``--fake`` also records every unapplied dependency of its
+    target). Names are Python string literals (JSON's, which Python reads the same: double
+    quotes, every control or non-ASCII character escaped) inside one shell word."""
     pairs = ", ".join(f"({json.dumps(a)}, {json.dumps(n)})" for a, n in plan)
-    code = ("from django.db import connection; "
+    code = ("from django.db import connections; "
             "from django.db.migrations.recorder import MigrationRecorder; "
-            "recorder = MigrationRecorder(connection); "
+            f"recorder = MigrationRecorder(connections[{json.dumps(alias or 'default')}]); "
             f"[recorder.record_applied(app, name) for app, name in [{pairs}]]")
     return shell_command("python", "manage.py", "shell", "-c", code)
 

@@ -18,21 +18,21 @@ from reportgen.analyze.model import (
     TimelineEntry,
 )
 from reportgen.analyze.reconcile import Reconciliation, fake_sql, record_command
-from reportgen.bundle import ColumnName, EvidenceBundle, Relation, ServerLog, TableName
+from reportgen.bundle import ColumnName, EvidenceBundle, LogEvent, Relation, TableName
 from reportgen.quoting import Placeholder as P
 from reportgen.quoting import pg_dump_pattern, sql_comment, sql_ident, sql_qualified
 from reportgen.quoting import shell_command as sh
 
 
 def restore_point(timeline: list[TimelineEntry], findings: list[Finding] | None = None,
-                  log: ServerLog | None = None, baseline: EvidenceBundle | None = None
+                  log: list[LogEvent] | None = None, baseline: EvidenceBundle | None = None
                   ) -> tuple[datetime | None, str]:
     """One minute before the server log's first DROP of a lost table when the log has it,
     else one minute before the first event of the responder's timeline, else the time of a
     baseline that still had what is lost now (the last time it was seen)."""
     dropped = next((f for f in findings or [] if f.id == "data.tables_dropped_logged"), None)
     lost = {(t.schema_name, t.name) for t in dropped.tables} if dropped else set()
-    drops = [e for e in (log.events if log else []) if e.kind == "DROP TABLE"
+    drops = [e for e in (log or []) if e.kind == "DROP TABLE"
              and any((t.schema_name, t.name) in lost for t in e.tables)]
     if drops:
         first_drop = min(drops, key=lambda e: e.time)
@@ -121,7 +121,7 @@ def _pitr(ctx: Context, timeline: list[TimelineEntry],
     endpoint = (ident.provider.endpoint if ident else None) or "<instance>"
     # Production's name as a shell word, or a placeholder the responder fills in.
     ep: str = endpoint if ident and ident.provider.endpoint else P("<instance>")
-    when, why = restore_point(timeline, findings, ctx.bundle.server_log, ctx.baseline)
+    when, why = restore_point(timeline, findings, ctx.log_events, ctx.baseline)
     stamp = _iso(when)
     day = when.strftime("%Y%m%d-%H%M") if when else "before-incident"
     verify = ["reportgen collect --dsn <RESTORED-DSN> --exact-counts -o restored.json",
@@ -258,7 +258,7 @@ def _refake(ctx: Context) -> RecoveryOption | None:
         id="refake_verified", title="Re-record the verified migrations (Django's "
                                     "MigrationRecorder)",
         applies_when="Tables are present and migration records are missing.",
-        steps=steps, commands=[record_command(rec.fake_plan)],
+        steps=steps, commands=[record_command(rec.fake_plan, run.django_alias)],
         script=fake_sql(rec.fake_plan, schema),
         pros=["Writes only to django_migrations; no table is touched.", "Minutes to apply."],
         cons=["Records the state only: data migrations (RunPython) that never ran are not "
@@ -266,7 +266,7 @@ def _refake(ctx: Context) -> RecoveryOption | None:
                          if blocked else []),
         data_loss_risk="LOW", expected_time="10–30 minutes",
         outcome=_outcome(ctx),
-        verification=["python manage.py showmigrations", "python manage.py migrate --plan",
+        verification=[run.manage("showmigrations"), run.manage("migrate", "--plan"),
                       run.assess("--baseline", "before-refake.json", "--out",
                                  "after-refake/")])
 
@@ -359,6 +359,15 @@ def _lost_refs(findings: list[Finding],
     return refs
 
 
+def _proven_lost(ctx: Context, findings: list[Finding], t: TableName) -> bool:
+    """The evidence shows this absent table existed: the server log dropped it, a baseline
+    had it, or a migration that ran created a foreign key to it."""
+    proof = ("data.tables_dropped_since_baseline", "data.tables_dropped_logged")
+    if any(t in f.tables for f in findings if f.id in proof):
+        return True
+    return ctx.rec is not None and t.name in ctx.rec.existed
+
+
 def _lost_tables(ctx: Context, findings: list[Finding]) -> list[Relation]:
     """The lost tables, as the baseline (else nothing better) describes them."""
     source = ctx.baseline.inventory if ctx.baseline and ctx.baseline.inventory else None
@@ -399,16 +408,25 @@ def _selective_repair(ctx: Context, findings: list[Finding]) -> RecoveryOption |
     lost = fk_order(_lost_tables(ctx, findings))
     if not lost:
         refs = _lost_refs(findings)
-        names = [t.qualified for t in refs]
+        proven = [t for t in refs if _proven_lost(ctx, findings, t)]
+        unproven = [t.qualified for t in refs if t not in proven]
+        names = [t.qualified for t in proven]
+        steps = ["Create the restored copy (point-in-time option), then collect a bundle "
+                 "from it: its inventory gives the tables' foreign keys and the dependents "
+                 "whose constraints CASCADE dropped (`reportgen diff restored.json "
+                 "evidence.json`)."]
+        if names:
+            steps.append(f"Dump and restore only: {', '.join(names)}.")
+        if unproven:
+            steps.append(f"Not dumped here: {', '.join(unproven)}: nothing in this evidence "
+                         "shows they existed (a migration recorded with --fake leaves the same "
+                         "picture). Run `reportgen assess --baseline restored.json` with the "
+                         "restored copy's bundle: if the copy has them, that report prints "
+                         "their repair.")
         return RecoveryOption(
             id="selective_repair", title="Copy the lost tables back from the restored copy",
             applies_when="Tables are gone and a point-in-time copy exists.",
-            steps=["Create the restored copy (point-in-time option), then collect a bundle "
-                   "from it: its inventory gives the tables' foreign keys and the dependents "
-                   "whose constraints CASCADE dropped (`reportgen diff restored.json "
-                   "evidence.json`).",
-                   f"Dump and restore only: {', '.join(names)}."],
-            commands=[_dump_command(refs), _RESTORE_COMMAND],
+            steps=steps, commands=[_dump_command(proven), _RESTORE_COMMAND] if proven else [],
             pros=["Brings back exactly what was lost; other tables keep their current rows."],
             cons=["Without a baseline the foreign keys that pointed at these tables are not "
                   "known here: list them from the restored copy first."],
@@ -461,6 +479,8 @@ def _selective_repair(ctx: Context, findings: list[Finding]) -> RecoveryOption |
 #: Rows gone from tables that still exist: counted (baseline deltas, or count(*) = 0 where
 #: the server's counters show rows were written).
 ROW_LOSS_FINDINGS = ("data.rows_lost_since_baseline", "data.tables_emptied")
+#: Rows gone from tables that remove rows by design: offered, never restored by default.
+CHURN_FINDINGS = ("data.rows_removed_by_design",)
 COLUMN_LOSS_FINDINGS = ("data.columns_dropped_since_baseline", "data.columns_missing")
 #: The schema the repair stages the restored copy's rows in, in production; created by the
 #: printed commands (which fail, and stop, if it already exists) and dropped at the end.
@@ -503,6 +523,8 @@ def _repair_rows_and_columns(ctx: Context, findings: list[Finding]) -> RecoveryO
     for c in col_refs:
         if c.schema_name is not None and (c.schema_name, c.table) in live:
             by_table.setdefault((c.schema_name, c.table), []).append(c)
+    churn = [live[t.schema_name, t.name] for t in _lost_refs(findings, CHURN_FINDINGS)
+             if (t.schema_name, t.name) in live]
     if not rows and not by_table:
         return None
     create = [f"CREATE SCHEMA {sql_ident(STAGING)}"]
@@ -511,36 +533,52 @@ def _repair_rows_and_columns(ctx: Context, findings: list[Finding]) -> RecoveryO
     after_commit: list[str] = []
     manual: list[str] = []
     subjects: list[str] = []
+    optional: list[str] = []  # commands for tables left out by default (churn)
+    optional_body: list[str] = []
 
-    def stage(rel: Relation, what: str, columns: list[tuple[str, str]]) -> str:
+    def stage(rel: Relation, what: str, columns: list[tuple[str, str]],
+              chosen: bool = True) -> str:
         """A staging table for ``rel``'s restored ``columns`` (name, type): its name."""
-        staged = f"{what}_{len(copies) + 1}"
-        create.append(f"CREATE TABLE {sql_qualified(STAGING, staged)} ("
-                      + ", ".join(f"{sql_ident(n)} {t}" for n, t in columns) + ")")
-        copies.append(_copy_command(rel, [n for n, _ in columns], staged))
+        staged = f"{what}_{len(copies) + len(optional) + 1}"
+        table = (f"CREATE TABLE {sql_qualified(STAGING, staged)} ("
+                 + ", ".join(f"{sql_ident(n)} {t}" for n, t in columns) + ")")
+        copy = _copy_command(rel, [n for n, _ in columns], staged)
+        if chosen:
+            create.append(table)
+            copies.append(copy)
+        else:
+            optional.append("# optional, to restore it too: "
+                            + _psql('"$PRODUCTION_DSN"', "-c", table) + " && " + copy)
         return staged
 
-    for rel in fk_order(rows):
+    for rel, chosen in [(r, True) for r in fk_order(rows)] + [(r, False) for r in churn]:
         key = rel.primary_key
         old = before.get((rel.schema_name, rel.name))
         kept = {c.name for c in old.columns} if old else None
         cols = [c for c in rel.columns if not c.generated and (kept is None or c.name in kept)]
-        staged = stage(rel, "rows", [(c.name, c.type) for c in cols])
-        target = sql_qualified(rel.schema_name, rel.name)
-        subjects.append(rel.qualified)
         if not key:
-            manual.append(f"{rel.qualified} has no primary key: its restored rows are staged "
-                          f"in {STAGING}.{staged} but cannot be matched to the current rows by "
-                          "key; compare and insert them by hand")
+            if chosen:
+                staged = stage(rel, "rows", [(c.name, c.type) for c in cols])
+                subjects.append(rel.qualified)
+                manual.append(f"{rel.qualified} has no primary key: its restored rows are "
+                              f"staged in {STAGING}.{staged} but cannot be matched to the "
+                              "current rows by key; compare and insert them by hand")
             continue
+        staged = stage(rel, "rows", [(c.name, c.type) for c in cols], chosen)
+        target = sql_qualified(rel.schema_name, rel.name)
         names = ", ".join(sql_ident(c.name) for c in cols)
-        body += [sql_comment(f"{target}: insert the restored rows whose primary key is "
-                               "absent now (existing rows are left as they are)"),
-                   f"INSERT INTO {target} ({names}) OVERRIDING SYSTEM VALUE",
-                   f"SELECT {', '.join('r.' + sql_ident(c.name) for c in cols)} "
-                   f"FROM {sql_qualified(STAGING, staged)} AS r",
-                   f"WHERE NOT EXISTS (SELECT FROM {target} AS p WHERE "
-                   f"{_key_match(key)});"]
+        insert = [sql_comment(f"{target}: insert the restored rows whose primary key is "
+                              "absent now (existing rows are left as they are)"),
+                  f"INSERT INTO {target} ({names}) OVERRIDING SYSTEM VALUE",
+                  f"SELECT {', '.join('r.' + sql_ident(c.name) for c in cols)} "
+                  f"FROM {sql_qualified(STAGING, staged)} AS r",
+                  f"WHERE NOT EXISTS (SELECT FROM {target} AS p WHERE "
+                  f"{_key_match(key)});"]
+        if chosen:
+            subjects.append(rel.qualified)
+            body += insert
+        else:
+            optional_body += ["-- " + line for line in insert]
     for (schema, table), lost in sorted(by_table.items()):
         rel = live[schema, table]
         old = before.get((schema, table))
@@ -578,6 +616,12 @@ def _repair_rows_and_columns(ctx: Context, findings: list[Finding]) -> RecoveryO
                       f"AS r WHERE {_key_match(key)};")
         after_commit += [f"ALTER TABLE {target} ALTER COLUMN {sql_ident(c.name)} SET NOT NULL;"
                          for c, col in typed if col.not_null]
+    repaired = bool(body)
+    if optional_body:
+        body += ["-- Left out by default: tables that remove rows by design (their counters "
+                 "showed deletes before the incident). To put their rows back too, run their "
+                 "optional staging command and remove the leading '-- ' below.",
+                 *optional_body]
     script = ["-- Run against production after the staging tables are filled from the restored "
               "copy. One transaction: on any error nothing changes.", "BEGIN;", *body,
               "COMMIT;"]
@@ -585,8 +629,8 @@ def _repair_rows_and_columns(ctx: Context, findings: list[Finding]) -> RecoveryO
         script += ["-- NOT NULL as before, once every row has a value (a row written since "
                    "the column was dropped has none: give it one, then run these)",
                    *after_commit]
-    repaired = bool(body)
-    commands = [_psql('"$PRODUCTION_DSN"', *[w for q in create for w in ("-c", q)]), *copies]
+    commands = [_psql('"$PRODUCTION_DSN"', *[w for q in create for w in ("-c", q)]), *copies,
+                *optional]
     if repaired:
         commands.append(_psql('"$PRODUCTION_DSN"', "-f", "repair.sql"))
     commands.append(_psql('"$PRODUCTION_DSN"', "-c",
@@ -708,6 +752,28 @@ OPTION_ORDER = ["pitr_new_branch", "selective_repair", "repair_rows_columns", "r
                 "fix_dangling_reference"]
 
 
+def _what_remains(ctx: Context, options: list[RecoveryOption]) -> str:
+    """The verify step's test: what the re-run may still show once the fix is done, so a
+    fixed database passes it. Migrations the plan leaves for a decision keep their findings."""
+    left: list[str] = []
+    rec = ctx.rec
+    if rec is not None:
+        planned = set(rec.fake_plan) if any(o.id == "refake_verified" and o.recommended
+                                            for o in options) else set()
+        left = [f"{s.app}.{s.name}" for s in rec.statuses if not s.recorded and s.in_code
+                and (s.app, s.name) not in planned and s.state not in ("pending",)
+                and s.app not in ctx.tenant_apps]
+    if not left:
+        return "no HIGH or CRITICAL finding remains"
+    return ("no HIGH or CRITICAL finding remains other than those naming the "
+            f"{len(left)} migration(s) left for your decision ({_few(left)})")
+
+
+def _few(items: list[str], limit: int = 5) -> str:
+    return ", ".join(items[:limit]) + (f" and {len(items) - limit} more"
+                                       if len(items) > limit else "")
+
+
 def _uses_django(ctx: Context) -> bool:
     m = ctx.bundle.migrations
     return m is not None and m.django.table_present
@@ -750,14 +816,15 @@ def build_action_plan(ctx: Context, findings: list[Finding],
             fix.append(ActionItem(text=f"Complete: {o.title}.",
                                   verify="; ".join(o.verification)))
     verify = []
-    if _uses_django(ctx):  # manage.py steps only for a database Django migrates
-        verify.append(ActionItem(text="`python manage.py migrate --plan` shows only intended "
-                                      "migrations.", verify="no InconsistentMigrationHistory"))
     run = NextCommands.of(ctx.bundle)
+    if _uses_django(ctx):  # manage.py steps only for a database Django migrates
+        verify.append(ActionItem(text=f"`{run.manage('migrate', '--plan')}` shows only "
+                                      "intended migrations.",
+                                 verify="no InconsistentMigrationHistory"))
     verify.append(ActionItem(text=f"Re-run `{run.assess('--baseline', 'evidence.json')}` "
                                   + ("on the repaired database." if fix else
                                      "after any change: this bundle is its baseline."),
-                             verify="no HIGH or CRITICAL findings remain"))
+                             verify=_what_remains(ctx, options)))
     prevent = [ActionItem(text="Collect a baseline bundle before risky operations "
                                f"(`{run.collect('before.json')}` in the deploy hook).")]
     cb = ctx.bundle.codebase

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 
-from reportgen.analyze.context import Context
-from reportgen.analyze.model import Finding
+from reportgen.analyze.context import LOSS_KINDS, Context
+from reportgen.analyze.model import Finding, MigrationStatus
+from reportgen.analyze.reconcile import Reconciliation
 from reportgen.bundle import ColumnName, LogEvent, Relation, TableName
+from reportgen.constants import Level
 
 
 def _names(items: list[str], limit: int = 12) -> str:
@@ -194,71 +196,13 @@ def migration_reconciliation(ctx: Context) -> list[Finding]:
     if rec is None:
         return []
     out: list[Finding] = []
-    by_state: dict[str, list] = defaultdict(list)  # type: ignore[type-arg]
+    by_state: dict[str, list[MigrationStatus]] = defaultdict(list)
     for s in rec.statuses:
-        by_state[s.state].append(s)
-    deleted = _django_migrations_deletes(ctx)
-
-    unrec = by_state["schema_present_unrecorded"] + by_state["unverifiable_unrecorded"]
-    unrec = [s for s in unrec if s.present]
-    if unrec and ctx.bundle.migrations and ctx.bundle.migrations.django.table_present:
-        apps = sorted({s.app for s in unrec})
-        per_app = defaultdict(list)
-        for s in unrec:
-            per_app[s.app].append(s.name)
-        ev = [f"{a}: {len(per_app[a])} migration file(s) with their schema present but no "
-              f"django_migrations row ({per_app[a][0]} … {per_app[a][-1]})" for a in apps]
-        ev += [f"{a}: {len(ctx.records_by_app.get(a, []))} django_migrations rows" for a in apps]
-        if deleted:
-            ev.append(deleted)
-        out.append(Finding(
-            id="migration.records_missing", severity="HIGH", dimension="migration",
-            title=f"Tables present, migration records missing ({', '.join(apps)})",
-            subjects=apps + [f"{s.app}.{s.name}" for s in unrec],
-            evidence=ev,
-            explanation="The schema these migrations create exists, but Django has no record "
-                        "of applying them. `migrate` would try to create existing tables and "
-                        "fail; history-dependent apps raise InconsistentMigrationHistory.",
-            recommendation="Re-record only the migrations verified safe to fake (see Recovery "
-                           "options); never fake a migration whose schema effects are missing."))
-    broken = by_state["applied_schema_missing"]
-    if broken:
-        miss = [x for s in broken for x in s.missing]
-        tables = [x.removeprefix("table ") for x in miss if x.startswith("table ")]
-        gone = set(tables)  # a missing table's columns are not listed again one by one
-        cols = [x.removeprefix("column ") for x in miss if x.startswith("column ")
-                and x.removeprefix("column ").rsplit(".", 1)[0] not in gone]
-        out.append(Finding(
-            id="schema.recorded_but_missing", severity="CRITICAL", dimension="schema",
-            title="Migrations are recorded as applied but their schema is missing",
-            subjects=[f"{s.app}.{s.name}" for s in broken] + tables + cols,
-            evidence=[f"{s.app}.{s.name} recorded {s.applied_at:%Y-%m-%d %H:%M} UTC; missing: "
-                      f"{_names(s.missing)}" if s.applied_at else
-                      f"{s.app}.{s.name} recorded; missing: {_names(s.missing)}" for s in broken],
-            explanation="Django believes these changes are in place; the database does not "
-                        "have them. Tables or columns were dropped (data loss) or changed "
-                        "outside migrations (drift).",
-            recommendation="Do not fake or re-run anything for these apps. Restore the missing "
-                           "objects from a point-in-time copy and compare with a baseline."))
-        if tables:
-            out.append(Finding(
-                id="data.tables_missing", severity="CRITICAL", dimension="data",
-                title=f"{len(tables)} table(s) created by recorded migrations are gone",
-                subjects=tables,
-                tables=[TableName(schema_name=_django_schema(ctx), name=t) for t in tables],
-                evidence=[f"pg_class has no {t} (schema of django_migrations)" for t in tables],
-                explanation="Their rows are gone with them unless a backup or restore point "
-                            "holds them.",
-                recommendation="Create a point-in-time restore branch from before the incident "
-                               "and copy these tables back (selective repair)."))
-        if cols:
-            out.append(Finding(
-                id="data.columns_missing", severity="HIGH", dimension="data",
-                title=f"{len(cols)} column(s) created by recorded migrations are gone",
-                subjects=cols, evidence=[f"pg_attribute has no {c}" for c in cols],
-                columns=[_column_ref(ctx, c) for c in cols],
-                explanation="The values in those columns are lost unless restored.",
-                recommendation="Restore the columns' values from a point-in-time copy."))
+        if s.app not in ctx.tenant_apps:  # judged per tenant schema, not from one schema
+            by_state[s.state].append(s)
+    out += _records_missing(ctx, by_state)
+    out += _schema_missing(ctx, by_state["applied_schema_missing"],
+                           by_state["schema_lost_unrecorded"])
     partial = by_state["partially_applied"]
     if partial:
         out.append(Finding(
@@ -266,8 +210,11 @@ def migration_reconciliation(ctx: Context) -> list[Finding]:
             title="Unrecorded migrations whose schema is only partly present",
             subjects=[f"{s.app}.{s.name}" for s in partial],
             evidence=[f"{s.app}.{s.name}: present {_names(s.present, 4)}; missing "
-                      f"{_names(s.missing, 4)}" for s in partial],
-            explanation="Neither faking nor running these migrations is safe as they stand.",
+                      f"{_names(s.missing, 4)}" + (f" ({s.basis})" if s.basis else "")
+                      for s in partial],
+            explanation="Neither faking nor running these migrations is safe as they stand: "
+                        "a non-atomic migration that stopped half-way, or one whose schema "
+                        "was partly removed since.",
             recommendation="Reconcile by hand: create what is missing or drop what a failed "
                            "run left behind, then run the migration."))
     ghosts = by_state["ghost_record"]
@@ -282,6 +229,176 @@ def migration_reconciliation(ctx: Context) -> list[Finding]:
                         "these rows; they hide what was really applied.",
             recommendation="Find the commit that removed the file before deleting any row "
                            "(`migrate --prune` deletes them: a write)."))
+    out += _graph_findings(rec)
+    out += _not_applied(by_state["pending"], by_state["pending_or_lost"])
+    if ctx.live is not None:
+        explained = set(rec.expected_tables)
+        extra = sorted(t for t, r in ctx.live.items()
+                       if r.kind in ("table", "partitioned table")
+                       and ctx.app_of.get(r.qualified) in rec.code_apps and t not in explained)
+        if extra:
+            out.append(Finding(
+                id="schema.unexplained_tables", severity="LOW", dimension="schema",
+                title=f"{len(extra)} table(s) carry an app's prefix but no migration creates "
+                      "them",
+                subjects=extra, evidence=[f"pg_class has {_names(extra)}"],
+                explanation="Created by hand, by RunSQL, or left over from removed models.",
+                recommendation="Check whether they are still used before anything is dropped."))
+    return out
+
+
+def _records_missing(ctx: Context, by_state: dict[str, list[MigrationStatus]]
+                     ) -> list[Finding]:
+    """Migrations that ran (their own schema, or what is built on them, is present) without
+    a record: re-recordable when their schema is whole."""
+    unrec = by_state["schema_present_unrecorded"] + [
+        s for s in by_state["unverifiable_unrecorded"] if s.present]
+    if not unrec or not (ctx.bundle.migrations and ctx.bundle.migrations.django.table_present):
+        return []
+    apps = sorted({s.app for s in unrec})
+    per_app: dict[str, list[str]] = defaultdict(list)
+    for s in unrec:
+        per_app[s.app].append(s.name)
+    ev = [f"{a}: {len(per_app[a])} migration file(s) that ran (their schema, or what is "
+          f"built on them, is present) with no django_migrations row ({per_app[a][0]} … "
+          f"{per_app[a][-1]})" for a in apps]
+    ev += [f"{a}: {len(ctx.records_by_app.get(a, []))} django_migrations rows" for a in apps]
+    deleted = _django_migrations_deletes(ctx)
+    if deleted:
+        ev.append(deleted)
+    return [Finding(
+        id="migration.records_missing", severity="HIGH", dimension="migration",
+        title=f"Tables present, migration records missing ({', '.join(apps)})",
+        subjects=apps + [f"{s.app}.{s.name}" for s in unrec], evidence=ev,
+        explanation="The schema these migrations create exists, but Django has no record "
+                    "of applying them. `migrate` would try to create existing tables and "
+                    "fail; history-dependent apps raise InconsistentMigrationHistory.",
+        recommendation="Re-record only the migrations verified safe to fake (see Recovery "
+                       "options); never fake a migration whose schema effects are missing.")]
+
+
+def _schema_missing(ctx: Context, broken: list[MigrationStatus],
+                    lost: list[MigrationStatus]) -> list[Finding]:
+    """Migrations that ran (recorded, or shown to have run) whose schema is partly gone:
+    the missing tables and columns are data findings, keys and indexes schema ones."""
+    out: list[Finding] = []
+    miss = [x for s in broken + lost for x in s.missing]
+    tables = sorted({x.removeprefix("table ") for x in miss if x.startswith("table ")})
+    gone = set(tables)  # a missing table's columns and keys are not listed again one by one
+    cols = sorted({x.removeprefix("column ") for x in miss if x.startswith("column ")
+                   and x.removeprefix("column ").rsplit(".", 1)[0] not in gone})
+    keys = sorted({x for x in miss if not x.startswith(("table ", "column "))
+                   and _key_table(x) not in gone})
+    if broken:
+        worst: Level = "CRITICAL" if (tables or cols) else "HIGH"
+        out.append(Finding(
+            id="schema.recorded_but_missing", severity=worst, dimension="schema",
+            title="Migrations are recorded as applied but their schema is missing",
+            subjects=[f"{s.app}.{s.name}" for s in broken] + tables + cols,
+            evidence=[f"{s.app}.{s.name} recorded {s.applied_at:%Y-%m-%d %H:%M} UTC; missing: "
+                      f"{_names(s.missing)}" if s.applied_at else
+                      f"{s.app}.{s.name} recorded; missing: {_names(s.missing)}" for s in broken],
+            explanation="Django believes these changes are in place; the database does not "
+                        "have them: they were dropped (data loss, when tables or columns "
+                        "went), changed outside migrations (drift), or recorded without "
+                        "running (`migrate --fake`).",
+            recommendation="Do not fake or re-run anything for these apps. Compare with a "
+                           "copy from before the incident (a baseline) to tell which; "
+                           "restore what was dropped from it."))
+    if lost:
+        out.append(Finding(
+            id="schema.lost_unrecorded", severity="CRITICAL", dimension="schema",
+            title="Migrations that ran have lost their schema and their records",
+            subjects=[f"{s.app}.{s.name}" for s in lost],
+            evidence=[f"{s.app}.{s.name}: {s.basis}; missing: {_names(s.missing)}"
+                      for s in lost],
+            explanation="Django applies migrations in dependency order and records each one "
+                        "as it runs: these ran, then their schema was removed and their "
+                        "records deleted. They are not pending: `migrate` would create "
+                        "empty tables where the data was.",
+            recommendation="Do not run `migrate` for these apps. Restore the tables from a "
+                           "copy taken before the incident, then re-record the migrations."))
+    if tables:
+        existed = {t: ctx.rec.existed[t] for t in tables if ctx.rec and t in ctx.rec.existed}
+        out.append(Finding(
+            id="data.tables_missing", severity="CRITICAL", dimension="data",
+            title=f"{len(tables)} table(s) created by migrations that ran are gone",
+            subjects=tables,
+            tables=[TableName(schema_name=_django_schema(ctx), name=t) for t in tables],
+            evidence=[f"pg_class has no {t} (schema of django_migrations)" for t in tables]
+            + [f"{t} existed: {why}" for t, why in existed.items()],
+            explanation="Their rows are gone with them unless a backup or restore point "
+                        "holds them."
+                        + ("" if len(existed) == len(tables) else
+                           " A table whose migration was recorded without running "
+                           "(--fake) looks the same: a baseline, the server log or a foreign "
+                           "key created to it tells the two apart."),
+            recommendation="Create a point-in-time restore branch from before the incident "
+                           "and copy these tables back (selective repair)."))
+    if cols:
+        out.append(Finding(
+            id="data.columns_missing", severity="HIGH", dimension="data",
+            title=f"{len(cols)} column(s) created by migrations that ran are gone",
+            subjects=cols, evidence=[f"pg_attribute has no {c}" for c in cols],
+            columns=[_column_ref(ctx, c) for c in cols],
+            explanation="The values in those columns are lost unless restored.",
+            recommendation="Restore the columns' values from a point-in-time copy."))
+    if keys:
+        out.append(Finding(
+            id="schema.keys_missing", severity="HIGH", dimension="schema",
+            title=f"{len(keys)} foreign key(s), unique key(s) or index(es) that migrations "
+                  "created are gone",
+            subjects=sorted({_key_table(k) for k in keys}) + keys,
+            evidence=[f"not in pg_constraint/pg_index: {k}" for k in keys],
+            explanation="No data went with them, but the database no longer enforces what "
+                        "the application relies on (a foreign key, a unique value) or "
+                        "queries slow down: `DROP ... CASCADE` removes the foreign keys of "
+                        "the tables that stay.",
+            recommendation="Re-create them (from the migrations' own SQL: `python manage.py "
+                           "sqlmigrate APP NAME`, or a baseline's definitions) after checking "
+                           "the rows still satisfy them."))
+    return out
+
+
+def _key_table(effect: str) -> str:
+    """The table of a key effect's label ('foreign key t(c) → r', 'index x on t')."""
+    if " on " in effect and "(" not in effect:
+        return effect.rsplit(" on ", 1)[1]
+    return effect.split(" ", 2)[-1].split("(", 1)[0]
+
+
+def _not_applied(pending: list[MigrationStatus], unsure: list[MigrationStatus]
+                 ) -> list[Finding]:
+    out = []
+    if pending:
+        out.append(Finding(
+            id="migration.pending", severity="LOW", dimension="migration",
+            title=f"{len(pending)} migration(s) not applied yet (their schema is absent)",
+            subjects=[f"{s.app}.{s.name}" for s in pending],
+            evidence=[f"{s.app}.{s.name}: {s.basis or 'missing ' + _names(s.missing, 3)}"
+                      for s in pending],
+            explanation="Normal for migrations not deployed yet; they must not be faked.",
+            recommendation="Apply them with `migrate` once the history is consistent."))
+    if unsure:
+        out.append(Finding(
+            id="migration.pending_or_lost", severity="MEDIUM", dimension="migration",
+            title=f"{len(unsure)} migration(s) not applied, or applied and lost with their "
+                  "records",
+            subjects=sorted({s.app for s in unsure}) + [f"{s.app}.{s.name}" for s in unsure],
+            evidence=[f"{s.app}.{s.name}: {s.basis}" for s in unsure[:30]],
+            explanation="Their schema is absent and nothing built on them ran, so they may "
+                        "never have run (a deploy not migrated yet); but a migration that "
+                        "ran and then lost its tables and its record looks the same, and "
+                        "the evidence cannot tell the two apart.",
+            recommendation="Do not run `migrate` until this is decided: if they had run, it "
+                           "would create empty tables where the data was. Decide with a "
+                           "bundle from a copy taken before the incident (`--baseline`), or "
+                           "the server log."))
+    return out
+
+
+def _graph_findings(rec: Reconciliation) -> list[Finding]:
+    out = []
     if rec.inconsistent:
         out.append(Finding(
             id="migration.inconsistent_history", severity="HIGH", dimension="migration",
@@ -318,28 +435,6 @@ def migration_reconciliation(ctx: Context) -> list[Finding]:
             recommendation="Edit the migration to reference the right model"
                            + (f" (likely {d.similar[0].split(' ')[0]})" if d.similar else "")
                            + ", or provide the model; never create the table by hand."))
-    pending = by_state["pending"]
-    if pending:
-        out.append(Finding(
-            id="migration.pending", severity="LOW", dimension="migration",
-            title=f"{len(pending)} migration(s) not applied yet (their schema is absent)",
-            subjects=[f"{s.app}.{s.name}" for s in pending],
-            evidence=[f"{s.app}.{s.name}: missing {_names(s.missing, 3)}" for s in pending],
-            explanation="Normal for migrations not deployed yet; they must not be faked.",
-            recommendation="Apply them with `migrate` once the history is consistent."))
-    if ctx.live is not None:
-        explained = set(rec.expected_tables)
-        extra = sorted(t for t, r in ctx.live.items()
-                       if r.kind in ("table", "partitioned table")
-                       and ctx.app_of.get(r.qualified) in rec.code_apps and t not in explained)
-        if extra:
-            out.append(Finding(
-                id="schema.unexplained_tables", severity="LOW", dimension="schema",
-                title=f"{len(extra)} table(s) carry an app's prefix but no migration creates "
-                      "them",
-                subjects=extra, evidence=[f"pg_class has {_names(extra)}"],
-                explanation="Created by hand, by RunSQL, or left over from removed models.",
-                recommendation="Check whether they are still used before anything is dropped."))
     return out
 
 
@@ -368,9 +463,10 @@ def other_trackers(ctx: Context) -> list[Finding]:
     return out
 
 
-LOSS_KINDS = ("DROP TABLE", "TRUNCATE", "DELETE without WHERE", "UPDATE without WHERE",
-              "ALTER ... DROP", "DROP")
 def emptied_tables(ctx: Context) -> list[Finding]:
+    """Tables the counters show written to, with none live now. Emptied without a counted
+    delete and counted empty: truncated (rows gone: HIGH). Emptied by deletes: a table's own
+    cleanup (expired sessions, a drained queue) looks the same without a baseline (MEDIUM)."""
     inv = ctx.bundle.inventory
     if inv is None:
         return []
@@ -387,17 +483,20 @@ def emptied_tables(ctx: Context) -> list[Finding]:
         ev.append(f"{r.qualified}: {r.inserted_tuples} rows inserted since statistics reset, "
                   f"0 live now; {how} (pg_stat_all_tables){counted}")
     # A table whose count(*) found rows was cleared by the count and is not listed at all.
-    confirmed = all(r.exact_rows == 0 for r in hits)
+    truncated = all(r.exact_rows == 0 and not r.deleted_tuples for r in hits)
     return [Finding(
-        id="data.tables_emptied", severity="HIGH" if confirmed else "MEDIUM", dimension="data",
+        id="data.tables_emptied", severity="HIGH" if truncated else "MEDIUM", dimension="data",
         title=f"{len(hits)} table(s) had rows and are now empty"
-              + (" (counted)" if confirmed else ""),
+              + (" (counted; no delete counted: truncated)" if truncated else ""),
         subjects=[r.qualified for r in hits], evidence=ev,
         tables=[TableName(schema_name=r.schema_name, name=r.name) for r in hits],
         explanation="The server's own counters show rows were written to these tables and none "
-                    "are live now" + ("; count(*) in the same snapshot finds none. " if confirmed
-                                      else ". ")
-                    + "Queues and caches empty themselves; other tables do not.",
+                    "are live now" + ("; count(*) in the same snapshot finds none and no row "
+                                      "was deleted one by one: the rows were truncated. "
+                                      if truncated else
+                                      ". Rows deleted one by one may be a table's own cleanup "
+                                      "(expired sessions, a drained queue) or loss: without "
+                                      "a baseline the two look the same. "),
         recommendation="Check each table against a point-in-time copy before concluding.")]
 
 
@@ -421,11 +520,11 @@ def destructive_statements(ctx: Context) -> list[Finding]:
 
 
 def logged_events(ctx: Context) -> list[Finding]:
-    log = ctx.bundle.server_log
-    if log is None or not log.events:
+    events = ctx.log_events
+    if not events:
         return []
     out = []
-    loss = [e for e in log.events if e.kind in LOSS_KINDS]
+    loss = [e for e in events if e.kind in LOSS_KINDS]
     if loss:
         out.append(Finding(
             id="data.destructive_events_logged", severity="HIGH", dimension="data",
@@ -443,7 +542,7 @@ def logged_events(ctx: Context) -> list[Finding]:
         present = {(r.schema_name, r.name) for r in ctx.bundle.inventory.relations}
         names = {r.name for r in ctx.bundle.inventory.relations}
         gone: list[tuple[TableName, LogEvent]] = []
-        for e in log.events:
+        for e in events:
             if e.kind != "DROP TABLE":
                 continue
             for t in e.tables:
@@ -485,9 +584,14 @@ def logged_events(ctx: Context) -> list[Finding]:
 
 def _rows_known_none(ctx: Context, t: TableName, drop: LogEvent) -> str | None:
     """Why a dropped table is known to have held no rows, or None when it may have: the log
-    shows it created and dropped within its window (with no insert logged in between), or
-    the baseline counted it empty."""
-    events = ctx.bundle.server_log.events if ctx.bundle.server_log else []
+    shows it created and dropped within its window with no insert logged in between (only
+    when the log records this database's writes at all: with log_statement = 'ddl' no
+    INSERT is ever logged), or the baseline counted it empty."""
+    events = ctx.log_events
+    log = ctx.bundle.server_log
+    db = ctx.bundle.identity.current_database if ctx.bundle.identity else None
+    writes_logged = log is not None and log.write_databases is not None and (
+        db in log.write_databases or "" in log.write_databases)
 
     def named(e: LogEvent) -> bool:
         return any(x.name == t.name and x.schema_name in (None, t.schema_name)
@@ -495,7 +599,7 @@ def _rows_known_none(ctx: Context, t: TableName, drop: LogEvent) -> str | None:
 
     created = next((e for e in events if e.kind == "CREATE TABLE" and e.time <= drop.time
                     and named(e)), None)
-    if created is not None:
+    if created is not None and writes_logged:
         writes = [e for e in events if e.kind in ("INSERT", "COPY FROM")
                   and created.time <= e.time <= drop.time and named(e)]
         if writes:

@@ -5,14 +5,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from reportgen.analyze.model import TimelineEntry
-from reportgen.bundle import EvidenceBundle
+from reportgen.bundle import EvidenceBundle, LogEvent
 
 GROUP_WINDOW = timedelta(minutes=2)
 MAX_RECORD_GROUPS = 8
 MAX_LOG_EVENTS = 100
 
 
-def build_timeline(bundle: EvidenceBundle, responder: list[TimelineEntry]) -> list[TimelineEntry]:
+def build_timeline(bundle: EvidenceBundle, responder: list[TimelineEntry],
+                   log_events: list[LogEvent]) -> list[TimelineEntry]:
+    """``log_events``: the server log's events of this database (context.this_database).
+    SELECTs that list tables (catalog queries) are weighed by the hypotheses, not listed."""
+    log_events = [e for e in log_events if e.kind != "CATALOG QUERY"]
     dj = bundle.migrations.django if bundle.migrations else None
     first = min((r.applied for r in dj.records if r.applied), default=None) if dj else None
     entries = [e.model_copy(update={"flag": _flag(bundle, e, first)}) for e in responder]
@@ -36,25 +40,24 @@ def build_timeline(bundle: EvidenceBundle, responder: list[TimelineEntry]) -> li
                 time=groups[-MAX_RECORD_GROUPS - 1][-1].applied,
                 event=f"{older} earlier migration records (up to this time)",
                 source="django_migrations.applied"))
-    log = bundle.server_log
-    if log is not None:
-        shown = log.events[-MAX_LOG_EVENTS:]
+    if log_events:
+        shown = log_events[-MAX_LOG_EVENTS:]
         for e in shown:
             who = ", ".join(x for x in (f"user {e.user}" if e.user else "",
                                         f"app {e.application}" if e.application else "") if x)
             entries.append(TimelineEntry(
                 time=e.time, event=f"{e.kind}: {e.statement[:200]}" + (f" ({who})" if who else ""),
                 source=f"server log ({e.source})"))
-        if len(log.events) > len(shown):
+        if len(log_events) > len(shown):
             entries.append(TimelineEntry(
-                time=log.events[-len(shown)].time,
-                event=f"{len(log.events) - len(shown)} earlier server-log events not shown",
+                time=log_events[-len(shown)].time,
+                event=f"{len(log_events) - len(shown)} earlier server-log events not shown",
                 source="server log"))
     ident = bundle.identity
     if ident and ident.postmaster_start_time:
         started = ident.postmaster_start_time
         earlier = sum(1 for e in responder if e.time < started) + sum(
-            1 for e in (log.events if log else []) if e.time < started)
+            1 for e in log_events if e.time < started)
         since = (f" — after {earlier} event(s) above: the server restarted since they "
                  "happened, so the sessions and locks of that time are gone, and a crash "
                  "restart also reset the activity counters (pg_stat) this report reads"

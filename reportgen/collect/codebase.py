@@ -115,6 +115,7 @@ def parse_migration(source: str, app: str, name: str, path: str) -> MigrationFil
         elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value:
             values[stmt.target.id] = stmt.value
     initial = values.get("initial")
+    atomic = values.get("atomic")
     return MigrationFile(
         app=app, name=name, path=path,
         dependencies=_pairs(values.get("dependencies"), app),
@@ -122,6 +123,7 @@ def parse_migration(source: str, app: str, name: str, path: str) -> MigrationFil
         run_before=_pairs(values.get("run_before"), app),
         initial=initial.value if isinstance(initial, ast.Constant) and isinstance(
             initial.value, bool) else None,
+        atomic=not (isinstance(atomic, ast.Constant) and atomic.value is False),
         operations=[o for op in _elements(_resolve(values.get("operations"), values))
                     for o in _operations(op, app, values)],
     )
@@ -204,22 +206,38 @@ PLAIN_FIELDS = {
 }
 
 
+def _flag(call: ast.Call, kw: str) -> bool | None:
+    """A keyword argument written as True or False (None: absent or not a constant)."""
+    value = _arg(call, 99, kw)
+    if isinstance(value, ast.Constant) and isinstance(value.value, bool):
+        return value.value
+    return None
+
+
 def _field(name: str, node: ast.expr, app: str) -> FieldSpec:
     if not isinstance(node, ast.Call):
         return FieldSpec(name=name, column=None, kind="?", modelled=False)
     kind = _call_name(node)
     db_column = _const(_arg(node, 99, "db_column"))
+    primary = _flag(node, "primary_key") is True
+    unique = not primary and (_flag(node, "unique") is True or kind == "OneToOneField")
     if kind in M2M_FIELDS:
         through = _arg(node, 99, "through")
         return FieldSpec(name=name, column=None, kind=kind,
                          target=_target(_arg(node, 0, "to"), app),
                          through=(_target(through, app) or "?") if through is not None else None)
     if kind in RELATION_FIELDS:
+        # Django indexes a foreign key unless db_index=False, and creates its constraint
+        # unless db_constraint=False.
         return FieldSpec(name=name, column=db_column or name + RELATION_FIELDS[kind], kind=kind,
-                         target=_target(_arg(node, 0, "to"), app))
+                         target=_target(_arg(node, 0, "to"), app),
+                         constraint=_flag(node, "db_constraint") is not False, unique=unique,
+                         indexed=not primary and not unique and _flag(node, "db_index")
+                         is not False)
     if kind not in PLAIN_FIELDS:
         return FieldSpec(name=name, column=None, kind=kind, modelled=False)
-    return FieldSpec(name=name, column=db_column or name, kind=kind)
+    return FieldSpec(name=name, column=db_column or name, kind=kind, unique=unique,
+                     indexed=not primary and not unique and _flag(node, "db_index") is True)
 
 
 def _resolve(node: ast.expr | None, values: dict[str, ast.expr]) -> ast.expr | None:

@@ -114,7 +114,11 @@ def _operation(op: Any, app: str) -> OperationSpec:
     return OperationSpec(op=name, model=model.lower() if isinstance(model, str) else None)
 
 
-Obj = tuple[str, str, "str | None"]
+#: A schema object as the loader keeps it: (kind, table, name, key columns). A foreign key's
+#: referenced table is kept apart (REFS): it is shown, never part of what is compared, so a
+#: later rename of the referenced table does not make the key look new.
+Obj = tuple[str, str, "str | None", "tuple[str, ...] | None"]
+REFS: dict[tuple[str, tuple[str, ...]], str | None] = {}
 
 
 def _table_of(app: str, model: Any) -> str:
@@ -124,27 +128,51 @@ def _table_of(app: str, model: Any) -> str:
     return str(model.options.get("db_table") or truncate_name(f"{app}_{model.name_lower}", 63))
 
 
-def _model_objects(app: str, model: Any) -> frozenset[Obj]:
+def _related_table(state_models: Any, target: Any, own: tuple[str, Any]) -> str | None:
+    """The table a relation points at, from the migration state (for display only)."""
+    if target == "self":
+        return _table_of(*own)
+    label = target if isinstance(target, str) else getattr(target._meta, "label_lower", "")
+    app, _, name = str(label).lower().partition(".")
+    other = state_models.get((app, name))
+    return _table_of(app, other) if other is not None else None
+
+
+def _model_objects(app: str, model: Any, state_models: Any) -> frozenset[Obj]:
     """The schema objects of one model in a migration state (Django's ModelState): its
     table, concrete columns (Field.set_attributes_from_name, as rendering does), explicit
-    index and constraint names, and the auto-created join table of each many-to-many
-    field (named and shaped as create_many_to_many_intermediary_model makes it). Proxy and
-    unmanaged models have none."""
+    index and constraint names, the keys Django names itself (each foreign key, ``unique``,
+    ``unique_together``, ``db_index`` and ``index_together``: by their columns, as the
+    PostgreSQL schema editor creates them), and the auto-created join table of each
+    many-to-many field (named and shaped as create_many_to_many_intermediary_model makes
+    it). Proxy and unmanaged models have none."""
     from django.db.backends.utils import truncate_name
 
     opts = model.options
     if opts.get("proxy") or opts.get("managed", True) is False:
         return frozenset()
     table = _table_of(app, model)
-    out: set[Obj] = {("table", table, None)}
+    out: set[Obj] = {("table", table, None, None)}
+    columns: dict[str, str] = {}
     for name, field in model.fields.items():
         # As set_attributes_from_name, which keeps a name already set (a renamed field
         # would keep its old column): the state's key is the field's name now.
         field.name = name
         field.attname, field.column = field.get_attname_column()
         if not getattr(field, "many_to_many", False):
-            if field.column:
-                out.add(("column", table, field.column))
+            if not field.column:
+                continue
+            col = field.column
+            columns[name] = col
+            out.add(("column", table, col, None))
+            if getattr(field, "db_constraint", False) and field.remote_field is not None:
+                REFS[table, (col,)] = _related_table(state_models, field.remote_field.model,
+                                                     (app, model))
+                out.add(("foreign_key", table, None, (col,)))
+            if field.unique and not field.primary_key:
+                out.add(("unique", table, None, (col,)))
+            elif field.db_index and not field.primary_key:
+                out.add(("indexed", table, None, (col,)))
             continue
         remote = field.remote_field
         if getattr(remote, "through", None) is not None:
@@ -155,10 +183,24 @@ def _model_objects(app: str, model: Any) -> frozenset[Obj]:
         src = model.name_lower
         if to in ("self", src):
             src, to = f"from_{src}", f"to_{src}"
-        out |= {("table", m2m, None), ("column", m2m, "id"), ("column", m2m, f"{src}_id"),
-                ("column", m2m, f"{to}_id")}
-    out |= {("index", table, i.name) for i in opts.get("indexes", []) if i.name}
-    out |= {("constraint", table, c.name) for c in opts.get("constraints", []) if c.name}
+        REFS[m2m, (f"{src}_id",)] = table
+        REFS[m2m, (f"{to}_id",)] = _related_table(state_models, remote.model, (app, model))
+        out |= {("table", m2m, None, None), ("column", m2m, "id", None),
+                ("column", m2m, f"{src}_id", None), ("column", m2m, f"{to}_id", None),
+                ("foreign_key", m2m, None, (f"{src}_id",)),
+                ("foreign_key", m2m, None, (f"{to}_id",)),
+                ("unique", m2m, None, tuple(sorted((f"{src}_id", f"{to}_id")))),
+                ("indexed", m2m, None, (f"{src}_id",)),
+                ("indexed", m2m, None, (f"{to}_id",))}
+    for kind, option in (("unique", "unique_together"), ("indexed", "index_together")):
+        for names in opts.get(option) or ():
+            cols = [columns.get(n) for n in names]
+            if all(cols):
+                key = tuple(sorted(c for c in cols if c)) if kind == "unique" else \
+                    tuple(c for c in cols if c)
+                out.add((kind, table, None, key))
+    out |= {("index", table, i.name, None) for i in opts.get("indexes", []) if i.name}
+    out |= {("constraint", table, c.name, None) for c in opts.get("constraints", []) if c.name}
     return frozenset(out)
 
 
@@ -166,11 +208,12 @@ def _app_objects(state: Any, app: str) -> Counter[Obj]:
     found: Counter[Obj] = Counter()
     for (label, _), model in state.models.items():
         if label == app:
-            found.update(_model_objects(label, model))
+            found.update(_model_objects(label, model, state.models))
     return found
 
 
-def _with_state_effects(files: list[MigrationFile]) -> list[MigrationFile]:
+def _with_state_effects(files: list[MigrationFile]
+                        ) -> tuple[list[MigrationFile], list[tuple[str, str]]]:
     """Each migration's creates/removes: the difference between Django's own ProjectState
     before and after it (``Migration.mutate_state``, in the order migrate applies them).
     An operation changes its own app's models, so only that app's objects are recomputed;
@@ -178,7 +221,10 @@ def _with_state_effects(files: list[MigrationFile]) -> list[MigrationFile]:
     SeparateDatabaseAndState keeps its table: no effect). Nothing is rendered (rendering
     every state costs seconds); the objects come from the ModelStates through Django's own
     field APIs. A state Django cannot build stops the walk: the migrations from there on keep
-    creates/removes None, with the error."""
+    creates/removes None, with the error. Also returns the plan: the order migrate applies
+    them in (the executor's full plan), which the analyzer follows where dependencies leave
+    the order open."""
+    from django.db.migrations import SeparateDatabaseAndState
     from django.db.migrations.loader import MigrationLoader
     from django.db.migrations.state import ProjectState
 
@@ -199,10 +245,15 @@ def _with_state_effects(files: list[MigrationFile]) -> list[MigrationFile]:
     by_key = {(m.app, m.name): m for m in files}
     out: dict[tuple[str, str], MigrationFile] = {}
     error: str | None = None
+    reported: set[tuple[str, str]] = set()
 
-    def objs(items: set[Obj]) -> list[SchemaObject]:
-        return [SchemaObject(kind=k, table=t, name=n)
-                for k, t, n in sorted(items, key=lambda x: (x[0], x[1], x[2] or ""))]
+    def objs(items: set[Obj], masked: set[Obj]) -> list[SchemaObject]:
+        return [SchemaObject(kind=k, table=t, name=n,
+                             columns=list(c) if c is not None else None,
+                             ref_table=REFS.get((t, c)) if k == "foreign_key" and c else None,
+                             state_only=(k, t, n, c) in masked)
+                for k, t, n, c in sorted(items, key=lambda x: (x[0], x[1], x[2] or "",
+                                                               x[3] or ()))]
 
     for node in plan:
         m = by_key.get(node)
@@ -211,21 +262,62 @@ def _with_state_effects(files: list[MigrationFile]) -> list[MigrationFile]:
         if error is not None:
             out[node] = m.model_copy(update={"state_error": error})
             continue
+        migration = graph.nodes[node]
+        # State-only operations (SeparateDatabaseAndState) change the models; what they do
+        # to the database is not known: what they change is marked state_only (not checked).
+        steps = [[op] for op in migration.operations] \
+            if any(isinstance(op, SeparateDatabaseAndState) for op in migration.operations) \
+            else [list(migration.operations)]
+        was: dict[Obj, bool] = {}  # an object's presence before the migration
+        now: dict[Obj, bool] = {}  # and after it
+        masked: set[Obj] = set()
         try:
-            old = per_app.get(node[0]) or _app_objects(state, node[0])
-            state = graph.nodes[node].mutate_state(state, preserve=False)
-            new = per_app[node[0]] = _app_objects(state, node[0])
+            for ops in steps:
+                old = per_app.get(node[0]) or _app_objects(state, node[0])
+                for op in ops:
+                    op.state_forwards(node[0], state)
+                new = per_app[node[0]] = _app_objects(state, node[0])
+                before = {o for o in old.keys() | new.keys() if everything[o] > 0}
+                everything.subtract(old)
+                everything.update(new)
+                after = {o for o in old.keys() | new.keys() if everything[o] > 0}
+                for o in (after - before) | (before - after):
+                    was.setdefault(o, o in before)
+                    now[o] = o in after
+                if ops and isinstance(ops[0], SeparateDatabaseAndState):
+                    masked |= (after - before) | (before - after)
+            unresolved = _unresolved(state, node[0], loader.unmigrated_apps, reported)
         except Exception as exc:  # Django cannot build the state after this migration
             error = f"{node[0]}.{node[1]}: {type(exc).__name__}: {exc}"
             out[node] = m.model_copy(update={"state_error": error})
             continue
-        before = {o for o in old.keys() | new.keys() if everything[o] > 0}
-        everything.subtract(old)
-        everything.update(new)
-        after = {o for o in old.keys() | new.keys() if everything[o] > 0}
-        out[node] = m.model_copy(update={"creates": objs(after - before),
-                                         "removes": objs(before - after)})
-    return [out.get((m.app, m.name), m) for m in files]
+        out[node] = m.model_copy(update={
+            "creates": objs({o for o in now if now[o] and not was[o]}, masked),
+            "removes": objs({o for o in now if was[o] and not now[o]}, masked),
+            "unresolved": unresolved})
+    return [out.get((m.app, m.name), m) for m in files], plan
+
+
+def _unresolved(state: Any, app: str, unmigrated: set[str],
+                reported: set[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Relations of ``app``'s models (now) whose target model is in no state: Django stops
+    with "Related model cannot be resolved" when it renders them. Each field once."""
+    out = []
+    for (label, name), model in state.models.items():
+        if label != app:
+            continue
+        for fname, field in model.fields.items():
+            remote = getattr(field, "remote_field", None)
+            target = getattr(remote, "model", None)
+            if not isinstance(target, str) or target == "self" or "." not in target:
+                continue
+            t_app, _, t_model = target.lower().partition(".")
+            if (t_app, t_model) in state.models or t_app in unmigrated:
+                continue
+            if (f"{name}.{fname}", target) not in reported:
+                reported.add((f"{name}.{fname}", target))
+                out.append((f"{name}.{fname}", target))
+    return out
 
 
 def _main(settings: str, project: str) -> int:
@@ -268,12 +360,13 @@ def _main(settings: str, project: str) -> int:
             app=app, name=name, path=rel, dependencies=deps,
             replaces=[tuple(r) for r in (mig.replaces or [])],
             run_before=[tuple(r) for r in (mig.run_before or [])],
-            initial=mig.initial, operations=ops))
+            initial=mig.initial, atomic=bool(getattr(mig, "atomic", True)), operations=ops))
+    plan: list[tuple[str, str]] = []
     if not graph_errors:
-        files = _with_state_effects(files)
+        files, plan = _with_state_effects(files)
     labels = sorted(a.label for a in apps.get_app_configs())
     cb = Codebase(root=str(root), method=METHOD + f", settings {settings}", migrations=files,
-                  errors=errors, graph_errors=graph_errors, installed_apps=labels)
+                  errors=errors, graph_errors=graph_errors, installed_apps=labels, plan=plan)
     sys.stdout.write(cb.model_dump_json())
     return 0
 

@@ -51,6 +51,6 @@ def collect_django_records(snap: Snapshot, user: str) -> DjangoRecords:
         return DjangoRecords(table_present=True, schema_name=schema, readable=False, error=error,
                              ignored=ignored)
     return DjangoRecords(
-        table_present=True, schema_name=schema, ignored=ignored,
+        table_present=True, schema_name=schema, ignored=ignored, rewritten=first["rewritten"],
         records=[MigrationRecord(app=r["app"], name=r["name"], applied=r["applied"])
                  for r in rows])

@@ -110,10 +110,12 @@ def collect(
         results["signals"] = _run(runs, "signals", snap, lambda: collect_signals(snap))
         results["migrations"] = MigrationTables(django=django, others=others or []) \
             if django else None
+        if server_logs:
+            results["server_log"] = _server_log(runs, snap, results["identity"], server_logs,
+                                                log_tz, started, clock, say)
     round_trips = snap.round_trips  # read after the closing ROLLBACK: every statement sent
     from reportgen.bundle import SCHEMA_VERSION, Collection, EvidenceBundle, Tool
     from reportgen.collect.codebase import scan_project
-    from reportgen.collect.server_log import OwnSession, read_server_logs
 
     codebase: Codebase | None = None
     if django_settings is not None:
@@ -125,15 +127,7 @@ def collect(
         say(f"scanning migration files under {project}")
         codebase = _run(runs, "codebase", None, lambda: scan_project(
             project, include_environments=scan_virtualenvs))
-    server_log = None
-    if server_logs:
-        ident = results["identity"]
-        # reportgen's own statements are told apart by its session (PID and time window).
-        own = OwnSession(ident.backend_pid, started, clock()) \
-            if ident is not None and ident.backend_pid is not None else None
-        say("reading the server log")
-        server_log = _run(runs, "server_log", None,
-                          lambda: read_server_logs(server_logs, log_tz=log_tz, own=own))
+    server_log = results.get("server_log")
     finished = clock()
     bundle = EvidenceBundle(
         schema_version=SCHEMA_VERSION,
@@ -220,6 +214,27 @@ class _EarlyCatalog:
             with contextlib.suppress(psycopg.Error):  # gone: the query ends with it
                 self._snap.conn.cancel_safe(timeout=5)
             self._thread.join(0.5)
+
+
+def _server_log(runs: list[CollectorRun], snap: Snapshot, ident: Any, paths: list[Path],
+                log_tz: str | None, started: datetime, clock: Callable[[], datetime],
+                say: Callable[[str], None]) -> Any:
+    """The server log, read while the snapshot is open: what the roles it shows listing
+    tables could see is read in the same snapshot. reportgen's own statements are told
+    apart by its session (PID and time window)."""
+    from reportgen.collect.role_visibility import catalog_roles, collect_role_visibility
+    from reportgen.collect.server_log import OwnSession, read_server_logs
+
+    own = OwnSession(ident.backend_pid, started, clock()) \
+        if ident is not None and ident.backend_pid is not None else None
+    say("reading the server log")
+    log = _run(runs, "server_log", None,
+               lambda: read_server_logs(paths, log_tz=log_tz, own=own))
+    roles = catalog_roles(log, ident.current_database if ident else None) if log else []
+    if log is not None and roles:
+        seen = _run(runs, "role_visibility", snap, lambda: collect_role_visibility(snap, roles))
+        log = log.model_copy(update={"role_visibility": seen or []})
+    return log
 
 
 def _django_codebase(settings: str, root: Path, scan_virtualenvs: bool) -> Codebase:

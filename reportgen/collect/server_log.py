@@ -24,6 +24,7 @@ from reportgen.collect.statement_parse import parse_statements
 from reportgen.errors import InputError
 
 MAX_EVENTS = 5000
+MAX_CATALOG_QUERIES = 500
 WRITE_KINDS = ("INSERT", "COPY FROM")
 _TS = re.compile(r"^(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?)"
                  r"(?:\s*([A-Za-z]{1,5}|[+-]\d\d(?::?\d\d)?))?")
@@ -74,7 +75,8 @@ def _events(time: datetime, text: str, user: str | None, db: str | None, app: st
     tables it names. User, database, application and session come from the log line's own
     fields (prefix, csv or json), never from the statement."""
     return [LogEvent(time=time, kind=st.kind, statement=" ".join(st.text.split())[:500],
-                     tables=st.tables, user=user or None, database=db or None,
+                     tables=st.tables, schemas=st.schemas, user=user or None,
+                     database=db or None,
                      application=app or None, session=session or None, source=source)
             for st in parse_statements(text) if st.kind is not None]
 
@@ -208,11 +210,21 @@ def read_server_logs(paths: list[Path], log_tz: str | None = None,
     if unparsed:
         notes.append(f"{unparsed} statement(s) had a time whose zone is not UTC or a numeric "
                      "offset: pass --log-tz with the server's log_timezone")
+    # Whose writes the log records at all (log_statement 'mod' or 'all'): only there does
+    # a write missing from the log say anything.
+    write_dbs = sorted({e.database or "" for e in events if e.kind in WRITE_KINDS
+                        or e.kind.startswith(("DELETE", "UPDATE"))})
     # Writes are kept only for tables the log also shows dropped: they tell whether a table
     # created within the window held rows when it went.
     dropped = {t.name for e in events if e.kind == "DROP TABLE" for t in e.tables}
     events = [e for e in events if e.kind not in WRITE_KINDS
               or any(t.name in dropped for t in e.tables)]
+    catalog = [e for e in events if e.kind == "CATALOG QUERY"]
+    if len(catalog) > MAX_CATALOG_QUERIES:  # monitoring tools list tables all day long
+        notes.append(f"{len(catalog)} catalog queries (SELECTs listing tables) found; the "
+                     f"latest {MAX_CATALOG_QUERIES} are kept")
+        dropped_ids = {id(e) for e in catalog[:-MAX_CATALOG_QUERIES]}
+        events = [e for e in events if id(e) not in dropped_ids]
     if own is not None:
         mine = [e for e in events if own.owns(e.session, e.time)]
         if mine:
@@ -227,4 +239,4 @@ def read_server_logs(paths: list[Path], log_tz: str | None = None,
         notes.append(f"{len(events)} events found; the latest {MAX_EVENTS} are kept")
         events = events[-MAX_EVENTS:]
     return ServerLog(files=files, lines_read=total, unparsed=unparsed, events=events,
-                     notes=notes)
+                     write_databases=write_dbs, notes=notes)

@@ -36,6 +36,55 @@ class Statement:
     kind: str | None  # None: not DDL and not destructive
     text: str
     tables: list[TableName] = field(default_factory=list)
+    schemas: list[str] = field(default_factory=list)  # CATALOG QUERY: schemas it filters on
+
+
+#: Catalog relations a "check the tables" script lists tables from: (schema, name), None for
+#: a name PostgreSQL finds through the search path (pg_catalog comes first on it).
+CATALOG_RELATIONS = {
+    ("information_schema", "tables"), ("information_schema", "columns"),
+    ("information_schema", "views"), ("pg_catalog", "pg_tables"), ("pg_catalog", "pg_class"),
+    ("pg_catalog", "pg_stat_user_tables"), ("pg_catalog", "pg_stat_all_tables"),
+    ("pg_catalog", "pg_views"), (None, "pg_tables"), (None, "pg_class"),
+    (None, "pg_stat_user_tables"), (None, "pg_stat_all_tables"), (None, "pg_views"),
+}
+#: Columns of those relations that name a schema: a literal compared with one is a filter.
+SCHEMA_COLUMNS = {"table_schema", "schemaname", "nspname"}
+
+
+def _walk(node: object) -> list[ast.Node]:
+    """Every AST node under ``node``, itself included."""
+    out: list[ast.Node] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, tuple):
+            stack.extend(n)
+        elif isinstance(n, ast.Node):
+            out.append(n)
+            stack.extend(getattr(n, a) for a in getattr(n, "__slots__", ()) if a != "location")
+    return out
+
+
+def _catalog_query(node: ast.SelectStmt) -> tuple[list[TableName], list[str]] | None:
+    """The catalog relations a SELECT lists tables from, and the schema names it filters on
+    (``table_schema = 'app'``, ``schemaname IN (...)``); None when it reads none."""
+    nodes = _walk(node)
+    read = [TableName(schema_name=n.schemaname, name=n.relname) for n in nodes
+            if isinstance(n, ast.RangeVar) and (n.schemaname, n.relname) in CATALOG_RELATIONS]
+    if not read:
+        return None
+    schemas: list[str] = []
+    for n in nodes:
+        if not isinstance(n, ast.A_Expr) or not isinstance(n.lexpr, ast.ColumnRef):
+            continue
+        col = n.lexpr.fields[-1] if n.lexpr.fields else None
+        if not isinstance(col, ast.String) or col.sval not in SCHEMA_COLUMNS:
+            continue
+        values = n.rexpr if isinstance(n.rexpr, tuple) else (n.rexpr,)
+        schemas += [str(v.val.sval) for v in values if isinstance(v, ast.A_Const)
+                    and isinstance(v.val, ast.String) and v.val.sval not in schemas]
+    return read, schemas
 
 
 def _table(rv: ast.RangeVar | None) -> list[TableName]:
@@ -76,6 +125,17 @@ def _classify(node: ast.Node | None) -> tuple[str | None, list[TableName]]:
     return None, []
 
 
+def _statement(kind: str | None, tables: list[TableName], node: ast.Node | None, body: str
+               ) -> Statement | None:
+    if kind is not None:
+        return Statement(kind, body, tables)
+    if isinstance(node, ast.SelectStmt):
+        found = _catalog_query(node)
+        if found is not None:
+            return Statement("CATALOG QUERY", body, found[0], found[1])
+    return None
+
+
 _FALLBACK = [
     ("DROP TABLE", re.compile(r"^\s*drop\s+table\b", re.I)),
     ("DROP", re.compile(r"^\s*drop\b", re.I)),
@@ -96,7 +156,9 @@ def fallback_kind(text: str) -> str | None:
 
 
 def parse_statements(text: str) -> list[Statement]:
-    """Every statement in ``text`` that is DDL or destructive, in order, with its own text."""
+    """Every statement in ``text`` that is DDL or destructive, or a SELECT that lists tables
+    from the catalogs (a "check the tables" script: kind CATALOG QUERY), in order, with its
+    own text."""
     try:
         raw = parse_sql(text)
     except (ParseError, ValueError):
@@ -105,9 +167,9 @@ def parse_statements(text: str) -> list[Statement]:
     out = []
     for r in raw:
         kind, tables = _classify(r.stmt)
-        if kind is None:
-            continue
         start = r.stmt_location or 0
         body = text[start:start + r.stmt_len] if r.stmt_len else text[start:]
-        out.append(Statement(kind, body.strip().rstrip(";").strip(), tables))
+        st = _statement(kind, tables, r.stmt, body.strip().rstrip(";").strip())
+        if st is not None:
+            out.append(st)
     return out

@@ -27,13 +27,21 @@ CLASSES = [
     ("applied", "Applied, schema verified", "Recorded, and every effect is in the database."),
     ("applied_schema_missing", "Recorded, schema MISSING",
      "Django thinks it is applied; tables/columns are gone (loss or drift)."),
-    ("schema_present_unrecorded", "Schema present, record missing",
-     "Every effect verified present: safe to record."),
+    ("schema_present_unrecorded", "Ran, record missing",
+     "It ran (its own schema, or what is built on it, is present) and its schema is in "
+     "place: safe to record."),
+    ("schema_lost_unrecorded", "Ran, then schema and record LOST",
+     "It ran (what is built on it is present), then its schema and its record went: "
+     "lost schema, never pending."),
     ("unverifiable_unrecorded", "Unrecorded, not verifiable",
      "RunPython/RunSQL, or only removals and undone effects: whether it ran cannot be "
      "read from the schema."),
     ("partially_applied", "Partially applied", "Some effects present, some missing."),
-    ("pending", "Pending", "Not applied: effects absent (normal before a deploy)."),
+    ("pending", "Pending", "Never ran: effects absent, nothing built on it ran, and no record "
+     "was removed since it could have been written (normal before a deploy)."),
+    ("pending_or_lost", "Pending, or lost",
+     "Effects absent and nothing built on it ran: not applied yet, or applied and lost with "
+     "its record; the evidence cannot tell."),
     ("ghost_record", "Record without file", "Recorded, but no such migration file exists."),
     ("recorded_not_in_scan", "Recorded, app not scanned",
      "The app's files are not in the scanned codebase (installed package?)."),

@@ -6,6 +6,9 @@
 SELECT n.nspname::pg_catalog.text AS schema_name, c.oid::pg_catalog.int8 AS oid,
        c.relkind::pg_catalog.text AS relkind,
        pg_catalog.has_table_privilege(c.oid, 'SELECT') AS readable,
+       -- relfilenode is the oid at creation; TRUNCATE (or VACUUM FULL, CLUSTER) gives the
+       -- table a new one: rows can have left it without a counted delete.
+       CASE WHEN c.relfilenode = 0 THEN NULL ELSE c.relfilenode <> c.oid END AS rewritten,
        pg_catalog.array_position(%(search_path)s::pg_catalog.text[],
                                  n.nspname::pg_catalog.text) AS path_position
 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

@@ -33,7 +33,20 @@ WITH rel AS (
   FROM pg_catalog.pg_constraint con JOIN rel ON rel.oid = con.conrelid
   GROUP BY con.conrelid
 ), idx AS (
-  SELECT i.indrelid AS oid, pg_catalog.array_agg(ic.relname ORDER BY ic.relname) AS names
+  -- Each index's name and key: its key columns in order (not INCLUDE columns; NULL for an
+  -- expression), unique, primary, partial. Checks for the keys Django names itself (a
+  -- foreign key's index, unique=True, db_index) look for the key, not the name.
+  SELECT i.indrelid AS oid, pg_catalog.array_agg(ic.relname ORDER BY ic.relname) AS names,
+         pg_catalog.json_agg(pg_catalog.json_build_object(
+           'name', ic.relname,
+           'columns', (SELECT pg_catalog.json_agg(a.attname ORDER BY k.ord)
+                       FROM pg_catalog.unnest(i.indkey::pg_catalog.int2[])
+                            WITH ORDINALITY AS k(attnum, ord)
+                       LEFT JOIN pg_catalog.pg_attribute a
+                         ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                       WHERE k.ord <= i.indnkeyatts),
+           'unique', i.indisunique, 'primary', i.indisprimary,
+           'partial', i.indpred IS NOT NULL) ORDER BY ic.relname) AS keys
   FROM pg_catalog.pg_index i JOIN rel ON rel.oid = i.indrelid
   JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
   GROUP BY i.indrelid
@@ -64,7 +77,9 @@ SELECT rel.oid::pg_catalog.int8, pg_catalog.convert_to(pg_catalog.json_build_obj
      ELSE 'estimate only: exact sizes are read for the ' || %(max_sized)s::pg_catalog.int4
           || ' largest relations' END,
   'index_count', COALESCE(pg_catalog.cardinality(idx.names), 0),
-  'indexes', COALESCE(idx.names, '{}'), 'constraints', COALESCE(cons.names, '{}')
+  'indexes', COALESCE(idx.names, '{}'),
+  'index_keys', COALESCE(idx.keys, '[]'::pg_catalog.json),
+  'constraints', COALESCE(cons.names, '{}')
 )::pg_catalog.text, 'UTF8'), pg_catalog.convert_to(pg_catalog.json_build_object(
   'readable', COALESCE(priv.readable, pg_catalog.has_table_privilege(rel.oid, 'SELECT')),
   'live_tuples', st.live, 'dead_tuples', st.dead, 'inserted_tuples', st.inserted,
