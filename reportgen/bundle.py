@@ -162,6 +162,9 @@ class LockHolder(Model):
 class Relation(Model):
     schema_name: str = Field(description="Schema (namespace).")
     name: str = Field(description="Relation name.")
+    oid: int | None = Field(default=None, description="pg_class.oid: the same relation keeps "
+                            "it when renamed (compared only between bundles of one cluster, "
+                            "same system identifier: a logical restore gives new oids).")
     kind: RelKind = Field(description="Relation kind.")
     owner: str = Field(description="Owning role.")
     is_partition: bool = Field(default=False, description="A partition of another table.")

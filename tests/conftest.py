@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +13,11 @@ import psycopg
 import pytest
 
 from reportgen.bundle import EvidenceBundle, parse_bundle
+from reportgen.collect.django_loader import load_codebase
 from reportgen.connection import DsnSource
 from reportgen.pgserver import Binaries, LocalServer, available_binaries
+from tests.incidents.project import SETTINGS, make_project
+from tests.incidents.world import World, build_world
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BINARIES = available_binaries()
@@ -73,3 +77,36 @@ def demo_bundle() -> EvidenceBundle:
 @pytest.fixture(scope="session")
 def demo_bundle_data() -> dict:  # type: ignore[type-arg]
     return json.loads((FIXTURES / "demo-evidence.json").read_text("utf-8"))
+
+
+@pytest.fixture(scope="session")
+def corpus(server: LocalServer, tmp_path_factory: pytest.TempPathFactory) -> World:
+    """The real-app project (tests/incidents/project.py) migrated by Django into this
+    server, once per session: a template with everything applied, one with the next
+    deploy's migrations pending, and roles to collect as. Copied per case."""
+    work = tmp_path_factory.mktemp(f"corpus-pg{server.binaries.major}")
+    return build_world(server, make_project(work), work)
+
+
+@pytest.fixture(scope="session")
+def corpus_codebase(corpus: World) -> list[dict]:  # type: ignore[type-arg]
+    """What Django's own ProjectState says each migration creates (the truth's side)."""
+    os.environ.update({k: v for k, v in corpus.project.env(corpus.server, corpus.template)
+                       .items() if k.startswith("T_")})
+    return [m.model_dump() for m in load_codebase(SETTINGS, corpus.project.root).migrations]
+
+
+@pytest.fixture
+def logging_server(server: LocalServer) -> Iterator[LocalServer]:
+    """A server of the same version writing stderr, csvlog and jsonlog, with
+    pg_stat_statements preloaded. log_statement = 'all': 'ddl' does not log TRUNCATE
+    (PostgreSQL classes it with data-modifying statements, logged from 'mod' up)."""
+    settings = {"logging_collector": "on", "log_destination": "'stderr,csvlog,jsonlog'",
+                "log_directory": "'log'", "log_filename": "'pg'", "log_statement": "'all'",
+                "shared_preload_libraries": "'pg_stat_statements'"}
+    if server.binaries.major < 15:
+        settings["log_destination"] = "'stderr,csvlog'"
+    srv = LocalServer(server.binaries, settings=settings)
+    srv.start()
+    yield srv
+    srv.stop()

@@ -8,14 +8,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from reportgen.analyze import analyze
 from reportgen.collect.run import collect_bundle
 from reportgen.collect.server_log import read_server_logs
 from reportgen.connection import DsnSource
 from reportgen.outputs import render_outputs
-from reportgen.pgserver import LocalServer
 from reportgen.render.markdown import render_markdown
 from reportgen.render.view import RenderOptions
 
@@ -104,22 +102,6 @@ def test_emptied_table_is_a_signal_without_baseline(db):
     cleared = analyze(EvidenceBundle.model_validate(data).sealed())
     assert "data.tables_emptied" not in {f.id for f in cleared.findings}
     assert cleared.data_loss == "unknown"
-
-
-@pytest.fixture
-def logging_server(server, tmp_path_factory):
-    """A server of the same version writing stderr, csvlog and jsonlog, with
-    pg_stat_statements preloaded. log_statement = 'all': 'ddl' does not log TRUNCATE
-    (PostgreSQL classes it with data-modifying statements, logged from 'mod' up)."""
-    settings = {"logging_collector": "on", "log_destination": "'stderr,csvlog,jsonlog'",
-                "log_directory": "'log'", "log_filename": "'pg'", "log_statement": "'all'",
-                "shared_preload_libraries": "'pg_stat_statements'"}
-    if server.binaries.major < 15:
-        settings["log_destination"] = "'stderr,csvlog'"
-    srv = LocalServer(server.binaries, settings=settings)
-    srv.start()
-    yield srv
-    srv.stop()
 
 
 def test_real_server_log_events_reach_the_timeline(logging_server):
@@ -274,9 +256,10 @@ def test_server_log_path_commands_restore_hostile_names(logging_server, tmp_path
 
 
 def test_a_dropped_table_is_not_always_lost_data(logging_server, tmp_path):
-    """A table the log shows created and dropped within its window is reported as dropped
-    with what is known of its rows, not as confirmed data loss; one created before the
-    log's window is confirmed lost, and the restore point is the log's DROP time."""
+    """A table the log shows created and dropped within its window, in a log that records
+    this database's writes, with no write to it logged, is reported as dropped with what is
+    known of its rows, not as confirmed data loss; one created before the log's window is
+    confirmed lost, and the restore point is the log's DROP time."""
     srv = logging_server
     srv.psql("CREATE DATABASE droptest")
     dsn = srv.dsn("droptest")
@@ -286,6 +269,7 @@ def test_a_dropped_table_is_not_always_lost_data(logging_server, tmp_path):
     time.sleep(0.5)
     start = logfile.stat().st_size  # the window given to reportgen starts here
     with psycopg.connect(dsn, autocommit=True, application_name="oops") as conn:
+        conn.execute("INSERT INTO old_table VALUES (2)")  # the log records writes
         conn.execute("CREATE TABLE scratch (id int)")
         conn.execute("DROP TABLE scratch")
         conn.execute("DROP TABLE old_table")

@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 from reportgen.analyze.model import Changes, Finding, RowDelta
 from reportgen.bundle import ColumnName, EvidenceBundle, Relation, TableName
 
+#: Migration trackers: their rows are records, compared as such, never as data rows.
+TRACKER_TABLES = ("django_migrations", "alembic_version", "flyway_schema_history",
+                  "databasechangelog", "databasechangeloglock", "schema_migrations",
+                  "ar_internal_metadata", "_prisma_migrations")
+
 #: Relations whose rows are data: a view's rows are its query's, a materialized view's are
 #: derived (REFRESH rebuilds them), a foreign table's live elsewhere.
 STORED = ("table", "partitioned table")
@@ -50,6 +55,7 @@ class BundleDiff:
     added_fks: list[str] = field(default_factory=list)
     lost_indexes: list[str] = field(default_factory=list)
     added_indexes: list[str] = field(default_factory=list)
+    renamed: list[tuple[str, str]] = field(default_factory=list)  # (before, now): same oid
     lost_views: list[tuple[str, str]] = field(default_factory=list)  # (qualified, kind)
     added_views: list[tuple[str, str]] = field(default_factory=list)
     lost_records: list[str] = field(default_factory=list)
@@ -104,6 +110,7 @@ class BundleDiff:
     def lines(self) -> list[str]:
         """The diff as terminal lines: - gone, + new, ~ changed."""
         return ([f"- table {t}" for t in self.lost_tables]
+                + [f"~ table {a} renamed to {b}" for a, b in self.renamed]
                 + [f"+ table {t}" for t in self.added_tables]
                 + [f"- column {c}" for c in self.lost_columns]
                 + [f"+ column {c}" for c in self.added_columns]
@@ -179,6 +186,19 @@ class BundleDiff:
                             "or truncated rows.",
                 recommendation="Count exactly on both sides (--exact-counts) before "
                                "concluding."))
+        if self.renamed:
+            out.append(Finding(
+                id="schema.tables_renamed_since_baseline", severity="MEDIUM",
+                dimension="schema",
+                title=f"{len(self.renamed)} table(s) renamed since the baseline",
+                subjects=[x for pair in self.renamed for x in pair],
+                evidence=[f"baseline {a} is now {b}: the same table (its oid is unchanged), "
+                          "not a drop" for a, b in self.renamed],
+                explanation="A rename keeps the rows; what reads the old name fails. A "
+                            "non-atomic migration that stopped half-way leaves tables renamed "
+                            "this way.",
+                recommendation="Check which migration renames them and whether it completed "
+                               "(see the migration findings) before renaming anything back."))
         if self.lost_views:
             out.append(Finding(
                 id="schema.views_dropped_since_baseline", severity="MEDIUM", dimension="schema",
@@ -235,11 +255,17 @@ def churns(r: Relation) -> str | None:
 def diff_bundles(before: EvidenceBundle, after: EvidenceBundle) -> BundleDiff:
     d = BundleDiff()
     a, b = _rels(before), _rels(after)
-    d.lost_tables = sorted(k for k, r in a.items() if k not in b and r.kind in STORED)
+    renamed = _renames(before, after, a, b)
+    d.renamed = sorted(renamed.items())
+    d.lost_tables = sorted(k for k, r in a.items() if k not in b and r.kind in STORED
+                           and k not in renamed)
     d.lost_refs = [TableName(schema_name=a[k].schema_name, name=a[k].name) for k in d.lost_tables]
-    d.added_tables = sorted(k for k, r in b.items() if k not in a and r.kind in STORED)
+    d.added_tables = sorted(k for k, r in b.items() if k not in a and r.kind in STORED
+                            and k not in renamed.values())
     d.lost_views = sorted((k, r.kind) for k, r in a.items() if k not in b and r.kind in DERIVED)
     d.added_views = sorted((k, r.kind) for k, r in b.items() if k not in a and r.kind in DERIVED)
+    # A renamed table is compared with itself under its new name.
+    b = {**b, **{old: b[new] for old, new in renamed.items()}}
     for k in sorted(set(a) & set(b)):
         ca = {c.name for c in a[k].columns}
         cb = {c.name for c in b[k].columns}
@@ -254,8 +280,8 @@ def diff_bundles(before: EvidenceBundle, after: EvidenceBundle) -> BundleDiff:
         ia, ib = set(a[k].indexes), set(b[k].indexes)
         d.lost_indexes += [f"{k}.{n}" for n in sorted(ia - ib)]
         d.added_indexes += [f"{k}.{n}" for n in sorted(ib - ia)]
-        if a[k].kind not in STORED:
-            continue
+        if a[k].kind not in STORED or a[k].name in TRACKER_TABLES:
+            continue  # migration records are compared as records, below
         ref = TableName(schema_name=a[k].schema_name, name=a[k].name)
         ea, eb = a[k].exact_rows, b[k].exact_rows
         if ea is not None and eb is not None:
@@ -274,6 +300,19 @@ def diff_bundles(before: EvidenceBundle, after: EvidenceBundle) -> BundleDiff:
     d.lost_records = sorted(rec_a - rec_b)
     d.added_records = sorted(rec_b - rec_a)
     return d
+
+
+def _renames(before: EvidenceBundle, after: EvidenceBundle, a: dict[str, Relation],
+             b: dict[str, Relation]) -> dict[str, str]:
+    """Tables the baseline has under one name and this bundle under another: the same oid,
+    in the same cluster (system identifier), is the same table."""
+    ia, ib = before.identity, after.identity
+    if ia is None or ib is None or not ia.system_identifier \
+            or ia.system_identifier != ib.system_identifier:
+        return {}
+    now = {r.oid: k for k, r in b.items() if r.oid is not None and k not in a}
+    return {k: now[r.oid] for k, r in a.items()
+            if k not in b and r.oid is not None and r.oid in now}
 
 
 def _records(b: EvidenceBundle) -> set[str]:

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from reportgen.analyze.context import Context
 from reportgen.analyze.model import Finding, Hypothesis, TimelineEntry
@@ -60,7 +60,11 @@ class Spec:
     id: str
     title: str
     keywords: tuple[str, ...]  # generic words that make a responder's line relevant
-    weigh: Callable[[Context, dict[str, Finding]], Weighed]
+    weigh: Callable[[Context, dict[str, Finding], list[TimelineEntry]], Weighed]
+
+
+#: Words of a responder's line about a script that found no tables.
+SCRIPT_WORDS = ("0 tables", "no tables", "zero tables", "found 0", "found no")
 
 
 def _deletes_counted(ctx: Context) -> int | None:
@@ -102,7 +106,8 @@ def _none_removed(ctx: Context) -> str | None:
             "(statistics)" if since else None)
 
 
-def _records_deleted(ctx: Context, ids: dict[str, Finding]) -> Weighed:
+def _records_deleted(ctx: Context, ids: dict[str, Finding],
+                     timeline: list[TimelineEntry] | None = None) -> Weighed:
     deletes = _deletes_counted(ctx)
     for_ = _ev(ids, "migration.records_removed_since_baseline")
     for_ += _logged(ctx, ("DELETE", "DELETE without WHERE", "TRUNCATE"), "django_migrations")
@@ -131,7 +136,8 @@ def _undecided_records(ctx: Context) -> str:
             f"do not: {ctx.rec.history.undecided_because()}")
 
 
-def _never_recorded(ctx: Context, ids: dict[str, Finding]) -> Weighed:
+def _never_recorded(ctx: Context, ids: dict[str, Finding],
+                    timeline: list[TimelineEntry] | None = None) -> Weighed:
     deleted, _, _ = _records_deleted(ctx, ids)
     missing = _missing_records(ctx)
     if not missing:
@@ -154,7 +160,8 @@ def _never_recorded(ctx: Context, ids: dict[str, Finding]) -> Weighed:
     return [], [], _undecided_records(ctx)
 
 
-def _tables_dropped(ctx: Context, ids: dict[str, Finding]) -> Weighed:
+def _tables_dropped(ctx: Context, ids: dict[str, Finding],
+                    timeline: list[TimelineEntry] | None = None) -> Weighed:
     for_ = _ev(ids, "data.tables_dropped_since_baseline", "data.tables_dropped_logged")
     missing = ids.get("data.tables_missing")
     existed = ctx.rec.existed if ctx.rec is not None else {}
@@ -181,12 +188,15 @@ def _tables_dropped(ctx: Context, ids: dict[str, Finding]) -> Weighed:
     return [], [], "no reconciliation of the codebase with the schema (pass --project)"
 
 
-def _rows_deleted(ctx: Context, ids: dict[str, Finding]) -> Weighed:
+def _rows_deleted(ctx: Context, ids: dict[str, Finding],
+                  timeline: list[TimelineEntry] | None = None) -> Weighed:
     for_ = _ev(ids, "data.tables_emptied", "data.rows_lost_since_baseline",
                "data.row_estimates_dropped")
+    # A DELETE with a WHERE clause is an application's daily work: only statements that
+    # empty a table, since the incident began, say rows were deleted by it.
     start = ctx.incident_start.time if ctx.incident_start else None
-    for_ += [e for e in _logged(ctx, ("DELETE", "DELETE without WHERE", "TRUNCATE"),
-                                since=start) if "django_migrations" not in e]
+    for_ += [e for e in _logged(ctx, ("DELETE without WHERE", "TRUNCATE"), since=start)
+             if "django_migrations" not in e]
     against: list[str] = []
     if ctx.baseline is not None and "data.rows_lost_since_baseline" not in ids:
         base, now = ctx.baseline.inventory, ctx.bundle.inventory
@@ -201,7 +211,8 @@ def _rows_deleted(ctx: Context, ids: dict[str, Finding]) -> Weighed:
         + ctx.counters_note())
 
 
-def _dangling(ctx: Context, ids: dict[str, Finding]) -> Weighed:
+def _dangling(ctx: Context, ids: dict[str, Finding],
+              timeline: list[TimelineEntry] | None = None) -> Weighed:
     if "migration.dangling_reference" in ids:
         return _ev(ids, "migration.dangling_reference"), [], None
     if ctx.rec is not None:
@@ -210,18 +221,41 @@ def _dangling(ctx: Context, ids: dict[str, Finding]) -> Weighed:
     return [], [], "no codebase was read (pass --project)"
 
 
-def _catalog_queries(ctx: Context) -> list[LogEvent]:
+#: How far from the responder's own line about the script (e.g. "reported 0 tables") a
+#: logged query may be taken for the script's.
+SCRIPT_WINDOW = timedelta(minutes=10)
+
+
+def _catalog_queries(ctx: Context, timeline: list[TimelineEntry]) -> list[LogEvent] | None:
+    """The logged SELECTs that list tables which may be the script's: those within
+    SCRIPT_WINDOW of the responder's line about it (a line mentioning "0 tables"). None when
+    the timeline has no such line: then nothing tells which logged query was the script's.
+    reportgen's own sessions (application_name reportgen/...) are never the script; a script
+    naming itself so is left out, which can only leave the hypotheses undecided."""
+    said = [e.time for e in timeline if e.source.startswith("timeline file")
+            and any(k in e.event.lower() for k in SCRIPT_WORDS)]
+    if not said:
+        return None
     log = ctx.bundle.server_log
-    return [e for e in (log.events if log else []) if e.kind == "CATALOG QUERY"]
+    return [e for e in (log.events if log else []) if e.kind == "CATALOG QUERY"
+            and not (e.application or "").startswith("reportgen")
+            and any(abs(e.time - t) <= SCRIPT_WINDOW for t in said)]
 
 
 NO_QUERY = ("the server log does not show the script's query (SELECTs are logged only with "
             "log_statement = 'all'): it would show its role, database and filters")
+NO_LINE = ("the timeline does not say when the script ran (a line such as 'check_tables.py "
+           "reported 0 tables'): with it, the server log's queries of that time show what "
+           "the script asked, as which role, in which database")
 
 
-def _query_blind(ctx: Context, ids: dict[str, Finding]) -> Weighed:
+def _query_blind(ctx: Context, ids: dict[str, Finding], timeline: list[TimelineEntry]
+                 ) -> Weighed:
     db = ctx.bundle.identity.current_database if ctx.bundle.identity else None
-    here = [e for e in _catalog_queries(ctx) if e.database in (None, db)]
+    found = _catalog_queries(ctx, timeline)
+    if found is None:
+        return [], [], NO_LINE
+    here = [e for e in found if e.database in (None, db)]
     if not here:
         return [], [], NO_QUERY
     log = ctx.bundle.server_log
@@ -256,18 +290,22 @@ def _query_blind(ctx: Context, ids: dict[str, Finding]) -> Weighed:
     return for_, against, None
 
 
-def _wrong_database(ctx: Context, ids: dict[str, Finding]) -> Weighed:
+def _wrong_database(ctx: Context, ids: dict[str, Finding], timeline: list[TimelineEntry]
+                    ) -> Weighed:
     db = ctx.bundle.identity.current_database if ctx.bundle.identity else None
-    queries = [e for e in _catalog_queries(ctx) if e.database is not None]
+    found = _catalog_queries(ctx, timeline)
+    if found is None:
+        return [], [], NO_LINE
+    queries = [e for e in found if e.database is not None]
     if db is None or not queries:
-        return [], [], NO_QUERY + ("" if queries or not _catalog_queries(ctx) else
+        return [], [], NO_QUERY + ("" if queries or not found else
                                    "; the log's lines do not name their database")
     elsewhere = [e for e in queries if e.database != db]
     here = [e for e in queries if e.database == db]
     for_ = [f"server log {e.time:%Y-%m-%d %H:%M:%S} UTC [{e.source}]: {e.user or '?'} listed "
             f"tables in database {e.database}, not {db}" for e in elsewhere[:5]]
-    against = [f"server log {e.time:%Y-%m-%d %H:%M:%S} UTC [{e.source}]: tables listed in "
-               f"{db} itself" for e in here[:5]] if not elsewhere else []
+    against = [f"server log {e.time:%Y-%m-%d %H:%M:%S} UTC [{e.source}]: {e.user or '?'} "
+               f"listed tables in {db} itself" for e in here[:5]]
     return for_, against, None
 
 
@@ -282,9 +320,9 @@ HYPOTHESES: tuple[Spec, ...] = (
     Spec("dangling_reference", "A migration references a model that nothing creates",
          ("does not exist", "nodenotfound", "cannot be resolved", "lazy reference"), _dangling),
     Spec("query_blind", "A script saw 'no tables' because of its query, not because tables "
-         "were gone", ("information_schema", "0 tables", "no tables"), _query_blind),
+         "were gone", ("information_schema", *SCRIPT_WORDS), _query_blind),
     Spec("wrong_database", "The script ran against another database or branch",
-         ("0 tables", "no tables", "database", "branch"), _wrong_database),
+         (*SCRIPT_WORDS, "database", "branch"), _wrong_database),
 )
 
 
@@ -302,7 +340,7 @@ def build_hypotheses(ctx: Context, findings: list[Finding],
     responder = [e for e in timeline if e.source.startswith("timeline file")]
     out = []
     for spec in HYPOTHESES:
-        for_, against, needs = spec.weigh(ctx, ids)
+        for_, against, needs = spec.weigh(ctx, ids, timeline)
         reported = [f"{e.time:%Y-%m-%d %H:%M} UTC: {e.event}" for e in responder
                     if any(k in e.event.lower() for k in spec.keywords)]
         verdict = _verdict(for_, against)

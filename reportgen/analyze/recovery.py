@@ -283,21 +283,25 @@ def _why_not_migrate_fake(rec: Reconciliation) -> str:
 
 
 def _outcome(ctx: Context) -> list[str]:
-    """What Django's showmigrations and migrate --plan will show once the plan is recorded."""
+    """What Django's showmigrations and migrate --plan will show once the plan is recorded.
+    The static scan knows only the apps whose files it read: it says so."""
     rec = ctx.rec
     assert rec is not None
+    cb = ctx.bundle.codebase
+    scope = "" if cb is not None and cb.method.startswith("Django") else \
+        " (for the apps whose migration files were read; apps not read add their own)"
     out = [f"`showmigrations`: the {len(rec.fake_plan)} migration(s) above become [X]; "
-           f"{len(rec.after_unapplied)} stay [ ]."]
+           f"{len(rec.after_unapplied)} stay [ ]{scope}."]
     if rec.after_inconsistent:
         (a, n), (da, dn) = rec.after_inconsistent[0]
         out.append(f"`migrate --plan` still stops with InconsistentMigrationHistory: {a}.{n} "
                    f"is recorded, its dependency {da}.{dn} is not (decide on {da}.{dn} first).")
         return out
     if not rec.after_unapplied:
-        out.append("`migrate --plan`: no planned operations.")
+        out.append(f"`migrate --plan`: no planned operations{scope}.")
         return out
     out.append("`migrate --plan` lists: " + ", ".join(
-        f"{a}.{n}" for a, n in rec.after_unapplied) + ".")
+        f"{a}.{n}" for a, n in rec.after_unapplied) + f"{scope}.")
     dangling = {d.migration: d for d in rec.dangling_references}
     for key in rec.after_unapplied:
         d = dangling.get(key)

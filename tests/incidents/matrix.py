@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.incidents.scoring import RIGHT, UNDECIDED, WRONG, Score, Truth, worst
-from tests.incidents.shapes import SHAPES, Shape
+from tests.incidents.shapes import Shape
 from tests.incidents.world import ACTIVITY, READER, RESTRICTED, World, read_facts
 
 #: Apps the static-mode condition does not read (their files are not under --project).
@@ -109,13 +109,16 @@ def run_cell(world: World, shape: Shape, cond: Condition, codebase: list[dict[st
         time.sleep(1.1)  # the incident starts at a later second than anything before it
         start = datetime.now(UTC)
         shape.plant(world, db)
-        after = read_facts(world.dsn(db))
         if cond.after:
             _snapshot(world, dsn, store, env)
         if cond.reset:
             world.execute(db, "SELECT pg_stat_reset()")
         if cond.restart:
+            # A crash: committed work survives it (the test server runs with
+            # synchronous_commit off, so a checkpoint first makes it durable).
+            world.execute(db, "CHECKPOINT")
             world.server.restart(mode="immediate")
+        after = read_facts(world.dsn(db))
         out = work / "out"
         args = ["assess", "--dsn", dsn, "--format", "md", "--out", str(out), "-q"]
         if cond.static:
@@ -142,7 +145,9 @@ def run_cell(world: World, shape: Shape, cond: Condition, codebase: list[dict[st
         from tests.incidents.scoring import score
         s = score(truth, assessment, codebase, unread_apps=set(UNREAD) if cond.static else set(),
                   full_evidence=cond.role != RESTRICTED)
-        _run_fixes(s, world, db, restored, truth, assessment, env, work)
+        evidence = json.loads((out / "evidence.json").read_text())
+        _run_fixes(s, world, db, restored, truth, assessment, env, work,
+                   (evidence.get("codebase") or {}).get("migrations") or [])
         return Cell(shape.name, cond.name, s, time.monotonic() - t0)
     finally:
         world.drop(*(n for n in (db, restored) if n))
@@ -157,7 +162,8 @@ def _snapshot(world: World, dsn: str, store: Path, env: dict[str, str]) -> None:
 
 
 def _run_fixes(s: Score, world: World, db: str, restored: str, truth: Truth,
-               a: dict[str, Any], env: dict[str, str], work: Path) -> None:
+               a: dict[str, Any], env: dict[str, str], work: Path,
+               a_codebase: list[dict[str, Any]]) -> None:
     """Every command the report recommends for production, run as printed."""
     options = {o["id"]: o for o in a["recovery_options"]}
     chosen = [o for o in a["recovery_options"] if o["recommended"]]
@@ -166,12 +172,13 @@ def _run_fixes(s: Score, world: World, db: str, restored: str, truth: Truth,
                    if i in options]
     for o in chosen:
         if o["id"] == "refake_verified":
-            _rerecord(s, world, db, o, env)
+            _rerecord(s, world, db, o, env, a_codebase)
         elif o["id"] in ("selective_repair", "repair_rows_columns") and o["commands"]:
             _repair(s, world, db, restored, o, truth, env, work)
 
 
-def _rerecord(s: Score, world: World, db: str, o: dict[str, Any], env: dict[str, str]) -> None:
+def _rerecord(s: Score, world: World, db: str, o: dict[str, Any], env: dict[str, str],
+              a_codebase: list[dict[str, Any]]) -> None:
     res = world.project.shell(world.server, db, o["commands"][0], env)
     if res.returncode != 0:
         s.add(WRONG, f"the re-record command failed: {res.stderr[-300:]}")
@@ -187,9 +194,13 @@ def _rerecord(s: Score, world: World, db: str, o: dict[str, Any], env: dict[str,
         s.add(WRONG, f"migrate --plan failed after the fix: {plan.stderr[-300:]}")
         return
     listed = next((x for x in o["outcome"] if x.startswith("`migrate --plan` lists")), "")
-    predicted = listed.removeprefix("`migrate --plan` lists: ").rstrip(".").split(", ") \
-        if listed else []
+    text = listed.removeprefix("`migrate --plan` lists: ").rstrip(".")
+    scoped = " (for the apps whose migration files were read" in text
+    predicted = text.split(" (", 1)[0].split(", ") if listed else []
     planned = world.project.planned(plan.stdout)
+    if scoped:  # the static scan speaks only for the apps it read
+        read = {m["app"] for m in a_codebase}
+        planned = [p for p in planned if p.split(".", 1)[0] in read]
     if set(planned) != set(predicted):
         s.add(WRONG, f"migrate --plan lists {sorted(set(planned) - set(predicted))[:4]} "
                      f"beyond the prediction, misses {sorted(set(predicted) - set(planned))[:4]}")
@@ -214,17 +225,21 @@ def _repair(s: Score, world: World, db: str, restored: str, o: dict[str, Any], t
             s.add(WRONG, f"{o['id']}: its SQL failed: {res.stderr[-300:]}")
             return
     now = read_facts(world.dsn(db))
-    for table, n in truth.after.counts.items():
+    for oid, n in truth.after.counts.items():
+        table = truth.after.name_of(oid) or "?"
         if table in truth.shape.churn or table.endswith(".django_migrations"):
             continue
-        want = truth.before.counts.get(table, n) if table in truth.rows_lost else n
-        if now.counts.get(table) != want:
-            s.add(WRONG, f"after {o['id']}: {table} has {now.counts.get(table)} rows, "
+        want = truth.before.counts.get(oid, n) if table in truth.rows_lost else n
+        if now.counts.get(oid) != want:
+            s.add(WRONG, f"after {o['id']}: {table} has {now.counts.get(oid)} rows, "
                          f"expected {want}")
     for table in truth.lost_tables & set(o["subjects"]):
-        if now.counts.get(table) != truth.before.counts.get(table):
-            s.add(WRONG, f"after {o['id']}: {table} has {now.counts.get(table)} rows, "
-                         f"{truth.before.counts.get(table)} before the incident")
+        oid_now, oid_before = now.oid(table), truth.before.oid(table)
+        got = now.counts.get(oid_now) if oid_now is not None else None
+        want_rows = truth.before.counts.get(oid_before) if oid_before is not None else None
+        if got != want_rows:
+            s.add(WRONG, f"after {o['id']}: {table} has {got} rows, {want_rows} before the "
+                         "incident")
 
 
 def run_matrix(world: World, shapes: list[Shape], conditions: list[Condition],

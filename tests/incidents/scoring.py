@@ -32,26 +32,33 @@ class Truth:
     before: Facts
     after: Facts
 
-    def _remaining(self, table: str) -> bool:
-        return table in self.after.relations
+    def _oids_after(self) -> set[int]:
+        return {oid for _, oid in self.after.relations.values()}
 
     @property
     def lost_tables(self) -> set[str]:
-        return {r for r, k in self.before.relations.items()
-                if k in ("r", "p") and r not in self.after.relations}
+        """Tables whose oid is gone (a renamed table is not lost)."""
+        now = self._oids_after()
+        return {r for r, (k, oid) in self.before.relations.items()
+                if k in ("r", "p") and oid not in now}
 
     @property
     def lost_columns(self) -> set[str]:
-        return {c for c in self.before.columns - self.after.columns
-                if self._remaining(c.rsplit(".", 1)[0])}
+        now = self._oids_after()
+        return {f"{self.before.name_of(oid)}.{c}" for oid, c in
+                self.before.columns - self.after.columns if oid in now}
 
     @property
     def rows_removed(self) -> dict[str, tuple[int, int]]:
         """Rows gone from tables that remain (the migration records apart: they are the
-        records_removed truth)."""
-        return {t: (n, self.after.counts[t]) for t, n in self.before.counts.items()
-                if t in self.after.counts and self.after.counts[t] < n
-                and not t.endswith(".django_migrations")}
+        records_removed truth), by the table's name before the incident."""
+        out = {}
+        for oid, n in self.before.counts.items():
+            name = self.before.name_of(oid) or "?"
+            if oid in self.after.counts and self.after.counts[oid] < n \
+                    and not name.endswith(".django_migrations"):
+                out[name] = (n, self.after.counts[oid])
+        return out
 
     @property
     def rows_lost(self) -> set[str]:
@@ -60,12 +67,16 @@ class Truth:
 
     @property
     def views_dropped(self) -> set[str]:
-        return {r for r, k in self.before.relations.items()
-                if k in ("v", "m") and r not in self.after.relations}
+        now = self._oids_after()
+        return {r for r, (k, oid) in self.before.relations.items()
+                if k in ("v", "m") and oid not in now}
 
     def keys_lost(self, attr: str) -> set[tuple[str, tuple[str, ...]]]:
+        """Keys of tables that remain, gone: (the table's name now, columns)."""
         before, after = getattr(self.before, attr), getattr(self.after, attr)
-        return {k for k in before - after if self._remaining(k[0])}
+        now = self._oids_after()
+        return {(self.after.name_of(oid) or "?", cols) for oid, cols in before - after
+                if oid in now}
 
     @property
     def data_lost(self) -> bool:
@@ -85,26 +96,30 @@ class Truth:
         return out
 
     def damaged(self, objects: list[dict[str, Any]]) -> bool:
-        """Whether the incident took any of these schema objects (a migration's creates)."""
-        fks, uniques = self.keys_lost("foreign_keys"), self.keys_lost("unique_keys")
-        indexed = self.keys_lost("index_keys")
-        lost_tables = {t.partition(".")[2] for t in self.lost_tables}
-        lost_cols = {c.partition(".")[2] for c in self.lost_columns}
-        lost_indexes = {i.partition(".")[2] for i in self.before.indexes - self.after.indexes}
+        """Whether the incident took any of these schema objects (a migration's creates) that
+        existed before it: its table gone, its column, key, index or constraint gone."""
+        b, a = self.before, self.after
+        now = self._oids_after()
         for o in objects:
-            table, kind, cols = o["table"], o["kind"], tuple(o.get("columns") or ())
-            if table in lost_tables:
+            oid = b.oid(f"public.{_stored(o['table'])}")
+            if oid is None:
+                continue  # not there before the incident (renamed or removed since)
+            kind, cols = o["kind"], tuple(o.get("columns") or ())
+            gone = oid not in now
+            if kind == "table" and gone:
                 return True
-            if kind == "column" and f"{table}.{o['name']}" in lost_cols:
+            col = (oid, _stored(o["name"] or ""))
+            if kind == "column" and col in b.columns and (gone or col not in a.columns):
                 return True
-            if kind in ("index", "constraint") and o["name"] in lost_indexes:
+            name = f"public.{_stored(o['name'] or '')}"
+            if kind in ("index", "constraint") and name in b.indexes and name not in a.indexes:
                 return True
-            if kind == "foreign_key" and (f"public.{table}", cols) in fks:
-                return True
-            if kind == "unique" and (f"public.{table}", tuple(sorted(cols))) in uniques:
-                return True
-            if kind == "indexed" and (f"public.{table}", cols) in indexed:
-                return True
+            for k, attr, key in (("foreign_key", "foreign_keys", cols),
+                                 ("unique", "unique_keys", tuple(sorted(cols))),
+                                 ("indexed", "index_keys", cols)):
+                if kind == k and (oid, key) in getattr(b, attr) \
+                        and (gone or (oid, key) not in getattr(a, attr)):
+                    return True
         return False
 
     def migration_classes(self, codebase: list[dict[str, Any]]) -> dict[Key, str]:
@@ -125,6 +140,11 @@ class Truth:
             else:
                 out[key] = "half" if key in self.shape.half_applied else "pending"
         return out
+
+
+def _stored(name: str) -> str:
+    """A name as PostgreSQL stores it: truncated to 63 bytes."""
+    return name.encode()[:63].decode(errors="ignore")
 
 
 #: For each truth class: the states that are right, and those that are undecided (anything
@@ -196,7 +216,7 @@ def _status(s: Score, truth: Truth, a: dict[str, Any], unread: set[str]) -> None
     if "TABLES INTACT" in status:
         if truth.lost_tables:
             s.add(WRONG, f"status '{status}' while tables were dropped")
-        if truth.lost_columns:
+        if truth.lost_columns and "COLUMNS MISSING" not in status:
             s.add(WRONG, f"status '{status}' while columns were dropped")
         if unread:
             s.add(WRONG, f"status '{status}' while apps were not read")

@@ -73,48 +73,56 @@ ANALYZE;
 
 @dataclass
 class Facts:
-    """The catalog and the rows of one database at one moment (ground truth)."""
+    """The catalog and the rows of one database at one moment (ground truth). Relations are
+    keyed by oid where it matters: a renamed table is the same table, not a dropped one."""
 
-    relations: dict[str, str] = field(default_factory=dict)  # schema.name → relkind
-    columns: set[str] = field(default_factory=set)  # schema.table.column
-    constraints: dict[str, str] = field(default_factory=dict)  # schema.table.name → contype
-    indexes: set[str] = field(default_factory=set)  # schema.index
-    #: Foreign keys, unique keys and every index's key columns, by table: schema.table →
-    #: column tuples (a unique key as a sorted tuple: its order does not matter).
-    foreign_keys: set[tuple[str, tuple[str, ...]]] = field(default_factory=set)
-    unique_keys: set[tuple[str, tuple[str, ...]]] = field(default_factory=set)
-    index_keys: set[tuple[str, tuple[str, ...]]] = field(default_factory=set)
-    counts: dict[str, int] = field(default_factory=dict)  # schema.table → count(*)
+    relations: dict[str, tuple[str, int]] = field(default_factory=dict)  # name → (kind, oid)
+    columns: set[tuple[int, str]] = field(default_factory=set)  # (table oid, column)
+    indexes: set[str] = field(default_factory=set)  # schema.index (and constraint) names
+    #: Foreign keys, unique keys and every index's key columns: (table oid, column tuple); a
+    #: unique key's columns sorted (their order does not matter).
+    foreign_keys: set[tuple[int, tuple[str, ...]]] = field(default_factory=set)
+    unique_keys: set[tuple[int, tuple[str, ...]]] = field(default_factory=set)
+    index_keys: set[tuple[int, tuple[str, ...]]] = field(default_factory=set)
+    counts: dict[int, int] = field(default_factory=dict)  # table oid → count(*)
     records: set[tuple[str, str]] = field(default_factory=set)  # django_migrations
+
+    def oid(self, name: str) -> int | None:
+        found = self.relations.get(name)
+        return found[1] if found else None
+
+    def name_of(self, oid: int) -> str | None:
+        return next((n for n, (_, o) in self.relations.items() if o == oid), None)
 
 
 def read_facts(dsn: str) -> Facts:
+    """Read as the superuser with statement logging off for the session: ground truth is
+    never part of the server log an assessment reads."""
     f = Facts()
     with psycopg.connect(dsn, autocommit=True) as conn:
-        for schema, name, kind in conn.execute(
-                "SELECT n.nspname, c.relname, c.relkind::text FROM pg_class c JOIN pg_namespace n "
-                "ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p','v','m','f') AND "
-                "n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname !~ '^pg_'"):
-            f.relations[f"{schema}.{name}"] = kind
-        f.columns = {f"{s}.{t}.{c}" for s, t, c in conn.execute(
-            "SELECT n.nspname, c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON "
+        conn.execute("SET log_statement = 'none'")
+        for schema, name, kind, oid in conn.execute(
+                "SELECT n.nspname, c.relname, c.relkind::text, c.oid::int8 FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN "
+                "('r','p','v','m','f') AND n.nspname NOT IN ('pg_catalog','information_schema') "
+                "AND n.nspname !~ '^pg_'"):
+            f.relations[f"{schema}.{name}"] = (kind, oid)
+        f.columns = {(oid, c) for oid, c in conn.execute(
+            "SELECT c.oid::int8, a.attname FROM pg_attribute a JOIN pg_class c ON "
             "c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE a.attnum > 0 "
             "AND NOT a.attisdropped AND c.relkind IN ('r','p') AND n.nspname !~ '^pg_' AND "
             "n.nspname <> 'information_schema'")}
-        f.constraints = {f"{s}.{t}.{n}": k for s, t, n, k in conn.execute(
-            "SELECT n.nspname, c.relname, con.conname, con.contype::text FROM pg_constraint con "
-            "JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = "
-            "c.relnamespace WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'")}
         f.indexes = {f"{s}.{i}" for s, i in conn.execute(
             "SELECT n.nspname, c.relname FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid "
             "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname !~ '^pg_' AND "
-            "n.nspname <> 'information_schema'")}
-        keys = ("SELECT n.nspname || '.' || c.relname, array_agg(a.attname::text ORDER BY "
-                "k.ord) FROM {src} JOIN pg_class c ON c.oid = {rel} JOIN pg_namespace n ON "
-                "n.oid = c.relnamespace CROSS JOIN LATERAL unnest({cols}) WITH ORDINALITY "
-                "AS k(attnum, ord) JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = "
-                "k.attnum WHERE n.nspname !~ '^pg_' AND {where} GROUP BY {group}, n.nspname, "
-                "c.relname")
+            "n.nspname <> 'information_schema' UNION SELECT n.nspname, con.conname FROM "
+            "pg_constraint con JOIN pg_namespace n ON n.oid = con.connamespace WHERE "
+            "n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'")}
+        keys = ("SELECT {rel}::int8, array_agg(a.attname::text ORDER BY k.ord) FROM {src} "
+                "JOIN pg_class c ON c.oid = {rel} JOIN pg_namespace n ON n.oid = "
+                "c.relnamespace CROSS JOIN LATERAL unnest({cols}) WITH ORDINALITY AS k(attnum, "
+                "ord) JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum WHERE "
+                "n.nspname !~ '^pg_' AND {where} GROUP BY {group}, {rel}")
         f.foreign_keys = {(t, tuple(cols)) for t, cols in conn.execute(keys.format(
             src="pg_constraint x", cols="x.conkey", rel="x.conrelid", where="x.contype = 'f'",
             group="x.oid"))}
@@ -125,12 +133,12 @@ def read_facts(dsn: str) -> Facts:
         f.index_keys = {(t, tuple(cols)) for t, cols in conn.execute(keys.format(
             src="pg_index x", cols="x.indkey::int2[]", rel="x.indrelid", where="true",
             group="x.indexrelid"))}
-        for rel, kind in f.relations.items():
+        for rel, (kind, oid) in f.relations.items():
             if kind in ("r", "p"):
                 schema, _, name = rel.partition(".")
                 row = conn.execute(psycopg.sql.SQL("SELECT count(*) FROM {}.{}").format(
                     psycopg.sql.Identifier(schema), psycopg.sql.Identifier(name))).fetchone()
-                f.counts[rel] = int(row[0]) if row else 0
+                f.counts[oid] = int(row[0]) if row else 0
         if "public.django_migrations" in f.relations:
             f.records = {(a, n) for a, n in conn.execute(
                 "SELECT app, name FROM public.django_migrations")}

@@ -58,7 +58,7 @@ WITH rel AS (
   FROM pg_catalog.jsonb_each(%(locks)s::pg_catalog.jsonb) j
 )
 SELECT rel.oid::pg_catalog.int8, pg_catalog.convert_to(pg_catalog.json_build_object(
-  'schema_name', rel.nspname, 'name', rel.relname,
+  'schema_name', rel.nspname, 'name', rel.relname, 'oid', rel.oid::pg_catalog.int8,
   'kind', CASE rel.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table'
           WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' ELSE 'foreign table' END,
   'owner', pg_catalog.pg_get_userbyid(rel.relowner), 'is_partition', rel.relispartition,
