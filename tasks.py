@@ -88,7 +88,10 @@ def demo(args: list[str]) -> int:
 def test(args: list[str]) -> int:
     ensure_venv("dev")
     ensure_system_packages(TEST_PACKAGES)
-    code = run(PY, "-m", "pytest", *args, check=False)
+    # Parallel workers (pytest-xdist); each server's real-app corpus is migrated once, in
+    # the one worker that runs its tests (tests/conftest.py groups them).
+    workers = ["-n", str(min(4, os.cpu_count() or 1)), "--dist", "loadgroup"]
+    code = run(PY, "-m", "pytest", *workers, *args, check=False)
     if code == 5:
         print("pytest collected no tests: that is a failure for this project", flush=True)
         return 1

@@ -270,18 +270,14 @@ def demo_assess_time(server_bins: object, work: Path) -> dict[str, float]:
 
 
 def django_mode_time(work: Path) -> dict[str, float]:
-    """Django mode on the real-project corpus (tests/test_corpus.py's project: django-oscar
-    and eight other apps): reportgen's loader (graph, ProjectState walk, every migration's
-    effects) beside Django's own MigrationLoader building the same graph, each in its own
-    process, median of RUNS alternating runs. No database is involved."""
+    """Django mode on the real-project corpus (tests/incidents/project.py: django-oscar,
+    Wagtail, django CMS and eight other apps): reportgen's loader (graph, ProjectState walk,
+    every migration's effects) beside Django's own MigrationLoader building the same graph,
+    each in its own process, median of RUNS alternating runs. No database is involved."""
     sys.path.insert(0, str(ROOT))  # the corpus project is the test suite's
-    from tests.test_corpus import OVERLAY, SETTINGS
+    from tests.incidents.project import SETTINGS, make_project
 
-    root = work / "corpus"
-    root.mkdir()
-    subprocess.run([sys.executable, "-m", "django", "startproject", "corpus", str(root)],
-                   check=True, capture_output=True)
-    (root / "corpus" / "test_settings.py").write_text(OVERLAY)
+    root = make_project(work).root
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": SETTINGS, "T_DB": "x", "T_PW": "x",
            "T_PORT": "1", "PYTHONPATH": str(root)}
     ours = [sys.executable, "-m", "reportgen.collect.django_loader", SETTINGS, str(root)]

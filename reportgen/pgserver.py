@@ -93,8 +93,10 @@ def _service_user() -> pwd.struct_passwd | None:
     for name in SERVICE_USER_CANDIDATES:
         with contextlib.suppress(KeyError):
             return pwd.getpwnam(name)
+    # Two processes (parallel test workers) may both add it: the loser's useradd fails with
+    # "already exists", and the user is there all the same.
     subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                    SERVICE_USER_CANDIDATES[-1]], check=True, capture_output=True)
+                    SERVICE_USER_CANDIDATES[-1]], check=False, capture_output=True)
     return pwd.getpwnam(SERVICE_USER_CANDIDATES[-1])
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +27,28 @@ _counter = itertools.count()
 
 def _id(b: Binaries) -> str:
     return f"pg{b.major}"
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist turns the groups into scheduling
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """With pytest-xdist (``-n 2 --dist loadgroup``), every test on a server's corpus runs in
+    the one worker that migrated that corpus: the two corpora are built side by side, once
+    each."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "corpus" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group(f"corpus-{callspec.id.split('-')[0]}"))
+
+
+def on_one_server(request: pytest.FixtureRequest, server: LocalServer) -> None:
+    """Run this test on one of the servers only, chosen by its name (stable): the tests on
+    the real-app corpus run each once, spread over both versions, not twice (suite time)."""
+    name = request.node.originalname or request.node.name
+    variant = request.node.callspec.id.split("-", 1)[1] \
+        if "-" in getattr(getattr(request.node, "callspec", None), "id", "") else ""
+    chosen = BINARIES[zlib.crc32(f"{name}[{variant}]".encode()) % len(BINARIES)]
+    if server.binaries.major != chosen.major:
+        pytest.skip(f"runs on PostgreSQL {chosen.major} (each corpus test once: suite time)")
 
 
 @pytest.fixture(scope="session", params=BINARIES, ids=[_id(b) for b in BINARIES])

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -164,12 +165,14 @@ def test_a_baseline_before_every_migrate_then_confirmed_or_none_detected(server,
 
         def assess(out: str) -> dict[str, Any]:
             res = rg("assess", "--dsn", db.dsn, "--baseline", "auto", "--baseline-store",
-                     str(store), "--exact-counts", "--format", "md", "--out",
-                     str(tmp_path / out))
+                     str(store), "--incident-start", start.isoformat(), "--exact-counts",
+                     "--format", "md", "--out", str(tmp_path / out))
             assert res.returncode == 0, res.stderr
             assert f"baseline: {entries[-1].file}" in res.stderr
             return json.loads((tmp_path / out / "assessment.json").read_text())
 
+        time.sleep(0.01)
+        start = datetime.now(UTC)  # when the incident began: after the last baseline
         untouched = assess("before")
         assert untouched["data_loss"] == "none_detected", untouched["data_loss_explanation"]
         assert entries[-1].time.strftime("%Y-%m-%d %H:%M:%S") in \
@@ -179,14 +182,15 @@ def test_a_baseline_before_every_migrate_then_confirmed_or_none_detected(server,
         assert hit["data_loss"] == "confirmed"
         ids = {f["id"]: f for f in hit["findings"]}
         assert ids["data.tables_dropped_since_baseline"]["subjects"] == ["public.auth_user"]
-        assert "public.auth_group: 5 → 0 rows (-5)" in \
+        assert "public.auth_group: 5 → 0 rows (-5, 100% of the table)" in \
             ids["data.rows_lost_since_baseline"]["evidence"][0]
         md = (tmp_path / "after" / "report.md").read_text()
         assert "chosen by --baseline auto" in md
         assert "Last seen in the baseline taken" in md and f"public.auth_user {users} rows" in md
         # The same from manage.py: the store comes from the setting the hook uses.
-        manage("incident_assessment", "--baseline", "auto", "--exact-counts", "--format", "md",
-               "--out", str(tmp_path / "django"))
+        manage("incident_assessment", "--baseline", "auto", "--incident-start",
+               start.isoformat(), "--exact-counts", "--format", "md", "--out",
+               str(tmp_path / "django"))
         django = json.loads((tmp_path / "django" / "assessment.json").read_text())
         assert django["data_loss"] == "confirmed"
         assert django["baseline_digest"] == hit["baseline_digest"]

@@ -76,6 +76,8 @@ def test_exact_counts_skip_locked_tables_and_respect_the_budget(db):
 
 
 def test_emptied_table_is_a_signal_without_baseline(db):
+    """Rows written and none live: emptied by deletes, it may be the table's own cleanup
+    (suspected, MEDIUM); truncated (no delete counted), its rows are gone (confirmed)."""
     db.execute(PLANT)
     with psycopg.connect(db.dsn, autocommit=True) as conn:
         conn.execute("DELETE FROM customers")
@@ -90,8 +92,14 @@ def test_emptied_table_is_a_signal_without_baseline(db):
     a = analyze(b)
     f = next(f for f in a.findings if f.id == "data.tables_emptied")
     assert f.subjects == ["public.customers"] and "50 rows deleted" in f.evidence[0]
-    assert "count(*) in the snapshot: 0" in f.evidence[0] and f.severity == "HIGH"
-    assert a.data_loss == "confirmed" and a.data_loss_basis == "statistics"
+    assert "count(*) in the snapshot: 0" in f.evidence[0] and f.severity == "MEDIUM"
+    assert a.data_loss == "suspected" and a.data_loss_basis == "statistics"
+    db.execute("TRUNCATE orders")
+    time.sleep(1.2)
+    truncated = analyze(collect_bundle(db.source()))
+    f = next(f for f in truncated.findings if f.id == "data.tables_truncated")
+    assert f.severity == "HIGH" and f.subjects == ["public.orders"]
+    assert truncated.data_loss == "confirmed" and "orders" in truncated.data_loss_explanation
     # The same statistics with rows found by the count: cleared, not reported.
     data = b.model_dump(mode="json")
     for r in data["inventory"]["relations"]:

@@ -94,7 +94,9 @@ def test_the_demo_fix_is_accepted_by_django(server, tmp_path):
         assert res.returncode == 0, res.stderr
         planned = {ln.strip() for ln in res.stdout.splitlines()
                    if re.fullmatch(r"\s*\w+\.\d{4}\w*", ln)}
-        predicted = re.search(r"`migrate --plan` lists: (.*)\.$", option.outcome[1])
+        # The demo's project is scanned statically: the prediction speaks for the apps read.
+        predicted = re.search(r"`migrate --plan` lists: (.*?)(?: \(for the apps whose "
+                              r"migration files were read[^)]*\))?\.$", option.outcome[1])
         assert predicted is not None, option.outcome
         assert planned == set(predicted[1].split(", "))
         assert {k for k, v in after.items() if not v} == planned

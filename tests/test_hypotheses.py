@@ -1,8 +1,9 @@
 """Root-cause hypotheses weighed by machine evidence only, in scenarios built in a real
 PostgreSQL: records deleted, records never written, a table dropped, rows deleted, a dangling
-migration reference, a role that information_schema blinds, a clean and an empty database.
-Each hypothesis of the fixed set is SUPPORTED, CONTRADICTED and UNDECIDED at least once; a
-responder's timeline line never decides one."""
+migration reference, a clean and an empty database; and the script hypotheses (a role that
+information_schema blinds, another database) from the script's own query in a real server
+log. Each hypothesis of the fixed set is SUPPORTED, CONTRADICTED and UNDECIDED at least once;
+a responder's timeline line never decides one."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from reportgen.analyze import analyze
 from reportgen.analyze.hypotheses import HYPOTHESES
 from reportgen.analyze.model import TimelineEntry
 from reportgen.collect.run import collect_bundle
+from reportgen.connection import DsnSource
 
 HEAD = "from django.db import migrations, models\n\n\nclass Migration(migrations.Migration):\n"
 FILES = {
@@ -31,7 +34,7 @@ FILES = {
                                       field=models.TextField(default=""))]
 """,
     ("crm", "0001_initial"): HEAD + """    initial = True
-    dependencies = []
+    dependencies = [("shop", "0001_initial")]
     operations = [migrations.CreateModel(name="Client", fields=[
         ("id", models.BigAutoField(primary_key=True, serialize=False)),
         ("name", models.TextField())])]
@@ -74,13 +77,18 @@ def _verdicts(db, project: Path | None, *, baseline=None, timeline=None, dsn=Non
     return {h.id: h.verdict for h in a.hypotheses}
 
 
+#: Judged from the script's own query in a server log (test_the_script_hypotheses_...).
+SCRIPT_HYPOTHESES = ("query_blind", "wrong_database")
+
+
 @pytest.fixture
 def seen():
     out: dict[str, set[str]] = defaultdict(set)
     yield out
     for spec in HYPOTHESES:  # every verdict of every hypothesis occurs in these scenarios
-        assert out[spec.id] >= {"supported", "contradicted", "undecided"}, (spec.id,
-                                                                             out[spec.id])
+        if spec.id not in SCRIPT_HYPOTHESES:
+            assert out[spec.id] >= {"supported", "contradicted", "undecided"}, (
+                spec.id, out[spec.id])
 
 
 def _note(seen, verdicts: dict[str, str]) -> dict[str, str]:
@@ -115,7 +123,8 @@ def test_six_scenarios(server, seen, tmp_path):
         v = _note(seen, _verdicts(db, proj, baseline=base))
         assert v == {"records_deleted": "contradicted", "never_recorded": "contradicted",
                      "tables_dropped": "contradicted", "rows_deleted": "contradicted",
-                     "dangling_reference": "contradicted", "query_blind": "contradicted"}
+                     "dangling_reference": "contradicted", "query_blind": "undecided",
+                     "wrong_database": "undecided"}
 
         # records deleted (the responder's line says 'never recorded': it decides nothing)
         db = fresh("hyp_deleted")
@@ -132,15 +141,18 @@ def test_six_scenarios(server, seen, tmp_path):
         v = _note(seen, _verdicts(db, proj))
         assert v["records_deleted"] == "supported" and v["never_recorded"] == "undecided"
 
-        # never recorded: crm's tables exist, its record was never written
+        # never recorded: crm's tables exist, its record was never written (the counters run
+        # since before its dependency was applied, and no row was ever removed)
         db = fresh("hyp_never", ("shop",))
         v = _note(seen, _verdicts(db, proj))
         assert v["never_recorded"] == "supported" and v["records_deleted"] == "contradicted"
 
-        # a table dropped, rows deleted from another
+        # a table dropped, another truncated, since a baseline
         db = fresh("hyp_dropped")
-        db.execute("DROP TABLE crm_client; DELETE FROM shop_order")
-        v = _note(seen, _verdicts(db, proj))
+        time.sleep(0.6)
+        base = collect_bundle(db.source(), project=proj, exact_counts=True)
+        db.execute("DROP TABLE crm_client; TRUNCATE shop_order")
+        v = _note(seen, _verdicts(db, proj, baseline=base))
         assert v["tables_dropped"] == "supported" and v["rows_deleted"] == "supported"
 
         # a dangling migration reference
@@ -149,14 +161,6 @@ def test_six_scenarios(server, seen, tmp_path):
         v = _note(seen, _verdicts(db, bad))
         assert v["dangling_reference"] == "supported"
 
-        # no codebase, no tracker, a role information_schema blinds
-        db = fresh("hyp_blind", None)
-        db.execute("CREATE TABLE secret (id int); CREATE ROLE hyp_reader LOGIN PASSWORD 'pw'")
-        v = _note(seen, _verdicts(db, None, dsn=server.dsn(db.name, "hyp_reader", "pw")))
-        assert v["query_blind"] == "supported"
-        assert {v[k] for k in ("records_deleted", "never_recorded", "tables_dropped",
-                               "rows_deleted", "dangling_reference")} == {"undecided"}
-
         # an empty database: nothing to weigh
         db = fresh("hyp_empty", None)
         v = _note(seen, _verdicts(db, None))
@@ -164,4 +168,52 @@ def test_six_scenarios(server, seen, tmp_path):
     finally:
         for name in made:
             server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        server.psql("DROP ROLE IF EXISTS hyp_reader")
+
+
+COUNT = "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+
+
+def _script_verdicts(srv, *, role: str | None, dbname: str, line: bool = True
+                     ) -> dict[str, str]:
+    """A "check the tables" script run as ``role`` (None: the superuser) in ``dbname``; then
+    reportgen collects from database ``scripts`` with the server log, and the responder's
+    line about the script (when ``line``)."""
+    dsn = srv.dsn(dbname, role, "pw") if role else srv.dsn(dbname)
+    with psycopg.connect(dsn, autocommit=True, application_name="audit") as conn:
+        row = conn.execute(COUNT).fetchone()
+    assert row is not None and (row[0] == 0) == (role is not None or dbname != "scripts")
+    said = TimelineEntry(time=datetime.now(UTC), source="timeline file (notes)",
+                         event="the audit script listed no tables")
+    time.sleep(0.5)
+    b = collect_bundle(DsnSource("--dsn", srv.dsn("scripts")),
+                       server_logs=[srv.datadir / "log" / "pg.csv"])
+    a = analyze(b, timeline=[said] if line else [])
+    return {h.id: h.verdict for h in a.hypotheses if h.id in SCRIPT_HYPOTHESES}
+
+
+def _scripts_db(srv) -> None:
+    srv.psql("CREATE DATABASE scripts")
+    srv.psql("CREATE TABLE ledger (id int)", dbname="scripts")
+    srv.psql("CREATE ROLE auditor LOGIN PASSWORD 'pw'")
+
+
+def test_a_script_blinded_by_its_role_is_read_from_its_own_query(logging_server):
+    _scripts_db(logging_server)
+    assert _script_verdicts(logging_server, role="auditor", dbname="scripts") == {
+        "query_blind": "supported", "wrong_database": "contradicted"}
+    # The same log, without the responder's line saying when the script ran: nothing tells
+    # which logged query was the script's.
+    assert _script_verdicts(logging_server, role="auditor", dbname="scripts", line=False) == {
+        "query_blind": "undecided", "wrong_database": "undecided"}
+
+
+def test_a_script_in_another_database_is_read_from_its_own_query(logging_server):
+    _scripts_db(logging_server)
+    assert _script_verdicts(logging_server, role=None, dbname="postgres") == {
+        "query_blind": "undecided", "wrong_database": "supported"}
+
+
+def test_a_script_that_saw_every_table_contradicts_both(logging_server):
+    _scripts_db(logging_server)
+    assert _script_verdicts(logging_server, role=None, dbname="scripts") == {
+        "query_blind": "contradicted", "wrong_database": "contradicted"}

@@ -23,6 +23,7 @@ from reportgen.analyze.model import Assessment
 from reportgen.bundle import EvidenceBundle
 from reportgen.collect.run import collect_bundle
 from reportgen.connection import DsnSource
+from tests.conftest import on_one_server
 from tests.incidents.project import SETTINGS
 from tests.incidents.world import ACTIVITY, World
 
@@ -55,7 +56,8 @@ class Cell:
 
 
 @pytest.fixture
-def cell(corpus: World) -> Iterator[Cell]:
+def cell(request: pytest.FixtureRequest, corpus: World) -> Iterator[Cell]:
+    on_one_server(request, corpus.server)
     c = Cell(corpus)
     yield c
     corpus.drop(c.name)

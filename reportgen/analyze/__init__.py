@@ -61,7 +61,31 @@ def analyze(bundle: EvidenceBundle, baseline: EvidenceBundle | None = None,
         findings=findings, apps=_apps(ctx), migrations=ctx.rec.statuses if ctx.rec else [],
         timeline=events, hypotheses=build_hypotheses(ctx, findings, events),
         recovery_options=options, action_plan=build_action_plan(ctx, findings, options),
-        evidence_gaps=_gaps(ctx), changes=diff.as_model() if diff is not None else None)
+        evidence_gaps=_gaps(ctx), changes=diff.as_model() if diff is not None else None,
+        reconciliation_note=_reconciliation_note(ctx))
+
+
+def _reconciliation_note(ctx: Context) -> str | None:
+    rec, cb = ctx.rec, ctx.bundle.codebase
+    if rec is None or cb is None:
+        return None
+    if cb.method.startswith("Django"):
+        how = ("Each migration's effects are the difference between Django's own states before "
+               "and after it, in the order `migrate` applies them")
+    else:
+        how = ("Each migration file was replayed in dependency order (static scan: custom "
+               "field classes and RunPython/RunSQL are not modelled)")
+    checked = ("every table, column, foreign key, unique key and index it creates (by name "
+               "where the migration names it, by its columns where Django does) was checked "
+               "against pg_catalog")
+    out = f"{how}; {checked}."
+    if rec.unchecked_kinds:
+        out += (" Not checked, as this bundle does not hold them: "
+                + ", ".join(k.replace("_", " ") for k in rec.unchecked_kinds) + " keys.")
+    out += (" A migration that ran is told by its own schema or by what is built on it "
+            "(`migrate` applies dependencies first); one whose schema is absent is pending only "
+            "when the activity counters show its record never existed.")
+    return out
 
 
 def _data_loss(ctx: Context, findings: list[Finding],
@@ -109,13 +133,13 @@ def _data_loss(ctx: Context, findings: list[Finding],
         return ("suspected", "server_log",
                 "The server log shows destructive statements; without a baseline the rows "
                 "they removed cannot be counted.")
-    emptied = ids.get("data.tables_emptied")
-    if emptied is not None and emptied.severity == "HIGH":
+    truncated = ids.get("data.tables_truncated")
+    if truncated is not None:
         return ("confirmed", "statistics",
-                f"The statistics show rows written to {', '.join(emptied.subjects)} and none "
-                "deleted, and count(*) in the same read-only snapshot finds none: they were "
-                "truncated.")
-    if "data.destructive_statements" in ids or emptied is not None:
+                f"The statistics show rows written to {', '.join(truncated.subjects)} and "
+                "none deleted, and count(*) in the same read-only snapshot finds none: they "
+                "were truncated.")
+    if "data.destructive_statements" in ids or "data.tables_emptied" in ids:
         return ("suspected", "statistics",
                 "The server's statistics point to removed rows (see the data findings); "
                 "without a baseline they cannot be counted, nor told from a table's own "

@@ -190,8 +190,8 @@ def _tables_dropped(ctx: Context, ids: dict[str, Finding],
 
 def _rows_deleted(ctx: Context, ids: dict[str, Finding],
                   timeline: list[TimelineEntry] | None = None) -> Weighed:
-    for_ = _ev(ids, "data.tables_emptied", "data.rows_lost_since_baseline",
-               "data.row_estimates_dropped")
+    for_ = _ev(ids, "data.tables_truncated", "data.tables_emptied",
+               "data.rows_lost_since_baseline", "data.row_estimates_dropped")
     # A DELETE with a WHERE clause is an application's daily work: only statements that
     # empty a table, since the incident began, say rows were deleted by it.
     start = ctx.incident_start.time if ctx.incident_start else None
@@ -244,8 +244,8 @@ def _catalog_queries(ctx: Context, timeline: list[TimelineEntry]) -> list[LogEve
 
 NO_QUERY = ("the server log does not show the script's query (SELECTs are logged only with "
             "log_statement = 'all'): it would show its role, database and filters")
-NO_LINE = ("the timeline does not say when the script ran (a line such as 'check_tables.py "
-           "reported 0 tables'): with it, the server log's queries of that time show what "
+NO_LINE = ("the timeline does not say when the script ran (a line such as 'the audit script "
+           "listed no tables'): with it, the server log's queries of that time show what "
            "the script asked, as which role, in which database")
 
 

@@ -198,6 +198,9 @@ class Assessment(Model):
     recovery_options: list[RecoveryOption]
     action_plan: list[ActionPhase]
     evidence_gaps: list[str] = Field(description="What could not be collected or judged.")
+    reconciliation_note: str | None = Field(
+        default=None, description="How the migrations were reconciled with the schema: where "
+        "their effects came from, what was checked, what could not be.")
     changes: Changes | None = Field(default=None, description="Baseline comparison, if any.")
 
     def worst(self) -> Level:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from reportgen.analyze.model import EffectCheck, MigrationStatus
@@ -119,16 +119,15 @@ class RecordHistory:
     #: The table was rewritten since it was created (TRUNCATE changes its relfilenode): a
     #: truncation removes rows without counting deletes. None: not known.
     rewritten: bool | None = None
+    #: Records were written again (faked) since: one is recorded as applied before its own
+    #: dependency, so applied times no longer say when records first existed.
+    rerecorded: bool = False
 
     def lower_bound(self, key: Key, recorded_deps: Iterable[datetime]) -> datetime | None:
         """The earliest time this migration's record can have been written (and so
-        removed): after its recorded dependencies were applied, after the baseline that
-        lacks it, after the incident began."""
-        times = [t for t in recorded_deps]
-        if self.incident_start is not None:
-            times.append(self.incident_start)
-        if self.baseline is not None and key not in self.baseline and self.baseline_taken:
-            times.append(self.baseline_taken)
+        removed): after its recorded dependencies were applied. Neither the incident's start
+        nor a baseline bounds it: a record may have gone long before either."""
+        times = list(recorded_deps)
         return max(times) if times else None
 
     def nothing_removed_since(self, when: datetime | None) -> bool:
@@ -138,6 +137,9 @@ class RecordHistory:
 
     def undecided_because(self) -> str:
         """What the evidence lacks to tell pending from lost."""
+        if self.rerecorded:
+            return ("records were written again since (one is recorded as applied before its "
+                    "own dependency), so no applied time says when records first existed")
         if self.counters_since is None or self.deletes is None:
             return "no activity counters for django_migrations"
         if self.deletes:
@@ -179,6 +181,19 @@ class Reconciliation:
     #: earliest time its record can have been written (see RecordHistory.lower_bound).
     history: RecordHistory = field(default_factory=lambda: RecordHistory())
     bounds: dict[Key, datetime | None] = field(default_factory=dict)
+    #: Squashed migrations in the plan: the migrations each replaces.
+    replaces: dict[Key, list[Key]] = field(default_factory=dict)
+
+    def rows(self, plan: list[Key]) -> list[Key]:
+        """The django_migrations rows that record ``plan`` as Django's own executor does: a
+        squashed migration as the migrations it replaces, then itself (Django's loader
+        counts a squash applied only when every migration it replaces is recorded)."""
+        out: list[Key] = []
+        for key in plan:
+            out += [r for r in self.replaces.get(key, []) if r not in out]
+            if key not in out:
+                out.append(key)
+        return out
 
     def records_never_removed(self, keys: Iterable[Key]) -> bool:
         """No record of these migrations can have been removed: the counters show no row
@@ -327,8 +342,9 @@ def reconcile(bundle: EvidenceBundle, history: RecordHistory | None = None
         first_fk = len(fk_targets)
         for op in m.operations:
             changes = _apply(op, m, key, models, created_by, opaque, fk_targets)
-            if not op.state_only:  # state_operations change the models, not the database
-                eff.extend(changes)
+            if op.state_only:  # state_operations change the models; the database is unknown
+                changes = [replace(e, checkable=False) for e in changes]
+            eff.extend(changes)
         for k, fld, target in fk_targets[first_fk:]:
             # Judged against the state right after this migration, not the final one: a
             # model renamed or deleted later was there when the reference was made.
@@ -366,16 +382,30 @@ def reconcile(bundle: EvidenceBundle, history: RecordHistory | None = None
                 unchecked.add(e.kind)
             ch.append(EffectCheck(effect=e.label(), expected=exp, found=found))
         checks[key] = ch
+    if from_state:  # the framework's own states said which relations resolve
+        fk_targets = [(k, fld, target) for k in order for fld, target in migs[k].unresolved or []]
+        resolved = set()
+    dangling_refs = _dangling_references(
+        [t for t in fk_targets if (t[0], t[1]) not in resolved], models, code_apps, live)
+    cannot_run = {d.migration: d for d in dangling_refs}
     deps = {k: _deps(k, migs) for k in order}
     ran_via = _ran_by_descendants(order, deps, checks)
     by_key: dict[Key, MigrationStatus] = {}
     bounds: dict[Key, datetime | None] = {}
+    # Applied times bound when a record can have been written only if the history was not
+    # written again: a migration recorded as applied before one of its own dependencies was
+    # re-recorded (faked) since, and then no applied time says when records first existed.
+    rewritten = any(records[k].applied and records[d].applied
+                    and records[k].applied < records[d].applied  # type: ignore[operator]
+                    for k in order if k in records for d in deps[k] if d in records)
+    if rewritten:
+        history = replace(history, rerecorded=True)
     for key in order:
         applied = [t for d in deps[key] if d in records and (t := records[d].applied)]
-        bounds[key] = history.lower_bound(key, applied)
+        bounds[key] = None if rewritten else history.lower_bound(key, applied)
         by_key[key] = _classify(
             key, migs[key], checks[key], opaque[key], records.get(key), ran_via.get(key),
-            history, applied, whole_unknown=live is None)
+            history, applied, whole_unknown=live is None, dangling=cannot_run.get(key))
     _propagate_pending(order, deps, by_key)
     statuses = [by_key[k] for k in order]
     existed = _existed(order, effects, checks, by_key, ran_via, migs)
@@ -399,11 +429,6 @@ def reconcile(bundle: EvidenceBundle, history: RecordHistory | None = None
             if key in records and dep not in records:
                 inconsistent.append((key, dep))
 
-    if from_state:  # the framework's own states said which relations resolve
-        fk_targets = [(k, fld, target) for k in order for fld, target in migs[k].unresolved or []]
-        resolved = set()
-    dangling_refs = _dangling_references(
-        [t for t in fk_targets if (t[0], t[1]) not in resolved], models, code_apps, live)
     fake_plan, blocked = _fake_plan(order, migs, by_key, records)
     after = set(records) | set(fake_plan)
     return Reconciliation(
@@ -414,7 +439,9 @@ def reconcile(bundle: EvidenceBundle, history: RecordHistory | None = None
         expected_tables=final_tables, created_by=created_by, inconsistent=inconsistent,
         dangling_dependencies=dangling_deps, dangling_references=dangling_refs, cycles=cycles,
         code_apps=code_apps, fake_plan=fake_plan, fake_blocked=blocked,
-        unchecked_kinds=sorted(unchecked), existed=existed, history=history, bounds=bounds)
+        unchecked_kinds=sorted(unchecked), existed=existed, history=history, bounds=bounds,
+        replaces={k: [(a, n) for a, n in migs[k].replaces] for k in fake_plan
+                  if migs[k].replaces})
 
 
 def _existed(order: list[Key], effects: Mapping[Key, list[Effect]],
@@ -459,6 +486,20 @@ def _deps(key: Key, migs: dict[Key, MigrationFile]) -> list[Key]:
 
 
 RELATION_KINDS = {"ForeignKey", "OneToOneField", "ParentalKey"}
+#: Django's own operations (django.db.migrations and django.contrib.postgres): any other
+#: class is an app's own (a DeleteModel subclass that checks first, say) whose effect the
+#: static scan does not model.
+KNOWN_OPERATIONS = {
+    "CreateModel", "DeleteModel", "RenameModel", "AlterModelTable", "AlterModelTableComment",
+    "AlterUniqueTogether", "AlterIndexTogether", "AlterOrderWithRespectTo",
+    "AlterModelOptions", "AlterModelManagers", "AddField", "RemoveField", "AlterField",
+    "RenameField", "AddIndex", "RemoveIndex", "RenameIndex", "AddConstraint",
+    "RemoveConstraint", "AlterConstraint", "RunSQL", "RunPython", "SeparateDatabaseAndState",
+    "CreateExtension", "BloomExtension", "BtreeGinExtension", "BtreeGistExtension",
+    "CITextExtension", "CryptoExtension", "HStoreExtension", "TrigramExtension",
+    "UnaccentExtension", "AddIndexConcurrently", "RemoveIndexConcurrently",
+    "CreateCollation", "RemoveCollation", "AddConstraintNotValid", "ValidateConstraint",
+}
 
 
 def _key_effects(table: str, f: FieldSpec, models: dict[tuple[str, str], ModelState],
@@ -494,6 +535,11 @@ def _apply(op, m, key, models, created_by, opaque, fk_targets) -> list[Effect]: 
         return []
     mk = (app, (op.model or "?").lower())
     state = models.get(mk)
+    if op.op not in KNOWN_OPERATIONS:
+        opaque[key].append(f"{op.op} (the app's own operation: its effect is not modelled)")
+        if state is not None and state.has_table:  # the model's table: unknown from here
+            return [Effect("table", state.table, present=False, checkable=False)]
+        return []
     if op.op == "CreateModel":
         table = op.table or f"{app}_{mk[1]}"
         st = ModelState(app=app, model=op.model or "?", table=table, created_by=key,
@@ -722,7 +768,8 @@ def _ran_by_descendants(order: list[Key], deps: Mapping[Key, list[Key]],
 
 def _classify(key: Key, m: MigrationFile, ch: list[EffectCheck], opaque: list[str],
               rec: MigrationRecord | None, ran_via: str | None, history: RecordHistory,
-              deps_applied: list[datetime], *, whole_unknown: bool) -> MigrationStatus:
+              deps_applied: list[datetime], *, whole_unknown: bool,
+              dangling: DanglingReference | None = None) -> MigrationStatus:
     checked = [c for c in ch if c.found not in ("superseded", "unknown")]
     missing = [c.effect for c in checked if c.found != c.expected]
     present = _positive(checked)
@@ -741,6 +788,10 @@ def _classify(key: Key, m: MigrationFile, ch: list[EffectCheck], opaque: list[st
     ran = ran_via or ("the baseline records it as applied" if in_baseline else None) or (
         f"it is atomic and its own {present[0]} is present: all of it ran, its record with "
         "it" if present and m.atomic else None)
+    if dangling is not None and not present:  # Django cannot apply it, so it never ran
+        return MigrationStatus(**{**base, "opaque": []}, state="pending", fake="unsafe",
+                               basis=f"it cannot have run: field {dangling.field} references "
+                                     f"{dangling.target}, which no migration creates")
     if not ran and not present:
         bound = history.lower_bound(key, deps_applied)
         if history.nothing_removed_since(bound):

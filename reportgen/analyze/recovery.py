@@ -258,8 +258,8 @@ def _refake(ctx: Context) -> RecoveryOption | None:
         id="refake_verified", title="Re-record the verified migrations (Django's "
                                     "MigrationRecorder)",
         applies_when="Tables are present and migration records are missing.",
-        steps=steps, commands=[record_command(rec.fake_plan, run.django_alias)],
-        script=fake_sql(rec.fake_plan, schema),
+        steps=steps, commands=[record_command(rec.rows(rec.fake_plan), run.django_alias)],
+        script=fake_sql(rec.rows(rec.fake_plan), schema),
         pros=["Writes only to django_migrations; no table is touched.", "Minutes to apply."],
         cons=["Records the state only: data migrations (RunPython) that never ran are not "
               "run."] + (["Some migrations are excluded and need a decision."]
@@ -482,7 +482,7 @@ def _selective_repair(ctx: Context, findings: list[Finding]) -> RecoveryOption |
 
 #: Rows gone from tables that still exist: counted (baseline deltas, or count(*) = 0 where
 #: the server's counters show rows were written).
-ROW_LOSS_FINDINGS = ("data.rows_lost_since_baseline", "data.tables_emptied")
+ROW_LOSS_FINDINGS = ("data.rows_lost_since_baseline", "data.tables_truncated")
 #: Rows gone from tables that remove rows by design: offered, never restored by default.
 CHURN_FINDINGS = ("data.rows_removed_by_design",)
 COLUMN_LOSS_FINDINGS = ("data.columns_dropped_since_baseline", "data.columns_missing")

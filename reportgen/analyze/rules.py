@@ -465,39 +465,54 @@ def other_trackers(ctx: Context) -> list[Finding]:
 
 def emptied_tables(ctx: Context) -> list[Finding]:
     """Tables the counters show written to, with none live now. Emptied without a counted
-    delete and counted empty: truncated (rows gone: HIGH). Emptied by deletes: a table's own
-    cleanup (expired sessions, a drained queue) looks the same without a baseline (MEDIUM)."""
+    delete and counted empty: truncated, its rows gone (data.tables_truncated, HIGH).
+    Emptied by deletes: a table's own cleanup (expired sessions, a drained queue) looks the
+    same without a baseline (data.tables_emptied, MEDIUM)."""
     inv = ctx.bundle.inventory
     if inv is None:
         return []
     hits = [r for r in inv.relations if r.kind == "table" and (r.inserted_tuples or 0) > 0
             and r.live_tuples == 0 and (r.exact_rows in (None, 0))]
-    if not hits:
-        return []
+    # A table whose count(*) found rows was cleared by the count and is not listed at all.
+    truncated = [r for r in hits if r.exact_rows == 0 and not r.deleted_tuples]
+    deleted = [r for r in hits if r not in truncated]
+    out = []
+    if truncated:
+        out.append(Finding(
+            id="data.tables_truncated", severity="HIGH", dimension="data",
+            title=f"{len(truncated)} table(s) had rows and were emptied without a delete "
+                  "(truncated)",
+            subjects=[r.qualified for r in truncated], evidence=_emptied(truncated),
+            tables=[TableName(schema_name=r.schema_name, name=r.name) for r in truncated],
+            explanation="The server's own counters show rows were written to these tables "
+                        "and none deleted one by one; none are live now and count(*) in the "
+                        "same snapshot finds none: they were truncated (or the table "
+                        "rewritten empty). Those rows are gone.",
+            recommendation="Restore the rows from a point-in-time copy (the row repair)."))
+    if deleted:
+        out.append(Finding(
+            id="data.tables_emptied", severity="MEDIUM", dimension="data",
+            title=f"{len(deleted)} table(s) had rows and are now empty",
+            subjects=[r.qualified for r in deleted], evidence=_emptied(deleted),
+            tables=[TableName(schema_name=r.schema_name, name=r.name) for r in deleted],
+            explanation="The server's own counters show rows were written to these tables and "
+                        "none are live now. Rows deleted one by one may be a table's own "
+                        "cleanup (expired sessions, a drained queue) or loss: without a "
+                        "baseline the two look the same.",
+            recommendation="Check each table against a point-in-time copy before concluding."))
+    return out
+
+
+def _emptied(rels: list[Relation]) -> list[str]:
     ev = []
-    for r in hits:
+    for r in rels:
         how = (f"{r.deleted_tuples} rows deleted" if r.deleted_tuples else
                "no deletes counted (consistent with TRUNCATE)")
         counted = ("; count(*) in the snapshot: 0" if r.exact_rows == 0 else
                    f"; not counted ({r.count_error})" if r.count_error else "")
         ev.append(f"{r.qualified}: {r.inserted_tuples} rows inserted since statistics reset, "
                   f"0 live now; {how} (pg_stat_all_tables){counted}")
-    # A table whose count(*) found rows was cleared by the count and is not listed at all.
-    truncated = all(r.exact_rows == 0 and not r.deleted_tuples for r in hits)
-    return [Finding(
-        id="data.tables_emptied", severity="HIGH" if truncated else "MEDIUM", dimension="data",
-        title=f"{len(hits)} table(s) had rows and are now empty"
-              + (" (counted; no delete counted: truncated)" if truncated else ""),
-        subjects=[r.qualified for r in hits], evidence=ev,
-        tables=[TableName(schema_name=r.schema_name, name=r.name) for r in hits],
-        explanation="The server's own counters show rows were written to these tables and none "
-                    "are live now" + ("; count(*) in the same snapshot finds none and no row "
-                                      "was deleted one by one: the rows were truncated. "
-                                      if truncated else
-                                      ". Rows deleted one by one may be a table's own cleanup "
-                                      "(expired sessions, a drained queue) or loss: without "
-                                      "a baseline the two look the same. "),
-        recommendation="Check each table against a point-in-time copy before concluding.")]
+    return ev
 
 
 def destructive_statements(ctx: Context) -> list[Finding]:

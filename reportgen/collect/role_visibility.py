@@ -1,5 +1,5 @@
 """What the roles a server log shows listing tables could see (``--server-log``): a script
-that "found 0 tables" may have asked information_schema as a role that holds no privilege on
+that listed no tables may have asked information_schema as a role that holds no privilege on
 them. Read in the snapshot, for at most MAX_ROLES roles (names from the log are parameters,
 never SQL)."""
 

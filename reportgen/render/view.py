@@ -220,9 +220,9 @@ class View:
         self.class_rows = [dict(label=label, count=counts[k], meaning=meaning)
                            for k, label, meaning in CLASSES if counts[k]]
         for row in self.class_rows:  # the same numbers as the recovery option's
-            if row["label"] == "Schema present, record missing" and fakes["blocked"]:
-                row["meaning"] = (f"Every effect verified present: {fakes['safe']} safe to "
-                                  f"record; {fakes['blocked']} wait for a dependency that "
+            if row["label"] == "Ran, record missing" and fakes["blocked"]:
+                row["meaning"] = (f"It ran and its schema is in place: {fakes['safe']} safe "
+                                  f"to record; {fakes['blocked']} wait for a dependency that "
                                   "cannot be recorded (Fake? column).")
         self.discrepancy_apps = []
         by_app: dict[str, list[MigrationStatus]] = defaultdict(list)
@@ -244,7 +244,7 @@ class View:
                     check = f"{len(s.present)} effect(s) present"
                 else:
                     check = "no schema effect"
-                detail = ", ".join(s.opaque) if s.opaque else ""
+                detail = "; ".join(x for x in (s.basis, ", ".join(s.opaque)) if x)
                 rows.append(dict(
                     name=s.name,
                     recorded_text=(f"yes, {s.applied_at:%Y-%m-%d %H:%M} UTC" if s.recorded and
@@ -281,7 +281,9 @@ class View:
             out.append({"source": "server log",
                         "text": f"{text} in {log.lines_read:,} lines ({'; '.join(log.files)})"})
         if b.inventory is not None:
-            emptied = next((f.subjects for f in a.findings if f.id == "data.tables_emptied"), [])
+            emptied = [x for f in a.findings if f.id in ("data.tables_truncated",
+                                                          "data.tables_emptied")
+                       for x in f.subjects]
             out.append({"source": "pg_stat_all_tables",
                         "text": ("tables with rows inserted and none live: " + ", ".join(
                             emptied[:10])) if emptied else "no table emptied since the "

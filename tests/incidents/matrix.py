@@ -195,7 +195,7 @@ def _rerecord(s: Score, world: World, db: str, o: dict[str, Any], env: dict[str,
         return
     listed = next((x for x in o["outcome"] if x.startswith("`migrate --plan` lists")), "")
     text = listed.removeprefix("`migrate --plan` lists: ").rstrip(".")
-    scoped = " (for the apps whose migration files were read" in text
+    scoped = any("(for the apps whose migration files were read" in x for x in o["outcome"])
     predicted = text.split(" (", 1)[0].split(", ") if listed else []
     planned = world.project.planned(plan.stdout)
     if scoped:  # the static scan speaks only for the apps it read

@@ -1,0 +1,62 @@
+"""The incident matrix in the test suite: a subset of its cells (every shape and every evidence
+condition at least once, split between the two server versions), each planted on a copy of the
+real-app corpus, assessed by `reportgen assess` as a responder runs it, its recommended fix run
+as printed, and scored against the planted truth (tests/incidents/). A wrong cell fails the
+suite; `python3 tasks.py truth` runs every cell and prints the whole matrix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reportgen.pgserver import available_binaries
+from tests.incidents.matrix import COND_BY_NAME, UNREAD, run_cell
+from tests.incidents.scoring import WRONG
+from tests.incidents.shapes import BY_NAME
+from tests.incidents.world import World
+
+pytestmark = pytest.mark.slow
+VERSIONS = sorted({b.major for b in available_binaries()})
+NEWEST, OLDEST = VERSIONS[-1], VERSIONS[0]
+
+#: (shape, condition, server): each shape and each condition at least once.
+CELLS = [
+    ("records_deleted_data", "plain", NEWEST),  # the CMS: data migrations, fix run by Django
+    ("records_deleted", "static", NEWEST),
+    ("dropped_and_cleared", "plain", NEWEST),
+    ("dropped_and_cleared", "reset", OLDEST),
+    ("tables_dropped", "log_ddl", NEWEST),
+    ("truncated", "reader", OLDEST),
+    ("rows_deleted", "baseline", NEWEST),
+    ("column_dropped", "around_tl", OLDEST),
+    ("fks_dropped", "plain", OLDEST),
+    ("index_dropped", "plain", NEWEST),
+    ("views_dropped", "baseline", OLDEST),
+    ("pending", "plain", NEWEST),
+    ("faked", "around", NEWEST),
+    ("nonatomic_half", "baseline", NEWEST),
+    ("churn", "baseline", NEWEST),
+    ("churn", "plain", OLDEST),
+    ("script_blind", "log_all", NEWEST),
+    ("script_wrong_db", "log_all", OLDEST),
+    ("clean", "restricted", OLDEST),
+    ("records_deleted", "restart", NEWEST),  # last: a crash restart of the test server
+]
+
+
+@pytest.fixture(scope="module")
+def static_root(corpus: World, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return corpus.project.app_files(tmp_path_factory.mktemp("matrix-static"),
+                                    leave_out=UNREAD)
+
+
+@pytest.mark.parametrize(("shape", "condition", "version"), CELLS,
+                         ids=[f"{s}-{c}" for s, c, _ in CELLS])
+def test_no_cell_is_wrong(corpus, corpus_codebase, static_root, shape, condition, version):
+    if corpus.server.binaries.major != version:
+        pytest.skip(f"this cell runs on PostgreSQL {version} (each cell once: suite time)")
+    cell = run_cell(corpus, BY_NAME[shape], COND_BY_NAME[condition], corpus_codebase,
+                    static_root)
+    assert cell.score.verdict != WRONG, "\n".join(cell.score.notes)
