@@ -31,13 +31,14 @@ def _id(b: Binaries) -> str:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist turns the groups into scheduling
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """With pytest-xdist (``-n 2 --dist loadgroup``), every test on a server's corpus runs in
-    the one worker that migrated that corpus: the two corpora are built side by side, once
-    each."""
+    """With pytest-xdist (``-n 2 --dist loadgroup``), every test on one server version runs
+    in one worker: a session fixture keeps one parameter at a time, so a worker switching
+    between versions would stop a server and migrate its corpus again. The two servers (and
+    their corpora) work side by side; tests without a server go wherever there is room."""
     for item in items:
         callspec = getattr(item, "callspec", None)
-        if callspec is not None and "corpus" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group(f"corpus-{callspec.id.split('-')[0]}"))
+        if callspec is not None and "server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group(f"server-{callspec.params['server'].major}"))
 
 
 def on_one_server(request: pytest.FixtureRequest, server: LocalServer) -> None:
