@@ -3,7 +3,8 @@
 
     python3 tasks.py demo [--out DIR]   set up .venv and run the demo
     python3 tasks.py test [PYTEST ARGS] set up .venv (with dev extras) and run the test suite
-    python3 tasks.py check              ruff + mypy + tests (what CI runs)
+    python3 tasks.py matrix             the incident matrix's CI cells (fails on a wrong one)
+    python3 tasks.py check              ruff + mypy + tests + matrix (what CI runs)
     python3 tasks.py lint               ruff + mypy only
     python3 tasks.py samples            regenerate sample_reports/ from the demo
     python3 tasks.py bench [--sizes ..] benchmarks (figures, not assertions)
@@ -85,17 +86,29 @@ def demo(args: list[str]) -> int:
     return run(BIN / "reportgen", "demo", *args, check=False)
 
 
-def test(args: list[str]) -> int:
+def _pytest(args: list[str]) -> int:
     ensure_venv("dev")
     ensure_system_packages(TEST_PACKAGES)
     # Parallel workers (pytest-xdist); each server's real-app corpus is migrated once, in
-    # the one worker that runs its tests (tests/conftest.py groups them).
-    workers = ["-n", str(min(4, os.cpu_count() or 1)), "--dist", "loadgroup"]
+    # the one worker that runs its tests (tests/conftest.py schedules them by server).
+    workers = ["-n", str(min(4, os.cpu_count() or 1)), "--dist", "loadscope"]
     code = run(PY, "-m", "pytest", *workers, *args, check=False)
     if code == 5:
         print("pytest collected no tests: that is a failure for this project", flush=True)
         return 1
     return code
+
+
+def test(args: list[str]) -> int:
+    """The suite; the incident matrix's CI cells are their own task (``matrix``)."""
+    return _pytest(args if any(a == "-m" or a.startswith("-m") for a in args)
+                   else ["-m", "not matrix", *args])
+
+
+def matrix(args: list[str]) -> int:
+    """The incident matrix's CI subset (tests/test_incident_matrix.py): fails on any wrong
+    cell. ``truth`` runs every cell."""
+    return _pytest(["-m", "matrix", "tests/test_incident_matrix.py", *args])
 
 
 def lint(_: list[str]) -> int:
@@ -106,7 +119,7 @@ def lint(_: list[str]) -> int:
 
 
 def check(args: list[str]) -> int:
-    return lint([]) or test(args)
+    return lint([]) or test(args) or matrix([])
 
 
 def samples(_: list[str]) -> int:
@@ -142,7 +155,7 @@ def truth(args: list[str]) -> int:
 
 
 TASKS = {"demo": demo, "test": test, "lint": lint, "check": check, "samples": samples,
-         "bench": bench, "truth": truth}
+         "bench": bench, "truth": truth, "matrix": matrix}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in TASKS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -22,16 +23,23 @@ def write_atomic(path: Path, data: bytes | list[bytes] | Callable[[Path], None],
         # Renaming over /dev/null, a FIFO or a socket would replace it with a plain file.
         raise OutputError(f"cannot write {path}: it exists and is not a regular file; "
                           "choose a file name")
+    # SIGTERM and Ctrl-C are held back while the temporary file is created and named: a
+    # signal between the two would leave a file nothing knows to remove. Held back, it is
+    # handled as the mask is restored, inside the try below, which removes the file.
+    held = _hold_signals()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
+        _release_signals(held)
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
     tmp_path = Path(tmp)
+    # A large buffer: a bundle's pieces are ~1 KB each (one per relation).
+    out = os.fdopen(fd, "wb", buffering=1 << 20)
     pieces = [data] if isinstance(data, bytes) else data if isinstance(data, list) else None
     try:
-        # A large buffer: a bundle's pieces are ~1 KB each (one per relation).
-        with os.fdopen(fd, "wb", buffering=1 << 20) as fh:
+        _release_signals(held)
+        with out as fh:
             if pieces is not None:
                 fh.writelines(pieces)
                 fh.flush()
@@ -50,6 +58,23 @@ def write_atomic(path: Path, data: bytes | list[bytes] | Callable[[Path], None],
         with contextlib.suppress(OSError):
             tmp_path.unlink()
         raise
+
+
+_HELD = {signal.SIGINT, signal.SIGTERM}
+
+
+def _hold_signals() -> set[int | signal.Signals] | None:
+    """Block SIGINT and SIGTERM for this thread; the previous mask, or None where signals
+    cannot be masked (not POSIX)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+
+
+def _release_signals(held: set[int | signal.Signals] | None) -> None:
+    """Restore the mask; a signal that arrived meanwhile is delivered now."""
+    if held is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _umask() -> int:

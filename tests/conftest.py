@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,16 +30,27 @@ def _id(b: Binaries) -> str:
     return f"pg{b.major}"
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist turns the groups into scheduling
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """With pytest-xdist (``-n 2 --dist loadgroup``), every test on one server version runs
-    in one worker: a session fixture keeps one parameter at a time, so a worker switching
-    between versions would stop a server and migrate its corpus again. The two servers (and
-    their corpora) work side by side; tests without a server go wherever there is room."""
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        if callspec is not None and "server" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group(f"server-{callspec.params['server'].major}"))
+#: A test's server in its id: ``test_x[pg18]``, ``test_y[pg15-authtoken]``.
+_SERVER_ID = re.compile(r"\[(?:[^\]]*-)?pg(\d+)(?:-[^\]]*)?\]$")
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """With pytest-xdist (``python3 tasks.py test`` runs ``-n 2``), every test on one server
+    version runs in one worker: the session fixtures keep one parameter at a time, so a
+    worker switching between versions would stop a server and migrate its corpus (~100 s of
+    Django) again. The two servers, and their corpora, work side by side; tests without a
+    server go to whichever worker is free. (xdist's own ``loadgroup`` marks do not group
+    under pytest 9: the group is appended to ``_nodeid``, which ``nodeid`` no longer reads.)
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByServer(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            m = _SERVER_ID.search(nodeid)
+            return f"server-{m[1]}" if m else nodeid
+
+    return ByServer(config, log)
 
 
 def on_one_server(request: pytest.FixtureRequest, server: LocalServer) -> None:

@@ -17,7 +17,7 @@ from tests.incidents.scoring import WRONG
 from tests.incidents.shapes import BY_NAME
 from tests.incidents.world import World
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.matrix]
 VERSIONS = sorted({b.major for b in available_binaries()})
 NEWEST, OLDEST = VERSIONS[-1], VERSIONS[0]
 

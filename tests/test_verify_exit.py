@@ -27,11 +27,20 @@ def rg(*args: str, **kw) -> subprocess.CompletedProcess[str]:
                           text=True, **kw)
 
 
-@pytest.fixture
-def folder(tmp_path) -> Path:
-    res = rg("archive", str(BUNDLE), "--root", str(tmp_path / "root"), "--title", "t")
+@pytest.fixture(scope="module")
+def archived(tmp_path_factory) -> Path:
+    """One archive of the demo bundle (rendering its PDF takes seconds), copied per test."""
+    root = tmp_path_factory.mktemp("archived") / "root"
+    res = rg("archive", str(BUNDLE), "--root", str(root), "--title", "t")
     assert res.returncode == 0, res.stderr
-    (f,) = [p for p in (tmp_path / "root").iterdir() if p.is_dir()]
+    (f,) = [p for p in root.iterdir() if p.is_dir()]
+    return f
+
+
+@pytest.fixture
+def folder(archived, tmp_path) -> Path:
+    """An intact incident folder of the test's own, to tamper with."""
+    f = Path(shutil.copytree(archived, tmp_path / "root" / archived.name, symlinks=True))
     assert rg("verify", str(f)).returncode == 0
     return f
 

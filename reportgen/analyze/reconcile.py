@@ -844,7 +844,7 @@ def _propagate_pending(order: list[Key], deps: Mapping[Key, list[Key]],
                        None)
         unsure = next((d for d, s in states.items() if s == "pending_or_lost"), None)
         if pending is not None and st.state != "pending":
-            st.state, st.fake = "pending", "unsafe"
+            st.state, st.fake, st.opaque = "pending", "unsafe", []  # nothing to read: not run
             st.basis = f"depends on {pending[0]}.{pending[1]}, which is " \
                        f"{by_key[pending].state.replace('_', ' ')}"
             st.missing = st.missing or [st.basis]

@@ -187,8 +187,8 @@ class View:
         if b.codebase is not None:
             unchecked = sorted({s.app for s in a.migrations
                                 if s.state == "recorded_not_in_scan"})
-            self.schema_line = (f"{expected - missing} of {expected} tables created by applied "
-                                f"or schema-present migrations exist; {missing} missing."
+            self.schema_line = (f"{expected - missing} of {expected} tables created by "
+                                f"migrations that ran or may have run exist; {missing} missing."
                                 + (f" Not checked (their migration files were not read): "
                                    f"{', '.join(unchecked)}." if unchecked else ""))
 

@@ -11,6 +11,7 @@ deleted is what the catalog and the rows say, not what a shape claims it did.
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,7 +152,25 @@ class World:
     project: Project
     workdir: Path
     template: str
-    pending_template: str
+    _pending: str | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def pending_template(self) -> str:
+        """A copy of the template where the next deploy's migrations (PENDING_TARGETS) are
+        unapplied, rolled back by Django itself: made when a case first needs it."""
+        with self._lock:
+            if self._pending is None:
+                name = f"mtplp{next(_n)}"
+                self.server.psql(f"CREATE DATABASE {name} TEMPLATE {self.template}")
+                # One Django process for every `migrate APP NAME` (imports cost seconds).
+                self.project.manage(self.server, name, "shell", "-c",
+                                    "from django.core.management import call_command\n"
+                                    f"for app, target in {PENDING_TARGETS!r}:\n"
+                                    "    call_command('migrate', app, target, "
+                                    "interactive=False, verbosity=0)")
+                self._pending = name
+            return self._pending
 
     def dsn(self, dbname: str, role: str | None = None) -> str:
         if role is None:
@@ -173,14 +192,9 @@ class World:
 
 
 def build_world(server: LocalServer, project: Project, workdir: Path) -> World:
-    """Templates migrated by Django: everything applied, and a copy where the next deploy's
-    migrations (PENDING_TARGETS) are unapplied, rolled back by Django itself."""
-    suffix = next(_n)
-    template = migrate_template(server, project, f"mtpl{suffix}")
-    pending = f"mtplp{suffix}"
-    server.psql(f"CREATE DATABASE {pending} TEMPLATE {template}")
-    for app, name in PENDING_TARGETS:
-        project.manage(server, pending, "migrate", app, name, "--no-input")
+    """A template migrated by Django, everything applied (and, when first asked for, one with
+    the next deploy's migrations pending), and the roles cases collect as."""
+    template = migrate_template(server, project, f"mtpl{next(_n)}")
     server.psql(f"""
 DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{READER}') THEN
@@ -190,4 +204,4 @@ DO $$ BEGIN
     CREATE ROLE {RESTRICTED} LOGIN PASSWORD '{ROLE_PASSWORD}';
   END IF;
 END $$;""")
-    return World(server, project, workdir, template, pending)
+    return World(server, project, workdir, template)
