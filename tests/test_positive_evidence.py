@@ -142,3 +142,58 @@ def test_a_reference_to_a_model_renamed_later_is_not_dangling(db, tmp_path):
     assert "migration.dangling_reference" not in {f.id for f in a.findings}
     assert {(s.app, s.name): s.state for s in a.migrations} == {
         k: "applied" for k in files}
+
+SEARCH = {
+    "0001_initial": HEAD + """    initial = True
+    dependencies = []
+    operations = [
+        migrations.CreateModel(name="Pick", fields=[
+            ("id", models.BigAutoField(primary_key=True, serialize=False))]),
+        migrations.CreateModel(name="Entry", fields=[
+            ("id", models.BigAutoField(primary_key=True, serialize=False))]),
+    ]
+""",
+    "0002_delete_pick": """from django.db import migrations
+from search.operations import DeleteModelIfExists
+
+
+class Migration(migrations.Migration):
+    dependencies = [("search", "0001_initial")]
+    operations = [DeleteModelIfExists("Pick")]
+""",
+    "0003_by_vendor": """from django.db import connection, migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("search", "0002_delete_pick")]
+    if connection.vendor == "postgresql":
+        operations = [migrations.AddField("entry", "body", models.TextField(default=""))]
+    else:
+        operations = [migrations.CreateModel(name="EntryFts", fields=[
+            ("id", models.BigAutoField(primary_key=True, serialize=False))])]
+""",
+}
+
+
+def test_what_the_static_scan_cannot_read_is_never_called_missing(db, tmp_path):
+    """Wagtail's search app deletes a model with an operation class of its own and picks
+    its operations by database vendor inside an ``if``: the static scan can read neither, so
+    the table the first touched is not expected (it is gone, as it should be), and the
+    second is opaque, not a migration that does nothing."""
+    mig = tmp_path / "search" / "migrations"
+    mig.mkdir(parents=True)
+    (tmp_path / "search" / "models.py").write_text("")
+    (mig / "__init__.py").write_text("")
+    for name, text in SEARCH.items():
+        (mig / f"{name}.py").write_text(text)
+    db.execute("CREATE TABLE django_migrations (id serial, app text, name text, applied "
+               "timestamptz); CREATE TABLE search_entry (id bigint PRIMARY KEY, body text); "
+               "INSERT INTO django_migrations (app, name, applied) VALUES "
+               + ", ".join(f"('search', '{n}', now())" for n in SEARCH))
+    a = analyze(collect_bundle(db.source(), project=tmp_path))
+    search = next(s for s in a.apps if s.app == "search")
+    assert search.tables_missing == [] and "data.tables_missing" not in {f.id for f in a.findings}
+    assert not a.status.startswith("TABLES MISSING"), a.status
+    by_name = {s.name: s for s in a.migrations if s.app == "search"}
+    assert any("when the module runs" in o for o in by_name["0003_by_vendor"].opaque), \
+        by_name["0003_by_vendor"]

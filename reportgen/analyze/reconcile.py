@@ -538,6 +538,7 @@ def _apply(op, m, key, models, created_by, opaque, fk_targets) -> list[Effect]: 
     if op.op not in KNOWN_OPERATIONS:
         opaque[key].append(f"{op.op} (the app's own operation: its effect is not modelled)")
         if state is not None and state.has_table:  # the model's table: unknown from here
+            state.has_table = False  # never expected, so never "missing" (it may be gone)
             return [Effect("table", state.table, present=False, checkable=False)]
         return []
     if op.op == "CreateModel":

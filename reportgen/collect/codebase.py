@@ -116,6 +116,7 @@ def parse_migration(source: str, app: str, name: str, path: str) -> MigrationFil
             values[stmt.target.id] = stmt.value
     initial = values.get("initial")
     atomic = values.get("atomic")
+    unreadable = _unreadable_operations(cls, values)
     return MigrationFile(
         app=app, name=name, path=path,
         dependencies=_pairs(values.get("dependencies"), app),
@@ -124,9 +125,39 @@ def parse_migration(source: str, app: str, name: str, path: str) -> MigrationFil
         initial=initial.value if isinstance(initial, ast.Constant) and isinstance(
             initial.value, bool) else None,
         atomic=not (isinstance(atomic, ast.Constant) and atomic.value is False),
-        operations=[o for op in _elements(_resolve(values.get("operations"), values))
-                    for o in _operations(op, app, values)],
+        operations=[OperationSpec(op=f"operation list {unreadable}", opaque=True)]
+        if unreadable else [o for op in _elements(_resolve(values.get("operations"), values))
+                            for o in _operations(op, app, values)],
     )
+
+
+def _unreadable_operations(cls: ast.ClassDef, values: dict[str, ast.expr]) -> str | None:
+    """Why the class's operation list cannot be read from its source (None: it can). Wagtail
+    picks its search index's operations by database vendor inside an ``if`` in the class
+    body; read as empty, such a migration would seem to do nothing."""
+    def assigns(node: ast.AST) -> bool:
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+        return any(isinstance(t, ast.Name) and t.id == "operations" for t in targets)
+
+    for stmt in cls.body:
+        if isinstance(stmt, (ast.If, ast.For, ast.While, ast.Try, ast.With, ast.Match)) \
+                and any(assigns(n) or _mutates_operations(n) for n in ast.walk(stmt)):
+            return "chosen when the module runs (inside an if/try block)"
+        if (isinstance(stmt, ast.AugAssign) and assigns(stmt)) or _mutates_operations(stmt):
+            return "extended when the module runs"
+    node = _resolve(values.get("operations"), values)
+    if node is not None and not isinstance(node, (ast.List, ast.Tuple)):
+        return "built when the module runs (not a literal list)"
+    return None
+
+
+def _mutates_operations(node: ast.AST) -> bool:
+    """``operations.append(...)`` / ``.extend`` / ``.insert``."""
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) \
+        and isinstance(node.value.func, ast.Attribute) \
+        and isinstance(node.value.func.value, ast.Name) \
+        and node.value.func.value.id == "operations"
 
 
 def _base_name(node: ast.expr) -> str | None:
