@@ -29,12 +29,12 @@ FILES = {
 }
 
 
-def _project(root: Path) -> Path:
-    mig = root / "shop" / "migrations"
+def _project(root: Path, app: str = "shop", files: dict[str, str] = FILES) -> Path:
+    mig = root / app / "migrations"
     mig.mkdir(parents=True)
-    (root / "shop" / "models.py").write_text("")
+    (root / app / "models.py").write_text("")
     (mig / "__init__.py").write_text("")
-    for name, text in FILES.items():
+    for name, text in files.items():
         (mig / f"{name}.py").write_text(text)
     return root
 
@@ -180,12 +180,7 @@ def test_what_the_static_scan_cannot_read_is_never_called_missing(db, tmp_path):
     its operations by database vendor inside an ``if``: the static scan can read neither, so
     the table the first touched is not expected (it is gone, as it should be), and the
     second is opaque, not a migration that does nothing."""
-    mig = tmp_path / "search" / "migrations"
-    mig.mkdir(parents=True)
-    (tmp_path / "search" / "models.py").write_text("")
-    (mig / "__init__.py").write_text("")
-    for name, text in SEARCH.items():
-        (mig / f"{name}.py").write_text(text)
+    _project(tmp_path, "search", SEARCH)
     db.execute("CREATE TABLE django_migrations (id serial, app text, name text, applied "
                "timestamptz); CREATE TABLE search_entry (id bigint PRIMARY KEY, body text); "
                "INSERT INTO django_migrations (app, name, applied) VALUES "
