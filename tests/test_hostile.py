@@ -58,3 +58,28 @@ def test_hostile_names_end_to_end(db, tmp_path):
     for needle in ("<script>alert(1)</script>", "pi|pe", "z" * 63, "שלום", "עולם",
                    "emoji[U+1F642]table", "we|ird <sch>", "[link](http://evil.example)"):
         assert needle in text, needle  # (extractors order right-to-left runs differently)
+
+
+TRACKER_LABELS = ["![x](http://beacon.example/b.png)", "[link](http://evil.example)",
+                  "app\n# heading", "<img src=http://beacon.example/c.png>"]
+
+
+def test_tracker_values_never_become_markup(db, tmp_path):
+    """django_migrations rows are the database's words too: an app label that looks like an
+    image, a link, a heading or HTML is shown as typed, wherever the report names it."""
+    db.execute("CREATE TABLE django_migrations (id serial, app text, name text, applied "
+               "timestamptz)")
+    with __import__("psycopg").connect(db.dsn, autocommit=True) as conn:
+        for label in TRACKER_LABELS:
+            conn.execute("INSERT INTO django_migrations (app, name, applied) VALUES "
+                         "(%s, %s, now())", (label, "0001_" + label))
+    (tmp_path / "project").mkdir()
+    b = collect_bundle(db.source(), project=tmp_path / "project")
+    a = analyze(b)
+    out = tmp_path / "out"
+    render_outputs(b, a, RenderOptions(), out, ["md", "html"])
+    md = (out / "report.md").read_text("utf-8")
+    html = (out / "report.html").read_text("utf-8")
+    assert not re.search(r"^#+ heading", md, re.MULTILINE)
+    assert "<img" not in html and 'href="http://' not in html
+    assert "<h1>heading" not in html and "<h2>heading" not in html

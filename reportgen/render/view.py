@@ -190,7 +190,8 @@ class View:
             self.schema_line = (f"{expected - missing} of {expected} tables created by "
                                 f"migrations that ran or may have run exist; {missing} missing."
                                 + (f" Not checked (their migration files were not read): "
-                                   f"{', '.join(unchecked)}." if unchecked else ""))
+                                   f"{', '.join(md(x) for x in unchecked)}." if unchecked
+                                   else ""))
 
     def _records(self, b: EvidenceBundle, a: Assessment) -> None:
         self.record_rows: list[dict[str, Any]] = []
