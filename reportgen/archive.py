@@ -16,6 +16,7 @@ import re
 import secrets
 import shutil
 import unicodedata
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,9 @@ MANIFEST = "manifest.json"
 INDEX = "README.md"
 TMP_PREFIX = ".reportgen-tmp-"
 MANIFEST_FORMAT = "reportgen-incident-manifest"
+#: 2: "incident" is the folder's own name (-r2 included); 1 named the folder before a
+#: revision suffix was added.
+MANIFEST_VERSION = 2
 
 
 def slugify(text: str, limit: int = 60) -> str:
@@ -108,13 +112,16 @@ def archive_incident(bundle: EvidenceBundle, assessment: Assessment, opts: Rende
                          else Path(timeline).read_bytes())
         if baseline is not None:
             write_atomic(tmp / "baseline.json", baseline.to_bytes())
-        manifest = build_manifest(tmp, bundle, assessment, opts, name)
-        write_atomic(tmp / MANIFEST, (json.dumps(manifest, indent=2, ensure_ascii=False)
-                                      + "\n").encode("utf-8"))
-        if sign_key is not None:
-            sign_manifest(tmp / MANIFEST, sign_key)
-        _fsync_dir(tmp)
-        final = _place(tmp, root, name)
+        def seal(folder_name: str) -> None:
+            """The manifest names the folder it is placed as (verify checks it)."""
+            manifest = build_manifest(tmp, bundle, assessment, opts, folder_name)
+            write_atomic(tmp / MANIFEST, (json.dumps(manifest, indent=2, ensure_ascii=False)
+                                          + "\n").encode("utf-8"))
+            if sign_key is not None:
+                sign_manifest(tmp / MANIFEST, sign_key)
+            _fsync_dir(tmp)
+
+        final = _place(tmp, root, name, seal)
         _fsync_dir(root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -123,12 +130,15 @@ def archive_incident(bundle: EvidenceBundle, assessment: Assessment, opts: Rende
     return final
 
 
-def _place(tmp: Path, root: Path, name: str) -> Path:
-    """Rename into the first free name: NAME, NAME-r2, NAME-r3, ... (never over another)."""
+def _place(tmp: Path, root: Path, name: str, seal: Callable[[str], None]) -> Path:
+    """Rename into the first free name: NAME, NAME-r2, NAME-r3, ... (never over another),
+    sealed (manifest, signature) for that name first; sealed again if another archive took
+    the name meanwhile."""
     for n in range(1, 1000):
         final = root / (name if n == 1 else f"{name}-r{n}")
         if os.path.lexists(final):  # a dangling symlink is taken too: never renamed over
             continue
+        seal(final.name)
         try:
             os.rename(tmp, final)  # fails rather than replace a non-empty folder
         except OSError as exc:
@@ -147,7 +157,7 @@ def build_manifest(folder: Path, bundle: EvidenceBundle, a: Assessment, opts: Re
             files.append({"path": p.name, "bytes": p.stat().st_size, "sha256": sha256_file(p)})
     pdf = folder / "report.pdf"
     return {
-        "format": MANIFEST_FORMAT, "version": 1, "tool_version": __version__,
+        "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "tool_version": __version__,
         "incident": name, "title": opts.title, "status": a.status, "risks": a.risks,
         "data_loss": a.data_loss, "data_loss_basis": a.data_loss_basis,
         "bundle_digest": bundle.digest, "redacted": bundle.redacted,
@@ -212,6 +222,13 @@ def verify_incident(folder: Path, allowed_signers: Path | None = None) -> list[s
     ``ssh-keygen -Y sign``) must verify against one of those keys (authenticity)."""
     manifest = read_manifest(folder)
     problems = []
+    named, here = manifest.get("incident"), folder.resolve().name
+    if not isinstance(named, str) or not (
+            here == named or (manifest.get("version") == 1
+                              and re.fullmatch(re.escape(named) + r"(-r\d+)?", here))):
+        problems.append(f"{folder}: the manifest is incident {named!r}, not this folder "
+                        f"({here!r}): a copy under another name; verify the original or "
+                        "archive the evidence again")
     listed: set[str] = set()
     for f in manifest["files"]:
         p = _inside(folder, f["path"])

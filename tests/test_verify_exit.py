@@ -211,3 +211,19 @@ def test_a_device_is_never_replaced_by_an_output(tmp_path):
     with pytest.raises(OutputError, match="not a regular file"):
         write_atomic(fifo, b"x")
     assert fifo.is_fifo()
+
+
+def test_a_copy_under_another_name_is_not_the_incident(archived, tmp_path):
+    """The manifest names its incident: a copy renamed (to pass for another incident, or
+    by mistake) fails verification, saying so; a revision (-r2) names itself."""
+    copy = Path(shutil.copytree(archived, tmp_path / "2026-01-01-another-incident",
+                                symlinks=True))
+    res = rg("verify", str(copy))
+    assert res.returncode == 7, res.stdout + res.stderr
+    assert "a copy under another name" in res.stdout + res.stderr
+    root = archived.parent
+    res = rg("archive", str(BUNDLE), "--root", str(root), "--title", "t")
+    assert res.returncode == 0, res.stderr
+    revision = root / (archived.name + "-r2")
+    assert json.loads((revision / MANIFEST).read_text())["incident"] == revision.name
+    assert rg("verify", str(revision)).returncode == 0
