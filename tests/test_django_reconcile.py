@@ -19,7 +19,7 @@ import pytest
 
 from reportgen.analyze import analyze
 from reportgen.collect.run import collect_bundle
-from tests.conftest import Database
+from tests.conftest import Database, on_one_server
 from tests.helpers import parse_showmigrations
 from tests.test_django_project import OVERLAY
 
@@ -159,9 +159,11 @@ def test_dangling_dependency(site, migrated):
     assert any("taggit.0002_auto_20150616_2121" in e for e in dangling.evidence)
 
 
-def test_incident_assessment_management_command(site, migrated, tmp_path):
+def test_incident_assessment_management_command(request, site, migrated, tmp_path):
     """Every option of reportgen assess, under the same names, from manage.py; the connection
-    from DATABASES; the report's next steps in the manage.py form (no DSN to have at hand)."""
+    from DATABASES; the report's next steps in the manage.py form (no DSN to have at hand).
+    On one server version (it renders a PDF: suite time)."""
+    on_one_server(request, migrated.server)
     (site / "mysite" / "cmd_settings.py").write_text(
         "from .test_settings import *  # noqa: F401,F403\n"
         "INSTALLED_APPS = [*INSTALLED_APPS, 'reportgen.django_app']\n")
