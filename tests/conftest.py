@@ -61,7 +61,7 @@ def on_one_server(request: pytest.FixtureRequest, server: LocalServer) -> None:
         if "-" in getattr(getattr(request.node, "callspec", None), "id", "") else ""
     chosen = BINARIES[zlib.crc32(f"{name}[{variant}]".encode()) % len(BINARIES)]
     if server.binaries.major != chosen.major:
-        pytest.skip(f"runs on PostgreSQL {chosen.major} (run once, not on every server: suite time)")
+        pytest.skip(f"runs on PostgreSQL {chosen.major} (once, not on every server: suite time)")
 
 
 @pytest.fixture(scope="session", params=BINARIES, ids=[_id(b) for b in BINARIES])
