@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from typing import Any
 
 from reportgen.analyze.context import LOSS_KINDS, Context
 from reportgen.analyze.model import Finding, MigrationStatus
@@ -482,8 +483,7 @@ def emptied_tables(ctx: Context) -> list[Finding]:
             id="data.tables_truncated", severity="HIGH", dimension="data",
             title=f"{len(truncated)} table(s) had rows and were emptied without a delete "
                   "(truncated)",
-            subjects=[r.qualified for r in truncated], evidence=_emptied(truncated),
-            tables=[TableName(schema_name=r.schema_name, name=r.name) for r in truncated],
+            **_emptied_subjects(truncated),
             explanation="The server's own counters show rows were written to these tables "
                         "and none deleted one by one; none are live now and count(*) in the "
                         "same snapshot finds none: they were truncated (or the table "
@@ -493,14 +493,19 @@ def emptied_tables(ctx: Context) -> list[Finding]:
         out.append(Finding(
             id="data.tables_emptied", severity="MEDIUM", dimension="data",
             title=f"{len(deleted)} table(s) had rows and are now empty",
-            subjects=[r.qualified for r in deleted], evidence=_emptied(deleted),
-            tables=[TableName(schema_name=r.schema_name, name=r.name) for r in deleted],
+            **_emptied_subjects(deleted),
             explanation="The server's own counters show rows were written to these tables and "
                         "none are live now. Rows deleted one by one may be a table's own "
                         "cleanup (expired sessions, a drained queue) or loss: without a "
                         "baseline the two look the same.",
             recommendation="Check each table against a point-in-time copy before concluding."))
     return out
+
+
+def _emptied_subjects(rels: list[Relation]) -> dict[str, Any]:
+    """An emptied-table finding's subjects, evidence and tables."""
+    return {"subjects": [r.qualified for r in rels], "evidence": _emptied(rels),
+            "tables": [TableName(schema_name=r.schema_name, name=r.name) for r in rels]}
 
 
 def _emptied(rels: list[Relation]) -> list[str]:
