@@ -395,14 +395,14 @@ def reconcile(bundle: EvidenceBundle, history: RecordHistory | None = None
     # Applied times bound when a record can have been written only if the history was not
     # written again: a migration recorded as applied before one of its own dependencies was
     # re-recorded (faked) since, and then no applied time says when records first existed.
-    rewritten = any(records[k].applied and records[d].applied
+    rerecorded = any(records[k].applied and records[d].applied
                     and records[k].applied < records[d].applied  # type: ignore[operator]
                     for k in order if k in records for d in deps[k] if d in records)
-    if rewritten:
+    if rerecorded:
         history = replace(history, rerecorded=True)
     for key in order:
         applied = [t for d in deps[key] if d in records and (t := records[d].applied)]
-        bounds[key] = None if rewritten else history.lower_bound(key, applied)
+        bounds[key] = None if rerecorded else history.lower_bound(key, applied)
         by_key[key] = _classify(
             key, migs[key], checks[key], opaque[key], records.get(key), ran_via.get(key),
             history, applied, whole_unknown=live is None, dangling=cannot_run.get(key))
