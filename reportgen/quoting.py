@@ -94,6 +94,18 @@ def sql_comment(text: str) -> str:
     return "-- " + safe
 
 
+#: The first lines of every SQL script reportgen prints, as pg_dump starts its own: psql stops
+#: at the first error; every name resolves in pg_catalog only, whatever search_path the
+#: database or role set and whatever a database user created in public (CVE-2018-1058);
+#: string literals are standard (a backslash in one is a character, never an escape: the
+#: quoting above relies on it); and row-level security policies, whose expressions are the
+#: database's code, never run (a table they would filter is an error instead).
+SCRIPT_HEADER = ("\\set ON_ERROR_STOP on",
+                 "SELECT pg_catalog.set_config('search_path', '', false);",
+                 "SET standard_conforming_strings = on;",
+                 "SET row_security = off;")
+
+
 def pg_dump_pattern(schema: str | None, name: str) -> str:
     """A ``pg_dump -t`` pattern that matches exactly this one table: inside double quotes,
     ``*``, ``?``, ``.`` and upper case are literal (psql's pattern rules), ``"`` is doubled.
@@ -101,6 +113,21 @@ def pg_dump_pattern(schema: str | None, name: str) -> str:
     def quoted(part: str) -> str:
         return '"' + part.replace('"', '""') + '"'
     return f"{quoted(schema)}.{quoted(name)}" if schema is not None else quoted(name)
+
+
+def python_literal(text: str) -> str:
+    """A Python string literal in double quotes that reads back as exactly ``text``: printable
+    ASCII as itself, everything else escaped (``\\xNN``, ``\\uNNNN``, and ``\\UNNNNNNNN``
+    for a character outside the Basic Multilingual Plane, which JSON would write as a
+    surrogate pair that Python reads back as two broken characters)."""
+    def one(c: str) -> str:
+        n = ord(c)
+        if c in '"\\':
+            return "\\" + c
+        if 0x20 <= n < 0x7F:
+            return c
+        return f"\\x{n:02x}" if n <= 0xFF else f"\\u{n:04x}" if n <= 0xFFFF else f"\\U{n:08x}"
+    return '"' + "".join(one(c) for c in text) + '"'
 
 
 def fence(text: str, char: str = "`") -> str:

@@ -3,13 +3,19 @@ interpreted, tables keep their shape, every mark is drawable."""
 
 from __future__ import annotations
 
+import copy
 import re
 import unicodedata
+from html.parser import HTMLParser
+from typing import Any
 
+from markdown_it import MarkdownIt
 from psycopg import sql
+from pydantic import ValidationError
 from pypdf import PdfReader
 
 from reportgen.analyze import analyze
+from reportgen.bundle import EvidenceBundle
 from reportgen.collect.run import collect_bundle
 from reportgen.outputs import render_outputs
 from reportgen.render.html import font_coverage, render_html
@@ -83,3 +89,104 @@ def test_tracker_values_never_become_markup(db, tmp_path):
     assert not re.search(r"^#+ heading", md, re.MULTILINE)
     assert "<img" not in html and 'href="http://' not in html
     assert "<h1>heading" not in html and "<h2>heading" not in html
+
+
+#: Appended to every string of a bundle: an image and a link that would fetch or point at a
+#: beacon, raw HTML, a line that would start a heading, table and emphasis marks, a
+#: carriage return, a terminal escape and a bidi override.
+PAYLOAD = ("<img src=//beacon/h>![i](//beacon/i)[l](//beacon/l)<http://beacon/a>"
+           "\n# Forged heading\r\x1b[31m\u202e|*_`")
+
+
+def _poison(data: Any, cls: type[EvidenceBundle]) -> EvidenceBundle:
+    """``data`` (a bundle's JSON) with PAYLOAD appended to every string the bundle's model
+    accepts that way (an enum or a timestamp that would no longer validate keeps its value;
+    the same suffix everywhere keeps names that match, matching)."""
+    def walk(node: Any, path: tuple[Any, ...], out: dict[tuple[Any, ...], str]) -> Any:
+        if isinstance(node, dict):
+            return {k: walk(v, (*path, k), out) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, (*path, i), out) for i, v in enumerate(node)]
+        if isinstance(node, str):
+            out[path] = node
+            return node + PAYLOAD
+        return node
+
+    originals: dict[tuple[Any, ...], str] = {}
+    poisoned = walk(data, (), originals)
+    for _ in range(20):
+        try:
+            return cls.model_validate(poisoned)
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = tuple(err["loc"])
+                while loc and loc not in originals:
+                    loc = loc[:-1]
+                target = poisoned
+                for k in loc[:-1]:
+                    target = target[k]
+                target[loc[-1]] = originals[loc]
+    raise AssertionError("the poisoned bundle never validated")
+
+
+class _Tags(HTMLParser):
+    """Every start tag of a document, with its attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.seen.append((tag, attrs))
+
+
+def test_no_bundle_value_becomes_markup_in_any_output(demo_bundle_data, tmp_path):
+    """Every string of a real bundle (names, tracker rows, codebase, log, identity...) ends
+    with Markdown, HTML and control characters; the Markdown, the HTML and the PDF (its text,
+    outline and link annotations) show them and never obey them."""
+    data = copy.deepcopy(demo_bundle_data)
+    # Fewer relations, records and migration files (the PDF of 86 tables of long hostile
+    # names takes most of a minute; every kind of field is still there), and a server log.
+    data["inventory"]["relations"] = data["inventory"]["relations"][:4]
+    data["migrations"]["django"]["records"] = data["migrations"]["django"]["records"][:8]
+    data["codebase"]["migrations"] = data["codebase"]["migrations"][:8]
+    first = data["inventory"]["relations"][0]
+    data["server_log"] = {
+        "files": ["postgresql.log (stderr)"], "lines_read": 3, "unparsed": 0,
+        "write_databases": ["app"], "notes": ["a note"],
+        "role_visibility": [{"role": "r", "schema_name": "public", "visible": 1,
+                             "pg_class": 2}],
+        "events": [{"time": data["collection"]["started_at"], "kind": "DROP TABLE",
+                    "statement": f"DROP TABLE {first['name']}",
+                    "tables": [{"schema_name": first["schema_name"], "name": first["name"]}],
+                    "schemas": ["public"], "user": "u", "database": "app",
+                    "application": "psql", "session": "42", "source": "postgresql.log:3"}]}
+    b = _poison(data, EvidenceBundle)
+    assert b.identity is not None and b.identity.current_database.endswith(PAYLOAD)
+    a = analyze(b)
+    render_outputs(b, a, RenderOptions(), tmp_path, ["md", "html", "pdf"])
+    text = (tmp_path / "report.md").read_text("utf-8")
+    assert "\x1b" not in text and "\u202e" not in text and "\r" not in text
+    tokens = MarkdownIt("commonmark").parse(text)
+    flat = [t for tok in tokens for t in [tok, *(tok.children or [])]]
+    assert not [t for t in flat if t.type in ("html_block", "html_inline", "image")]
+    assert not [t for t in flat if t.type == "link_open"
+                and "beacon" in str(t.attrs.get("href", ""))]
+    headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
+    assert not [h for h in headings if h.startswith("Forged")], headings
+    html = (tmp_path / "report.html").read_text("utf-8")
+    tags = _Tags()
+    tags.feed(html)
+    assert not [t for t in tags.seen if "beacon" in str(t)], tags.seen
+    assert not [t for t in tags.seen if t[0] in ("img", "script", "iframe", "object")]
+    assert "Forged heading</h" not in html
+    pdf = PdfReader(str(tmp_path / "report.pdf"))
+    uris = [str(annot.get_object().get("/A", {}).get("/URI", ""))
+            for page in pdf.pages for annot in page.get("/Annots") or []]
+    assert not [u for u in uris if u], uris  # no link leaves the document
+
+    def titles(outline: list[Any]) -> list[str]:
+        return [t for o in outline for t in (titles(o) if isinstance(o, list) else [o.title])]
+
+    assert not [t for t in titles(pdf.outline) if "Forged" in t.split("#")[0][:8]]
+    assert len(titles(pdf.outline)) == len(headings)  # one entry per heading, none forged

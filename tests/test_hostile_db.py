@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from reportgen.analyze import analyze
 from reportgen.collect.run import collect_bundle
 
 
@@ -135,3 +137,106 @@ def test_a_real_tracker_table_is_preferred_and_read(hostile):
     assert dj.ignored == ["shadow.django_migrations is a view, not a table: not read "
                           "(reading it would run code its owner controls)"]
     assert _ran(marker) == ""
+
+
+def _owner(db) -> psycopg.Connection:
+    return psycopg.connect(db.server.dsn(db.name, user=f"owner_{db.name}",
+                                         password="owner-pw"), autocommit=True)
+
+
+@pytest.fixture
+def rows_deleted(hostile, tmp_path):
+    """The owner's accounts table, keyed by varchar, with an operator = of the owner's own on
+    varchar that plants its mark; a baseline, a restored copy, then 3 of 5 rows deleted. The
+    owner is not a superuser; the responder who runs the printed repair is."""
+    db, marker = hostile
+    with _owner(db) as conn:
+        conn.execute("""
+SET search_path = pg_catalog, public;
+CREATE TABLE public.accounts (code varchar(8) PRIMARY KEY, v text);
+INSERT INTO public.accounts SELECT 'c' || i, 'v' || i FROM generate_series(1, 5) i;
+CREATE FUNCTION public.eq(varchar, varchar) RETURNS boolean LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM public.planted('operator ='); RETURN $1::pg_catalog.text
+  OPERATOR(pg_catalog.=) $2::pg_catalog.text;
+  END $f$;
+CREATE OPERATOR public.= (LEFTARG = varchar, RIGHTARG = varchar, FUNCTION = public.eq);
+""")
+    baseline = collect_bundle(db.source(), exact_counts=True)
+    restored = f"{db.name}_restored"
+    db.server.psql(f"CREATE DATABASE {restored} TEMPLATE {db.name}")
+    try:
+        with _owner(db) as conn:
+            conn.execute("DELETE FROM public.accounts WHERE code IN ('c1', 'c2', 'c3')")
+        a = analyze(collect_bundle(db.source(), exact_counts=True), baseline=baseline)
+        repair = next(o for o in a.recovery_options if o.id == "repair_rows_columns")
+        env = {**os.environ, "PATH": f"{db.server.binaries.bindir}:{os.environ['PATH']}",
+               "PGPASSWORD": db.server.password, "RESTORED_DSN": db.server.dsn(restored),
+               "PRODUCTION_DSN": db.dsn}
+        (tmp_path / (repair.script_file or "")).write_text(repair.script or "")
+        yield db, marker, repair, env, tmp_path
+    finally:
+        db.server.psql(f"DROP DATABASE IF EXISTS {restored} WITH (FORCE)")
+
+
+def _codes(db) -> list[str]:
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        return [r[0] for r in conn.execute(
+            "SELECT code::pg_catalog.text FROM public.accounts ORDER BY 1").fetchall()]
+
+
+def _bash(commands: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The printed commands pasted into a real shell, as printed."""
+    return subprocess.run(["bash", "-c", "\n".join(commands)], cwd=cwd, env=env, text=True,
+                          capture_output=True, timeout=120)
+
+
+def test_printed_repair_runs_no_operator_of_the_owner_as_superuser(rows_deleted):
+    """repair.sql compared keys with a bare ``=`` and set no search_path: the owner's
+    ``public.=(varchar, varchar)`` ran once per row as the superuser pasting it. Now the
+    script empties search_path and names ``OPERATOR(pg_catalog.=)``."""
+    db, marker, repair, env, work = rows_deleted
+    with psycopg.connect(db.dsn, autocommit=True) as conn:  # the trap is live
+        conn.execute("SELECT count(*) FROM public.accounts a, public.accounts b "
+                     "WHERE a.code = b.code")
+    assert "operator =" in _ran(marker)
+    marker.unlink()
+    assert "OPERATOR(pg_catalog.=)" in (repair.script or "")
+    res = _bash(repair.commands, work, env)
+    assert res.returncode == 0, res.stderr
+    assert _ran(marker) == ""
+    assert _codes(db) == ["c1", "c2", "c3", "c4", "c5"]
+
+
+def test_a_staging_schema_planted_in_advance_stops_the_repair(rows_deleted):
+    """The owner creates the staging schema first, with rows of their own and a trigger:
+    the script's own CREATE SCHEMA fails, psql stops, and nothing reaches production."""
+    db, marker, repair, env, work = rows_deleted
+    staging = next(w.rstrip(";") for w in (repair.script or "").split()
+                   if w.startswith('"reportgen_repair_'))
+    with _owner(db) as conn:
+        conn.execute(f"""
+SET search_path = pg_catalog, public;
+CREATE SCHEMA {staging};
+CREATE TABLE {staging}.rows_1 (code varchar(8), v text);
+INSERT INTO {staging}.rows_1 VALUES ('planted', 'x');
+CREATE FUNCTION {staging}.t() RETURNS trigger LANGUAGE plpgsql AS
+  $f$ BEGIN PERFORM public.planted('staging trigger'); RETURN NEW; END $f$;
+CREATE TRIGGER t BEFORE INSERT ON {staging}.rows_1 FOR EACH ROW EXECUTE FUNCTION {staging}.t();
+""")
+    res = _bash(repair.commands, work, env)
+    assert res.returncode != 0 and "already exists" in res.stderr
+    assert _ran(marker) == ""
+    assert _codes(db) == ["c4", "c5"]
+
+
+def test_printed_commands_stop_at_the_first_failure(rows_deleted):
+    """The restored copy cannot be read (a wrong DSN): no later command runs, so repair.sql
+    never starts against production."""
+    db, _, repair, env, work = rows_deleted
+    env = {**env, "RESTORED_DSN": db.server.dsn(f"{db.name}_nonexistent")}
+    res = _bash(repair.commands, work, env)
+    assert res.returncode != 0
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        schemas = conn.execute("SELECT nspname FROM pg_catalog.pg_namespace").fetchall()
+    assert not [s for (s,) in schemas if s.startswith("reportgen_repair")]
+    assert _codes(db) == ["c4", "c5"]

@@ -118,6 +118,9 @@ class RecoveryOption(Model):
     steps: list[str]
     commands: list[str] = Field(default_factory=list, description="Printed, never executed.")
     script: str | None = Field(default=None, description="SQL for review, never executed.")
+    script_file: str | None = Field(
+        default=None, description="The file name the commands run the script from, when they "
+        "do (the responder saves the script under it).")
     pros: list[str]
     cons: list[str]
     data_loss_risk: Level

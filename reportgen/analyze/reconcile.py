@@ -24,7 +24,6 @@ A migration's state rests on positive evidence, and on what Django itself guaran
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -39,7 +38,13 @@ from reportgen.bundle import (
     Relation,
     SchemaObject,
 )
-from reportgen.quoting import shell_command, sql_literal, sql_qualified
+from reportgen.quoting import (
+    SCRIPT_HEADER,
+    python_literal,
+    shell_command,
+    sql_literal,
+    sql_qualified,
+)
 
 Key = tuple[str, str]  # (app, migration name)
 #: Effect kinds matched by their key columns, not their name.
@@ -916,20 +921,23 @@ def record_command(plan: list[Key], alias: str | None = None) -> str:
     evidence was collected through; default: default). Unlike ``migrate APP NAME --fake`` it
     works when the history is inconsistent (migrate checks consistency first and stops), and
     it records nothing else (``--fake`` also records every unapplied dependency of its
-    target). Names are Python string literals (JSON's, which Python reads the same: double
-    quotes, every control or non-ASCII character escaped) inside one shell word."""
-    pairs = ", ".join(f"({json.dumps(a)}, {json.dumps(n)})" for a, n in plan)
+    target). Names are Python string literals (``python_literal``: every control or non-ASCII
+    character escaped, one outside the Basic Multilingual Plane too), inside one shell word."""
+    pairs = ", ".join(f"({python_literal(a)}, {python_literal(n)})" for a, n in plan)
     code = ("from django.db import connections; "
             "from django.db.migrations.recorder import MigrationRecorder; "
-            f"recorder = MigrationRecorder(connections[{json.dumps(alias or 'default')}]); "
+            f"recorder = MigrationRecorder(connections[{python_literal(alias or 'default')}]); "
             f"[recorder.record_applied(app, name) for app, name in [{pairs}]]")
     return shell_command("python", "manage.py", "shell", "-c", code)
 
 
-def fake_sql(plan: list[Key], schema: str | None) -> str:
-    # Names from the database and the codebase: quoted so none can end the statement.
-    table = sql_qualified(schema, "django_migrations") if schema else "django_migrations"
-    lines = ["-- For review only: reportgen never runs this. Equivalent to the command above.",
+def fake_sql(plan: list[Key], schema: str) -> str:
+    """The recorder command's rows as SQL, for review. Names from the database and the
+    codebase are quoted so none can end the statement; the header empties search_path, so
+    the tracker is named with its schema."""
+    table = sql_qualified(schema, "django_migrations")
+    lines = [*SCRIPT_HEADER,
+             "-- For review only: reportgen never runs this. Equivalent to the command above.",
              "BEGIN;"]
     for app, name in plan:
         lines.append(f"INSERT INTO {table} (app, name, applied) "

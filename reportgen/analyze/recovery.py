@@ -6,6 +6,7 @@ recommended option is chosen by the rules in ``choose_recommended`` (documented 
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
 
 from reportgen.analyze.commands import NextCommands
@@ -19,8 +20,14 @@ from reportgen.analyze.model import (
 )
 from reportgen.analyze.reconcile import Reconciliation, fake_sql, record_command
 from reportgen.bundle import ColumnName, EvidenceBundle, LogEvent, Relation, TableName
+from reportgen.quoting import (
+    SCRIPT_HEADER,
+    pg_dump_pattern,
+    sql_comment,
+    sql_ident,
+    sql_qualified,
+)
 from reportgen.quoting import Placeholder as P
-from reportgen.quoting import pg_dump_pattern, sql_comment, sql_ident, sql_qualified
 from reportgen.quoting import shell_command as sh
 
 
@@ -250,8 +257,9 @@ def _refake(ctx: Context) -> RecoveryOption | None:
              f"Record the {n} migration(s) whose every schema effect was verified present, in "
              "dependency order, with Django's own MigrationRecorder (command below): it writes "
              "exactly these rows and nothing else.",
-             _why_not_migrate_fake(rec),
-             "Or run the equivalent SQL below: the same rows, nothing else."]
+             _why_not_migrate_fake(rec)]
+    if schema is not None:
+        steps.append("Or run the equivalent SQL below: the same rows, nothing else.")
     if blocked:
         steps.append("Do NOT record these; each needs a decision first: " + "; ".join(blocked))
     return RecoveryOption(
@@ -259,7 +267,7 @@ def _refake(ctx: Context) -> RecoveryOption | None:
                                     "MigrationRecorder)",
         applies_when="Tables are present and migration records are missing.",
         steps=steps, commands=[record_command(rec.rows(rec.fake_plan), run.django_alias)],
-        script=fake_sql(rec.rows(rec.fake_plan), schema),
+        script=fake_sql(rec.rows(rec.fake_plan), schema) if schema is not None else None,
         pros=["Writes only to django_migrations; no table is touched.", "Minutes to apply."],
         cons=["Records the state only: data migrations (RunPython) that never ran are not "
               "run."] + (["Some migrations are excluded and need a decision."]
@@ -430,7 +438,8 @@ def _selective_repair(ctx: Context, findings: list[Finding]) -> RecoveryOption |
         return RecoveryOption(
             id="selective_repair", title="Copy the lost tables back from the restored copy",
             applies_when="Tables are gone and a point-in-time copy exists.",
-            steps=steps, commands=[_dump_command(proven), _RESTORE_COMMAND] if proven else [],
+            steps=steps,
+            commands=[chained([_dump_command(proven), _RESTORE_COMMAND])] if proven else [],
             pros=["Brings back exactly what was lost; other tables keep their current rows."],
             cons=["Without a baseline the foreign keys that pointed at these tables are not "
                   "known here: list them from the restored copy first."],
@@ -444,17 +453,22 @@ def _selective_repair(ctx: Context, findings: list[Finding]) -> RecoveryOption |
         for fk in r.foreign_keys:
             if (fk.ref_schema, fk.ref_table) in lost_keys:
                 dependents.append((r, fk))
-    script = ["-- Foreign keys that pointed at the restored tables (dropped by CASCADE), from "
-              "the baseline. NOT VALID first, then VALIDATE: rows written after the restore "
-              "point that reference missing parents make VALIDATE fail, and show up."]
+    added: list[str] = []
+    validated: list[str] = []
     for r, fk in dependents:
         cols = ", ".join(sql_ident(c) for c in fk.columns)
         ref_cols = ", ".join(sql_ident(c) for c in fk.ref_columns)
         table = sql_qualified(r.schema_name, r.name)
-        script.append(f"ALTER TABLE {table} ADD CONSTRAINT {sql_ident(fk.name)} FOREIGN KEY "
-                      f"({cols}) REFERENCES {sql_qualified(fk.ref_schema, fk.ref_table)} "
-                      f"({ref_cols}) NOT VALID;")
-        script.append(f"ALTER TABLE {table} VALIDATE CONSTRAINT {sql_ident(fk.name)};")
+        added.append(f"ALTER TABLE {table} ADD CONSTRAINT {sql_ident(fk.name)} FOREIGN KEY "
+                     f"({cols}) REFERENCES {sql_qualified(fk.ref_schema, fk.ref_table)} "
+                     f"({ref_cols}) NOT VALID;")
+        validated.append(f"ALTER TABLE {table} VALIDATE CONSTRAINT {sql_ident(fk.name)};")
+    script = [*SCRIPT_HEADER,
+              "-- Foreign keys that pointed at the restored tables (dropped by CASCADE), from "
+              "the baseline: added NOT VALID in one transaction, then validated one by one. "
+              "Rows written after the restore point that reference missing parents make "
+              "VALIDATE fail, and show up (psql stops there; the keys stay, not validated).",
+              "BEGIN;", *added, "COMMIT;", *validated]
     dep_names = sorted({r.qualified for r, _ in dependents})
     return RecoveryOption(
         id="selective_repair",
@@ -466,12 +480,16 @@ def _selective_repair(ctx: Context, findings: list[Finding]) -> RecoveryOption |
                "Dump only those tables from the restored copy and restore them into production "
                "in one transaction (their own indexes and foreign keys come with them).",
                ("Re-create the foreign keys of the dependent tables "
-                f"({', '.join(dep_names)}), which CASCADE dropped (SQL below)."
+                f"({', '.join(dep_names)}), which CASCADE dropped: save the SQL below as "
+                "foreign-keys.sql beside the commands, which run it last."
                 if dep_names else "No other table referenced them in the baseline."),
                "Check rows written after the restore point in the dependent tables."],
-        commands=[_dump_command([TableName(schema_name=t.schema_name, name=t.name)
-                                 for t in lost]), _RESTORE_COMMAND],
+        commands=[chained([_dump_command([TableName(schema_name=t.schema_name, name=t.name)
+                                          for t in lost]), _RESTORE_COMMAND]
+                          + ([_psql('"$PRODUCTION_DSN"', "-f", "foreign-keys.sql")]
+                             if dependents else []))],
         script="\n".join(script) if dependents else None,
+        script_file="foreign-keys.sql" if dependents else None,
         pros=["Brings back exactly what was lost; every other table keeps its current rows."],
         cons=["Rows written to the lost tables after the restore point are not in the copy.",
               "Needs a short write freeze on the dependent tables while constraints return."],
@@ -486,31 +504,48 @@ ROW_LOSS_FINDINGS = ("data.rows_lost_since_baseline", "data.tables_truncated")
 #: Rows gone from tables that remove rows by design: offered, never restored by default.
 CHURN_FINDINGS = ("data.rows_removed_by_design",)
 COLUMN_LOSS_FINDINGS = ("data.columns_dropped_since_baseline", "data.columns_missing")
-#: The schema the repair stages the restored copy's rows in, in production; created by the
-#: printed commands (which fail, and stop, if it already exists) and dropped at the end.
-STAGING = "reportgen_repair"
+#: The staging schema's name starts with this; a random suffix makes it new for every
+#: assessment, and the script creates it (and stops if it exists: never rows or triggers
+#: someone else put there).
+STAGING_PREFIX = "reportgen_repair_"
 
 
 def _psql(dsn: str, *args: str) -> str:
-    return sh("psql", P(dsn), "-X", "-v", "ON_ERROR_STOP=1", *args)
+    return sh("psql", P(dsn), "-X", "-q", "-v", "ON_ERROR_STOP=1", *args)
 
 
-def _copy_command(source: Relation, columns: list[str], staged: str) -> str:
-    """The restored copy's columns of ``source``, streamed into production's staging table."""
+def chained(commands: list[str]) -> str:
+    """Commands as one shell command list that stops at the first failure (``&&``), one
+    command per line: pasted whole, or run with ``sh -c``, nothing after a failed step runs."""
+    return " && \\\n  ".join(commands)
+
+
+def _export_command(source: Relation, columns: list[str], file: str) -> str:
+    """The restored copy's ``columns`` of ``source`` written to ``file``. ``COPY table (...)
+    TO`` reads only a plain table (a view put in its place is refused, never run) and calls
+    no function or operator; a partitioned table needs the query form, which reads it the
+    same way. search_path is emptied first, row_security off (a policy's expression never
+    runs: a table it would filter is an error instead)."""
     cols = ", ".join(sql_ident(c) for c in columns)
-    out = f"COPY (SELECT {cols} FROM {sql_qualified(source.schema_name, source.name)}) TO STDOUT"
-    into = f"COPY {sql_qualified(STAGING, staged)} ({cols}) FROM STDIN"
-    return _psql('"$RESTORED_DSN"', "-c", out) + " | " + _psql('"$PRODUCTION_DSN"', "-c", into)
+    table = sql_qualified(source.schema_name, source.name)
+    copy = (f"COPY (SELECT {cols} FROM {table}) TO STDOUT" if source.kind == "partitioned table"
+            else f"COPY {table} ({cols}) TO STDOUT")
+    return _psql('"$RESTORED_DSN"', "-c", "SET search_path = ''", "-c",
+                 "SET row_security = off", "-c", copy) + f" > {file}"
 
 
 def _key_match(key: list[str]) -> str:
-    return " AND ".join(f"p.{sql_ident(k)} = r.{sql_ident(k)}" for k in key)
+    """Primary-key equality with pg_catalog's operator, named: no ``=`` a database user
+    created elsewhere can be chosen, whatever the search_path."""
+    return " AND ".join(f"p.{sql_ident(k)} OPERATOR(pg_catalog.=) r.{sql_ident(k)}"
+                        for k in key)
 
 
 def _repair_rows_and_columns(ctx: Context, findings: list[Finding]) -> RecoveryOption | None:
-    """Rows deleted from tables that still exist, and columns dropped from them: staged from a
-    copy taken before the incident, then put back by primary key without touching a row that
-    exists now (rows written since keep their values)."""
+    """Rows deleted from tables that still exist, and columns dropped from them: read from a
+    copy taken before the incident into files, staged in a schema of the script's own, then
+    put back by primary key without touching a row that exists now (rows written since keep
+    their values) -- all in one transaction."""
     live: dict[tuple[str | None, str], Relation] = {(r.schema_name, r.name): r for r in
             (ctx.bundle.inventory.relations if ctx.bundle.inventory else [])}
     before = {(r.schema_name, r.name): r for r in
@@ -531,41 +566,50 @@ def _repair_rows_and_columns(ctx: Context, findings: list[Finding]) -> RecoveryO
              if (t.schema_name, t.name) in live]
     if not rows and not by_table:
         return None
-    create = [f"CREATE SCHEMA {sql_ident(STAGING)}"]
-    copies: list[str] = []
-    body: list[str] = []  # the repair script's statements, between BEGIN and COMMIT
+    staging = STAGING_PREFIX + secrets.token_hex(4)
+    exports: list[str] = []  # shell: the restored copy's rows into files
+    stage_sql: list[str] = []  # SQL: staging tables, filled from those files
+    body: list[str] = []  # SQL: the repair itself
     after_commit: list[str] = []
     manual: list[str] = []
+    staged_tables: list[str] = []
+    kept: list[str] = []  # staging tables left for the responder (no primary key)
     subjects: list[str] = []
-    optional: list[str] = []  # commands for tables left out by default (churn)
-    optional_body: list[str] = []
+    optional: list[str] = []  # shell, commented: tables left out by default (churn)
+    optional_sql: list[str] = []
 
     def stage(rel: Relation, what: str, columns: list[tuple[str, str]],
               chosen: bool = True) -> str:
         """A staging table for ``rel``'s restored ``columns`` (name, type): its name."""
-        staged = f"{what}_{len(copies) + len(optional) + 1}"
-        table = (f"CREATE TABLE {sql_qualified(STAGING, staged)} ("
-                 + ", ".join(f"{sql_ident(n)} {t}" for n, t in columns) + ")")
-        copy = _copy_command(rel, [n for n, _ in columns], staged)
+        staged = f"{what}_{len(exports) + len(optional) + 1}"
+        file = f"{staged}.copy"
+        table = sql_qualified(staging, staged)
+        lines = [f"CREATE TABLE {table} ("
+                 + ", ".join(f"{sql_ident(n)} {t}" for n, t in columns) + ");",
+                 # Our own names only: a \copy line ends at its newline.
+                 f"\\copy {table} FROM '{file}'"]
+        export = _export_command(rel, [n for n, _ in columns], file)
         if chosen:
-            create.append(table)
-            copies.append(copy)
+            exports.append(export)
+            stage_sql.extend(lines)
+            staged_tables.append(staged)
         else:
-            optional.append("# optional, to restore it too: "
-                            + _psql('"$PRODUCTION_DSN"', "-c", table) + " && " + copy)
+            optional.append("# optional, to restore it too: " + export)
+            optional_sql.extend("-- " + line for line in lines)
         return staged
 
     for rel, chosen in [(r, True) for r in fk_order(rows)] + [(r, False) for r in churn]:
         key = rel.primary_key
         old = before.get((rel.schema_name, rel.name))
-        kept = {c.name for c in old.columns} if old else None
-        cols = [c for c in rel.columns if not c.generated and (kept is None or c.name in kept)]
+        had = {c.name for c in old.columns} if old else None
+        cols = [c for c in rel.columns if not c.generated and (had is None or c.name in had)]
         if not key:
             if chosen:
                 staged = stage(rel, "rows", [(c.name, c.type) for c in cols])
+                kept.append(staged)
                 subjects.append(rel.qualified)
                 manual.append(f"{rel.qualified} has no primary key: its restored rows are "
-                              f"staged in {STAGING}.{staged} but cannot be matched to the "
+                              f"staged in {staging}.{staged} but cannot be matched to the "
                               "current rows by key; compare and insert them by hand")
             continue
         staged = stage(rel, "rows", [(c.name, c.type) for c in cols], chosen)
@@ -575,14 +619,14 @@ def _repair_rows_and_columns(ctx: Context, findings: list[Finding]) -> RecoveryO
                               "absent now (existing rows are left as they are)"),
                   f"INSERT INTO {target} ({names}) OVERRIDING SYSTEM VALUE",
                   f"SELECT {', '.join('r.' + sql_ident(c.name) for c in cols)} "
-                  f"FROM {sql_qualified(STAGING, staged)} AS r",
+                  f"FROM {sql_qualified(staging, staged)} AS r",
                   f"WHERE NOT EXISTS (SELECT FROM {target} AS p WHERE "
                   f"{_key_match(key)});"]
         if chosen:
             subjects.append(rel.qualified)
             body += insert
         else:
-            optional_body += ["-- " + line for line in insert]
+            optional_sql += ["-- " + line for line in insert]
     for (schema, table), lost in sorted(by_table.items()):
         rel = live[schema, table]
         old = before.get((schema, table))
@@ -616,39 +660,50 @@ def _repair_rows_and_columns(ctx: Context, findings: list[Finding]) -> RecoveryO
         body += [f"ALTER TABLE {target} ADD COLUMN {sql_ident(c.name)} {col.type};"
                  for c, col in typed]
         sets = ", ".join(f"{sql_ident(c.name)} = r.{sql_ident(c.name)}" for c, _ in typed)
-        body.append(f"UPDATE {target} AS p SET {sets} FROM {sql_qualified(STAGING, staged)} "
-                      f"AS r WHERE {_key_match(key)};")
+        body.append(f"UPDATE {target} AS p SET {sets} FROM {sql_qualified(staging, staged)} "
+                    f"AS r WHERE {_key_match(key)};")
         after_commit += [f"ALTER TABLE {target} ALTER COLUMN {sql_ident(c.name)} SET NOT NULL;"
                          for c, col in typed if col.not_null]
     repaired = bool(body)
-    if optional_body:
+    if optional_sql:
         body += ["-- Left out by default: tables that remove rows by design (their counters "
                  "showed deletes before the incident). To put their rows back too, run their "
-                 "optional staging command and remove the leading '-- ' below.",
-                 *optional_body]
-    script = ["-- Run against production after the staging tables are filled from the restored "
-              "copy. One transaction: on any error nothing changes.", "BEGIN;", *body,
-              "COMMIT;"]
+                 "optional export command and remove the leading '-- ' below.",
+                 *optional_sql]
+    schema_sql = sql_ident(staging)
+    if kept:
+        cleanup = [f"-- {staging} is kept: compare its rows by hand, then "
+                   f"DROP SCHEMA {schema_sql} CASCADE;"]
+    else:
+        cleanup = [f"DROP TABLE {sql_qualified(staging, t)};" for t in staged_tables]
+        cleanup.append(f"DROP SCHEMA {schema_sql};")
+    script = [*SCRIPT_HEADER,
+              "-- Run against production, in the folder holding the exported *.copy files. "
+              "One transaction: on any error psql stops and nothing changes.",
+              "BEGIN;",
+              f"-- A schema of this script's own: CREATE fails, and the script stops, if "
+              f"{staging} already exists.",
+              f"CREATE SCHEMA {schema_sql};", *stage_sql, *body, *cleanup, "COMMIT;"]
     if after_commit:
         script += ["-- NOT NULL as before, once every row has a value (a row written since "
                    "the column was dropped has none: give it one, then run these)",
                    *after_commit]
-    commands = [_psql('"$PRODUCTION_DSN"', *[w for q in create for w in ("-c", q)]), *copies,
+    commands = [chained([*exports, _psql('"$PRODUCTION_DSN"', "-f", "repair.sql")]),
                 *optional]
-    if repaired:
-        commands.append(_psql('"$PRODUCTION_DSN"', "-f", "repair.sql"))
-    commands.append(_psql('"$PRODUCTION_DSN"', "-c",
-                          f"DROP SCHEMA {sql_ident(STAGING)} CASCADE"))
     steps = ["Have a copy from before the incident (the point-in-time option, or a logical "
              "backup restored into a new database); set RESTORED_DSN to it and PRODUCTION_DSN "
              "to production.",
-             f"Create the staging schema {STAGING} in production and stream the restored rows "
-             "into it (first commands below): production's own tables are not touched yet.",
-             ("Save the SQL below as repair.sql and run it (command below): one transaction "
-              "that inserts only rows whose primary key is missing and fills re-added columns "
-              "by primary key." if repaired else
-              "Nothing can be put back automatically (see below)."),
-             f"Check the result (verification), then drop {STAGING}."]
+             "Save the SQL below as repair.sql, in an empty folder, and run the commands from "
+             "that folder: they write the restored rows into files there (the copy is only "
+             "read), then run repair.sql in production, stopping at the first error.",
+             (f"repair.sql, in one transaction: creates the staging schema {staging} (it "
+              "stops if that exists), loads the files, inserts only rows whose primary key is "
+              "missing, fills re-added columns by primary key, and drops the staging schema."
+              if repaired and not kept else
+              f"repair.sql, in one transaction: creates the staging schema {staging} (it "
+              "stops if that exists) and loads the files into it"
+              + (", then puts back what can be matched by key." if repaired else ".")),
+             "Check the result (verification)."]
     if manual:
         steps.append("By hand: " + "; ".join(manual) + ".")
     return RecoveryOption(
@@ -656,14 +711,16 @@ def _repair_rows_and_columns(ctx: Context, findings: list[Finding]) -> RecoveryO
         title="Selective repair: put back deleted rows and dropped columns, by primary key",
         applies_when="Tables still exist but rows were deleted from them or columns dropped, "
                      "and a copy from before the incident exists.",
-        steps=steps, commands=commands, script="\n".join(script) if repaired else None,
+        steps=steps, commands=commands, script="\n".join(script), script_file="repair.sql",
         pros=["Rows written since the incident are kept: only missing keys are inserted, and "
               "re-added columns are filled by key.",
-              "No table is dropped or replaced."],
+              "No table is dropped or replaced; on any error nothing changes."],
         cons=["A key deleted and then reused by a new row keeps the new row.",
               "Rows changed (not deleted) since the copy are not compared.",
-              "Triggers on these tables fire for the inserted rows; indexes and defaults of "
-              "re-added columns come back only from their migration or definition."],
+              "Triggers on these tables fire for the inserted rows, as the role that runs "
+              "repair.sql: when the tables' owner is not trusted, run it as that owner, not "
+              "as a superuser. Indexes and defaults of re-added columns come back only from "
+              "their migration or definition."],
         data_loss_risk="MEDIUM", expected_time="30 minutes – 2 hours",
         verification=_repair_verification(ctx),
         subjects=subjects)

@@ -27,55 +27,72 @@ def builtin_templates() -> Path:
     raise InputError("reportgen's templates are missing from the installation; reinstall")
 
 
+class Md(str):
+    """Markdown whose every untrusted part went through one of the filters below (``md``,
+    ``mdtext``, ``code``, ``plain``, ``cell``), or reportgen's own fixed text. The Markdown
+    templates print a value as it is only when it is an ``Md``; anything else (a name, a
+    row's value, a number) is escaped on the way out by ``escape_output``: the one rendering
+    path for an untrusted value, whatever template or view forgot a filter."""
+
+    __slots__ = ()
+
+
+def escape_output(value: Any) -> str:
+    """Jinja's ``finalize`` for the Markdown templates: every ``{{ ... }}`` that is not
+    already ``Md`` is shown literally (``md``)."""
+    return value if isinstance(value, Md) else md(value)
+
+
 _MD_SPECIAL = re.compile(r"([\\`*\[\]<>|~#&!])")
 
 
-def visible(text: str) -> str:
+def visible(text: str) -> Md:
     """Show invisible format characters (bidi overrides, zero-width marks: Unicode category Cf),
     control characters and the Unicode line/paragraph separators (U+2028, U+2029, which
     Python and some viewers treat as line breaks) as [U+XXXX]: an identifier must never
     reorder, hide or break the text around it."""
-    return "".join(f"[U+{ord(c):04X}]" if hidden(c) else c for c in text)
+    return Md("".join(f"[U+{ord(c):04X}]" if hidden(c) else c for c in text))
 
 
 _UNDERSCORE_EDGE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 
 
-def md(value: Any) -> str:
+def md(value: Any) -> Md:
     """Escape free text so Markdown shows it literally (one line)."""
-    text = visible(" ".join(str(value).splitlines()))
+    text: str = visible(" ".join(str(value).splitlines()))
     text = _MD_SPECIAL.sub(r"\\\1", text)
-    return _UNDERSCORE_EDGE.sub(r"\\_", text)
+    return Md(_UNDERSCORE_EDGE.sub(r"\\_", text))
 
 
 _CODE_SPAN = re.compile(r"(`[^`\n]+`)")
 
 
-def mdtext(value: Any) -> str:
+def mdtext(value: Any) -> Md:
     """Escape reportgen's own prose, keeping its `code spans` (identifiers inside them are
     shown literally by Markdown anyway)."""
     parts = _CODE_SPAN.split(visible(" ".join(str(value).splitlines())))
-    return "".join(p if i % 2 else md(p) for i, p in enumerate(parts))
+    return Md("".join(p if i % 2 else md(p) for i, p in enumerate(parts)))
 
 
-def code(value: Any) -> str:
+def code(value: Any) -> Md:
     """An identifier as an inline code span, whatever backticks or newlines it holds."""
     text = visible(str(value).replace("\r\n", "\n").replace("\n", "\\n"))
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") or text == "" else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
+    return Md(f"{fence}{pad}{text}{pad}{fence}")
 
 
-def plain(value: Any, width: int = 0) -> str:
+def plain(value: Any, width: int = 0) -> Md:
     """Text for a fixed-width listing inside a ~~~~ fence: one line, visible controls, padded."""
     text = visible(str(value).replace("\r\n", "\n").replace("\n", "\\n")).replace("~~~", "~ ~")
-    return text.ljust(width) if width else text
+    return Md(text.ljust(width) if width else text)
 
 
-def cell(value: Any) -> str:
-    """Make already-rendered Markdown safe inside a table cell."""
-    return " ".join(str(value).splitlines()).replace("|", "\\|")
+def cell(value: Any) -> Md:
+    """Markdown safe inside a table cell (a value not yet rendered is escaped first)."""
+    text = value if isinstance(value, Md) else md(value)
+    return Md(" ".join(text.splitlines()).replace("|", "\\|"))
 
 
 def human_bytes(n: int | None) -> str:
@@ -120,7 +137,10 @@ def _offset_name(delta: timedelta) -> str:
     return f"UTC{sign}{h}" + (f":{m:02d}" if m else "")
 
 
-def make_environment(template_dir: str | Path | None, tz: tzinfo) -> jinja2.Environment:
+def make_environment(template_dir: str | Path | None, tz: tzinfo,
+                     markdown: bool = False) -> jinja2.Environment:
+    """``markdown``: the environment of the report's Markdown templates, where every printed
+    value not already ``Md`` is escaped (``escape_output``)."""
     loaders: list[jinja2.BaseLoader] = []
     if template_dir is not None:
         p = Path(template_dir)
@@ -130,7 +150,8 @@ def make_environment(template_dir: str | Path | None, tz: tzinfo) -> jinja2.Envi
     loaders.append(jinja2.FileSystemLoader(str(builtin_templates())))
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
-        autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+        autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+        finalize=escape_output if markdown else None)
 
     def local(t: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
         if t is None:
@@ -143,7 +164,7 @@ def make_environment(template_dir: str | Path | None, tz: tzinfo) -> jinja2.Envi
         return "unknown" if t is None else t.astimezone(UTC).strftime(fmt) + " UTC"
 
     env.filters.update(md=md, mdtext=mdtext, code=code, plain=plain, cell=cell,
-                       fence=fence, visible=visible,
+                       fence=lambda text, char="`": Md(fence(text, char)), visible=visible,
                        bytes=human_bytes, num=number, local=local, utc=utc)
     env.globals["tz_name"] = datetime(2026, 1, 1, tzinfo=UTC).astimezone(tz).tzname()
     return env

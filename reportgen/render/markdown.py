@@ -16,7 +16,7 @@ from reportgen.render.view import RenderOptions, View
 def render_markdown(bundle: EvidenceBundle, assessment: Assessment, opts: RenderOptions,
                     template_dir: str | Path | None = None, view: View | None = None) -> str:
     """``view``: the View of this bundle and assessment when the caller has built it."""
-    env = make_environment(template_dir, parse_tz(opts.tz))
+    env = make_environment(template_dir, parse_tz(opts.tz), markdown=True)
     try:
         text = env.get_template("report.md.j2").render(
             b=bundle, a=assessment, opts=opts, view=view or View(bundle, assessment))

@@ -9,7 +9,7 @@ from typing import Any
 from reportgen.analyze.context import build_context
 from reportgen.analyze.model import Assessment, Finding, MigrationStatus, RecoveryOption
 from reportgen.bundle import EvidenceBundle, Relation
-from reportgen.render.environment import code, md
+from reportgen.render.environment import Md, code, md
 
 DATA_LOSS_LABELS = {
     "confirmed": "DATA LOSS CONFIRMED", "suspected": "DATA LOSS SUSPECTED",
@@ -105,11 +105,11 @@ class View:
         self.technical_notes = self._notes(ctx)
 
     @staticmethod
-    def rows(r: Relation) -> str:
+    def rows(r: Relation) -> Md:
         """A relation's rows: count(*) where it was counted, else "~" and the estimate."""
         if r.exact_rows is not None:
-            return f"{r.exact_rows:,}"
-        return "never analyzed" if r.row_estimate is None else f"~{r.row_estimate:,}"
+            return Md(f"{r.exact_rows:,}")
+        return Md("never analyzed" if r.row_estimate is None else f"~{r.row_estimate:,}")
 
     def app_of(self, r: Relation) -> str:
         return self._app_of.get(r.qualified, "?")
@@ -132,15 +132,15 @@ class View:
         self.schema_more_hidden = 0
         self.largest: list[Relation] = []
         self.locked: list[Relation] = []
-        self.inventory_line = ""
-        self.rows_legend = ""
-        self.schema_line = ""
+        self.inventory_line = Md("")
+        self.rows_legend = Md("")
+        self.schema_line = Md("")
         if inv is None:
             return
         kinds = Counter(r.kind for r in inv.relations)
         schemas = sorted({r.schema_name for r in inv.relations})
         parts = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in sorted(kinds.items()))
-        self.inventory_line = (f"**{len(inv.relations)} relations** in {len(schemas)} "
+        self.inventory_line = Md(f"**{len(inv.relations)} relations** in {len(schemas)} "
                                f"schema(s) ({', '.join(code(s) for s in schemas)}): {parts}. "
                                "Counted from pg_catalog.pg_class.")
         rows_by_app: dict[str, int | None] = {}
@@ -161,13 +161,14 @@ class View:
                 name=s.app, present=s.tables_present,
                 expected="—" if s.tables_expected is None else s.tables_expected,
                 missing=len(s.tables_missing) if s.tables_expected is not None else "—",
-                rows="some never analyzed" if rows is None else
-                     ("~" if s.app in estimated_apps else "") + f"{rows:,}", source=s.source))
+                rows=Md("some never analyzed" if rows is None else
+                        ("~" if s.app in estimated_apps else "") + f"{rows:,}"),
+                source=s.source))
         if len(self.app_rows) > self.summary_rows:  # those with missing tables, then the largest
             self.app_rows.sort(key=lambda r: (r["missing"] in (0, "—"), -r["present"],
                                               r["name"]))
         counted = any(r.exact_rows is not None for r in inv.relations)
-        self.rows_legend = (
+        self.rows_legend = Md(
             "Rows: count(*) in this snapshot." if not estimated_apps else
             "Rows: count(*) in this snapshot where counted; ~ marks an estimate "
             "(pg_class.reltuples, as of the last ANALYZE)." if counted else
@@ -187,7 +188,7 @@ class View:
         if b.codebase is not None:
             unchecked = sorted({s.app for s in a.migrations
                                 if s.state == "recorded_not_in_scan"})
-            self.schema_line = (f"{expected - missing} of {expected} tables created by "
+            self.schema_line = Md(f"{expected - missing} of {expected} tables created by "
                                 f"migrations that ran or may have run exist; {missing} missing."
                                 + (f" Not checked (their migration files were not read): "
                                    f"{', '.join(md(x) for x in unchecked)}." if unchecked
@@ -291,24 +292,25 @@ class View:
                         "statistics were reset"})
         return out
 
-    def _summary(self) -> list[str]:
+    def _summary(self) -> list[Md]:
         a, b = self.a, self.b
         out = []
         if b.inventory is not None:
             tables = sum(1 for r in b.inventory.relations if r.kind in ("table",
                                                                        "partitioned table"))
-            out.append(f"**{tables} tables** present (pg_catalog), "
-                       f"{len(b.inventory.relations)} relations in all.")
+            out.append(Md(f"**{tables} tables** present (pg_catalog), "
+                          f"{len(b.inventory.relations)} relations in all."))
             if self.schema_line:
                 out.append(self.schema_line)
         for f in a.findings:
             if f.severity in ("HIGH", "CRITICAL"):
-                out.append(f"**{f.severity}**: {md(f.title)}.")
-        out.append(f"Data loss: **{self.data_loss_label}** ({md(a.data_loss_explanation)})")
+                out.append(Md(f"**{f.severity}**: {md(f.title)}."))
+        out.append(Md(f"Data loss: **{self.data_loss_label}** ({md(a.data_loss_explanation)})"))
         return out
 
-    def _notes(self, ctx: Any) -> list[str]:
-        notes = []
+    def _notes(self, ctx: Any) -> list[Md]:
+        """Technical notes: Markdown, every value from the evidence through code() or md()."""
+        notes: list[str] = []
         rec = ctx.rec
         if rec is not None:
             for d in rec.dangling_references:
@@ -344,4 +346,4 @@ class View:
             notes.append("**Data migrations.** Migrations with RunPython/RunSQL are never "
                          "called safe to fake: whether their data changes ran cannot be read "
                          "from the schema. Check their effect on rows, then run or fake them.")
-        return notes
+        return [Md(n) for n in notes]

@@ -209,20 +209,13 @@ def _rerecord(s: Score, world: World, db: str, o: dict[str, Any], env: dict[str,
 def _repair(s: Score, world: World, db: str, restored: str, o: dict[str, Any], truth: Truth,
             env: dict[str, str], work: Path) -> None:
     run_env = {**env, "RESTORED_DSN": world.dsn(restored), "PRODUCTION_DSN": world.dsn(db)}
-    if o.get("script"):
-        (work / "repair.sql").write_text(o["script"])
+    if o.get("script_file"):
+        (work / o["script_file"]).write_text(o["script"])
     for cmd in o["commands"]:
         res = subprocess.run(["sh", "-c", cmd], cwd=work, env=run_env, capture_output=True,
                              text=True, timeout=300)
         if res.returncode != 0:
             s.add(WRONG, f"{o['id']}: `{cmd[:80]}` failed: {res.stderr[-300:]}")
-            return
-    if o["id"] == "selective_repair" and o.get("script"):
-        res = subprocess.run(["sh", "-c", f'psql "$PRODUCTION_DSN" -X -v ON_ERROR_STOP=1 '
-                              f'-f {work / "repair.sql"}'], cwd=work, env=run_env,
-                             capture_output=True, text=True, timeout=300)
-        if res.returncode != 0:
-            s.add(WRONG, f"{o['id']}: its SQL failed: {res.stderr[-300:]}")
             return
     now = read_facts(world.dsn(db))
     for oid, n in truth.after.counts.items():
