@@ -673,23 +673,35 @@ def load_bundle(path: str | Path, *, verify_digest: bool = True) -> EvidenceBund
 GZIP_MAGIC = b"\x1f\x8b"
 
 
+#: A bundle's JSON compresses about 10-30 times; a file that expands more than this is not
+#: one reportgen wrote (a compression bomb): it is refused once that much is out.
+MAX_GZIP_RATIO = 200
+_GZIP_FLOOR = 64 << 20
+
+
 def _gunzip(raw: bytes, p: Path) -> bytes:
-    """A gzip-compressed bundle, decompressed no further than the largest bundle allowed (a
-    small file must not expand into gigabytes)."""
+    """A gzip-compressed bundle, decompressed piece by piece and no further than a bundle can
+    be: ``MAX_GZIP_RATIO`` times the file (at least 64 MiB), never beyond the largest bundle
+    allowed. Memory and time are bounded by that, not by what the file claims."""
     import gzip
     import io
     import zlib
 
+    limit = min(MAX_BUNDLE_BYTES, max(_GZIP_FLOOR, MAX_GZIP_RATIO * len(raw)))
+    out = bytearray()
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
-            out = gz.read(MAX_BUNDLE_BYTES + 1)
+            while chunk := gz.read(1 << 20):
+                out += chunk
+                if len(out) > limit:
+                    raise InputError(
+                        f"{p}: expands beyond {limit >> 20} MiB ({len(raw):,} bytes "
+                        f"compressed, more than {MAX_GZIP_RATIO} times): not a bundle "
+                        "reportgen wrote (a compression bomb?); remove it")
     except (OSError, EOFError, zlib.error) as exc:
         raise InputError(f"{p}: gzip data is damaged ({exc}); the bundle was not written "
                          "completely") from None
-    if len(out) > MAX_BUNDLE_BYTES:
-        raise InputError(f"{p}: expands beyond {MAX_BUNDLE_BYTES >> 20} MiB, larger than any "
-                         "evidence bundle; is it the right file?")
-    return out
+    return bytes(out)
 
 
 def parse_bundle(text: str, name: str, *, verify_digest: bool = True) -> EvidenceBundle:

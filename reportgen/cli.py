@@ -38,6 +38,7 @@ from reportgen.errors import (
     EXIT_OK,
     GateReached,
     IncompleteEvidence,
+    InputError,
     OutputError,
     ReportgenError,
     VerificationFailed,
@@ -164,6 +165,9 @@ def baseline_options(f: Any) -> Any:
                      help="An earlier evidence bundle to compare with; 'auto': the latest "
                      "baseline of this database in the baseline store taken before the "
                      "incident.")(f)
+    f = click.option("--trust-store", is_flag=True, help="Use --baseline auto's store even "
+                     "when other users can write to it or own files in it (a baseline there "
+                     "could be forged).")(f)
     return click.option("--baseline-store", metavar="DIR", help="Baseline store for "
                         "--baseline auto (default: $REPORTGEN_BASELINE_STORE).")(f)
 
@@ -309,12 +313,13 @@ def _inputs(baseline: str | None, timeline: str | None, verify: bool = True,
 
 def _baseline_for(arg: str | None, store: str | None, bundle: EvidenceBundle,
                   base: EvidenceBundle | None, events: list[TimelineEntry],
-                  opts: RenderOptions) -> EvidenceBundle | None:
+                  opts: RenderOptions, trust_store: bool = False) -> EvidenceBundle | None:
     """``--baseline auto``: the latest baseline of this database in the store taken before
     the incident began (--incident-start, else the timeline's first event, else the server
     log's first destructive statement); said on stderr and in the report. Without the
     incident's start it does not guess between baselines that may be from either side of
-    it. An explicit baseline of another database is used as asked, with a warning."""
+    it. An explicit baseline of another database is used as asked, with a warning. A store
+    other users can write to is refused unless ``trust_store``."""
     from reportgen import baselines
     from reportgen.analyze.context import incident_start, this_database
 
@@ -326,6 +331,14 @@ def _baseline_for(arg: str | None, store: str | None, bundle: EvidenceBundle,
                       f"this is {key.describe()}): compared as asked")
         return base
     where = baselines.store_dir(store)
+    problems = baselines.store_problems(where)
+    if problems and not trust_store:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise InputError(f"--baseline auto: the baseline store {where} is not yours alone: "
+                         f"{problems[0]}{more}; a baseline in it could be forged. Fix its "
+                         "owner and permissions (chmod go-w), or pass --trust-store")
+    for p in problems:
+        _warn(f"warning: --trust-store: {p}")
     start = incident_start(this_database(bundle)[0], events)
     if start is None:
         _warn("warning: --baseline auto: when the incident began is not known, so a "
@@ -339,7 +352,7 @@ def _baseline_for(arg: str | None, store: str | None, bundle: EvidenceBundle,
         return None
     _say(f"baseline: {choice.why}")
     opts.baseline_note = f"chosen by --baseline auto: {choice.why}"
-    return baselines.load(where, choice.entry)
+    return choice.bundle
 
 
 def _path(p: str | None) -> Path | None:
@@ -543,17 +556,31 @@ def baselines_list(store: str | None, as_json: bool) -> int:
 
     from reportgen import baselines as bl
 
-    found = bl.entries(bl.store_dir(store))
+    where = bl.store_dir(store)
+    _store_warnings(where)
+    listed = bl.listing(where)
+    for skipped in listed.skipped:
+        _warn(f"warning: not a baseline, never used: {skipped}")
+    found = listed.entries
     if as_json:
         click.echo(json.dumps([asdict(e) for e in found], indent=2, ensure_ascii=False))
         return EXIT_OK
     for e in found:
-        where = e.endpoint or (f"system {e.system_identifier}" if e.system_identifier else "")
-        click.echo(f"{e.time:%Y-%m-%d %H:%M:%S}Z  {shlex.quote(e.database)}  {where}  "
-                   f"{e.counted}/{e.tables} counted  {_size(e.bytes)}  {e.file}")
+        where_ = e.endpoint or (f"system {e.system_identifier}" if e.system_identifier else "")
+        flag = "  FUTURE-DATED (never chosen, never pruned)" if e.future else ""
+        click.echo(f"{e.time:%Y-%m-%d %H:%M:%S}Z  {shlex.quote(e.database)}  {where_}  "
+                   f"{e.counted}/{e.tables} counted  {_size(e.bytes)}  {e.file}{flag}")
     if not found:
         click.echo("no baselines")
     return EXIT_OK
+
+
+def _store_warnings(where: Path) -> None:
+    from reportgen import baselines as bl
+
+    for p in bl.store_problems(where):
+        _warn(f"warning: {p}: its baselines may not be yours (--baseline auto refuses this "
+              "store without --trust-store)")
 
 
 @baselines.command("show")
@@ -591,6 +618,7 @@ def baselines_prune(store: str | None, keep: int | None, keep_days: float | None
     if keep is None and keep_days is None:
         raise click.UsageError("give --keep N and/or --keep-days D")
     where = bl.store_dir(store)
+    _store_warnings(where)
     removed = bl.prune(where, keep, keep_days)
     for e in removed:
         click.echo(f"removed {e.file}")
@@ -607,7 +635,7 @@ def baselines_prune(store: str | None, keep: int | None, keep_days: float | None
 @click.option("--no-verify", is_flag=True, help="Read a bundle whose digest does not match.")
 @fail_on_option
 def analyze_cmd(bundle: str, baseline: str | None, baseline_store: str | None,
-                timeline: str | None, incident_start: str | None, as_json: bool,
+                trust_store: bool, timeline: str | None, incident_start: str | None, as_json: bool,
                 no_verify: bool, fail_on: str | None) -> int:
     """Analyze a bundle: risks, findings and the data-loss verdict.
 
@@ -621,7 +649,7 @@ def analyze_cmd(bundle: str, baseline: str | None, baseline_store: str | None,
 
     b = load_bundle(bundle, verify_digest=not no_verify)
     base, events = _inputs(baseline, timeline, not no_verify, incident_start)
-    base = _baseline_for(baseline, baseline_store, b, base, events, RenderOptions())
+    base = _baseline_for(baseline, baseline_store, b, base, events, RenderOptions(), trust_store)
     a = analyze(b, base, events)
     if as_json:
         click.echo(json.dumps(a.model_dump(mode="json"), indent=2, ensure_ascii=False))
@@ -649,7 +677,8 @@ def analyze_cmd(bundle: str, baseline: str | None, baseline_store: str | None,
 @quiet_option
 def render(bundle: str, timeline: str | None, incident_start: str | None,
            baseline: str | None,
-           baseline_store: str | None, title: str, incident: str | None, tz: str,
+           baseline_store: str | None, trust_store: bool, title: str, incident: str | None,
+           tz: str,
            contacts: tuple[str, ...], template_dir: str | None,
            fmt: str, out: str, no_verify: bool, pdf_variant: str | None, redact: bool,
            redaction_map: str) -> int:
@@ -667,7 +696,7 @@ def render(bundle: str, timeline: str | None, incident_start: str | None,
     opts = _opts(title, incident, tz, contacts, [_command_line()])
     b = load_bundle(bundle, verify_digest=not no_verify)
     base, events = _inputs(baseline, timeline, not no_verify, incident_start)
-    base = _baseline_for(baseline, baseline_store, b, base, events, opts)
+    base = _baseline_for(baseline, baseline_store, b, base, events, opts, trust_store)
     i = _redacted(Inputs(b, opts, base, events, _path(timeline)), redact, redaction_map,
                   [Path(out)])
     a = analyze(i.bundle, i.baseline, i.events)
@@ -696,7 +725,7 @@ def render(bundle: str, timeline: str | None, incident_start: str | None,
 @fail_on_option
 @quiet_option
 def assess(timeline: str | None, incident_start: str | None, baseline: str | None,
-           baseline_store: str | None, title: str,
+           baseline_store: str | None, trust_store: bool, title: str,
            incident: str | None,
            tz: str, contacts: tuple[str, ...], template_dir: str | None, out: str, fmt: str,
            strict: bool, archive_root: str | None, slug: str | None, pdf_variant: str | None,
@@ -717,7 +746,7 @@ def assess(timeline: str | None, incident_start: str | None, baseline: str | Non
     opts = _opts(title, incident, tz, contacts, [_command_line()])
     base, events = _inputs(baseline, timeline, incident_start=incident_start)
     collected = _collect(CollectOptions.pick(kw)).full()
-    base = _baseline_for(baseline, baseline_store, collected, base, events, opts)
+    base = _baseline_for(baseline, baseline_store, collected, base, events, opts, trust_store)
     i = _redacted(Inputs(collected, opts, base, events, _path(timeline)), redact,
                   redaction_map, [Path(out)] + ([Path(archive_root)] if archive_root else []))
     bundle = i.bundle
@@ -818,7 +847,8 @@ def diff(before: str, after: str, as_json: bool) -> int:
 @output_options
 def archive_cmd(bundle: str, timeline: str | None, incident_start: str | None,
                 baseline: str | None,
-                baseline_store: str | None, title: str, incident: str | None, tz: str,
+                baseline_store: str | None, trust_store: bool, title: str, incident: str | None,
+           tz: str,
                 contacts: tuple[str, ...],
                 template_dir: str | None, root: str, slug: str | None, sign_key: str | None,
                 pdf_variant: str | None, redact: bool, redaction_map: str) -> int:
@@ -836,7 +866,7 @@ def archive_cmd(bundle: str, timeline: str | None, incident_start: str | None,
     opts = _opts(title, incident, tz, contacts, [_command_line()])
     b = load_bundle(bundle)
     base, events = _inputs(baseline, timeline, incident_start=incident_start)
-    base = _baseline_for(baseline, baseline_store, b, base, events, opts)
+    base = _baseline_for(baseline, baseline_store, b, base, events, opts, trust_store)
     i = _redacted(Inputs(b, opts, base, events, _path(timeline)), redact, redaction_map,
                   [Path(root)])
     a = analyze(i.bundle, i.baseline, i.events)

@@ -219,3 +219,35 @@ def test_a_failing_hook_never_stops_migrate(server, tmp_path):
         assert "Applying contenttypes.0001_initial... OK" in res.stdout
     finally:
         server.psql("DROP DATABASE IF EXISTS bl_fail WITH (FORCE)")
+
+
+def test_a_held_store_lock_never_holds_up_migrate(request, server, tmp_path):
+    """Another user's process holds the store's lock: the hook gives up after a few seconds,
+    says so, and migrate applies its migrations."""
+    from tests.conftest import Database, on_one_server
+
+    on_one_server(request, server)
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / baselines.LOCK).touch()
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, sys, time; f = open(sys.argv[1]); fcntl.flock(f, fcntl.LOCK_EX); "
+        "print('held', flush=True); time.sleep(120)"), str(store / baselines.LOCK)],
+        stdout=subprocess.PIPE, text=True)
+    site = startproject(tmp_path, "mysite", HOOK)
+    server.psql("CREATE DATABASE bl_locked")
+    Database(server, "bl_locked")
+    env = {**os.environ, "T_DB": "bl_locked", "T_PW": server.password,
+           "T_PORT": str(server.port), "T_STORE": str(store),
+           "DJANGO_SETTINGS_MODULE": "mysite.test_settings"}
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        res = subprocess.run([sys.executable, "manage.py", "migrate", "contenttypes"], cwd=site,
+                             env=env, capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        assert "locked by another process" in res.stderr and "migrate goes on" in res.stderr
+        assert "Applying contenttypes.0001_initial... OK" in res.stdout
+    finally:
+        holder.kill()
+        holder.wait()
+        server.psql("DROP DATABASE IF EXISTS bl_locked WITH (FORCE)")

@@ -7,9 +7,11 @@ The snapshot goes through reportgen's own read-only session, with the connection
 of the database being migrated; Django's connection is never used. Exact counts are bounded
 by ``REPORTGEN_BASELINE_COUNT_BUDGET_S`` (default 2 s; tables beyond it keep their
 estimates). ``REPORTGEN_BASELINE_KEEP`` (default 30) and ``REPORTGEN_BASELINE_KEEP_DAYS``
-prune the store. If anything fails, ``migrate`` goes on and a warning on stderr says why: a
-baseline must never stand in the way of a deploy. Test databases (``test_`` names) are
-skipped.
+prune the store (never a store other users can write to: a warning says so instead). If
+anything fails, ``migrate`` goes on and a warning on stderr says why: a baseline must never
+stand in the way of a deploy. The store's lock is waited for ``LOCK_WAIT_S`` seconds at
+most (another process holding it makes this a warning, not a hang). Test databases
+(``test_`` names) are skipped.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from typing import Any
 #: The plan last snapshotted: pre_migrate is sent once per app, each time with the same plan
 #: list; holding it (not its id, which a later list could reuse) tells a new run apart.
 _last_plan: list[Any] = []
+#: Seconds to wait for the store's lock before giving up on the baseline.
+LOCK_WAIT_S = 3.0
 
 
 def _setting(name: str, default: Any = None) -> Any:
@@ -72,9 +76,16 @@ def _snapshot(store: Path, using: str, settings_dict: dict[str, Any]) -> None:
     budget = float(_setting("REPORTGEN_BASELINE_COUNT_BUDGET_S", 2.0))
     bundle = collect_bundle(django_dsn(using, settings_dict), exact_counts=True,
                             count_budget_s=budget, connect_timeout_s=5)
-    entry = baselines.add(store, bundle)
-    baselines.prune(store, keep=_setting("REPORTGEN_BASELINE_KEEP", 30),
-                    keep_days=_setting("REPORTGEN_BASELINE_KEEP_DAYS"))
+    store = baselines.store_dir(store)
+    entry = baselines.add(store, bundle, lock_timeout_s=LOCK_WAIT_S)
+    problems = baselines.store_problems(store)
+    if problems:
+        print(f"reportgen: warning: not pruning the baseline store: {problems[0]}",
+              file=sys.stderr)
+    else:
+        baselines.prune(store, keep=_setting("REPORTGEN_BASELINE_KEEP", 30),
+                        keep_days=_setting("REPORTGEN_BASELINE_KEEP_DAYS"),
+                        lock_timeout_s=LOCK_WAIT_S)
     print(f"reportgen: baseline before migrate: {store / entry.file} "
           f"({entry.counted} of {entry.tables} tables counted, "
           f"{time.perf_counter() - t0:.2f} s)", file=sys.stderr)
