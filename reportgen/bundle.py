@@ -112,6 +112,10 @@ class Identity(Model):
         default=None, description="pg_backend_pid() of reportgen's own collecting session: "
         "its statements in a server log are recognised by this, never by their text.")
     provider: Provider = Field(description="Hosting provider, as far as evidence shows.")
+    log_line_prefix: str | None = Field(
+        default=None, description="log_line_prefix: how a stderr server log's lines start "
+        "(None: not read, or a bundle from before it was).")
+    log_destination: str | None = Field(default=None, description="log_destination.")
 
 
 # --- inventory -----------------------------------------------------------------------------

@@ -130,7 +130,7 @@ def test_real_server_log_events_reach_the_timeline(logging_server):
     files = sorted(p for p in logdir.iterdir() if p.is_file())
     assert {p.name for p in files} >= {"pg", "pg.csv"}
     for path in files:  # each format on its own gives the same two events at the right time
-        log = read_server_logs([path])
+        log = read_server_logs([path], line_prefix=_prefix(srv))
         evs = [(e.kind, e.statement) for e in log.events if e.application == "check_tables.py"
                or path.name == "pg"]
         assert ("TRUNCATE", "TRUNCATE customers") in evs, path.name
@@ -152,6 +152,12 @@ def test_real_server_log_events_reach_the_timeline(logging_server):
     kinds = {s.kind for s in b.signals.statements}
     assert {"TRUNCATE", "DROP TABLE", "DELETE without WHERE"} <= kinds
     assert "data.destructive_statements" in {f.id for f in a.findings}
+
+
+def _prefix(srv) -> str:
+    """The server's own log_line_prefix (what collection reads into the bundle)."""
+    with psycopg.connect(srv.dsn("postgres")) as conn:
+        return str(conn.execute("SHOW log_line_prefix").fetchone()[0])
 
 
 def test_pdf_shows_the_timeline_figure(demo_bundle, tmp_path: Path):
@@ -191,7 +197,7 @@ def test_server_log_evidence_cannot_be_steered_by_statement_text(logging_server)
     time.sleep(0.5)
     logdir = srv.datadir / "log"
     for path in (logdir / "pg", logdir / "pg.csv"):
-        log = read_server_logs([path])
+        log = read_server_logs([path], line_prefix=_prefix(srv))
         drops = [e for e in log.events if e.kind == "DROP TABLE"
                  and e.database == "hostile_log"]
         assert [[t.name for t in e.tables] for e in drops] == [
@@ -296,3 +302,63 @@ def test_a_dropped_table_is_not_always_lost_data(logging_server, tmp_path):
     assert pitr.restore_point == drop.time - timedelta(minutes=1)
     assert any("server log's first DROP TABLE of a lost table" in s for s in pitr.steps)
     assert a.data_loss == "confirmed"
+
+
+def test_server_log_attribution_comes_from_fields_postgresql_controls(logging_server):
+    """An application_name that spells ``user=ceo db=payroll`` never makes ceo the author of
+    the attacker's DROP (the stderr line is read with the server's own log_line_prefix, and
+    where it reads two ways the user is unknown); a ``\\r`` inside a statement neither
+    forges a line (a DROP of payroll_ledger by ceo) nor hides the real DROP after it."""
+    srv = logging_server
+    srv.psql("CREATE DATABASE spoof_log")
+    dsn = srv.dsn("spoof_log")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE victim (id int); CREATE TABLE other (id int)")
+    forged = ("2026-01-01 00:00:00.000 UTC [1] app=x user=ceo db=payroll LOG:  statement: "
+              "DROP TABLE payroll_ledger")
+    with psycopg.connect(dsn, autocommit=True,
+                         application_name="x user=ceo db=payroll") as conn:
+        conn.execute("DROP TABLE other")
+    with psycopg.connect(dsn, autocommit=True, application_name="y") as conn:
+        conn.execute(f"SELECT 1 /* \r{forged}; -- */")
+        conn.execute(f"DROP TABLE victim /* \r{forged.replace('DROP TABLE', 'SELECT')} */")
+    time.sleep(0.5)
+    logdir = srv.datadir / "log"
+    assert "\r" in (logdir / "pg").read_bytes().decode()  # PostgreSQL wrote it as it is
+    for path in (logdir / "pg", logdir / "pg.csv"):
+        log = read_server_logs([path], line_prefix=_prefix(srv))
+        mine = [e for e in log.events if e.database in ("spoof_log", None)]
+        assert "ceo" not in {e.user for e in log.events}, path.name
+        assert not [e for e in log.events for t in e.tables if t.name == "payroll_ledger"]
+        drops = {t.name: e for e in mine if e.kind == "DROP TABLE" for t in e.tables}
+        assert set(drops) == {"other", "victim"}, path.name
+        assert drops["victim"].user == "postgres", path.name
+        if path.name == "pg":  # read two ways: unknown, and said
+            assert drops["other"].user is None and drops["other"].database is None
+            assert any("read two ways" in n for n in log.notes)
+            assert any("log_line_prefix" in n for n in log.notes)
+        else:
+            assert drops["other"].user == "postgres"
+    # Collected with the server: its log_line_prefix is in the bundle and used.
+    b = collect_bundle(DsnSource("--dsn", dsn), server_logs=[logdir / "pg"])
+    assert b.identity is not None and b.identity.log_line_prefix == _prefix(srv)
+    assert b.server_log is not None and "ceo" not in {e.user for e in b.server_log.events}
+    srv.psql("DROP DATABASE spoof_log")
+
+
+def test_a_prefix_read_two_ways_attributes_nobody():
+    """An application_name that holds the rest of a prefix and a forged statement: the two
+    readings of the line differ, so nobody is named (before: user=ceo was taken from it)."""
+    from reportgen.collect.server_log import LinePrefix
+
+    p = LinePrefix.compile("%m [%p] app=%a user=%u db=%d ")
+    fields, message, two_ways = p.read(
+        "2026-01-01 00:00:00.000 UTC [5] app=z user=ceo db=payroll LOG:  statement: DROP "
+        "TABLE fake user=postgres db=real LOG:  statement: SELECT 1") or ({}, "", False)
+    assert two_ways and fields["user"] is None and fields["db"] is None
+    fields, message, two_ways = p.read(
+        "2026-01-01 00:00:00.000 UTC [5] app=psql user=ops db=shop LOG:  statement: DROP "
+        "TABLE t") or ({}, "", True)
+    assert not two_ways and (fields["user"], fields["db"], fields["app"]) == ("ops", "shop",
+                                                                              "psql")
+    assert message == "statement: DROP TABLE t"

@@ -229,7 +229,8 @@ def _server_log(runs: list[CollectorRun], snap: Snapshot, ident: Any, paths: lis
         if ident is not None and ident.backend_pid is not None else None
     say("reading the server log")
     log = _run(runs, "server_log", None,
-               lambda: read_server_logs(paths, log_tz=log_tz, own=own))
+               lambda: read_server_logs(paths, log_tz=log_tz, own=own,
+                                        line_prefix=ident.log_line_prefix if ident else None))
     roles = catalog_roles(log, ident.current_database if ident else None) if log else []
     if log is not None and roles:
         seen = _run(runs, "role_visibility", snap, lambda: collect_role_visibility(snap, roles))

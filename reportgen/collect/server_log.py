@@ -1,11 +1,16 @@
 """PostgreSQL server logs (``--server-log FILE``): DDL and destructive statements, with time,
 user, database and application, in any of the server's three formats.
 
-- stderr: a timestamp at the start of the line (``%m`` or ``%t`` in log_line_prefix), then
-  ``LOG:  statement: ...`` / ``execute <name>: ...`` / ``duration: ... statement: ...``;
-  continuation lines start with a tab. User/database/application are read from ``user=``,
-  ``db=``, ``app=`` or ``%u@%d`` in the prefix when present.
-- csvlog (``*.csv``) and jsonlog (``*.json``, PostgreSQL 15+): the fields are named.
+- csvlog (``*.csv``) and jsonlog (``*.json``, PostgreSQL 15+): every field is named; these
+  are preferred (a stderr line the same statement is in too is left out).
+- stderr: each line starts with the server's ``log_line_prefix`` (read from the server when
+  the evidence is collected, kept in the bundle), then ``LOG:  statement: ...`` /
+  ``execute <name>: ...`` / ``duration: ... statement: ...``; continuation lines start with a
+  tab. The prefix is parsed by its own escapes (``%u`` user, ``%d`` database, ``%a``
+  application, ``%p`` PID, ``%m``/``%t`` time), so an application_name holding ``user=ceo``
+  is the application's, never the user; a line that the prefix can be read two ways is left
+  unattributed. Without the prefix, stderr lines give time and statement only. Lines end at
+  ``\n`` only: PostgreSQL writes a ``\r`` inside a statement as it is, so it is part of it.
 Times carry their zone in the log (log_timezone); a zone abbreviation other than UTC/GMT or a
 numeric offset needs ``--log-tz``.
 """
@@ -13,6 +18,7 @@ numeric offset needs ``--log-tz``.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from dataclasses import dataclass
@@ -81,9 +87,95 @@ def _events(time: datetime, text: str, user: str | None, db: str | None, app: st
             for st in parse_statements(text) if st.kind is not None]
 
 
-def _stderr(path: Path, lines: list[str], tz: tzinfo | None) -> tuple[list[LogEvent], int]:
+#: log_line_prefix escapes: the field each one gives (None: read over), and what it looks like.
+#: Free text (application, user, database: names of at most 63 bytes; host, backend type,
+#: command tag) matches anything of its length: {n} is filled in as short or as long as
+#: possible.
+_ESCAPES: dict[str, tuple[str | None, str]] = {
+    "a": ("app", ".{0,63}"), "u": ("user", ".{0,63}"), "d": ("db", ".{0,63}"),
+    "r": (None, ".{0,300}"), "h": (None, ".{0,300}"), "b": (None, ".{0,63}"),
+    "i": (None, ".{0,63}"), "p": ("session", r"\d+"), "P": (None, r"\d*"),
+    "c": (None, r"[0-9a-f]+\.[0-9a-f]+"), "l": (None, r"\d+"), "e": (None, r"[0-9A-Z]{5}"),
+    "m": ("time", r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+(?: \S+)?"),
+    "t": ("time", r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?: \S+)?"), "n": ("epoch", r"\d+\.\d+"),
+    "s": (None, r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?: \S+)?"), "v": (None, r"\S*"),
+    "x": (None, r"\d+"), "Q": (None, r"-?\d+"),
+}
+_MESSAGE = r"(?:LOG|STATEMENT|ERROR|FATAL|PANIC|WARNING|NOTICE|INFO|DEBUG\d?|DETAIL|HINT|" \
+           r"CONTEXT|QUERY|LOCATION):  (?P<message>.*)\Z"
+
+
+@dataclass(frozen=True)
+class LinePrefix:
+    """A stderr line read with the server's own log_line_prefix, twice: free-text fields
+    matched as short as possible, then as long as possible (a name is 63 bytes at most).
+    Where the two readings differ, a name or application_name (or the statement's first
+    words) holds what the prefix writes after it: the line's user, database and application
+    are then unknown, never guessed, and its statement is read as the short reading finds
+    it."""
+
+    prefix: str
+    lazy: re.Pattern[str]
+    greedy: re.Pattern[str]
+
+    @classmethod
+    def compile(cls, prefix: str) -> LinePrefix:
+        def build(lazy: bool) -> re.Pattern[str]:
+            out, seen, i, optional = [], set(), 0, 0
+            while i < len(prefix):
+                m = re.match(r"%(-?\d+)?([A-Za-z%])", prefix[i:])
+                if prefix[i] != "%" or not m:
+                    out.append(re.escape(prefix[i]))
+                    i += 1
+                    continue
+                i += m.end()
+                esc = m.group(2)
+                if esc == "%":
+                    out.append("%")
+                    continue
+                if esc == "q":  # the rest is written only for session processes
+                    out.append("(?:")
+                    optional += 1
+                    continue
+                name, pattern = _ESCAPES.get(esc, (None, ".{0,63}"))
+                if lazy and pattern.startswith(".{"):
+                    pattern += "?"
+                pad = r"\s*" if m.group(1) else ""
+                if name and name not in seen:
+                    seen.add(name)
+                    out.append(f"{pad}(?P<{name}>{pattern}){pad}")
+                else:
+                    out.append(f"{pad}(?:{pattern}){pad}")
+            out.append(")?" * optional)
+            return re.compile("".join(out) + _MESSAGE, re.S)
+
+        return cls(prefix, build(lazy=True), build(lazy=False))
+
+    def read(self, line: str) -> tuple[dict[str, str | None], str, bool] | None:
+        """(fields, message, ambiguous), or None when the line does not start with the
+        prefix and a message (a continuation, or another process's line)."""
+        a, b = self.lazy.match(line), self.greedy.match(line)
+        if a is None or b is None:
+            return None
+        keys = [k for k in ("user", "db", "app", "session", "time", "epoch")
+                if k in self.lazy.groupindex]
+        fields: dict[str, str | None] = {k: a.group(k) for k in keys}
+        same = all(a.group(k) == b.group(k) for k in keys) and \
+            a.group("message") == b.group("message")
+        if not same:
+            fields.update(user=None, db=None, app=None)
+        return fields, a.group("message"), not same
+
+
+_STATEMENT = re.compile(r"(?:duration: [\d.]+ ms\s+)?(?:statement|execute [^:]*):\s?(.*)\Z",
+                        re.S)
+
+
+def _stderr(path: Path, lines: list[str], tz: tzinfo | None,
+            prefix: LinePrefix | None) -> tuple[list[LogEvent], int, int]:
+    """Events, statements whose time was unreadable, and lines the prefix reads two ways."""
     events: list[LogEvent] = []
-    unparsed = 0
+    unparsed = ambiguous = 0
     pending: tuple[datetime | None, list[str], dict[str, str | None], int] | None = None
 
     def flush() -> None:
@@ -103,6 +195,30 @@ def _stderr(path: Path, lines: list[str], tz: tzinfo | None) -> tuple[list[LogEv
         if line.startswith("\t") and pending is not None:
             pending[1].append(line[1:])
             continue
+        if prefix is not None:
+            read = prefix.read(line)
+            if read is None:
+                continue
+            flush()
+            pending = None
+            fields, message, two_ways = read
+            s = _STATEMENT.match(message)
+            if not s:
+                continue
+            ambiguous += two_ways
+            stamp = fields.get("time")
+            m = _TS.match(stamp) if stamp else None
+            if m:
+                when = _parse_time(m.group(1), m.group(2), tz)
+            elif fields.get("epoch"):
+                when = datetime.fromtimestamp(float(fields["epoch"] or 0), UTC)
+            else:
+                when = None
+            pending = (when, [s.group(1)], {k: fields.get(k) for k in
+                                            ("user", "db", "app", "session")}, n)
+            continue
+        # No log_line_prefix: the time at the start of the line and the statement; nothing
+        # of the prefix is attributed (any part of it may be an application_name).
         m = _TS.match(line)
         if not m:
             continue
@@ -111,35 +227,17 @@ def _stderr(path: Path, lines: list[str], tz: tzinfo | None) -> tuple[list[LogEv
         s = _STMT.search(line)
         if not s:
             continue
-        # Only the line's prefix (before "LOG:  statement:") holds the session's fields: the
-        # statement's own text (a comment saying user=ceo) never does.
-        prefix = line[:s.start()]
-        fields = {"user": _kv(prefix, "user") or _at(prefix, 0),
-                  "db": _kv(prefix, "db") or _at(prefix, 1), "app": _kv(prefix, "app"),
-                  "session": _pid(prefix)}
-        pending = (_parse_time(m.group(1), m.group(2), tz), [s.group(1)], fields, n)
+        pending = (_parse_time(m.group(1), m.group(2), tz), [s.group(1)],
+                   {"user": None, "db": None, "app": None, "session": None}, n)
     flush()
-    return events, unparsed
-
-
-def _kv(line: str, key: str) -> str | None:
-    m = re.search(rf"\b{key}=([^\s,\]]+)", line)
-    return m.group(1) if m and m.group(1) not in ("[unknown]", "") else None
-
-
-def _pid(prefix: str) -> str | None:
-    m = re.search(r"\[(\d+)\]", prefix)
-    return m.group(1) if m else None
-
-
-def _at(line: str, i: int) -> str | None:
-    m = re.search(r"\]\s+(?:\S+\s+)?([\w.-]+)@([\w.-]+)\s", line)
-    return m.group(i + 1) if m else None
+    return events, unparsed, ambiguous
 
 
 def _csvlog(path: Path, text: str, tz: tzinfo | None) -> tuple[list[LogEvent], int]:
     events, unparsed = [], 0
-    for n, row in enumerate(csv.reader(text.splitlines(keepends=True)), start=1):
+    # The csv module reads quoted fields across line ends itself (newline="": a \r inside
+    # a statement stays in it).
+    for n, row in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
         if len(row) < 14:
             continue
         msg = row[13]
@@ -183,30 +281,66 @@ def _jsonlog(path: Path, lines: list[str], tz: tzinfo | None) -> tuple[list[LogE
 
 
 def read_server_logs(paths: list[Path], log_tz: str | None = None,
-                     own: OwnSession | None = None) -> ServerLog:
+                     own: OwnSession | None = None,
+                     line_prefix: str | None = None) -> ServerLog:
+    """``line_prefix``: the server's log_line_prefix, for stderr files (None: not known)."""
     from reportgen.render.environment import parse_tz
 
     tz = parse_tz(log_tz) if log_tz else None
-    events: list[LogEvent] = []
+    prefix = LinePrefix.compile(line_prefix) if line_prefix else None
+    structured: list[LogEvent] = []
+    plain: list[LogEvent] = []
     files, notes = [], []
-    total = unparsed = 0
+    total = unparsed = ambiguous = 0
+    formats = set()
     for p in paths:
         try:
-            text = Path(p).read_text("utf-8", errors="replace")
+            # Bytes, split at \n only: text mode would turn a \r inside a statement into a
+            # line end, and a forged line could follow it.
+            text = Path(p).read_bytes().decode("utf-8", errors="replace")
         except OSError as exc:
             raise InputError(f"{p}: cannot read server log ({exc.strerror})") from None
-        lines = text.splitlines()
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
         total += len(lines)
         first = next((ln for ln in lines if ln.strip()), "")
         if str(p).endswith(".json") or first.startswith("{"):
             fmt, (ev, bad) = "jsonlog", _jsonlog(Path(p), lines, tz)
+            structured += ev
         elif str(p).endswith(".csv"):
             fmt, (ev, bad) = "csvlog", _csvlog(Path(p), text, tz)
+            structured += ev
         else:
-            fmt, (ev, bad) = "stderr", _stderr(Path(p), lines, tz)
+            fmt = "stderr"
+            ev, bad, two_ways = _stderr(Path(p), lines, tz, prefix)
+            plain += ev
+            ambiguous += two_ways
+        formats.add(fmt)
         files.append(f"{p} ({fmt}, {len(ev)} events)")
-        events += ev
         unparsed += bad
+    events = structured + _not_in(plain, structured)
+    if len(events) < len(structured) + len(plain):
+        notes.append(f"{len(structured) + len(plain) - len(events)} stderr statement(s) also "
+                     "in the csvlog/jsonlog given were read from those (their fields are "
+                     "named there)")
+    if formats & {"csvlog", "jsonlog"}:
+        notes.append(f"{' and '.join(sorted(formats & {'csvlog', 'jsonlog'}))} read: user, "
+                     "database and application are the server's own named fields")
+    notes.append("the log holds what log_statement covered when it was written: a statement "
+                 "missing from it is not proof it never ran")
+    if "stderr" in formats:
+        notes.append(
+            f"stderr log read with the server's log_line_prefix {line_prefix!r}: user and "
+            "database come from its %u and %d; csvlog or jsonlog name every field and are "
+            "the better evidence (log_destination)" if prefix is not None else
+            "stderr log read without the server's log_line_prefix (not collected from the "
+            "server that wrote it): times and statements only, no user or database (any "
+            "part of a prefix may be an application_name)")
+    if ambiguous:
+        notes.append(f"{ambiguous} stderr line(s) read two ways with log_line_prefix (a "
+                     "name or application_name holding what the prefix writes after it): "
+                     "their user and database are unknown")
     if unparsed:
         notes.append(f"{unparsed} statement(s) had a time whose zone is not UTC or a numeric "
                      "offset: pass --log-tz with the server's log_timezone")
@@ -240,3 +374,10 @@ def read_server_logs(paths: list[Path], log_tz: str | None = None,
         events = events[-MAX_EVENTS:]
     return ServerLog(files=files, lines_read=total, unparsed=unparsed, events=events,
                      write_databases=write_dbs, notes=notes)
+
+
+def _not_in(plain: list[LogEvent], structured: list[LogEvent]) -> list[LogEvent]:
+    """The stderr events no csvlog/jsonlog event repeats (same second and statement): when
+    the server writes both, the named fields are read."""
+    seen = {(e.time.replace(microsecond=0), e.statement) for e in structured}
+    return [e for e in plain if (e.time.replace(microsecond=0), e.statement) not in seen]

@@ -34,6 +34,9 @@ SELECT
   pg_catalog.current_setting('TimeZone')                AS server_timezone,
   pg_catalog.pg_postmaster_start_time()                 AS postmaster_start_time,
   pg_catalog.pg_backend_pid()                           AS backend_pid,
+  -- How the server writes its log (a stderr log is parsed with this prefix's own escapes).
+  pg_catalog.current_setting('log_line_prefix', true)   AS log_line_prefix,
+  pg_catalog.current_setting('log_destination', true)   AS log_destination,
   CASE WHEN pg_catalog.has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')
        THEN (SELECT c.system_identifier::pg_catalog.text FROM pg_catalog.pg_control_system() c)
   END                                                   AS system_identifier
