@@ -11,18 +11,22 @@ from reportgen.render.pdf import ATTACHMENT_NAME
 
 def embedded_bundle_bytes(pdf: Path) -> bytes:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError, PyPdfError
 
     try:
         reader = PdfReader(str(pdf))
-        attachments = reader.attachments
+        # Decompressed here, within pypdf's limits (its LimitReachedError: a compression
+        # bomb stops at tens of megabytes instead of filling the memory).
+        data = reader.attachments.get(ATTACHMENT_NAME)
     except FileNotFoundError:
         raise InputError(f"{pdf}: no such file") from None
-    except (PdfReadError, OSError, ValueError) as exc:
+    except LimitReachedError:
+        raise InputError(f"{pdf}: an embedded file expands beyond what pypdf reads (a "
+                         "compression bomb?): not a report reportgen wrote") from None
+    except (PyPdfError, OSError, ValueError) as exc:
         raise InputError(f"{pdf}: not a readable PDF ({exc})") from None
     except RecursionError:
         raise InputError(f"{pdf}: not a readable PDF (nested too deeply)") from None
-    data = attachments.get(ATTACHMENT_NAME)
     if not data:
         raise InputError(f"{pdf}: no embedded {ATTACHMENT_NAME}; was it written by reportgen?")
     if len(data[0]) > MAX_EMBEDDED:

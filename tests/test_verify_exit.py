@@ -224,3 +224,24 @@ def test_a_copy_under_another_name_is_not_the_incident(archived, tmp_path):
     res = rg("verify", str(copy))
     assert res.returncode == 7, res.stdout + res.stderr
     assert "a copy under another name" in res.stdout + res.stderr
+
+
+def test_a_compression_bomb_attachment_is_an_input_error(tmp_path):
+    """A PDF whose evidence.json is 400 MiB of zeros deflated to 400 kB: `extract` stops
+    within pypdf's decompression limit and says so, exit 4 (before: internal error, 70)."""
+    import zlib
+
+    from pypdf import PdfWriter
+    from pypdf.generic import NameObject, StreamObject
+
+    w = PdfWriter()
+    w.add_blank_page(100, 100)
+    w.add_attachment("evidence.json", b"x")
+    for obj in w._objects:
+        if isinstance(obj, StreamObject) and obj.get("/Type") == "/EmbeddedFile":
+            obj._data = zlib.compress(bytes(400 << 20), 9)
+            obj[NameObject("/Filter")] = NameObject("/FlateDecode")
+    w.write(tmp_path / "bomb.pdf")
+    res = rg("extract", str(tmp_path / "bomb.pdf"))
+    assert res.returncode == 4, res.stderr
+    assert "compression bomb" in res.stderr and "internal error" not in res.stderr
