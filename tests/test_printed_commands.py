@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast as pyast
 import http.server
 import os
+import re
 import shlex
 import subprocess
 import threading
@@ -127,7 +128,8 @@ def test_selective_repair_commands_restore_exactly_the_lost_tables(server, schem
 def sql_statements(script: str) -> list[Any]:
     """A printed script's SQL statements as PostgreSQL's parser reads them (psql's own
     backslash lines, which the parser does not know, left out)."""
-    sql_only = "\n".join(line for line in script.splitlines() if not line.startswith("\\"))
+    sql_only = "\n".join(line for line in script.split("\n")
+                         if not re.match(r"\\(set|copy) ", line))
     return [s.stmt for s in parse_sql(sql_only)]
 
 
@@ -319,9 +321,10 @@ def test_row_and_column_repair_puts_back_exactly_what_was_lost(server, schema, p
                                               (3, "changed since", 6, "x3")]
         assert _rows(dsn, schema, child) == want_child
         with psycopg.connect(dsn, autocommit=True) as conn:
-            assert conn.execute(sql.SQL("SELECT attnotnull FROM pg_attribute WHERE attrelid = "
-                                        "{}::regclass AND attname = %s").format(
-                sql.Literal(f"{sql_ident(schema)}.{sql_ident(parent)}")), [column]
+            assert conn.execute(
+                "SELECT a.attnotnull FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND "
+                "c.relname = %s AND a.attname = %s", [schema, parent, column]
             ).fetchone() == (True,)
             assert conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname LIKE "
                                 "'reportgen_repair%'").fetchone() == (0,)

@@ -524,13 +524,13 @@ def _export_command(source: Relation, columns: list[str], file: str) -> str:
     """The restored copy's ``columns`` of ``source`` written to ``file``. ``COPY table (...)
     TO`` reads only a plain table (a view put in its place is refused, never run) and calls
     no function or operator; a partitioned table needs the query form, which reads it the
-    same way. search_path is emptied first, row_security off (a policy's expression never
+    same way. search_path is pg_catalog only, row_security off (a policy's expression never
     runs: a table it would filter is an error instead)."""
     cols = ", ".join(sql_ident(c) for c in columns)
     table = sql_qualified(source.schema_name, source.name)
     copy = (f"COPY (SELECT {cols} FROM {table}) TO STDOUT" if source.kind == "partitioned table"
             else f"COPY {table} ({cols}) TO STDOUT")
-    return _psql('"$RESTORED_DSN"', "-c", "SET search_path = ''", "-c",
+    return _psql('"$RESTORED_DSN"', "-c", "SET search_path = pg_catalog", "-c",
                  "SET row_security = off", "-c", copy) + f" > {file}"
 
 

@@ -91,8 +91,9 @@ def plain(value: Any, width: int = 0) -> Md:
 
 def cell(value: Any) -> Md:
     """Markdown safe inside a table cell (a value not yet rendered is escaped first)."""
-    text = value if isinstance(value, Md) else md(value)
-    return Md(" ".join(text.splitlines()).replace("|", "\\|"))
+    if not isinstance(value, Md):
+        return md(value)  # one line, and md escapes "|" itself
+    return Md(" ".join(value.splitlines()).replace("|", "\\|"))
 
 
 def human_bytes(n: int | None) -> str:
@@ -165,6 +166,8 @@ def make_environment(template_dir: str | Path | None, tz: tzinfo,
 
     env.filters.update(md=md, mdtext=mdtext, code=code, plain=plain, cell=cell,
                        fence=lambda text, char="`": Md(fence(text, char)), visible=visible,
+                       # a line inside a fenced block the template opened: shown as is
+                       verbatim=lambda line: Md(line),
                        bytes=human_bytes, num=number, local=local, utc=utc)
     env.globals["tz_name"] = datetime(2026, 1, 1, tzinfo=UTC).astimezone(tz).tzname()
     return env
