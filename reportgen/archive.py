@@ -27,8 +27,8 @@ from reportgen.bundle import EvidenceBundle, load_bundle
 from reportgen.errors import InputError, OutputError, VerificationFailed
 from reportgen.fileio import write_atomic
 from reportgen.outputs import assessment_json, render_outputs
-from reportgen.render.environment import parse_tz
 from reportgen.render.view import RenderOptions
+from reportgen.timezones import parse_tz
 
 MANIFEST = "manifest.json"
 INDEX = "README.md"

@@ -281,8 +281,8 @@ def fail_on_option(f: Any) -> Any:
 
 def _opts(title: str, incident: str | None, tz: str, contacts: tuple[str, ...],
           commands: list[str]) -> RenderOptions:
-    from reportgen.render.environment import parse_tz
     from reportgen.render.view import RenderOptions
+    from reportgen.timezones import parse_tz
 
     parse_tz(tz)  # validate early: one clear line
     pairs = []

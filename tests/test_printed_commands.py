@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import psycopg
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from pglast import ast, parse_sql
@@ -67,6 +67,7 @@ def _tables(dsn: str) -> dict[tuple[str, str], int]:
 
 @PROFILE
 @given(schema=names, parent=names, child=names, fk=names)
+@example(schema="s\U0001f600", parent="\u05d0\u05e4", child="e\u0301x", fk="\u202ek")
 def test_selective_repair_commands_restore_exactly_the_lost_tables(server, schema, parent, child,
                                                                     fk, tmp_path_factory):
     if parent == child:
@@ -150,6 +151,7 @@ def db_source(dsn: str):
 
 @PROFILE
 @given(app=names, name=names)
+@example(app="\u05d0\u05e4", name="0001_\U0001f600e\u0301\u202e")
 def test_re_record_script_and_commands_write_exactly_their_rows(db, app, name):
     schema = 'x";ROLLBACK;DROP TABLE auth_user CASCADE;--'
     db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {0}; CREATE TABLE IF NOT EXISTS "
@@ -263,6 +265,7 @@ def _rows(dsn: str, schema: str, table: str) -> list[tuple[object, ...]]:
 
 @PROFILE
 @given(schema=names, parent=names, child=names, column=names)
+@example(schema="s\U0001f600", parent="\u05d0\u05e4", child="e\u0301x", column="c\u202e")
 def test_row_and_column_repair_puts_back_exactly_what_was_lost(server, schema, parent, child,
                                                                column, tmp_path_factory):
     """Rows deleted (and those CASCADE deleted from a child), a NOT NULL column dropped: the

@@ -284,7 +284,7 @@ def read_server_logs(paths: list[Path], log_tz: str | None = None,
                      own: OwnSession | None = None,
                      line_prefix: str | None = None) -> ServerLog:
     """``line_prefix``: the server's log_line_prefix, for stderr files (None: not known)."""
-    from reportgen.render.environment import parse_tz
+    from reportgen.timezones import parse_tz
 
     tz = parse_tz(log_tz) if log_tz else None
     prefix = LinePrefix.compile(line_prefix) if line_prefix else None

@@ -16,7 +16,6 @@ most (another process holding it makes this a warning, not a hang). Test databas
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -29,23 +28,13 @@ _last_plan: list[Any] = []
 LOCK_WAIT_S = 3.0
 
 
-def _setting(name: str, default: Any = None) -> Any:
-    from django.conf import settings
-
-    return getattr(settings, name, default)
-
-
-def store_setting() -> str | None:
-    from reportgen.baselines import ENV_STORE
-
-    return _setting("REPORTGEN_BASELINE_STORE") or os.environ.get(ENV_STORE) or None
-
-
 def take_baseline(sender: Any, using: str = "default", plan: Any = None, **kwargs: Any) -> None:
     """The ``pre_migrate`` receiver."""
     if not plan or (_last_plan and _last_plan[0] is plan):
         return
     _last_plan[:] = [plan]
+    from reportgen.django_app.config import store_setting  # (lazy: Django's startup stays light)
+
     store = store_setting()
     if store is None:
         return
@@ -70,10 +59,10 @@ def take_baseline(sender: Any, using: str = "default", plan: Any = None, **kwarg
 def _snapshot(store: Path, using: str, settings_dict: dict[str, Any]) -> None:
     from reportgen import baselines
     from reportgen.collect.run import collect_bundle
-    from reportgen.django_app.management.embed import django_dsn
+    from reportgen.django_app.config import django_dsn, setting
 
     t0 = time.perf_counter()
-    budget = float(_setting("REPORTGEN_BASELINE_COUNT_BUDGET_S", 2.0))
+    budget = float(setting("REPORTGEN_BASELINE_COUNT_BUDGET_S", 2.0))
     bundle = collect_bundle(django_dsn(using, settings_dict), exact_counts=True,
                             count_budget_s=budget, connect_timeout_s=5)
     store = baselines.store_dir(store)
@@ -83,8 +72,8 @@ def _snapshot(store: Path, using: str, settings_dict: dict[str, Any]) -> None:
         print(f"reportgen: warning: not pruning the baseline store: {problems[0]}",
               file=sys.stderr)
     else:
-        baselines.prune(store, keep=_setting("REPORTGEN_BASELINE_KEEP", 30),
-                        keep_days=_setting("REPORTGEN_BASELINE_KEEP_DAYS"),
+        baselines.prune(store, keep=setting("REPORTGEN_BASELINE_KEEP", 30),
+                        keep_days=setting("REPORTGEN_BASELINE_KEEP_DAYS"),
                         lock_timeout_s=LOCK_WAIT_S)
     print(f"reportgen: baseline before migrate: {store / entry.file} "
           f"({entry.counted} of {entry.tables} tables counted, "

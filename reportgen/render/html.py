@@ -14,11 +14,11 @@ from reportgen.bundle import EvidenceBundle
 from reportgen.render.environment import (
     builtin_templates,
     make_environment,
-    parse_tz,
     visible,
 )
 from reportgen.render.timeline_figure import layout
 from reportgen.render.view import RenderOptions
+from reportgen.timezones import parse_tz
 
 _LEVEL = re.compile(r"<strong>(LOW|MEDIUM|HIGH|CRITICAL|RECOMMENDED|SUPPORTED|CONTRADICTED|"
                     r"UNDECIDED|OPEN)</strong>")

@@ -9,8 +9,9 @@ import jinja2
 from reportgen.analyze.model import Assessment
 from reportgen.bundle import EvidenceBundle
 from reportgen.errors import InputError
-from reportgen.render.environment import make_environment, parse_tz
+from reportgen.render.environment import make_environment
 from reportgen.render.view import RenderOptions, View
+from reportgen.timezones import parse_tz
 
 
 def render_markdown(bundle: EvidenceBundle, assessment: Assessment, opts: RenderOptions,

@@ -17,35 +17,12 @@ from typing import Any
 import click
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from psycopg.conninfo import make_conninfo
 
-from reportgen.analyze.commands import django_source
-from reportgen.connection import DsnSource
-from reportgen.django_app.baseline_hook import store_setting
+from reportgen.django_app.config import django_dsn, store_setting
 
 #: CLI options the Django commands do not offer: the connection and the settings module come
 #: from the project itself.
 NOT_OFFERED = {"dsn", "dsn_file", "django_settings"}
-
-
-def django_dsn(alias: str, db: dict[str, Any]) -> DsnSource:
-    """The connection of ``DATABASES[alias]`` (``db``) as reportgen's own session opens it,
-    recorded so that reports give next steps in the manage.py form."""
-    return DsnSource(django_source(alias), dsn_from_settings(db))
-
-
-def dsn_from_settings(db: dict[str, Any]) -> str:
-    if "postgresql" not in db.get("ENGINE", ""):
-        raise CommandError(f"DATABASES engine {db.get('ENGINE')!r} is not PostgreSQL")
-    opts = dict(db.get("OPTIONS") or {})
-    params = {"host": db.get("HOST") or None, "port": str(db.get("PORT") or "") or None,
-              "dbname": db.get("NAME") or None, "user": db.get("USER") or None,
-              "password": db.get("PASSWORD") or None}
-    for key in ("sslmode", "sslrootcert", "sslcert", "sslkey", "service", "passfile",
-                "options", "target_session_attrs"):
-        if key in opts:
-            params[key] = str(opts[key])
-    return make_conninfo("", **{k: v for k, v in params.items() if v})
 
 
 def _options(command: click.Command) -> list[click.Option]:
