@@ -188,15 +188,16 @@ def build_context(bundle: EvidenceBundle, baseline: EvidenceBundle | None = None
     app_of: dict[str, str] = {}
     app_source: dict[str, str] = {}
     apps: dict[str, list[Relation]] = defaultdict(list)
-    # An app's tables carry its label and "_": the longest label that prefixes the name.
-    by_length = sorted(labels, key=len, reverse=True)
+    # An app's tables carry its label and "_": the longest label that prefixes the name (each
+    # "_" of the name, from the right, ends a candidate: linear in the relations, whatever
+    # the number of labels).
     for r in bundle.inventory.relations if bundle.inventory else []:
         if r.name in expected:
             app, how = expected[r.name], "migration files"
         elif r.name in DJANGO_CONTRIB_TABLES:
             app, how = DJANGO_CONTRIB_TABLES[r.name], "Django contrib table name"
         else:
-            match = next((lab for lab in by_length if r.name.startswith(lab + "_")), None)
+            match = _label_prefix(r.name, labels)
             if match:
                 app, how = match, "app label prefix"
             elif "_" in r.name:
@@ -213,3 +214,13 @@ def build_context(bundle: EvidenceBundle, baseline: EvidenceBundle | None = None
                    records=records, app_of=app_of, app_source=app_source, apps=dict(apps),
                    log_events=events, other_database_events=others, incident_start=start,
                    counters_since=since, tracker_schemas=trackers)
+
+
+def _label_prefix(name: str, labels: set[str]) -> str | None:
+    """The longest of ``labels`` that ``name`` starts with, followed by "_"."""
+    i = name.rfind("_")
+    while i > 0:
+        if name[:i] in labels:
+            return name[:i]
+        i = name.rfind("_", 0, i)
+    return None
