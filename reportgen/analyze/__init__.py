@@ -12,6 +12,7 @@ from reportgen.analyze.model import (
     DIMENSIONS,
     AppSummary,
     Assessment,
+    DanglingReferenceNote,
     DataLoss,
     Finding,
     TimelineEntry,
@@ -62,7 +63,12 @@ def analyze(bundle: EvidenceBundle, baseline: EvidenceBundle | None = None,
         timeline=events, hypotheses=build_hypotheses(ctx, findings, events),
         recovery_options=options, action_plan=build_action_plan(ctx, findings, options),
         evidence_gaps=_gaps(ctx), changes=diff.as_model() if diff is not None else None,
-        reconciliation_note=_reconciliation_note(ctx))
+        reconciliation_note=_reconciliation_note(ctx), relation_apps=ctx.app_of,
+        dangling_references=[
+            DanglingReferenceNote(migration=f"{d.migration[0]}.{d.migration[1]}", field=d.field,
+                                  target=d.target, expected_table=d.expected_table,
+                                  similar=list(d.similar))
+            for d in (ctx.rec.dangling_references if ctx.rec else [])])
 
 
 def _reconciliation_note(ctx: Context) -> str | None:

@@ -180,6 +180,17 @@ class Changes(Model):
     not_counted: int = Field(description="Tables lacking an exact count on one side.")
 
 
+class DanglingReferenceNote(Model):
+    """A migration's foreign key to a model nothing creates (for the technical notes)."""
+
+    migration: str = Field(description="app.name of the migration.")
+    field: str
+    target: str = Field(description="The model it points at (app.Model).")
+    expected_table: str
+    similar: list[str] = Field(default_factory=list,
+                               description="Models of that name in other apps.")
+
+
 class Assessment(Model):
     schema_version: int = ASSESSMENT_SCHEMA_VERSION
     tool_version: str
@@ -205,6 +216,10 @@ class Assessment(Model):
         default=None, description="How the migrations were reconciled with the schema: where "
         "their effects came from, what was checked, what could not be.")
     changes: Changes | None = Field(default=None, description="Baseline comparison, if any.")
+    relation_apps: dict[str, str] = Field(
+        default_factory=dict, description="Each relation (schema.name) and the app it is "
+        "attributed to (migration files, Django contrib names, app label prefix).")
+    dangling_references: list[DanglingReferenceNote] = Field(default_factory=list)
 
     def worst(self) -> Level:
         return max(self.risks.values(), key=level_rank)

@@ -6,7 +6,6 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from reportgen.analyze.context import build_context
 from reportgen.analyze.model import Assessment, Finding, MigrationStatus, RecoveryOption
 from reportgen.bundle import EvidenceBundle, Relation
 from reportgen.render.environment import Md, code, md
@@ -75,8 +74,7 @@ class View:
 
     def __init__(self, b: EvidenceBundle, a: Assessment) -> None:
         self.b, self.a = b, a
-        ctx = build_context(b)
-        self._app_of = ctx.app_of
+        self._app_of = a.relation_apps
         ident = b.identity
         db = ident.current_database if ident else (b.target.dbname or "?")
         host = b.target.host or b.target.hostaddr or "local socket"
@@ -102,7 +100,7 @@ class View:
         self._discrepancies(a)
         self.signals = self._signals(b, a)
         self.summary = self._summary()
-        self.technical_notes = self._notes(ctx)
+        self.technical_notes = self._notes()
 
     @staticmethod
     def rows(r: Relation) -> Md:
@@ -308,20 +306,18 @@ class View:
         out.append(Md(f"Data loss: **{self.data_loss_label}** ({md(a.data_loss_explanation)})"))
         return out
 
-    def _notes(self, ctx: Any) -> list[Md]:
+    def _notes(self) -> list[Md]:
         """Technical notes: Markdown, every value from the evidence through code() or md()."""
         notes: list[str] = []
-        rec = ctx.rec
-        if rec is not None:
-            for d in rec.dangling_references:
-                exp = code(d.expected_table)
-                sim = (" The model that exists under that name is " + ", ".join(
-                    md(s) for s in d.similar) + ".") if d.similar else ""
-                notes.append(f"**Why {exp} does not exist.** {code(d.target)} is referenced by "
-                             f"{code(d.migration[0] + '.' + d.migration[1])} (field "
-                             f"{code(d.field)}), but no migration of app "
-                             f"{code(d.target.split('.')[0])} creates it, and pg_class has no "
-                             f"{exp}.{sim}")
+        for d in self.a.dangling_references:
+            exp = code(d.expected_table)
+            sim = (" The model that exists under that name is " + ", ".join(
+                md(s) for s in d.similar) + ".") if d.similar else ""
+            notes.append(f"**Why {exp} does not exist.** {code(d.target)} is referenced by "
+                         f"{code(d.migration)} (field "
+                         f"{code(d.field)}), but no migration of app "
+                         f"{code(d.target.split('.')[0])} creates it, and pg_class has no "
+                         f"{exp}.{sim}")
         dj = self.b.migrations.django if self.b.migrations else None
         if dj and dj.table_present and self.b.inventory:
             rel = next((r for r in self.b.inventory.relations if r.name == "django_migrations"
@@ -342,7 +338,7 @@ class View:
         notes.append("**Counting tables.** information_schema lists only what the role holds "
                      "privileges on; this report counts from pg_catalog and shows both counts "
                      "per schema.")
-        if rec is not None and any(s.fake == "unverifiable" for s in rec.statuses):
+        if any(s.fake == "unverifiable" for s in self.a.migrations):
             notes.append("**Data migrations.** Migrations with RunPython/RunSQL are never "
                          "called safe to fake: whether their data changes ran cannot be read "
                          "from the schema. Check their effect on rows, then run or fake them.")
