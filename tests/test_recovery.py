@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from reportgen.analyze import analyze
+from reportgen.analyze.providers import RESTORES
 from reportgen.analyze.recovery import fk_order
 from reportgen.bundle import ForeignKey, Relation
 from reportgen.collect.provider import detect_provider, refine_provider
@@ -140,3 +143,23 @@ def test_dropped_table_with_baseline_gets_restore_plus_selective_repair(db):
     assert "audit" not in script and "customers" not in " ".join(repair.subjects)
     fix = next(p for p in a.action_plan if p.phase == "fix")
     assert any(i.command and i.command.startswith("pg_dump") for i in fix.items)
+
+
+@pytest.mark.parametrize("name", sorted(RESTORES))
+def test_every_provider_entry_restores_into_a_new_copy(demo_bundle_data, name):
+    """Each provider is one entry of reportgen/analyze/providers.py: its option says what a
+    new copy is called, restores as of the restore point, and either prints the provider's
+    commands or names its console; recovery.py itself knows no provider."""
+    entry = RESTORES[name]
+    a = analyze(_with_provider(demo_bundle_data, name, "db.example", "prod-1"),
+                timeline=TIMELINE)
+    pitr = next(o for o in a.recovery_options if o.id == "pitr_new_branch")
+    assert pitr.title == entry.title.format(endpoint="prod-1")
+    assert list(pitr.cons) == list(entry.cons)
+    assert (pitr.commands != []) == (entry.console is None)
+    text = " ".join(pitr.commands + pitr.steps)
+    assert "2026-02-01T14:29:00Z" in text or "2026-02-01 14:29+00" in text
+    assert f"NEW {entry.noun}" in text or entry.console is not None
+    source = (Path(__file__).parents[1] / "reportgen" / "analyze" / "recovery.py").read_text()
+    if name != "unknown":  # the entry used for any provider not listed
+        assert f'"{name}"' not in source

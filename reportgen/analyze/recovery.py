@@ -18,6 +18,7 @@ from reportgen.analyze.model import (
     RecoveryOption,
     TimelineEntry,
 )
+from reportgen.analyze.providers import RestoreArgs, restore_for
 from reportgen.analyze.reconcile import Reconciliation, fake_sql, record_command
 from reportgen.bundle import ColumnName, EvidenceBundle, LogEvent, Relation, TableName
 from reportgen.quoting import (
@@ -67,34 +68,8 @@ def _iso(t: datetime | None) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ") if t else "<TIME-BEFORE-INCIDENT>"
 
 
-PROVIDER_NAMES = {"neon": "Neon", "rds": "AWS RDS", "aurora": "Aurora", "cloudsql": "Cloud SQL",
-                  "azure": "Azure", "heroku": "Heroku", "supabase": "Supabase",
-                  "crunchybridge": "Crunchy Bridge"}
-
-#: Longest point-in-time window each provider offers, in days (None: depends on the setup).
-MAX_WINDOW_DAYS: dict[str, float | None] = {
-    "neon": 30, "rds": 35, "aurora": 35, "cloudsql": 35, "azure": 35, "heroku": 7,
-    "supabase": 28, "crunchybridge": None, "self-hosted": None, "unknown": None,
-}
-WINDOW_NOTES = {
-    "neon": "history retention: Free 6 hours; Launch 1 day by default, up to 7; Scale 1 day "
-            "by default, up to 30 (project setting)",
-    "rds": "bounded by the backup retention period (up to 35 days) and LatestRestorableTime",
-    "aurora": "bounded by the backup retention period (up to 35 days)",
-    "cloudsql": "bounded by the instance's transaction-log retention (7 days by default, up to "
-                "35 on Enterprise Plus)",
-    "azure": "bounded by the server's backup retention (7 days by default, up to 35)",
-    "heroku": "rollback availability depends on the plan (a few days to a week): "
-              "`heroku pg:info` shows 'Rollback: from ...'",
-    "supabase": "needs the PITR add-on (7, 14 or 28 days)",
-    "crunchybridge": "bounded by the cluster's backup retention",
-    "self-hosted": "bounded by the oldest base backup and a continuous WAL archive",
-    "unknown": "bounded by the provider's backup retention",
-}
-
-
 def window_check(provider: str, when: datetime | None, collected: datetime) -> str:
-    note = WINDOW_NOTES.get(provider, WINDOW_NOTES["unknown"])
+    note = restore_for(provider).window_note
     if when is None:
         return f"no restore point could be derived; {note}"
     out_of_window = beyond_window(provider, when, collected)
@@ -110,7 +85,7 @@ def _ago(age: timedelta) -> str:
 
 def beyond_window(provider: str, when: datetime | None, collected: datetime) -> str | None:
     """Why point-in-time restore is no longer possible, or None when it may be."""
-    longest = MAX_WINDOW_DAYS.get(provider)
+    longest = restore_for(provider).max_window_days
     if when is None or longest is None:
         return None
     age = collected - when
@@ -123,124 +98,45 @@ def beyond_window(provider: str, when: datetime | None, collected: datetime) -> 
 
 def _pitr(ctx: Context, timeline: list[TimelineEntry],
           findings: list[Finding] | None = None) -> RecoveryOption:
+    """Restore into a NEW copy as of the restore point, the provider's way (``providers``)."""
     ident = ctx.bundle.identity
     provider = ident.provider.name if ident else "unknown"
+    recipe = restore_for(provider)
     endpoint = (ident.provider.endpoint if ident else None) or "<instance>"
-    # Production's name as a shell word, or a placeholder the responder fills in.
-    ep: str = endpoint if ident and ident.provider.endpoint else P("<instance>")
     when, why = restore_point(timeline, findings, ctx.log_events, ctx.baseline)
-    stamp = _iso(when)
-    day = when.strftime("%Y%m%d-%H%M") if when else "before-incident"
+    args = RestoreArgs(endpoint=endpoint,
+                       # production's name as a shell word, or a placeholder to fill in
+                       ep=endpoint if ident and ident.provider.endpoint else P("<instance>"),
+                       stamp=_iso(when), when=when,
+                       day=when.strftime("%Y%m%d-%H%M") if when else "before-incident")
     verify = ["reportgen collect --dsn <RESTORED-DSN> --exact-counts -o restored.json",
               "reportgen diff restored.json evidence.json"]
-    steps = [f"Restore into a NEW {_noun(provider)} as of {stamp} ({why}); never restore "
+    steps = [f"Restore into a NEW {recipe.noun} as of {args.stamp} ({why}); never restore "
              "over production.",
              "Connect to it read-only, collect a bundle, and compare it with this one "
              "(verification below): that comparison is the baseline this report lacks.",
              "Decide: copy the affected tables back (selective repair) or switch the "
              "application to the restored copy. Production stays untouched until then."]
-    commands: list[str]
-    cons: list[str]
-    if provider == "neon":
-        commands = [sh("neon", "branches", "create", "--project-id", P("<PROJECT_ID>"),
-                       "--name", f"restore-{day}", "--parent", stamp),
-                    sh("neon", "connection-string", f"restore-{day}", "--project-id",
-                       P("<PROJECT_ID>"))]
-        steps.insert(1, f"`--parent <timestamp>` branches from the project's default branch. "
-                        f"If production (endpoint {endpoint}) is another branch, create the "
-                        "branch in the Console (Branches → Create branch → past data) or via "
-                        "the API with parent_id and parent_timestamp.")
-        cons = ["Only inside the project's history retention window.",
-                "A new branch has its own compute and cost."]
-        title = f"Neon point-in-time branch (production endpoint {endpoint})"
-    elif provider in ("rds", "aurora"):
-        if provider == "aurora":
-            commands = [sh("aws", "rds", "restore-db-cluster-to-point-in-time",
-                           "--source-db-cluster-identifier", ep, "--db-cluster-identifier",
-                           _named(ep, f"-restore-{day}"), "--restore-to-time", stamp),
-                        sh("aws", "rds", "create-db-instance", "--db-cluster-identifier",
-                           _named(ep, f"-restore-{day}"), "--db-instance-identifier",
-                           _named(ep, f"-restore-{day}-1"), "--engine", "aurora-postgresql",
-                           "--db-instance-class", P("<CLASS>"))]
-            title = "Aurora point-in-time restore to a new cluster"
-        else:
-            commands = [sh("aws", "rds", "describe-db-instances", "--db-instance-identifier",
-                           ep, "--query", "DBInstances[0].LatestRestorableTime"),
-                        sh("aws", "rds", "restore-db-instance-to-point-in-time",
-                           "--source-db-instance-identifier", ep,
-                           "--target-db-instance-identifier", _named(ep, f"-restore-{day}"),
-                           "--restore-time", stamp)]
-            title = "AWS RDS point-in-time restore to a new instance"
-        cons = ["A new instance takes minutes to hours to become available, and costs while "
-                "it runs."]
-    elif provider == "cloudsql":
-        commands = [sh("gcloud", "sql", "instances", "clone", ep,
-                       _named(ep, f"-restore-{day}"), f"--point-in-time={stamp}")]
-        title = "Cloud SQL point-in-time clone to a new instance"
-        cons = ["The clone is a full new instance (same project and settings)."]
-    elif provider == "azure":
-        commands = [sh("az", "postgres", "flexible-server", "restore", "--resource-group",
-                       P("<RESOURCE_GROUP>"), "--name", _named(ep, f"-restore-{day}"),
-                       "--source-server", ep, "--restore-time", stamp.replace("Z", "+00:00"))]
-        title = "Azure Database for PostgreSQL point-in-time restore to a new server"
-        cons = ["A new server is provisioned (minutes to hours)."]
-    elif provider == "heroku":
-        commands = [sh("heroku", "pg:info", "--app", P("<APP>")),
-                    sh("heroku", "addons:create", P("heroku-postgresql:<PLAN>"), "--rollback",
-                       "DATABASE_URL", "--to",
-                       f"{when:%Y-%m-%d %H:%M}+00" if when else P("'<TIME>'"),
-                       "--app", P("<APP>"))]
-        title = "Heroku Postgres rollback into a new database"
-        cons = ["The rollback database is a new add-on, billed while it exists."]
-    elif provider == "self-hosted":
-        steps.insert(1, "On a spare host, restore the latest base backup taken before the "
-                        "restore point into <RESTORED_DATADIR>, then run the commands below.")
-        commands = ["echo \"restore_command = 'cp /path/to/wal_archive/%f %p'\" >> "
-                    "<RESTORED_DATADIR>/postgresql.auto.conf",
-                    f"echo \"recovery_target_time = '{stamp}'\" >> "
-                    "<RESTORED_DATADIR>/postgresql.auto.conf",
-                    "echo \"recovery_target_action = 'promote'\" >> "
-                    "<RESTORED_DATADIR>/postgresql.auto.conf",
-                    "touch <RESTORED_DATADIR>/recovery.signal",
-                    "pg_ctl -D <RESTORED_DATADIR> start"]
-        title = "PostgreSQL point-in-time recovery on a separate host"
-        cons = ["Needs a base backup and a continuous WAL archive covering the restore time."]
-    else:
-        commands = []
-        label = {"supabase": "Supabase (Dashboard → Database → Backups → point in time; "
-                             "choose restoring to a new project where offered)",
-                 "crunchybridge": "Crunchy Bridge (fork the cluster at a point in time)"
-                 }.get(provider, "your provider's point-in-time restore")
-        steps[0] = (f"Use {label} to create a NEW copy as of {stamp} ({why}); an in-place "
-                    "restore would overwrite production.")
-        title = "Point-in-time restore into a new copy"
-        cons = ["Availability depends on the provider's backup settings."]
+    if recipe.step is not None:
+        steps.insert(1, recipe.step(args))
+    if recipe.console is not None:
+        steps[0] = (f"Use {recipe.console} to create a NEW copy as of {args.stamp} ({why}); "
+                    "an in-place restore would overwrite production.")
     if ident is not None and ident.provider.confirmed_by_server is False:
-        steps.insert(0, f"These steps are {PROVIDER_NAMES.get(provider, provider)}'s, and "
-                        "that rests on the host name alone: "
-                        "the server shows none of its roles or settings. Confirm where the "
-                        "database runs before following them.")
+        steps.insert(0, f"These steps are {recipe.name}'s, and that rests on the host name "
+                        "alone: the server shows none of its roles or settings. Confirm where "
+                        "the database runs before following them.")
     return RecoveryOption(
-        id="pitr_new_branch", title=title,
+        id="pitr_new_branch", title=recipe.title.format(endpoint=endpoint),
         applies_when="Rows or tables may be lost, or the pre-incident state is needed as a "
                      "baseline.",
-        steps=steps, commands=commands,
+        steps=steps, commands=recipe.commands(args),
         pros=["Production is not touched.",
               "Gives the baseline this report lacks: a row-by-row comparison becomes possible."],
-        cons=cons, data_loss_risk="LOW", expected_time="15–60 minutes",
+        cons=list(recipe.cons), data_loss_risk="LOW", expected_time="15–60 minutes",
         verification=verify, restore_point=when,
         window_check=window_check(provider, when, ctx.bundle.collection.started_at),
         ruled_out=beyond_window(provider, when, ctx.bundle.collection.started_at))
-
-
-def _named(endpoint: str, suffix: str) -> str:
-    """A new instance's name from production's: a placeholder stays a placeholder."""
-    return P(endpoint + suffix) if isinstance(endpoint, P) else endpoint + suffix
-
-
-def _noun(provider: str) -> str:
-    return {"neon": "branch", "aurora": "cluster", "cloudsql": "instance", "azure": "server",
-            "heroku": "database", "self-hosted": "server"}.get(provider, "instance")
 
 
 def _refake(ctx: Context) -> RecoveryOption | None:
@@ -898,9 +794,9 @@ def build_action_plan(ctx: Context, findings: list[Finding],
                                    "'mod' also records TRUNCATE and DELETE) so the next "
                                    "timeline comes from evidence."))
     ident = ctx.bundle.identity
-    if ident and ident.provider.name == "neon":
-        prevent.append(ActionItem(text="Protect the production branch in Neon and keep the "
-                                       "history retention window long enough to restore."))
+    guard = restore_for(ident.provider.name).prevent if ident else None
+    if guard:
+        prevent.append(ActionItem(text=guard))
     if ident and ident.is_superuser:
         prevent.append(ActionItem(text="Give scripts and responders a read-only role; this "
                                        "evidence was collected as a superuser."))
