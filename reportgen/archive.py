@@ -26,8 +26,8 @@ from reportgen.analyze.model import Assessment
 from reportgen.bundle import EvidenceBundle, load_bundle
 from reportgen.errors import InputError, OutputError, VerificationFailed
 from reportgen.fileio import write_atomic
+from reportgen.options import RenderOptions
 from reportgen.outputs import assessment_json, render_outputs
-from reportgen.render.view import RenderOptions
 from reportgen.timezones import parse_tz
 
 MANIFEST = "manifest.json"

@@ -492,6 +492,23 @@ class ServerLog(Model):
         "the same snapshot).")
 
 
+# --- the timeline ------------------------------------------------------------------------------
+
+
+class TimelineEntry(Model):
+    """One event of the incident's timeline: from the responder's timeline file, the server
+    log, the migration records or the analyzer; read by every stage, so it is a contract
+    type, here."""
+
+    time: datetime
+    event: str
+    source: str = Field(description="Where this entry came from.")
+    approximate: bool = False
+    flag: str | None = Field(default=None, description="Why this responder-given time cannot "
+                             "be right as written (after the collection, before the database's "
+                             "first recorded migration): check its clock or zone.")
+
+
 # --- the bundle ----------------------------------------------------------------------------
 
 

@@ -15,10 +15,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from reportgen.analyze.model import TimelineEntry
-from reportgen.bundle import EvidenceBundle
+from reportgen.bundle import EvidenceBundle, TimelineEntry
 from reportgen.fileio import write_atomic
-from reportgen.render.view import RenderOptions
+from reportgen.options import RenderOptions
 
 _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 _IPV6 = re.compile(r"(?<![:\w])(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{0,4}(?![:\w])")

@@ -14,7 +14,7 @@ import io
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reportgen.analyze.model import TimelineEntry
+from reportgen.bundle import TimelineEntry
 from reportgen.errors import InputError
 
 REQUIRED = ("time", "event")

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from reportgen.bundle import ColumnName, TableName
+from reportgen.bundle import TimelineEntry as TimelineEntry  # the contract's type, re-exported
 from reportgen.constants import LEVELS, Level
 
 ASSESSMENT_SCHEMA_VERSION = 1
@@ -85,16 +86,6 @@ class AppSummary(Model):
     migrations_in_code: int | None
     unrecorded_in_code: int
     source: str = Field(description="How tables were attributed to the app.")
-
-
-class TimelineEntry(Model):
-    time: datetime
-    event: str
-    source: str = Field(description="Where this entry came from.")
-    approximate: bool = False
-    flag: str | None = Field(default=None, description="Why this responder-given time cannot "
-                             "be right as written (after the collection, before the database's "
-                             "first recorded migration): check its clock or zone.")
 
 
 class Hypothesis(Model):

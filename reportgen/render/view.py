@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
 from typing import Any
 
 from reportgen.analyze.model import Assessment, Finding, MigrationStatus, RecoveryOption
 from reportgen.bundle import EvidenceBundle, Relation
+from reportgen.options import RenderOptions as RenderOptions  # re-exported
 from reportgen.render.environment import Md, code, md
 
 DATA_LOSS_LABELS = {
@@ -47,17 +47,6 @@ CLASSES = [
 ]
 FAKE_TEXT = {"safe": "✓ safe", "blocked": "✗ waits for a dependency",
              "unsafe": "✗ unsafe", "unverifiable": "? verify first", "not_applicable": "—"}
-
-
-@dataclass
-class RenderOptions:
-    title: str = "Incident assessment"
-    incident: str | None = None
-    tz: str = "UTC"
-    contacts: list[tuple[str, str]] = field(default_factory=list)
-    commands_used: list[str] = field(default_factory=list)
-    #: How the baseline was chosen (``--baseline auto``): which one and why.
-    baseline_note: str | None = None
 
 
 def _rows(r: Relation) -> int | None:
