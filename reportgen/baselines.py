@@ -299,10 +299,10 @@ def store_problems(store: Path) -> list[str]:
     if not store.is_dir():
         return problems
     check(store, store.stat(), "the store")
-    folders = {rel.split("/")[0] for rel in _files(store)}
-    for name in sorted(folders):
+    files = _files(store)
+    for name in sorted({rel.split("/")[0] for rel in files}):
         check(store / name, (store / name).lstat(), "folder")
-    for rel, st in sorted(_files(store).items()):
+    for rel, st in sorted(files.items()):
         check(store / rel, st, "baseline")
     return problems
 

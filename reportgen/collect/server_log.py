@@ -114,7 +114,6 @@ class LinePrefix:
     are then unknown, never guessed, and its statement is read as the short reading finds
     it."""
 
-    prefix: str
     lazy: re.Pattern[str]
     greedy: re.Pattern[str]
 
@@ -149,7 +148,7 @@ class LinePrefix:
             out.append(")?" * optional)
             return re.compile("".join(out) + _MESSAGE, re.S)
 
-        return cls(prefix, build(lazy=True), build(lazy=False))
+        return cls(build(lazy=True), build(lazy=False))
 
     def read(self, line: str) -> tuple[dict[str, str | None], str, bool] | None:
         """(fields, message, ambiguous), or None when the line does not start with the
@@ -167,6 +166,7 @@ class LinePrefix:
         return fields, a.group("message"), not same
 
 
+#: A logged statement's message (stderr after its prefix, csvlog's and jsonlog's field).
 _STATEMENT = re.compile(r"(?:duration: [\d.]+ ms\s+)?(?:statement|execute [^:]*):\s?(.*)\Z",
                         re.S)
 
@@ -241,8 +241,7 @@ def _csvlog(path: Path, text: str, tz: tzinfo | None) -> tuple[list[LogEvent], i
         if len(row) < 14:
             continue
         msg = row[13]
-        s = re.match(r"(?:duration: [\d.]+ ms\s+)?(?:statement|execute [^:]*):\s?(.*)$", msg,
-                     re.S)
+        s = _STATEMENT.match(msg)
         app = row[22] if len(row) > 22 else ""
         if not s:
             continue
@@ -264,8 +263,7 @@ def _jsonlog(path: Path, lines: list[str], tz: tzinfo | None) -> tuple[list[LogE
         except ValueError:
             continue
         msg = str(rec.get("message", ""))
-        s = re.match(r"(?:duration: [\d.]+ ms\s+)?(?:statement|execute [^:]*):\s?(.*)$", msg,
-                     re.S)
+        s = _STATEMENT.match(msg)
         app = str(rec.get("application_name", ""))
         if not s:
             continue

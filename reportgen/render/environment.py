@@ -88,6 +88,16 @@ def plain(value: Any, width: int = 0) -> Md:
     return Md(text.ljust(width) if width else text)
 
 
+def codeblock(value: Any, info: str = "", indent: int = 0) -> Md:
+    """A fenced code block showing ``value`` as it is (invisible characters as [U+XXXX]):
+    its fence is longer than any backtick run inside, so no line of it can close the block;
+    every line indented by ``indent`` spaces (a block inside a list item)."""
+    body = visible(str(value))
+    f = fence(body)
+    pad = " " * indent
+    return Md("\n".join(pad + line for line in [f + info, *body.split("\n"), f]))
+
+
 def cell(value: Any) -> Md:
     """Markdown safe inside a table cell (a value not yet rendered is escaped first)."""
     if not isinstance(value, Md):
@@ -140,8 +150,7 @@ def make_environment(template_dir: str | Path | None, tz: tzinfo,
 
     env.filters.update(md=md, mdtext=mdtext, code=code, plain=plain, cell=cell,
                        fence=lambda text, char="`": Md(fence(text, char)), visible=visible,
-                       # a line inside a fenced block the template opened: shown as is
-                       verbatim=lambda line: Md(line),
+                       codeblock=codeblock,
                        bytes=human_bytes, num=number, local=local, utc=utc)
     env.globals["tz_name"] = datetime(2026, 1, 1, tzinfo=UTC).astimezone(tz).tzname()
     return env
