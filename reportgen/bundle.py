@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 from reportgen.errors import DigestMismatch, InputError
 
 #: Bumped on any change that an older reader cannot understand.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: A 50,000-table catalog makes a bundle of about 150 MB; anything far larger is not one.
 MAX_BUNDLE_BYTES = 1 << 30
 
@@ -362,9 +362,20 @@ class SchemaObject(Model):
                                   "references (shown, not compared: a later rename of that "
                                   "table keeps the key).")
     state_only: bool = Field(default=False, description="Changed in the framework's models "
-                             "by a state-only operation (SeparateDatabaseAndState): what the "
-                             "database did is not known, so it is not checked; it still "
-                             "stands for the object's latest change.")
+                             "by a state-only operation (SeparateDatabaseAndState), or by an "
+                             "operation class the reader does not model: what the database "
+                             "did is not known, so it is not checked; it still stands for "
+                             "the object's latest change.")
+
+
+class ModelTable(Model):
+    """A model a codebase reader saw, by its last name, and the table it maps to."""
+
+    app: str = Field(description="App label.")
+    model: str = Field(description="Model name as written in the migrations.")
+    table: str = Field(description="Its table as the framework names it.")
+    has_table: bool = Field(description="False: deleted, a proxy, unmanaged, or changed by "
+                            "an operation the reader does not model.")
 
 
 class MigrationFile(Model):
@@ -380,17 +391,23 @@ class MigrationFile(Model):
                          "its effects present means all of it ran, RunPython included.")
     operations: list[OperationSpec] = Field(description="Operations, in order.")
     creates: list[SchemaObject] | None = Field(
-        default=None, description="What this migration creates, from the framework's own "
-        "state before and after it (Django's ProjectState); None: not computed (static scan, "
-        "or the state could not be rendered), the operations are replayed instead.")
+        default=None, description="What this migration creates: in Django mode from the "
+        "framework's own state before and after it (Django's ProjectState), in the static "
+        "scan (and where Django could not build a state) from the reader's replay of its "
+        "operations. None: not written (a bundle of schema version 1).")
     removes: list[SchemaObject] | None = Field(
-        default=None, description="What this migration removes, from the same states.")
+        default=None, description="What this migration removes, from the same source.")
+    unverifiable: list[str] = Field(
+        default_factory=list, description="What the reader could not turn into schema "
+        "objects (RunSQL, RunPython, an operation or field class it does not model, an "
+        "operation on a model it never saw): whether these ran cannot be read from the "
+        "schema.")
     state_error: str | None = Field(
         default=None, description="Why the framework could not give this migration's states.")
     unresolved: list[tuple[str, str]] | None = Field(
-        default=None, description="Relations (model.field, target) whose target model is in "
-        "no migration state after this migration (Django mode): migrate stops on them. None: "
-        "not computed (static scan).")
+        default=None, description="Relations (model.field, target) this migration's models "
+        "hold whose target model is in no migration state after it: migrate stops on them. "
+        "None: not computed.")
 
 
 class DestructiveScript(Model):
@@ -415,6 +432,9 @@ class Codebase(Model):
         default_factory=list, description="The order `migrate` applies the migrations in "
         "(Django mode: the executor's full plan); the analyzer follows it where dependencies "
         "leave the order open.")
+    models: list[ModelTable] = Field(
+        default_factory=list, description="Every model the reader saw in the migrations, by "
+        "its last name: where an unresolved relation's target may have gone.")
 
 
 # --- server log ----------------------------------------------------------------------------
@@ -515,7 +535,8 @@ class TimelineEntry(Model):
 class EvidenceBundle(Model):
     digest: str = Field(default="", description="sha256 of this file's bytes with this field "
                         "empty (it is the first field, so it sits at a known place).")
-    schema_version: int = Field(description="Bundle format version (this reader: 1).")
+    schema_version: int = Field(description="Bundle format version (this reader: 2; a "
+                                "version 1 bundle still loads).")
     tool: Tool = Field(description="Producing tool and version.")
     collection: Collection = Field(description="When and how the evidence was collected.")
     target: Target = Field(description="Connection parameters as given (no password).")

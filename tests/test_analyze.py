@@ -134,6 +134,30 @@ def test_baseline_comparison(demo_bundle, demo_bundle_data):
     assert "--exact-counts" in estimates.data_loss_explanation
 
 
+def test_schema_version_1_bundle_is_upgraded_by_the_readers(demo_bundle):
+    """A bundle of schema version 1 holds the static scan's operations but not the objects
+    they create and remove. Analyzed as it is, no migration can be checked; completed by the
+    static replay (what the CLI does on load), it reconciles as a new collection of the same
+    codebase does."""
+    from reportgen.collect.upgrade import upgrade
+
+    older = parse_bundle((FIXTURES / "demo-evidence-older.json").read_text(), "older.json")
+    assert older.schema_version == 1 and demo_bundle.schema_version == 2
+    as_is = analyze(older)
+    assert all(m.state in ("applied", "unverifiable_unrecorded", "ghost_record",
+                           "recorded_not_in_scan") for m in as_is.migrations)
+    assert any("collect again" in " ".join(m.opaque) for m in as_is.migrations)
+
+    def states(a):
+        return [(m.app, m.name, m.state, m.fake, m.missing) for m in a.migrations]
+
+    upgraded = upgrade(older)
+    assert upgraded.digest == older.digest and upgraded.schema_version == 1
+    assert all(m.creates is not None for m in upgraded.codebase.migrations)
+    assert states(analyze(upgraded)) == states(analyze(demo_bundle))
+    assert states(analyze(upgraded)) != states(as_is)
+
+
 def test_no_codebase_means_nothing_called_missing(demo_bundle_data):
     b = variant(demo_bundle_data, lambda d: d.update(codebase=None))
     a = analyze(b)

@@ -6,9 +6,10 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reportgen.analyze.reconcile import apply_replacements, pg_identifier
+from reportgen.analyze.reconcile import pg_identifier
 from reportgen.bundle import MigrationFile, MigrationRecord
 from reportgen.collect.codebase import parse_migration, scan_project
+from reportgen.migration_graph import apply_replacements
 
 SOURCE = '''
 from django.conf import settings

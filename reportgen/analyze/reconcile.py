@@ -2,9 +2,10 @@
 schema holds. Pure: bundle in, per-migration status out.
 
 Each migration's schema effects (tables, columns, foreign keys, unique and indexed keys,
-named indexes and constraints) come from the framework's own states when the reader wrote
-them (Django mode), else from a replay of the scanned operations in dependency order; each is
-checked against the inventory, skipping effects a later migration undoes.
+named indexes and constraints) are what its reader wrote into the bundle (Django mode: from
+Django's own states; the static scan: from its replay of the operations); each is checked
+against the inventory, skipping effects a later migration undoes. Nothing here knows a
+framework's operations.
 
 A migration's state rests on positive evidence, and on what Django itself guarantees:
 
@@ -24,7 +25,6 @@ A migration's state rests on positive evidence, and on what Django itself guaran
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -32,12 +32,13 @@ from datetime import datetime
 from reportgen.analyze.model import EffectCheck, MigrationStatus
 from reportgen.bundle import (
     EvidenceBundle,
-    FieldSpec,
     MigrationFile,
     MigrationRecord,
+    ModelTable,
     Relation,
     SchemaObject,
 )
+from reportgen.migration_graph import Key, apply_replacements, resolve_deps, topo_order
 from reportgen.quoting import (
     SCRIPT_HEADER,
     python_literal,
@@ -46,21 +47,8 @@ from reportgen.quoting import (
     sql_qualified,
 )
 
-Key = tuple[str, str]  # (app, migration name)
 #: Effect kinds matched by their key columns, not their name.
 KEYED = ("foreign_key", "unique", "indexed")
-
-
-@dataclass
-class ModelState:
-    app: str
-    model: str
-    table: str
-    columns: dict[str, str] = field(default_factory=dict)  # field name → column
-    specs: dict[str, FieldSpec] = field(default_factory=dict)  # field name → its spec
-    m2m: dict[str, str] = field(default_factory=dict)  # field name → through table
-    has_table: bool = True
-    created_by: Key | None = None
 
 
 @dataclass
@@ -162,8 +150,7 @@ class Reconciliation:
     statuses: list[MigrationStatus]
     order: list[Key]
     checks: dict[Key, list[EffectCheck]]
-    models: dict[tuple[str, str], ModelState]
-    expected_tables: dict[str, str]  # table → app, from the final replayed state
+    expected_tables: dict[str, str]  # table → app, after every migration
     created_by: dict[str, Key]  # table → migration that creates it
     inconsistent: list[tuple[Key, Key]]  # (applied migration, its unapplied dependency)
     dangling_dependencies: list[tuple[Key, Key]]
@@ -222,98 +209,6 @@ def live_tables(bundle: EvidenceBundle) -> dict[str, Relation] | None:
     return {r.name: r for r in rels if r.schema_name == schema}
 
 
-def topo_order(migs: dict[Key, MigrationFile], plan: list[Key] | None = None
-               ) -> tuple[list[Key], list[str]]:
-    """Deterministic topological order (Kahn), dependencies first; reports cycles. Where the
-    dependencies leave the order open, ``plan`` (the framework's own order of application)
-    decides, else the names do."""
-    rank = {k: i for i, k in enumerate(plan or [])}
-
-    def key(k: Key) -> tuple[int, Key]:
-        return rank.get(k, len(rank)), k
-
-    deps: dict[Key, set[Key]] = {k: set() for k in migs}
-    for k, m in migs.items():
-        for d in resolve_deps(m, migs):
-            if d in migs:
-                deps[k].add(d)
-        for rb in m.run_before:
-            if rb in migs:
-                deps[rb].add(k)
-    order: list[Key] = []
-    ready = sorted((k for k, d in deps.items() if not d), key=key)
-    remaining = {k: set(d) for k, d in deps.items()}
-    dependents: dict[Key, set[Key]] = defaultdict(set)
-    for k, ds in deps.items():
-        for d in ds:
-            dependents[d].add(k)
-    while ready:
-        k = ready.pop(0)
-        order.append(k)
-        for child in sorted(dependents[k]):
-            remaining[child].discard(k)
-            if not remaining[child] and child not in order and child not in ready:
-                ready.append(child)
-                ready.sort(key=key)
-    cycles = [f"{a}.{n}" for (a, n) in sorted(set(migs) - set(order))]
-    return order + sorted(set(migs) - set(order)), cycles
-
-
-def resolve_deps(m: MigrationFile, migs: dict[Key, MigrationFile]) -> list[Key]:
-    out = []
-    for app, name in m.dependencies:
-        if name in ("__first__", "__latest__") and app == m.app:
-            continue  # Django ignores these on the migration's own app (#22325)
-        if name in ("__first__", "__latest__"):
-            names = sorted(n for (a, n) in migs if a == app)
-            if names:
-                out.append((app, names[0] if name == "__first__" else names[-1]))
-            else:
-                out.append((app, name))
-        else:
-            out.append((app, name))
-    return out
-
-
-def apply_replacements(migs: dict[Key, MigrationFile], records: dict[Key, MigrationRecord]
-                       ) -> tuple[dict[Key, MigrationFile], dict[Key, MigrationRecord], set[Key]]:
-    """Squashed migrations, exactly as Django's MigrationLoader.build_graph treats them.
-
-    A squash counts as applied only if every migration it replaces is recorded; it is used
-    (and the replaced nodes dropped) when all or none of them are, otherwise the replaced
-    migrations stay and the squash is dropped. Dependencies on dropped nodes point at the
-    node that replaced them.
-    """
-    migs = dict(migs)
-    records = dict(records)
-    replaced_names: set[Key] = set()
-    for key, m in sorted(migs.items()):
-        if not m.replaces or key not in migs:
-            continue
-        targets = [(a, n) for a, n in m.replaces]
-        replaced_names.update(targets)
-        applied = [t in records for t in targets]
-        if all(applied):
-            last = max((records[t] for t in targets),
-                       key=lambda r: (r.applied is not None, r.applied))
-            records[key] = MigrationRecord(app=key[0], name=key[1], applied=last.applied)
-        else:
-            records.pop(key, None)
-        if all(applied) or not any(applied):
-            for t in targets:
-                migs.pop(t, None)
-            remap = {t: key for t in targets}
-        else:
-            migs.pop(key, None)
-            remap = {}
-        if remap:
-            for k, other in list(migs.items()):
-                deps = [remap.get((a, n), (a, n)) for a, n in other.dependencies]
-                if deps != list(other.dependencies):
-                    migs[k] = other.model_copy(update={"dependencies": deps})
-    return migs, records, replaced_names
-
-
 def reconcile(bundle: EvidenceBundle, history: RecordHistory | None = None
               ) -> Reconciliation | None:
     """None when there is no codebase, or when the records exist but could not be read (then
@@ -334,43 +229,19 @@ def reconcile(bundle: EvidenceBundle, history: RecordHistory | None = None
     all_indexes = {i for r in (live or {}).values() for i in r.indexes}
     order, cycles = topo_order(migs, [(a, n) for a, n in bundle.codebase.plan])
 
-    models: dict[tuple[str, str], ModelState] = {}
     effects: dict[Key, list[Effect]] = {}
-    opaque: dict[Key, list[str]] = defaultdict(list)
-    created_by: dict[str, Key] = {}
-    fk_targets: list[tuple[Key, str, str]] = []
-    from_state = all(migs[k].creates is not None for k in order) and bool(order)
-    resolved: set[tuple[Key, str]] = set()  # FK fields whose target existed back then
+    opaque: dict[Key, list[str]] = {}
     for key in order:
         m = migs[key]
-        eff: list[Effect] = []
-        first_fk = len(fk_targets)
-        for op in m.operations:
-            changes = _apply(op, m, key, models, created_by, opaque, fk_targets)
-            if op.state_only:  # state_operations change the models; the database is unknown
-                changes = [replace(e, checkable=False) for e in changes]
-            eff.extend(changes)
-        for k, fld, target in fk_targets[first_fk:]:
-            # Judged against the state right after this migration, not the final one: a
-            # model renamed or deleted later was there when the reference was made.
-            app, _, model = target.partition(".")
-            if (app, model.lower()) in models:
-                resolved.add((k, fld))
-        if m.creates is not None and m.removes is not None:
-            # The framework's own states said what this migration does: no replay of ours.
-            eff = [Effect.of(o) for o in m.creates] + \
-                  [Effect.of(o, present=False) for o in m.removes]
-            opaque[key] = [op.op for op in m.operations if op.opaque]
-        effects[key] = eff
-
-    if from_state:
-        final_tables, created_by = _tables_from_effects(order, effects)
-    else:
-        final_tables = {pg_identifier(s.table): s.app for s in models.values() if s.has_table}
-        for s in models.values():
-            if s.has_table:
-                for through in s.m2m.values():
-                    final_tables[pg_identifier(through)] = s.app
+        if m.creates is None or m.removes is None:  # the reader could not say
+            effects[key] = []
+            opaque[key] = [m.state_error or "its schema effects are not in the bundle "
+                           "(collected by an older reportgen: collect again)"]
+            continue
+        effects[key] = [Effect.of(o) for o in m.creates] + \
+                       [Effect.of(o, present=False) for o in m.removes]
+        opaque[key] = list(m.unverifiable)
+    final_tables, created_by = _tables_from_effects(order, effects)
     superseded = _superseded(order, effects)
     unchecked: set[str] = set()
 
@@ -387,11 +258,8 @@ def reconcile(bundle: EvidenceBundle, history: RecordHistory | None = None
                 unchecked.add(e.kind)
             ch.append(EffectCheck(effect=e.label(), expected=exp, found=found))
         checks[key] = ch
-    if from_state:  # the framework's own states said which relations resolve
-        fk_targets = [(k, fld, target) for k in order for fld, target in migs[k].unresolved or []]
-        resolved = set()
-    dangling_refs = _dangling_references(
-        [t for t in fk_targets if (t[0], t[1]) not in resolved], models, code_apps, live)
+    refs = [(k, fld, target) for k in order for fld, target in migs[k].unresolved or []]
+    dangling_refs = _dangling_references(refs, bundle.codebase.models, code_apps, live)
     cannot_run = {d.migration: d for d in dangling_refs}
     deps = {k: _deps(k, migs) for k in order}
     ran_via = _ran_by_descendants(order, deps, checks)
@@ -440,7 +308,7 @@ def reconcile(bundle: EvidenceBundle, history: RecordHistory | None = None
         after_unapplied=[k for k in order if k not in after],
         after_inconsistent=[(k, d) for k in order if k in after
                             for d in resolve_deps(migs[k], migs) if d in migs and d not in after],
-        statuses=statuses, order=order, checks=checks, models=models,
+        statuses=statuses, order=order, checks=checks,
         expected_tables=final_tables, created_by=created_by, inconsistent=inconsistent,
         dangling_dependencies=dangling_deps, dangling_references=dangling_refs, cycles=cycles,
         code_apps=code_apps, fake_plan=fake_plan, fake_blocked=blocked,
@@ -488,182 +356,6 @@ def _deps(key: Key, migs: dict[Key, MigrationFile]) -> list[Key]:
     out = [d for d in resolve_deps(migs[key], migs) if d in migs]
     out += [k for k, m in migs.items() if key in m.run_before and k not in out]
     return out
-
-
-RELATION_KINDS = {"ForeignKey", "OneToOneField", "ParentalKey"}
-#: Django's own operations (django.db.migrations and django.contrib.postgres): any other
-#: class is an app's own (a DeleteModel subclass that checks first, say) whose effect the
-#: static scan does not model.
-KNOWN_OPERATIONS = {
-    "CreateModel", "DeleteModel", "RenameModel", "AlterModelTable", "AlterModelTableComment",
-    "AlterUniqueTogether", "AlterIndexTogether", "AlterOrderWithRespectTo",
-    "AlterModelOptions", "AlterModelManagers", "AddField", "RemoveField", "AlterField",
-    "RenameField", "AddIndex", "RemoveIndex", "RenameIndex", "AddConstraint",
-    "RemoveConstraint", "AlterConstraint", "RunSQL", "RunPython", "SeparateDatabaseAndState",
-    "CreateExtension", "BloomExtension", "BtreeGinExtension", "BtreeGistExtension",
-    "CITextExtension", "CryptoExtension", "HStoreExtension", "TrigramExtension",
-    "UnaccentExtension", "AddIndexConcurrently", "RemoveIndexConcurrently",
-    "CreateCollation", "RemoveCollation", "AddConstraintNotValid", "ValidateConstraint",
-}
-
-
-def _key_effects(table: str, f: FieldSpec, models: dict[tuple[str, str], ModelState],
-                 present: bool = True) -> list[Effect]:
-    """The keys a field makes Django create: its foreign key (unless db_constraint=False),
-    its unique constraint, or its index (db_index, a ForeignKey's default)."""
-    if f.column is None or not f.modelled:
-        return []
-    out = []
-    if f.target and f.kind in RELATION_KINDS and f.constraint:
-        app, _, model = f.target.partition(".")
-        target = models.get((app, model.lower()))
-        out.append(Effect("foreign_key", table, present=present, columns=(f.column,),
-                          ref=target.table if target else None))
-    if f.unique:
-        out.append(Effect("unique", table, present=present, columns=(f.column,)))
-    elif f.indexed:
-        out.append(Effect("indexed", table, present=present, columns=(f.column,)))
-    return out
-
-
-def _same_keys(a: list[Effect], b: list[Effect]) -> tuple[list[Effect], list[Effect]]:
-    """Keys in ``a`` not in ``b``, and in ``b`` not in ``a``."""
-    ka, kb = {e.key() for e in a}, {e.key() for e in b}
-    return [e for e in a if e.key() not in kb], [e for e in b if e.key() not in ka]
-
-
-def _apply(op, m, key, models, created_by, opaque, fk_targets) -> list[Effect]:  # type: ignore[no-untyped-def]
-    """Replay one operation on the model state; return its schema effects."""
-    app = m.app
-    if op.opaque:
-        opaque[key].append(op.op)
-        return []
-    mk = (app, (op.model or "?").lower())
-    state = models.get(mk)
-    if op.op not in KNOWN_OPERATIONS:
-        opaque[key].append(f"{op.op} (the app's own operation: its effect is not modelled)")
-        if state is not None and state.has_table:  # the model's table: unknown from here
-            state.has_table = False  # never expected, so never "missing" (it may be gone)
-            return [Effect("table", state.table, present=False, checkable=False)]
-        return []
-    if op.op == "CreateModel":
-        table = op.table or f"{app}_{mk[1]}"
-        st = ModelState(app=app, model=op.model or "?", table=table, created_by=key,
-                        has_table=op.detail is None)
-        models[mk] = st
-        if not st.has_table:
-            return []
-        created_by.setdefault(table, key)
-        eff = [Effect("table", table)]
-        for f in op.fields:
-            if not f.modelled:
-                opaque[key].append(f"field {op.model}.{f.name}: {f.kind} (not modelled)")
-                continue
-            if f.target:
-                fk_targets.append((key, f"{mk[1]}.{f.name}", f.target))
-            if f.column is None and f.through:
-                continue  # an explicit through model: its own CreateModel makes the table
-            if f.column is None:
-                through = f"{table}_{f.name}"
-                st.m2m[f.name] = through
-                created_by.setdefault(through, key)
-                eff.append(Effect("table", through))
-            else:
-                st.columns[f.name] = f.column
-                st.specs[f.name] = f
-                eff.append(Effect("column", table, f.column))
-                eff += _key_effects(table, f, models)
-        return eff
-    if state is None or not state.has_table:
-        if op.op in ("AddField", "AlterField", "RemoveField", "RenameField", "AddIndex",
-                     "AddConstraint", "RemoveIndex", "RemoveConstraint", "DeleteModel",
-                     "RenameModel", "AlterModelTable"):
-            opaque[key].append(f"{op.op} on unknown model {app}.{op.model}")
-        return []
-    t = state.table
-    if op.op in ("AddField", "AlterField"):
-        out = []
-        for f in op.fields:
-            if not f.modelled:
-                opaque[key].append(f"field {op.model}.{f.name}: {f.kind} (not modelled)")
-                continue
-            if f.target:
-                fk_targets.append((key, f"{op.model}.{f.name}", f.target))
-            if f.column is None and f.through:
-                continue
-            if f.column is None:
-                through = f"{t}_{f.name}"
-                state.m2m[f.name] = through
-                out.append(Effect("table", through))
-                continue
-            old = state.columns.get(f.name)
-            old_spec = state.specs.get(f.name)
-            state.columns[f.name] = f.column
-            state.specs[f.name] = f
-            if op.op == "AddField" or old is None:
-                out.append(Effect("column", t, f.column))
-                out += _key_effects(t, f, models)
-                continue
-            if old != f.column:
-                out += [Effect("column", t, old, present=False), Effect("column", t, f.column)]
-            if old_spec is not None:  # the keys this change adds or drops
-                gone, added = _same_keys(_key_effects(t, old_spec, models),
-                                         _key_effects(t, f, models))
-                out += [Effect(e.kind, e.table, e.name, False, e.columns, e.ref) for e in gone]
-                out += added
-        return out
-    if op.op == "RemoveField":
-        col = state.columns.pop(op.detail or "", None)
-        spec = state.specs.pop(op.detail or "", None)
-        through = state.m2m.pop(op.detail or "", None)
-        if through:
-            return [Effect("table", through, present=False)]
-        keys = [Effect(e.kind, e.table, e.name, False, e.columns, e.ref)
-                for e in (_key_effects(t, spec, models) if spec else [])]
-        return [Effect("column", t, col, present=False), *keys] if col else []
-    if op.op == "RenameField":
-        old, _, new = (op.detail or "->").partition("->")
-        col = state.columns.pop(old, None)
-        spec = state.specs.pop(old, None)
-        if col is None:
-            return []
-        new_col = new if col == old else (new + "_id" if col == old + "_id" else col)
-        state.columns[new] = new_col
-        if spec is not None:
-            state.specs[new] = spec.model_copy(update={"name": new, "column": new_col})
-        if new_col == col:
-            return []
-        moved = []
-        if spec is not None:
-            moved = [Effect(e.kind, e.table, e.name, False, e.columns, e.ref)
-                     for e in _key_effects(t, spec, models)]
-            moved += _key_effects(t, state.specs[new], models)
-        return [Effect("column", t, col, present=False), Effect("column", t, new_col), *moved]
-    if op.op == "DeleteModel":
-        state.has_table = False
-        return [Effect("table", t, present=False)]
-    if op.op in ("RenameModel", "AlterModelTable"):
-        if op.op == "RenameModel":
-            new_model = (op.detail or "->").partition("->")[2]
-            default = f"{app}_{state.model.lower()}"
-            models.pop(mk, None)
-            state.model = new_model
-            models[(app, new_model.lower())] = state
-            # Django lower-cases the model name in the default table name.
-            new_table = f"{app}_{new_model.lower()}" if t == default else t
-        else:
-            new_table = op.table or f"{app}_{state.model.lower()}"
-        if new_table == t:
-            return []
-        state.table = new_table
-        created_by.setdefault(new_table, key)
-        return [Effect("table", t, present=False), Effect("table", new_table)]
-    if op.op in ("AddIndex", "AddConstraint") and op.detail:
-        return [Effect("index" if op.op == "AddIndex" else "constraint", t, op.detail)]
-    if op.op in ("RemoveIndex", "RemoveConstraint") and op.detail:
-        return [Effect("index" if op.op == "RemoveIndex" else "constraint", t, op.detail,
-                       present=False)]
-    return []
 
 
 def _tables_from_effects(order: list[Key], effects: dict[Key, list[Effect]]
@@ -892,12 +584,14 @@ def _fake_plan(order: list[Key], migs: dict[Key, MigrationFile],
     return plan, blocked
 
 
-def _dangling_references(fk_targets: list[tuple[Key, str, str]],
-                         models: dict[tuple[str, str], ModelState], code_apps: set[str],
-                         live: dict[str, Relation] | None) -> list[DanglingReference]:
+def _dangling_references(fk_targets: list[tuple[Key, str, str]], models: list[ModelTable],
+                         code_apps: set[str], live: dict[str, Relation] | None
+                         ) -> list[DanglingReference]:
+    """Relations whose target no migration creates (the readers wrote them, with every model
+    they saw): each with the models of that name elsewhere, where it may have gone."""
     out = []
     seen = set()
-    known_models = {(a, mdl) for (a, mdl) in models}
+    known_models = {(s.app, s.model.lower()) for s in models}
     for key, fld, target in fk_targets:
         app, _, model = target.partition(".")
         model = model.lower()
@@ -909,7 +603,7 @@ def _dangling_references(fk_targets: list[tuple[Key, str, str]],
         if (key, fld) in seen:
             continue
         seen.add((key, fld))
-        similar = sorted(f"{s.app}.{s.model} (table {s.table})" for s in models.values()
+        similar = sorted(f"{s.app}.{s.model} (table {s.table})" for s in models
                          if s.model.lower() == model and s.has_table)
         out.append(DanglingReference(key, fld, target, table, similar))
     return out

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from reportgen.bundle import Codebase, DestructiveScript, FieldSpec, MigrationFile, OperationSpec
+from reportgen.collect.django_effects import with_replayed_effects
 
 SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".tox", ".nox", "dist",
              "build", ".mypy_cache", ".ruff_cache"}
@@ -73,8 +74,9 @@ def scan_project(root: str | Path, *, include_environments: bool = False) -> Cod
             except (SyntaxError, UnicodeDecodeError, ValueError) as exc:
                 errors.append(f"{rel}: cannot parse ({type(exc).__name__}: {exc})")
     files.sort(key=lambda m: (m.app, m.name))
+    files, models = with_replayed_effects(files)
     return Codebase(root=str(base), method="static scan of migration files (ast, no imports)",
-                    migrations=files, errors=errors, destructive_scripts=scripts)
+                    migrations=files, errors=errors, destructive_scripts=scripts, models=models)
 
 
 _DESTRUCTIVE = re.compile(r"\b(DROP\s+(?:TABLE|SCHEMA|DATABASE|OWNED)|TRUNCATE)\b", re.IGNORECASE)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from reportgen.bundle import Codebase, FieldSpec, MigrationFile, OperationSpec
+from reportgen.collect.django_effects import with_replayed_effects
 
 METHOD = "Django MigrationLoader (from disk, no database connection)"
 TIMEOUT_S = 180
@@ -40,7 +41,16 @@ def load_codebase(settings: str, project: str | Path) -> Codebase:
         last = [ln for ln in res.stderr.strip().splitlines() if ln.strip()]
         return _failed(root, f"Django could not load settings {settings!r}: "
                              f"{last[-1] if last else 'exit ' + str(res.returncode)}")
-    return Codebase.model_validate_json(res.stdout)
+    return with_replay(Codebase.model_validate_json(res.stdout))
+
+
+def with_replay(cb: Codebase) -> Codebase:
+    """Where Django could not give a migration's states (a migration a squash replaces, which
+    the loader drops when nothing is recorded; a state Django could not build), the static
+    replay of its operations fills its effects, as it does for the static scan; the models
+    the replay saw name where an unresolved relation's target may have gone."""
+    files, models = with_replayed_effects(cb.migrations, cb.plan, keep_computed=True)
+    return cb.model_copy(update={"migrations": files, "models": models})
 
 
 def _failed(root: Path, why: str) -> Codebase:
@@ -294,7 +304,8 @@ def _with_state_effects(files: list[MigrationFile]
         out[node] = m.model_copy(update={
             "creates": objs({o for o in now if now[o] and not was[o]}, masked),
             "removes": objs({o for o in now if was[o] and not now[o]}, masked),
-            "unresolved": unresolved})
+            "unresolved": unresolved,
+            "unverifiable": [op.op for op in m.operations if op.opaque]})
     return [out.get((m.app, m.name), m) for m in files], plan
 
 
