@@ -71,7 +71,7 @@ def test_json_schema_is_generated_and_documented():
     assert schema["properties"]["schema_version"]["description"]
     rel = schema["$defs"]["Relation"]["properties"]
     assert all(v.get("description") for v in rel.values())
-    assert SCHEMA_VERSION == 1
+    assert SCHEMA_VERSION == 2  # 2: each migration's creates/removes written by its reader
 
 
 def test_digest_is_first_and_covers_the_file_bytes(demo_bundle):

@@ -197,9 +197,15 @@ def _apply(op, m, key, models, created_by, opaque, fk_targets) -> list[Effect]: 
                      for e in _key_effects(t, spec, models)]
             moved += _key_effects(t, state.specs[new], models)
         return [Effect("column", t, col, present=False), Effect("column", t, new_col), *moved]
-    if op.op == "DeleteModel":  # Django drops its auto-created join tables with it
+    if op.op == "DeleteModel":
+        # Everything of the model goes, as Django's states say (a model deleted and created
+        # again in one migration keeps its table, not its old columns), with its
+        # auto-created join tables. The table last: it stands for what it held.
         state.has_table = False
-        return [Effect("table", t, present=False),
+        gone = [Effect("column", t, col, present=False) for col in state.columns.values()]
+        gone += [Effect(e.kind, e.table, e.name, False, e.columns, e.ref)
+                 for spec in state.specs.values() for e in _key_effects(t, spec, models)]
+        return [*gone, Effect("table", t, present=False),
                 *(Effect("table", through, present=False) for through in state.m2m.values())]
     if op.op in ("RenameModel", "AlterModelTable"):
         if op.op == "RenameModel":
