@@ -162,12 +162,15 @@ def assess(timeline: str | None, incident_start: str | None, baseline: str | Non
       reportgen assess --dsn "$DATABASE_URL" --project . --timeline timeline.csv \\
           --tz UTC+6 --out docs/incidents/2026-02-01-migrations/
     """
-    from reportgen.archive import archive_incident
     from reportgen.outputs import assess_outputs
 
     fmts = formats(fmt)
     opts = render_opts(title, incident, tz, contacts, [command_line()])
     base, events = timeline_inputs(baseline, timeline, incident_start=incident_start)
+    if "pdf" in fmts:
+        from reportgen.render.pdf import preload
+
+        preload()  # while the collection waits on the server
     collected = collect_evidence(CollectOptions.pick(kw)).full()
     base = baseline_for(baseline, baseline_store, collected, base, events, opts, trust_store)
     i = redacted(Inputs(collected, opts, base, events, path_or_none(timeline)), redact,
@@ -177,6 +180,8 @@ def assess(timeline: str | None, incident_start: str | None, baseline: str | Non
                              formats=fmts, template_dir=template_dir,
                              pdf_variant=pdf_variant, progress=PROGRESS)
     if archive_root:
+        from reportgen.archive import archive_incident
+
         folder = archive_incident(bundle, written.assessment, i.opts, Path(archive_root),
                                   slug=slug, timeline=i.timeline_copy(),
                                   baseline=i.baseline, template_dir=template_dir,

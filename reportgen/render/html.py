@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from markdown_it import MarkdownIt
@@ -46,6 +46,7 @@ def drawable(html_text: str) -> str:
                    for c in html_text)
 
 
+@lru_cache(maxsize=2)  # report.html and the PDF's HTML share one conversion
 def markdown_to_html_body(text: str) -> str:
     # "html": False — anything that looks like HTML in the evidence is shown, never run.
     mdit = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
@@ -75,8 +76,9 @@ def render_html(markdown_text: str, bundle: EvidenceBundle, assessment: Assessme
         body = _RELATIVE_LINK.sub(r"\1", body)
     fig = layout(assessment.timeline, tz)
     if fig is not None:
-        svg = env.get_template("timeline.svg.j2").render(fig=fig)
-        body = body.replace(TIMELINE_HEADING, TIMELINE_HEADING + "\n" + svg, 1)
+        drawn = env.get_template("timeline.svg.j2" if standalone
+                                 else "timeline.print.html.j2").render(fig=fig)
+        body = body.replace(TIMELINE_HEADING, TIMELINE_HEADING + "\n" + drawn, 1)
     page = env.get_template("report.html.j2").render(
         body=body, css=css, b=bundle, a=assessment, opts=opts,
         title=opts.title, escape=html.escape,

@@ -42,10 +42,14 @@ def inventory_rows(bundle: EvidenceBundle, app_of: Mapping[str, str]) -> list[di
 
 
 def inventory_json(bundle: EvidenceBundle, rows: list[dict[str, Any]]) -> bytes:
-    doc = {"bundle_digest": bundle.digest, "collected_at":
-           bundle.collection.started_at.isoformat(), "columns": list(COLUMNS),
-           "relations": rows}
-    return (json.dumps(doc, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+    """One relation per line (json's C encoder: an indented dump of 50,000 rows takes
+    seconds in the pure-Python one), under the bundle's digest and the column names."""
+    head = {"bundle_digest": bundle.digest,
+            "collected_at": bundle.collection.started_at.isoformat(), "columns": list(COLUMNS)}
+    lines = [json.dumps(head, ensure_ascii=False)[:-1] + ', "relations": [']
+    lines.append(",\n".join(json.dumps(r, ensure_ascii=False) for r in rows))
+    lines.append("]}\n")
+    return "\n".join(lines).encode("utf-8")
 
 
 def _cell(value: Any) -> str:

@@ -51,7 +51,7 @@ def layout(entries: list[TimelineEntry], tz: tzinfo) -> Figure | None:
     for i, (key, label, color) in enumerate(used):
         x = 150 + i * LANE_W
         lane_x[key] = (x, color)
-        fig.lanes.append({"x": x, "label": label, "color": color})
+        fig.lanes.append({"x": x, "label": label, "color": color, "key": key})
     fig.text_x = 150 + len(used) * LANE_W - 24
     half = MAX_ROWS // 2
     shown: list[TimelineEntry | None] = list(entries)
@@ -70,7 +70,7 @@ def layout(entries: list[TimelineEntry], tz: tzinfo) -> Figure | None:
             y += ROW
         x, color = lane_x[lane_of(e)]
         text = e.event if len(e.event) <= TEXT_CHARS else e.event[:TEXT_CHARS - 1] + "…"
-        fig.rows.append({"gap": None, "y": y, "x": x, "color": color,
+        fig.rows.append({"gap": None, "y": y, "x": x, "color": color, "lane": lane_of(e),
                          "time": e.time.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
                          "approximate": e.approximate, "text": text})
         y += ROW
