@@ -167,10 +167,11 @@ def assess(timeline: str | None, incident_start: str | None, baseline: str | Non
     fmts = formats(fmt)
     opts = render_opts(title, incident, tz, contacts, [command_line()])
     base, events = timeline_inputs(baseline, timeline, incident_start=incident_start)
-    if "pdf" in fmts:
-        from reportgen.render.pdf import preload
+    from reportgen.preload import preload
 
-        preload()  # while the collection waits on the server
+    # While the collection waits on the server.
+    preload(*(["weasyprint"] if "pdf" in fmts else []), "reportgen.outputs",
+            "reportgen.analyze.run")
     collected = collect_evidence(CollectOptions.pick(kw)).full()
     base = baseline_for(baseline, baseline_store, collected, base, events, opts, trust_store)
     i = redacted(Inputs(collected, opts, base, events, path_or_none(timeline)), redact,

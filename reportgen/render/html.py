@@ -62,6 +62,51 @@ def markdown_to_html_body(text: str) -> str:
     return _SECTION.sub('<h2 class="section">', body)
 
 
+_TABLE = re.compile(r"<table>(.*?)</table>", re.S)
+_ROW = re.compile(r"<tr>(.*?)</tr>", re.S)
+_CELL = re.compile(r"<t([hd])[^>]*>(.*?)</t[hd]>", re.S)
+_TAG = re.compile(r"<[^>]+>")
+#: The PDF's text width (A4, print.css margins) and a table cell's room per character at the
+#: tables' 8pt (DejaVu, bold headers), with the cell's padding and border.
+PAGE_MM, CHAR_MM, CELL_MM = 182.0, 2.0, 3.5
+#: Columns whose longest cell is at most this many characters get exactly their room; the
+#: others share the rest in proportion to their content (each counted up to COLUMN_MAX).
+NARROW, COLUMN_MAX = 18, 60
+
+
+def _column_widths(m: re.Match[str]) -> str:
+    """A report table with its column widths set from its content, for the PDF's fixed table
+    layout: WeasyPrint's automatic layout measures every cell's min-content width, letter by
+    letter where long identifiers may break anywhere (most of a 10,000-table report's layout
+    time). A column of short values (numbers, yes/no, a date) gets the room its longest
+    value and its header's longest word need; the columns of longer text share the rest in
+    proportion to their longest cells. Widths are percentages, so a table inside a list
+    item keeps them."""
+    longest: list[int] = []
+    for row in _ROW.findall(m.group(1)):
+        for i, cell in enumerate(_CELL.finditer(row)):
+            text = html.unescape(_TAG.sub("", cell.group(2))).strip()
+            badge = 3 if 'class="badge' in cell.group(2) else 0  # a badge's own padding
+            # A header may wrap between its words; a value is counted whole.
+            n = max(map(len, text.split()), default=0) if cell.group(1) == "h" else len(text)
+            if i == len(longest):
+                longest.append(0)
+            longest[i] = max(longest[i], n + badge)
+    if not longest:
+        return m.group(0)
+    narrow = {i: n * CHAR_MM + CELL_MM for i, n in enumerate(longest) if n <= NARROW}
+    wide = {i: min(n, COLUMN_MAX) for i, n in enumerate(longest) if n > NARROW}
+    rest = max(PAGE_MM - sum(narrow.values()), 0.0)
+    if not wide or rest < 30 * len(wide):  # nothing to share, or too little: by content
+        mm = {i: n * CHAR_MM + CELL_MM for i, n in enumerate(longest)}
+    else:
+        mm = {**narrow, **{i: rest * w / sum(wide.values()) for i, w in wide.items()}}
+    total = sum(mm.values())
+    cols = "".join(f'<col style="width: {100 * mm[i] / total:.1f}%">'
+                   for i in range(len(longest)))
+    return f'<table class="fixed"><colgroup>{cols}</colgroup>{m.group(1)}</table>'
+
+
 def render_html(markdown_text: str, bundle: EvidenceBundle, assessment: Assessment,
                 opts: RenderOptions, template_dir: str | Path | None = None,
                 standalone: bool = False) -> str:
@@ -74,6 +119,7 @@ def render_html(markdown_text: str, bundle: EvidenceBundle, assessment: Assessme
     body = markdown_to_html_body(markdown_text)
     if not standalone:  # in the PDF the listings are attachments, not files a link reaches
         body = _RELATIVE_LINK.sub(r"\1", body)
+        body = _TABLE.sub(_column_widths, body)
     fig = layout(assessment.timeline, tz)
     if fig is not None:
         drawn = env.get_template("timeline.svg.j2" if standalone

@@ -13,22 +13,6 @@ from reportgen.render.environment import builtin_templates
 ATTACHMENT_NAME = "evidence.json"
 
 
-def preload() -> None:
-    """Import WeasyPrint (most of a second of Python and native libraries) in a background
-    thread while the caller does other work (collection waits on the server): the PDF stage
-    then starts at once. A failed import is left for the PDF stage to report."""
-    import threading
-
-    threading.Thread(target=_import_weasyprint, name="import-weasyprint", daemon=True).start()
-
-
-def _import_weasyprint() -> None:
-    import contextlib
-
-    with contextlib.suppress(Exception):  # reported where the PDF is rendered
-        import weasyprint  # noqa: F401
-
-
 class FetchRefused(ValueError):
     """A URL the PDF renderer will not fetch (anything but the templates' own files)."""
 
