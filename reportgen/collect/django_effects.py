@@ -44,7 +44,6 @@ class ModelState:
     specs: dict[str, FieldSpec] = field(default_factory=dict)  # field name → its spec
     m2m: dict[str, str] = field(default_factory=dict)  # field name → through table
     has_table: bool = True
-    created_by: Key | None = None
 
 
 
@@ -90,7 +89,28 @@ def _same_keys(a: list[Effect], b: list[Effect]) -> tuple[list[Effect], list[Eff
     return [e for e in a if e.key() not in kb], [e for e in b if e.key() not in ka]
 
 
-def _apply(op, m, key, models, created_by, opaque, fk_targets) -> list[Effect]:  # type: ignore[no-untyped-def]
+def _without_column(f: FieldSpec, shown: str | None, model: str, table: str,
+                    state: ModelState, key: Key, opaque: dict[Key, list[str]],
+                    fk_targets: list[tuple[Key, str, str]]) -> list[Effect] | None:
+    """What adding field ``f`` to ``model`` does when it is not a column of its own: the
+    effects (a many-to-many join table; nothing for a field the scan cannot model, said in
+    ``opaque``, or for an explicit through model, whose own CreateModel makes the table).
+    None: it is a column, left to the caller. Its relation's target is recorded either way."""
+    if not f.modelled:
+        opaque[key].append(f"field {shown}.{f.name}: {f.kind} (not modelled)")
+        return []
+    if f.target:
+        fk_targets.append((key, f"{model}.{f.name}", f.target))
+    if f.column is not None:
+        return None
+    if f.through:
+        return []
+    through = f"{table}_{f.name}"
+    state.m2m[f.name] = through
+    return [Effect("table", through)]
+
+
+def _apply(op, m, key, models, opaque, fk_targets) -> list[Effect]:  # type: ignore[no-untyped-def]
     """Replay one operation on the model state; return its schema effects."""
     app = m.app
     if op.opaque:
@@ -106,26 +126,16 @@ def _apply(op, m, key, models, created_by, opaque, fk_targets) -> list[Effect]: 
         return []
     if op.op == "CreateModel":
         table = op.table or f"{app}_{mk[1]}"
-        st = ModelState(app=app, model=op.model or "?", table=table, created_by=key,
+        st = ModelState(app=app, model=op.model or "?", table=table,
                         has_table=op.detail is None)
         models[mk] = st
         if not st.has_table:
             return []
-        created_by.setdefault(table, key)
         eff = [Effect("table", table)]
         for f in op.fields:
-            if not f.modelled:
-                opaque[key].append(f"field {op.model}.{f.name}: {f.kind} (not modelled)")
-                continue
-            if f.target:
-                fk_targets.append((key, f"{mk[1]}.{f.name}", f.target))
-            if f.column is None and f.through:
-                continue  # an explicit through model: its own CreateModel makes the table
-            if f.column is None:
-                through = f"{table}_{f.name}"
-                st.m2m[f.name] = through
-                created_by.setdefault(through, key)
-                eff.append(Effect("table", through))
+            other = _without_column(f, op.model, mk[1], table, st, key, opaque, fk_targets)
+            if other is not None:
+                eff += other
             else:
                 st.columns[f.name] = f.column
                 st.specs[f.name] = f
@@ -142,17 +152,9 @@ def _apply(op, m, key, models, created_by, opaque, fk_targets) -> list[Effect]: 
     if op.op in ("AddField", "AlterField"):
         out = []
         for f in op.fields:
-            if not f.modelled:
-                opaque[key].append(f"field {op.model}.{f.name}: {f.kind} (not modelled)")
-                continue
-            if f.target:
-                fk_targets.append((key, f"{op.model}.{f.name}", f.target))
-            if f.column is None and f.through:
-                continue
-            if f.column is None:
-                through = f"{t}_{f.name}"
-                state.m2m[f.name] = through
-                out.append(Effect("table", through))
+            other = _without_column(f, op.model, mk[1], t, state, key, opaque, fk_targets)
+            if other is not None:
+                out += other
                 continue
             old = state.columns.get(f.name)
             old_spec = state.specs.get(f.name)
@@ -221,7 +223,6 @@ def _apply(op, m, key, models, created_by, opaque, fk_targets) -> list[Effect]: 
         if new_table == t:
             return []
         state.table = new_table
-        created_by.setdefault(new_table, key)
         return [Effect("table", t, present=False), Effect("table", new_table)]
     if op.op in ("AddIndex", "AddConstraint") and op.detail:
         return [Effect("index" if op.op == "AddIndex" else "constraint", t, op.detail)]
@@ -265,7 +266,6 @@ def _replay(migs: dict[Key, MigrationFile], plan: list[Key]
             ) -> tuple[dict[Key, MigrationFile], dict[tuple[str, str], ModelState]]:
     order, _ = topo_order(migs, plan)
     models: dict[tuple[str, str], ModelState] = {}
-    created_by: dict[str, Key] = {}
     opaque: dict[Key, list[str]] = defaultdict(list)
     out: dict[Key, MigrationFile] = {}
     for key in order:
@@ -273,7 +273,7 @@ def _replay(migs: dict[Key, MigrationFile], plan: list[Key]
         changes: list[Effect] = []
         refs: list[tuple[Key, str, str]] = []
         for op in m.operations:
-            eff = _apply(op, m, key, models, created_by, opaque, refs)
+            eff = _apply(op, m, key, models, opaque, refs)
             if op.state_only:  # state_operations change the models; the database is unknown
                 eff = [Effect(e.kind, e.table, e.name, e.present, e.columns, e.ref, False)
                        for e in eff]
@@ -288,6 +288,13 @@ def _replay(migs: dict[Key, MigrationFile], plan: list[Key]
                                         "unresolved": unresolved,
                                         "unverifiable": list(opaque[key])})
     return out, models
+
+
+def opaque_operations(m: MigrationFile) -> list[str]:
+    """The operations of a migration whose effects came from the framework's own states
+    that no state can show ran (RunSQL, RunPython, database_operations): its unverifiable
+    reasons."""
+    return [op.op for op in m.operations if op.opaque]
 
 
 def with_replayed_effects(files: list[MigrationFile], plan: list[Key] | None = None, *,

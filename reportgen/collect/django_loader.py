@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from reportgen.bundle import Codebase, FieldSpec, MigrationFile, OperationSpec
-from reportgen.collect.django_effects import with_replayed_effects
+from reportgen.collect.django_effects import opaque_operations, with_replayed_effects
 
 METHOD = "Django MigrationLoader (from disk, no database connection)"
 TIMEOUT_S = 180
@@ -305,7 +305,7 @@ def _with_state_effects(files: list[MigrationFile]
             "creates": objs({o for o in now if now[o] and not was[o]}, masked),
             "removes": objs({o for o in now if was[o] and not now[o]}, masked),
             "unresolved": unresolved,
-            "unverifiable": [op.op for op in m.operations if op.opaque]})
+            "unverifiable": opaque_operations(m)})
     return [out.get((m.app, m.name), m) for m in files], plan
 
 

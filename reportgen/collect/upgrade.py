@@ -7,7 +7,7 @@ file, and its digest, are unchanged: only the in-memory copy is completed."""
 from __future__ import annotations
 
 from reportgen.bundle import EvidenceBundle
-from reportgen.collect.django_effects import with_replayed_effects
+from reportgen.collect.django_effects import opaque_operations, with_replayed_effects
 
 
 def upgrade(bundle: EvidenceBundle) -> EvidenceBundle:
@@ -15,7 +15,7 @@ def upgrade(bundle: EvidenceBundle) -> EvidenceBundle:
     if bundle.schema_version >= 2 or cb is None:
         return bundle
     files = [m if m.creates is None or m.unverifiable else
-             m.model_copy(update={"unverifiable": [op.op for op in m.operations if op.opaque]})
+             m.model_copy(update={"unverifiable": opaque_operations(m)})
              for m in cb.migrations]
     files, models = with_replayed_effects(files, cb.plan, keep_computed=True)
     return bundle.model_copy(update={"codebase": cb.model_copy(
