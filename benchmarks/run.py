@@ -252,32 +252,8 @@ def snapshot_sizes(bins: object, work: Path) -> list[dict[str, object]]:
 def pdf_overhead(work: Path) -> dict[str, float]:
     """The demo's PDF through reportgen's render_pdf (fonts, local-only fetcher, attachments)
     beside WeasyPrint alone on the same HTML, alternating in this process: median of RUNS."""
-    from weasyprint import HTML
-
-    from reportgen.render.environment import builtin_templates
-    from reportgen.render.html import render_html
-    from reportgen.render.listing import inventory_csv, inventory_json, inventory_rows
-    from reportgen.render.pdf import render_pdf
-
-    b = load_bundle(ROOT / "tests/fixtures/demo-evidence.json")
-    a = analyze(b)
-    opts = RenderOptions()
-    html_text = render_html(render_markdown(b, a, opts), b, a, opts)
-    rows = inventory_rows(b, a.relation_apps)
-    listings = [("inventory.csv", inventory_csv(rows)), ("inventory.json", inventory_json(b, rows))]
-    ours, peer = [], []
-    for i in range(RUNS + 1):
-        t0 = time.perf_counter()
-        render_pdf(html_text, work / "ours.pdf", bundle_json=b.to_bytes(), listings=listings)
-        t1 = time.perf_counter()
-        HTML(string=html_text, base_url=str(builtin_templates()) + "/").write_pdf(
-            work / "peer.pdf")
-        t2 = time.perf_counter()
-        if i:
-            ours.append(t1 - t0)
-            peer.append(t2 - t1)
-    o, p = sorted(ours)[len(ours) // 2], sorted(peer)[len(peer) // 2]
-    return {"reportgen_s": round(o, 3), "weasyprint_s": round(p, 3), "ratio": round(o / p, 2)}
+    s = pdf_stage(ROOT / "tests/fixtures/demo-evidence.json", work)
+    return {"reportgen_s": s["pdf_s"], "weasyprint_s": s["weasyprint_s"], "ratio": s["pdf_ratio"]}
 
 
 def render_times(bundle_path: Path, work: Path) -> dict[str, float]:
