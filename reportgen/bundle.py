@@ -746,6 +746,15 @@ def _gunzip(raw: bytes, p: Path) -> bytes:
     return bytes(out)
 
 
+def invalid(name: str, exc: ValidationError) -> InputError:
+    """One line for a file pydantic refused: its first problem's field and message, and how
+    many more there are."""
+    err = exc.errors()[0]
+    loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+    more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+    return InputError(f"{name}: field {loc}: {err['msg']}{more}")
+
+
 def parse_bundle(text: str, name: str, *, verify_digest: bool = True) -> EvidenceBundle:
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
@@ -770,10 +779,7 @@ def parse_bundle(text: str, name: str, *, verify_digest: bool = True) -> Evidenc
     except RecursionError:
         raise InputError(f"{name}: JSON nested too deeply to be an evidence bundle") from None
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-        raise InputError(f"{name}: field {loc}: {err['msg']}{more}") from None
+        raise invalid(name, exc) from None
     # The digest covers the file's own bytes (never a re-serialization), so a bundle read by
     # a newer reportgen, whose models gained optional fields, still verifies.
     bundle._raw = text.encode("utf-8")

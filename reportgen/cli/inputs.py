@@ -50,6 +50,7 @@ def load_assessment(path: str | Path, bundle: EvidenceBundle) -> Assessment:
     from pydantic import ValidationError
 
     from reportgen.analyze.model import ASSESSMENT_SCHEMA_VERSION, Assessment
+    from reportgen.bundle import invalid
 
     name = str(path)
     try:
@@ -64,9 +65,7 @@ def load_assessment(path: str | Path, bundle: EvidenceBundle) -> Assessment:
     try:
         a = Assessment.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        raise InputError(f"{name}: field {loc}: {err['msg']}") from None
+        raise invalid(name, exc) from None
     if a.bundle_digest != bundle.digest:
         raise InputError(f"{name} assessed bundle {a.bundle_digest}, not {bundle.digest}: "
                          "give the bundle it was made from with --bundle")
