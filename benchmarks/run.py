@@ -167,15 +167,14 @@ def pdf_stage(bundle_path: Path, work: Path) -> dict[str, float]:
 
     from reportgen.render.environment import builtin_templates
     from reportgen.render.html import render_html
-    from reportgen.render.listing import inventory_csv, inventory_json, inventory_rows
+    from reportgen.render.listing import inventory_listings
     from reportgen.render.pdf import render_pdf
 
     b = load_bundle(bundle_path)
     a = analyze(b)
     opts = RenderOptions()
     html_text = render_html(render_markdown(b, a, opts), b, a, opts)
-    rows = inventory_rows(b, a.relation_apps)
-    listings = [("inventory.csv", inventory_csv(rows)), ("inventory.json", inventory_json(b, rows))]
+    listings = inventory_listings(b, a.relation_apps)
     payload = b.to_bytes()
     ours, peer = [], []
     for i in range(RUNS + 1):

@@ -12,13 +12,7 @@ from reportgen.bundle import EvidenceBundle
 from reportgen.fileio import write_atomic
 from reportgen.progress import Progress
 from reportgen.render.html import render_html
-from reportgen.render.listing import (
-    CSV_NAME,
-    JSON_NAME,
-    inventory_csv,
-    inventory_json,
-    inventory_rows,
-)
+from reportgen.render.listing import inventory_listings
 from reportgen.render.markdown import render_markdown
 from reportgen.render.pdf import render_pdf
 from reportgen.render.view import RenderOptions, View
@@ -57,8 +51,7 @@ def render_outputs(bundle: EvidenceBundle, assessment: Assessment, opts: RenderO
     listings: list[tuple[str, bytes]] = []
     if bundle.inventory is not None and formats:
         with p_.stage("listings", "writing the inventory listings"):
-            rows = inventory_rows(bundle, view.app_by_relation)
-            listings = [(CSV_NAME, inventory_csv(rows)), (JSON_NAME, inventory_json(bundle, rows))]
+            listings = inventory_listings(bundle, view.app_by_relation)
             for name, data in listings:
                 write_atomic(out / name, data)
                 wrote(out / name)
@@ -97,7 +90,7 @@ def assess_outputs(bundle: EvidenceBundle, out: Path, opts: RenderOptions, *,
 
     p_ = progress or _quiet()
     paths = [out / "evidence.json", out / "assessment.json"]
-    write_atomic(paths[0], bundle.to_bytes())
+    write_atomic(paths[0], bundle.chunks())  # a large catalog's pieces, never joined here
     p_.info(f"wrote {paths[0]}")
     with p_.stage("analyze", "analyzing"):
         a = analyze(bundle, baseline, timeline)

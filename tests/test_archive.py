@@ -85,6 +85,27 @@ def test_pdf_carries_the_bundle_byte_for_byte(archived):
     assert res.returncode == 0 and res.stdout == BUNDLE.read_bytes()
 
 
+def test_every_attachment_is_the_file_beside_it_with_its_size_and_checksum(archived):
+    """The attachments' streams are compressed by reportgen (in a thread, during layout) and
+    put in place of WeasyPrint's: each must still decompress to the file written beside the
+    report, under the Size and MD5 CheckSum the PDF standard puts on an embedded file."""
+    import hashlib
+
+    names = PdfReader(str(archived / "report.pdf")).trailer["/Root"]["/Names"][
+        "/EmbeddedFiles"]["/Names"]
+    seen = {}
+    for name, spec in zip(names[::2], names[1::2], strict=True):
+        stream = spec.get_object()["/EF"]["/F"].get_object()
+        data = stream.get_data()
+        assert stream["/Filter"] == "/FlateDecode"
+        params = stream["/Params"]
+        assert params["/Size"] == len(data)
+        assert params["/CheckSum"].original_bytes == hashlib.md5(data).digest()
+        seen[str(name)] = data
+    assert seen == {n: (archived / n).read_bytes()
+                    for n in ("evidence.json", "inventory.csv", "inventory.json")}
+
+
 def test_pdf_metadata_outline_and_running_header(archived):
     reader = PdfReader(str(archived / "report.pdf"))
     meta = reader.metadata

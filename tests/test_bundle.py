@@ -85,3 +85,20 @@ def test_digest_is_first_and_covers_the_file_bytes(demo_bundle):
     reindented = json.dumps(json.loads(text))  # same content, other bytes: not the same file
     with pytest.raises(InputError, match="digest mismatch"):
         parse_bundle(reindented, "new.json")
+
+
+def test_instances_given_the_same_fields_share_one_set_until_one_changes():
+    """Relations, columns, keys and indexes share pydantic's set of given fields (half a
+    large catalog's memory); an assignment that adds a field copies it first, so what one
+    instance says it was given never changes another's."""
+    from reportgen.bundle import Column
+
+    a, b = (Column.model_validate_json(f'{{"name": "{n}", "type": "int", "not_null": true}}')
+            for n in "ab")
+    assert a.model_fields_set is b.model_fields_set == {"name", "type", "not_null"}
+    a.generated = True
+    assert a.model_fields_set == {"name", "type", "not_null", "generated"}
+    assert b.model_fields_set == {"name", "type", "not_null"}
+    assert b.model_dump(exclude_unset=True) == {"name": "b", "type": "int", "not_null": True}
+    c = b.model_copy(update={"generated": True})
+    assert "generated" in c.model_fields_set and "generated" not in b.model_fields_set

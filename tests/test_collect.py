@@ -82,7 +82,11 @@ def test_large_catalog_bundle_equals_the_model_path(db, monkeypatch):
     loaded = parse_bundle(raw.decode("utf-8"), "large.json")
     assert loaded.digest == large.bundle.digest
     assert loaded.inventory == small.bundle.inventory
-    assert large.full().inventory == small.bundle.inventory
+    full = large.full()
+    assert full.inventory == small.bundle.inventory and full.to_bytes() == raw
+    assert large.full().inventory == full.inventory  # read again from the same bytes
+    fresh = collect(db.source())  # its bytes still in the pieces they were sealed from
+    assert fresh.full().inventory == small.bundle.inventory
     # Sorted by schema, then name, as PostgreSQL sorts the name type (C collation):
     order = db.scalar("SELECT array_agg(c.relname ORDER BY n.nspname, c.relname) FROM pg_class c "
                       "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN "

@@ -24,6 +24,7 @@ from typing import Any
 
 from reportgen.collect.queries import load
 from reportgen.connection import Snapshot
+from reportgen.memory import give_back
 
 #: Exact sizes cost time: each size opens the relation, its indexes and its TOAST table (about
 #: 0.1 ms a relation on a new connection). Bounded, so a 50,000-table catalog is sized in about
@@ -92,6 +93,7 @@ def read_catalog(snap: Snapshot) -> CatalogRows:
         relations_json.pop()  # the last comma
     relations_json.append(b"]")
     del found, middles
+    give_back()  # libpq's copies of the results: freed, but glibc would keep them
     return CatalogRows(locked=dict(locked), sizable=sizable, size_error=size_error,
                        relations_json=relations_json, count=count,
                        schema_counts=snap.query(load("schema_counts")))

@@ -24,6 +24,7 @@ from reportgen.connection import (
     Snapshot,
     scrub,
 )
+from reportgen.memory import give_back, no_cycle_collection
 
 # The models and the collectors import pydantic (~0.1 s): collect() imports them while its
 # first queries run, so this module's own imports stay light.
@@ -145,8 +146,15 @@ def collect(
         signals=results["signals"],
         server_log=server_log,
     )
-    return Collected(bundle.sealed(relations_json), relation_count,
-                     spliced=relations_json is not None)
+    sealed = bundle.sealed(relations_json)
+    spans: list[tuple[int, int]] = []
+    if relations_json is not None:  # "[", relation, ",", relation, ..., "]"
+        at = len(sealed.chunks()[0])  # the file up to the relations' array
+        for i, piece in enumerate(relations_json):
+            if i % 2:
+                spans.append((at, at + len(piece)))
+            at += len(piece)
+    return Collected(sealed, relation_count, spliced=relations_json is not None, spans=spans)
 
 
 def collect_bundle(source: DsnSource, **options: Any) -> EvidenceBundle:
@@ -157,18 +165,35 @@ def collect_bundle(source: DsnSource, **options: Any) -> EvidenceBundle:
 @dataclass
 class Collected:
     """A sealed bundle. When ``spliced``, ``bundle.inventory.relations`` is empty: the
-    relations exist only in the bundle's bytes, as PostgreSQL built them."""
+    relations exist only in the bundle's bytes, as PostgreSQL built them; ``spans`` says
+    where each one is (start and end offsets in the bytes)."""
 
     bundle: EvidenceBundle
     relations: int
     spliced: bool
+    spans: list[tuple[int, int]]
 
     def full(self) -> EvidenceBundle:
-        if not self.spliced:
-            return self.bundle
-        from reportgen.bundle import EvidenceBundle
+        """The bundle with every relation as a model, validated by pydantic's JSON parser one
+        relation at a time: parsing the file whole would hold a parse tree of all of it (for
+        50,000 tables, hundreds of MB) beside the models. The bundle's pieces are joined
+        first, while little else is in memory (they are let go), and each relation is read
+        from its place in the whole."""
+        b = self.bundle
+        if not self.spliced or b.inventory is None:
+            return b
+        from reportgen.bundle import Relation
 
-        return EvidenceBundle.from_own_bytes(self.bundle.to_bytes())
+        whole = b.to_bytes()
+        give_back()
+        with no_cycle_collection():
+            parse = Relation.model_validate_json
+            relations = [parse(whole[start:end]) for start, end in self.spans]
+        full = b.model_copy(update={
+            "inventory": b.inventory.model_copy(update={"relations": relations})})
+        full._raw = whole
+        give_back()  # the parser's buffers
+        return full
 
 
 class _EarlyCatalog:

@@ -4,6 +4,8 @@ emoji font is needed), metadata from the bundle, never from the clock."""
 from __future__ import annotations
 
 import logging
+import threading
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -69,21 +71,62 @@ def render_pdf(html_text: str, target: Path, template_dir: str | Path | None = N
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
     base = Path(template_dir) if template_dir else builtin_templates()
+    files = ([(ATTACHMENT_NAME, bundle_json, "Source",
+               "reportgen evidence bundle (verify with: reportgen extract)")]
+             if bundle_json is not None else []) + [
+        (name, data, "Data", "complete inventory listing (one row per relation)")
+        for name, data in listings or []]
+    packed = _Packed([data for _, data, _, _ in files])  # compressed while WeasyPrint lays out
     try:
-        attachments = []
-        if bundle_json is not None:
-            attachments.append(Attachment(
-                string=bundle_json, name=ATTACHMENT_NAME, base_url=None,
-                description="reportgen evidence bundle (verify with: reportgen extract)",
-                relationship="Source"))
-        for name, data in listings or []:
-            attachments.append(Attachment(
-                string=data, name=name, base_url=None,
-                description="complete inventory listing (one row per relation)",
-                relationship="Data"))
+        attachments = [Attachment(string=data, name=name, base_url=None, description=about,
+                                  relationship=relationship)
+                       for name, data, relationship, about in files]
         HTML(string=html_text, base_url=str(base) + "/",
              url_fetcher=local_fetcher([base, builtin_templates()])).write_pdf(
             target, font_config=FontConfiguration(), pdf_identifier=b"reportgen",
-            uncompressed_pdf=False, attachments=attachments, pdf_variant=variant)
+            uncompressed_pdf=False, attachments=attachments, pdf_variant=variant,
+            finisher=packed.finish)
     except OSError as exc:
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+    finally:
+        packed.wait()
+
+
+class _Packed:
+    """The attachments' Flate streams, compressed in a thread while WeasyPrint lays the pages
+    out (zlib lets go of the GIL: the two run on two cores), then put in place of the
+    streams WeasyPrint would compress itself, one after the other, once the layout is done
+    (pydyf's level 9 takes ~0.6 s on a 10,000-table bundle; level 6 is ~10% larger, in a
+    third of the time). The embedded files' Size and CheckSum stay WeasyPrint's, computed on
+    the bytes themselves, as the PDF standard wants."""
+
+    def __init__(self, files: list[bytes]) -> None:
+        self._files = files
+        self._packed: list[bytes] = []
+        self._thread = threading.Thread(target=self._work, name="reportgen-pdf-attachments",
+                                        daemon=True)
+        if files:
+            self._thread.start()
+
+    def _work(self) -> None:
+        self._packed = [zlib.compress(data, 6) for data in self._files]
+
+    def wait(self) -> None:
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def finish(self, document: Any, pdf: Any) -> None:
+        """WeasyPrint's finisher: called with the PDF's objects before they are written."""
+        import pydyf
+
+        self.wait()
+        for obj in pdf.objects:
+            if not isinstance(obj, pydyf.Stream) or obj.extra.get("Type") != "/EmbeddedFile" \
+                    or len(obj.stream) != 1:
+                continue
+            at = next((i for i, data in enumerate(self._files) if obj.stream[0] is data
+                       or obj.stream[0] == data), None)
+            if at is not None:
+                obj.stream = [self._packed[at]]
+                obj.compress = False
+                obj.extra["Filter"] = "/FlateDecode"
