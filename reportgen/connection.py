@@ -104,15 +104,35 @@ def _normalize(dsn: str) -> str:
     try:
         pg_conninfo.conninfo_to_dict(dsn)
     except psycopg.ProgrammingError as exc:
-        # libpq quotes the offending fragment, which may be the password: never shown.
-        why = re.sub(r'"[^"]*"', "(fragment not shown)", _first_line(str(exc)))
-        why = re.sub(r"'[^']*'", "(fragment not shown)", why)
         raise ConnectionFailed(
-            f"the DSN is not valid libpq syntax ({why}); "
+            f"the DSN is not valid libpq syntax ({_syntax_error(str(exc))}); "
             "use postgresql://user@host:5432/dbname or 'host=... dbname=...', with any "
             "special character of the password percent-encoded in a URL"
         ) from None
     return dsn
+
+
+_UNKNOWN_OPTION = re.compile(r'(invalid connection option|invalid URI query parameter:?) '
+                             r'"([A-Za-z_]{1,40})"')
+
+
+def _syntax_error(message: str) -> str:
+    """libpq's complaint about a DSN, shown without the fragment it quotes (which may be part
+    of the password). An unknown option is named, with the option it is close to: a misspelt
+    name is not a secret, and a word that resembles no option (a password with a space in
+    it, unquoted) stays hidden."""
+    import difflib
+
+    line = _first_line(message)
+    m = _UNKNOWN_OPTION.search(line)
+    if m:
+        known = [o.keyword.decode() for o in psycopg.pq.Conninfo.get_defaults()]
+        close = difflib.get_close_matches(m[2].lower(), known, n=1, cutoff=0.75)
+        if close:
+            return f'{m[1]} "{m[2]}": did you mean "{close[0]}"?'
+    why = re.sub(r'"[^"]*"', lambda q: q[0] if q[0] == '"="' else "(fragment not shown)",
+                 line)
+    return re.sub(r"'[^']*'", "(fragment not shown)", why)
 
 
 def mask_dsn(dsn: str) -> str:
@@ -174,6 +194,19 @@ def scrub(message: str, secrets: list[str]) -> str:
 def _first_line(text: str) -> str:
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     return lines[0] if lines else text.strip()
+
+
+#: The libpq variables that say where to connect (PGPASSWORD alone says nothing of where).
+_WHERE_VARIABLES = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE",
+                    "PGSERVICEFILE", "PGSSLMODE", "PGOPTIONS")
+
+
+def nothing_given(source: DsnSource, environ: Mapping[str, str] | None = None) -> bool:
+    """No --dsn, no DATABASE_URL and no libpq variable: libpq falls back to its defaults
+    (the local socket, the OS user's name), as psql does, and an error must say so."""
+    env = os.environ if environ is None else environ
+    return source.origin == "libpq environment" and not source.conninfo \
+        and not any(env.get(v) for v in _WHERE_VARIABLES)
 
 
 def explain_connect_error(exc: Exception, target: str) -> str:
@@ -333,7 +366,11 @@ def read_only_snapshot(
             row_factory=dict_row,
         )
     except psycopg.Error as exc:
-        raise ConnectionFailed(scrub(explain_connect_error(exc, target), secrets)) from None
+        why = explain_connect_error(exc, target)
+        if nothing_given(source):
+            why = (f"no connection given (--dsn, --dsn-file, DATABASE_URL or PG* variables); "
+                   f"libpq's default was tried: {why}")
+        raise ConnectionFailed(scrub(why, secrets)) from None
     connect_ms = (time.perf_counter() - started) * 1000
     info = SessionInfo(
         host=conn.info.host,

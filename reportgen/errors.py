@@ -16,6 +16,7 @@ EXIT_INCOMPLETE = 5  # --strict and the evidence is incomplete (a collector fail
 EXIT_OUTPUT = 6  # an output could not be written or rendered
 EXIT_VERIFY = 7  # verify/extract: a file does not match its manifest or digest
 EXIT_INTERNAL = 70  # a bug in reportgen
+EXIT_CLOSED_PIPE = 141  # the reader of standard output went away (`| head`): 128 + SIGPIPE
 
 
 class ReportgenError(Exception):

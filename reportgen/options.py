@@ -16,3 +16,6 @@ class RenderOptions:
     commands_used: list[str] = field(default_factory=list)
     #: How the baseline was chosen (``--baseline auto``): which one and why.
     baseline_note: str | None = None
+    #: Read with --no-verify: the report says its bundle's digest was not verified (and
+    #: whether it matches the content).
+    digest_note: str | None = None

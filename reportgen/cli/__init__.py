@@ -3,7 +3,7 @@ options in options.py, what they read in inputs.py, the exit-code policy in exit
 
 Exit codes (see README): 0 ok, 1 --fail-on reached, 2 usage, 3 connection, 4 bad input file,
 5 incomplete evidence with --strict, 6 output not written, 7 verification failed, 70
-internal error, 130/143 interrupted/terminated.
+internal error, 130/143 interrupted/terminated, 141 standard output closed by its reader.
 
 Heavy modules (analyzer, renderers, archive) are imported inside the commands that use them,
 so `reportgen collect` starts fast.
@@ -12,8 +12,11 @@ so `reportgen collect` starts fast.
 from __future__ import annotations
 
 import gc
+import logging
+import os
 import signal
 import sys
+import warnings
 
 import click
 
@@ -22,13 +25,13 @@ from reportgen.connection import DsnSource
 
 from .collecting import collect, snapshot
 from .common import EMBEDDING, EPILOG_EXIT
-from .exits import run, terminate
+from .exits import Commands, run, terminate
 from .reporting import analyze_cmd, archive_cmd, assess, render
 from .store import baselines
 from .tools import demo, diff, extract, schema, verify
 
 
-@click.group(epilog=EPILOG_EXIT)
+@click.group(cls=Commands, epilog=EPILOG_EXIT)
 @click.version_option(__version__, prog_name="reportgen")
 def cli() -> None:
     """Read-only PostgreSQL incident evidence, analysis and reports.
@@ -69,6 +72,11 @@ def main(argv: list[str] | None = None) -> None:
     # generations are still collected.
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, 1 << 30)
+    if not os.environ.get("REPORTGEN_DEBUG"):
+        # reportgen says what matters in its own words: a library's warnings (pypdf's about a
+        # PDF it reads, a deprecation) never reach the responder's terminal.
+        warnings.simplefilter("ignore")
+        logging.getLogger().addHandler(logging.NullHandler())
     try:
         rv = run(cli, argv)
     finally:

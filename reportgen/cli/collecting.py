@@ -14,7 +14,14 @@ from reportgen.connection import describe_target, read_dsn_file, resolve_dsn
 from reportgen.errors import EXIT_OK, IncompleteEvidence
 
 from .common import EMBEDDING, EPILOG_EXIT, PROGRESS, quiet_option, say, size, warn
-from .options import dsn_options, keep_options, store_option
+from .options import (
+    COUNT_BUDGET_S,
+    SNAPSHOT_COUNT_BUDGET_S,
+    connection_options,
+    dsn_options,
+    keep_options,
+    store_option,
+)
 
 if TYPE_CHECKING:
     from reportgen.collect.run import Collected
@@ -30,7 +37,7 @@ class CollectOptions:
     lock_timeout_ms: int
     exact_counts: bool = False
     count_timeout_ms: int = 5_000
-    count_budget_s: float = 120.0
+    count_budget_s: float = COUNT_BUDGET_S
     server_logs: tuple[str, ...] = ()
     log_tz: str | None = None
     connect_timeout_s: int = 10
@@ -113,13 +120,8 @@ def collect(output: str, strict: bool, **kw: Any) -> int:
     return EXIT_OK
 
 
-#: ``snapshot`` counts rows within this budget unless --count-budget-s is given: a baseline is
-#: taken before every change, so it must stay cheap; tables beyond it keep their estimates.
-SNAPSHOT_COUNT_BUDGET_S = 10.0
-
-
 @click.command(epilog=EPILOG_EXIT)
-@dsn_options
+@connection_options(SNAPSHOT_COUNT_BUDGET_S)
 @store_option
 @keep_options
 @quiet_option
@@ -135,9 +137,6 @@ def snapshot(store: str | None, keep: int | None, keep_days: float | None, **kw:
 
     where = baselines.store_dir(store)
     kw["exact_counts"] = True
-    source = click.get_current_context().get_parameter_source("count_budget_s")
-    if source == click.core.ParameterSource.DEFAULT:
-        kw["count_budget_s"] = SNAPSHOT_COUNT_BUDGET_S
     bundle = collect_evidence(CollectOptions.pick(kw)).full()
     entry = baselines.add(where, bundle)
     removed = baselines.prune(where, keep, keep_days)

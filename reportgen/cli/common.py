@@ -18,7 +18,7 @@ from reportgen.progress import Progress
 EPILOG_EXIT = ("Exit codes: 0 ok; 1 --fail-on level reached (diff: the bundles differ); "
                "2 usage error; 3 cannot connect; 4 invalid input file; 5 incomplete evidence "
                "(--strict); 6 output not written; 7 verification failed; 70 internal error; "
-               "130/143 interrupted/terminated.")
+               "130/143 interrupted/terminated; 141 output closed by its reader.")
 
 #: Progress and "wrote" lines on stderr (progress.py); ``--quiet`` silences them.
 PROGRESS = Progress()

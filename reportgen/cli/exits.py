@@ -10,12 +10,34 @@ from typing import TYPE_CHECKING
 import click
 
 from reportgen.connection import scrub
-from reportgen.errors import EXIT_INTERNAL, EXIT_OK, GateReached, ReportgenError
+from reportgen.errors import (
+    EXIT_CLOSED_PIPE,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    GateReached,
+    ReportgenError,
+)
 
 from .common import warn
 
 if TYPE_CHECKING:
     from reportgen.analyze.model import Assessment
+
+
+class ClosedPipe(Exception):
+    """Standard output's reader went away. Not an OSError, so click does not turn it into
+    exit 1 on its own."""
+
+
+class Commands(click.Group):
+    """The command group: a closed pipe on standard output (``reportgen analyze ... | head``)
+    ends the command quietly, with the status a shell shows for SIGPIPE."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            raise ClosedPipe from exc
 
 
 class Terminated(KeyboardInterrupt):
@@ -44,6 +66,10 @@ def run(group: click.Group, argv: list[str] | None) -> int:
     """Run one command of ``group``; its exit code, whatever it raised."""
     try:
         rv = group.main(args=argv, prog_name="reportgen", standalone_mode=False)
+    except ClosedPipe:
+        # Whatever is still buffered would fail again at exit: standard output goes nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(EXIT_CLOSED_PIPE)
     except click.exceptions.Abort as exc:  # click turns Ctrl-C and SIGTERM into Abort
         if isinstance(exc.__cause__, Terminated):
             warn("reportgen: terminated")

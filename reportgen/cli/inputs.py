@@ -33,6 +33,18 @@ def load_evidence(path: str | Path, verify: bool = True) -> EvidenceBundle:
     return upgrade(load_bundle(path, verify_digest=verify))
 
 
+def unverified(path: str | Path, bundle: EvidenceBundle) -> str | None:
+    """--no-verify reads a bundle whatever its digest says; when the digest does not match
+    the content, say so on stderr and return the words the report's header carries (None
+    when it matches: nothing was skipped after all)."""
+    if bundle.digest == bundle.compute_digest():
+        return None
+    note = ("digest not verified (--no-verify): it does NOT match the content; the bundle was "
+            "changed after collection")
+    warn(f"warning: {path}: {note}")
+    return note
+
+
 def is_assessment(path: str | Path) -> bool:
     """Whether the file is an assessment.json (it names the bundle it assessed), not a
     bundle. Only its opening is read."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -13,7 +14,20 @@ if TYPE_CHECKING:
     from reportgen.options import RenderOptions
 
 
-def dsn_options(f: Any) -> Any:
+#: Exact counts stop after this many seconds in all (``collect``, ``assess``).
+COUNT_BUDGET_S = 120.0
+#: ``snapshot``'s: a baseline is taken before every change, so it must stay cheap; tables
+#: beyond it keep their estimates.
+SNAPSHOT_COUNT_BUDGET_S = 10.0
+
+
+def connection_options(count_budget_s: float) -> Callable[[Any], Any]:
+    """The connection and collection options, with this command's count budget as the
+    default --help shows (and the one it uses)."""
+    return lambda f: _dsn_options(f, count_budget_s)
+
+
+def _dsn_options(f: Any, count_budget_s: float) -> Any:
     f = click.option("--dsn", metavar="DSN", help="libpq URL or key=value string. Default: "
                      "DATABASE_URL, then the libpq environment (PGHOST, PGSERVICE, ...). A "
                      "password here is visible to other users in `ps`: prefer ~/.pgpass, "
@@ -35,7 +49,8 @@ def dsn_options(f: Any) -> Any:
                      )(f)
     f = click.option("--count-timeout-ms", type=click.IntRange(10, 600_000), default=5_000,
                      show_default=True, help="statement_timeout for each count(*).")(f)
-    f = click.option("--count-budget-s", type=click.FloatRange(0.1, 86_400), default=120.0,
+    f = click.option("--count-budget-s", type=click.FloatRange(0.1, 86_400),
+                     default=count_budget_s,
                      show_default=True, help="Total time for exact counts; the rest are "
                      "reported as not counted.")(f)
     f = click.option("--server-log", "server_logs", multiple=True,
@@ -53,6 +68,9 @@ def dsn_options(f: Any) -> Any:
                      default=DEFAULT_LOCK_TIMEOUT_MS, show_default=True,
                      help="SET LOCAL lock_timeout: never wait longer behind another session.")(f)
     return f
+
+
+dsn_options = connection_options(COUNT_BUDGET_S)
 
 
 def baseline_options(f: Any) -> Any:

@@ -22,6 +22,7 @@ from .inputs import (
     load_evidence,
     redacted,
     timeline_inputs,
+    unverified,
 )
 from .options import (
     dsn_options,
@@ -53,6 +54,8 @@ def analyze_cmd(bundle: str, baseline: str | None, baseline_store: str | None,
     from reportgen.options import RenderOptions
 
     b = load_evidence(bundle, not no_verify)
+    if no_verify:
+        unverified(bundle, b)
     base, events = timeline_inputs(baseline, timeline, not no_verify, incident_start)
     base = baseline_for(baseline, baseline_store, b, base, events, RenderOptions(), trust_store)
     a = analyze(b, base, events)
@@ -108,6 +111,7 @@ def render(source: str, bundle_path: str | None, timeline: str | None,
                                    "evidence; render the bundle itself to change it")
         evidence = Path(bundle_path) if bundle_path else Path(source).parent / "evidence.json"
         b = load_evidence(evidence, not no_verify)
+        opts.digest_note = unverified(evidence, b) if no_verify else None
         a = load_assessment(source, b)
         say(f"redrawing {source} (bundle {evidence}); nothing analyzed again")
         render_outputs(b, a, opts, Path(out), fmts, template_dir, pdf_variant=pdf_variant,
@@ -119,6 +123,7 @@ def render(source: str, bundle_path: str | None, timeline: str | None,
     from reportgen.analyze import analyze
 
     b = load_evidence(source, not no_verify)
+    opts.digest_note = unverified(source, b) if no_verify else None
     base, events = timeline_inputs(baseline, timeline, not no_verify, incident_start)
     base = baseline_for(baseline, baseline_store, b, base, events, opts, trust_store)
     i = redacted(Inputs(b, opts, base, events, path_or_none(timeline)), redact, redaction_map,

@@ -12,12 +12,13 @@ from reportgen.connection import DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_STATEMENT_TIME
 from reportgen.errors import EXIT_DIFFERENT, EXIT_OK, VerificationFailed
 
 from .collecting import CollectOptions, collect_evidence
-from .common import EPILOG_EXIT, PROGRESS, command_line, quiet_option, say
+from .common import EPILOG_EXIT, PROGRESS, command_line, quiet_option, say, warn
 from .inputs import load_evidence
 from .options import render_opts
 
 if TYPE_CHECKING:
     from reportgen.analyze.model import Assessment
+    from reportgen.bundle import EvidenceBundle
 
 
 @click.command(epilog=EPILOG_EXIT)
@@ -58,6 +59,22 @@ def demo(out: str, tz: str) -> int:
     return EXIT_OK
 
 
+def other_database(a: EvidenceBundle, b: EvidenceBundle) -> str | None:
+    """What says two bundles are of different databases (the cluster's system identifier,
+    the database's name), or None when nothing does."""
+    ia, ib = a.identity, b.identity
+    if ia is None or ib is None:
+        return None
+    if ia.system_identifier and ib.system_identifier \
+            and ia.system_identifier != ib.system_identifier:
+        return (f"the bundles come from different clusters (system identifier "
+                f"{ia.system_identifier} vs {ib.system_identifier})")
+    if ia.current_database != ib.current_database:
+        return (f"the bundles come from different databases ({ia.current_database!r} vs "
+                f"{ib.current_database!r})")
+    return None
+
+
 @click.command(epilog=EPILOG_EXIT)
 @click.argument("before", type=click.Path(dir_okay=False))
 @click.argument("after", type=click.Path(dir_okay=False))
@@ -70,10 +87,16 @@ def diff(before: str, after: str, as_json: bool) -> int:
     """
     from reportgen.analyze.diff import diff_bundles
 
-    d = diff_bundles(load_evidence(before), load_evidence(after))
+    old, new = load_evidence(before), load_evidence(after)
+    d = diff_bundles(old, new)
     lines = d.lines()
+    other = other_database(old, new)
+    if other:
+        warn(f"warning: {other}: the differences below are between two databases, not "
+             "changes of one")
     if as_json:
-        payload = {"differ": bool(lines), **d.as_model().model_dump(mode="json"),
+        payload = {"differ": bool(lines), "same_database": not other,
+                   "database_mismatch": other, **d.as_model().model_dump(mode="json"),
                    "compared_by_estimate": d.uncounted}
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
