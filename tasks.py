@@ -51,7 +51,7 @@ def ensure_venv(extras: str) -> None:
 #: Debian packages: what the PDF renderer needs (WeasyPrint's font subsetting through
 #: HarfBuzz-Subset, which later WeasyPrint releases require) and what the tests drive.
 RUNTIME_PACKAGES = ["libharfbuzz-subset0"]
-TEST_PACKAGES = [*RUNTIME_PACKAGES, "pgbouncer", "openssh-client", "chromium"]
+TEST_PACKAGES = [*RUNTIME_PACKAGES, "pgbouncer", "openssh-client", "chromium", "poppler-utils"]
 
 
 def _installed(pkg: str) -> bool:
@@ -137,6 +137,7 @@ def samples(_: list[str]) -> int:
     for name in ("evidence.json", "assessment.json", "report.md", "report.html", "report.pdf",
                  "timeline.csv", "inventory.csv", "inventory.json"):
         shutil.copy2(tmp / name, out / name)
+    shutil.copytree(tmp / "fix", out / "fix")  # the recommended fixes, as files
     return 0
 
 

@@ -152,9 +152,11 @@ def _place(tmp: Path, root: Path, name: str, seal: Callable[[str], None]) -> Pat
 def build_manifest(folder: Path, bundle: EvidenceBundle, a: Assessment, opts: RenderOptions,
                    name: str) -> dict[str, Any]:
     files = []
-    for p in sorted(folder.iterdir()):
-        if p.is_file() and p.name != MANIFEST and not p.name.startswith("."):
-            files.append({"path": p.name, "bytes": p.stat().st_size, "sha256": sha256_file(p)})
+    for p in sorted(folder.rglob("*")):  # fix/ holds the recommended fixes
+        rel = p.relative_to(folder).as_posix()
+        if p.is_file() and not p.is_symlink() and rel != MANIFEST \
+                and not p.name.startswith("."):
+            files.append({"path": rel, "bytes": p.stat().st_size, "sha256": sha256_file(p)})
     pdf = folder / "report.pdf"
     return {
         "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "tool_version": __version__,

@@ -60,6 +60,11 @@ def render_outputs(bundle: EvidenceBundle, assessment: Assessment, opts: RenderO
         if "md" in formats:
             write_atomic(out / f"{stem}.md", text.encode("utf-8"))
             wrote(out / f"{stem}.md")
+    fixes = [(f.name, f.content.encode("utf-8")) for o in assessment.recovery_options
+             for f in o.files] if formats else []
+    for name, data in fixes:  # the recommended fixes, as files to run
+        write_atomic(out / name, data, mode=0o755 if name.endswith(".sh") else None)
+        wrote(out / name)
     if "html" in formats or "pdf" in formats:
         with p_.stage("html", "rendering HTML"):
             html_text = render_html(text, bundle, assessment, opts, template_dir)
@@ -73,7 +78,7 @@ def render_outputs(bundle: EvidenceBundle, assessment: Assessment, opts: RenderO
                 payload = bundle.to_bytes()
                 write_atomic(out / f"{stem}.pdf", lambda tmp: render_pdf(
                     html_text, tmp, template_dir, bundle_json=payload, variant=pdf_variant,
-                    listings=listings))
+                    listings=listings, fixes=fixes))
                 wrote(out / f"{stem}.pdf")
     return written
 

@@ -36,9 +36,12 @@ def archived(tmp_path_factory) -> Path:
 
 def test_archive_layout_manifest_and_index(archived):
     assert archived.name == "2026-02-01-lost-migration-records"
-    names = {p.name for p in archived.iterdir()}
-    assert names == {"evidence.json", "assessment.json", "report.md", "report.html",
-                     "report.pdf", "timeline.csv", "inventory.csv", "inventory.json", MANIFEST}
+    names = {p.relative_to(archived).as_posix() for p in archived.rglob("*") if p.is_file()}
+    fixes = {n for n in names if n.startswith("fix/")}
+    assert fixes >= {"fix/option-1.py", "fix/option-1.sql"}
+    assert names - fixes == {"evidence.json", "assessment.json", "report.md", "report.html",
+                             "report.pdf", "timeline.csv", "inventory.csv", "inventory.json",
+                             MANIFEST}
     m = json.loads((archived / MANIFEST).read_text())
     assert {f["path"] for f in m["files"]} == names - {MANIFEST}
     assert m["tool_version"] and m["collection"]["started_at"] and m["bundle_digest"]
@@ -102,8 +105,9 @@ def test_every_attachment_is_the_file_beside_it_with_its_size_and_checksum(archi
         assert params["/Size"] == len(data)
         assert params["/CheckSum"].original_bytes == hashlib.md5(data).digest()
         seen[str(name)] = data
+    fixes = [p.relative_to(archived).as_posix() for p in (archived / "fix").iterdir()]
     assert seen == {n: (archived / n).read_bytes()
-                    for n in ("evidence.json", "inventory.csv", "inventory.json")}
+                    for n in ("evidence.json", "inventory.csv", "inventory.json", *fixes)}
 
 
 def test_pdf_metadata_outline_and_running_header(archived):

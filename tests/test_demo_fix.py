@@ -78,17 +78,22 @@ def test_the_demo_fix_is_accepted_by_django(server, tmp_path):
         option = next(o for o in a.recovery_options if o.recommended)
         assert option.id == "refake_verified"
         assert any("InconsistentMigrationHistory" in s for s in option.steps)
-        (command,) = option.commands
-        res = subprocess.run(["sh", "-c", command], cwd=project, env=env, capture_output=True,
+        # The fix as delivered: fix/option-1.py, run as the report says, from the project.
+        py = next(f for f in option.files if f.name.endswith(".py"))
+        (project / py.name).parent.mkdir(exist_ok=True)
+        (project / py.name).write_text(py.content)
+        res = subprocess.run(["sh", "-c", py.run], cwd=project, env=env, capture_output=True,
                              text=True, timeout=300)
         assert res.returncode == 0, res.stderr
 
         after = _applied(project, env)
         recorded_now = {k for k, v in after.items() if v and not before[k]}
         plan_text = "\n".join(option.script.splitlines()) if option.script else ""
-        promised = set(re.findall(r"VALUES \('([^']*)', '([^']*)'", plan_text))
+        promised = set(re.findall(r"^\('([^']*)', '([^']*)', pg_catalog.now\(\)\)[,;]$",
+                                  plan_text, re.M))
         assert recorded_now == {f"{a}.{n}" for a, n in promised}
         assert len(promised) == int(re.search(r"the (\d+) migration", option.outcome[0])[1])
+        assert f"recorded {len(promised)} migration record(s)" in res.stdout
 
         res = _django(project, env, "migrate", "--plan")
         assert res.returncode == 0, res.stderr
@@ -100,6 +105,23 @@ def test_the_demo_fix_is_accepted_by_django(server, tmp_path):
         assert predicted is not None, option.outcome
         assert planned == set(predicted[1].split(", "))
         assert {k for k, v in after.items() if not v} == planned
+
+        # Undo, as its header says: exactly these records go again.
+        (project / py.name).write_text(py.content.replace("UNDO = False", "UNDO = True", 1))
+        res = subprocess.run(["sh", "-c", py.run], cwd=project, env=env, capture_output=True,
+                             text=True, timeout=300)
+        assert res.returncode == 0, res.stderr
+        assert _applied(project, env) == before
+        # The SQL file records the same rows, in one transaction.
+        sql = next(f for f in option.files if f.name.endswith(".sql"))
+        (project / sql.name).write_text(sql.content)
+        res = subprocess.run(["sh", "-c", sql.run], cwd=project, capture_output=True, text=True,
+                             env={**env, "PGPASSWORD": server.password,
+                                  "PRODUCTION_DSN": server.dsn(DEMO_DB, password=""),
+                                  "PATH": f"{server.binaries.bindir}:{env['PATH']}"},
+                             timeout=300)
+        assert res.returncode == 0, res.stderr
+        assert _applied(project, env) == after
     finally:
         server.psql(f"DROP DATABASE IF EXISTS {DEMO_DB} WITH (FORCE)")
         server.psql("DROP ROLE IF EXISTS neondb_owner")

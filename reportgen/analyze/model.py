@@ -102,6 +102,19 @@ class Hypothesis(Model):
                                      "that would decide it.")
 
 
+class FixFile(Model):
+    """One of an option's commands or scripts as a file the responder runs (``fix/`` beside
+    the report, attached to the PDF, in the archive's manifest)."""
+
+    name: str = Field(description="Path beside the report, e.g. fix/option-1.py.")
+    run: str = Field(description="How to run it.")
+    where: str = Field(description="The folder to run it from.")
+    content: str = Field(description="The file's text (UTF-8), its header first.")
+    sha256: str = Field(description="sha256 of the file's bytes, hex.")
+    shown: bool = Field(description="Every line fits the report's code block, so the report "
+                        "prints the file whole; otherwise it names the file only.")
+
+
 class RecoveryOption(Model):
     id: str
     title: str
@@ -112,6 +125,13 @@ class RecoveryOption(Model):
     script_file: str | None = Field(
         default=None, description="The file name the commands run the script from, when they "
         "do (the responder saves the script under it).")
+    python: str | None = Field(default=None, description="Python for `manage.py shell < file` "
+                               "(Django's own API), when the option has it.")
+    undo: str | None = Field(default=None, description="How to take the change back.")
+    in_project: bool = Field(default=False, description="Its commands run in the application's "
+                             "folder (manage.py, migration files).")
+    files: list[FixFile] = Field(default_factory=list, description="The commands and scripts "
+                                 "as files, in the order to run them.")
     pros: list[str]
     cons: list[str]
     data_loss_risk: Level

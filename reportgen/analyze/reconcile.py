@@ -625,16 +625,35 @@ def record_command(plan: list[Key], alias: str | None = None) -> str:
     return shell_command("python", "manage.py", "shell", "-c", code)
 
 
+def record_script(plan: list[Key], alias: str | None = None) -> str:
+    """The same records as ``record_command``, as a Python file for ``python manage.py shell
+    < file``: one migration per line, no line indented or empty and never two spaces in a
+    row (text copied from a PDF keeps it whole), and an UNDO switch that removes exactly
+    these rows again."""
+    return "\n".join([
+        "from django.db import connections",
+        "from django.db.migrations.recorder import MigrationRecorder",
+        "UNDO = False # True: remove exactly these records again (record_unapplied)",
+        f"recorder = MigrationRecorder(connections[{python_literal(alias or 'default')}])",
+        "PLAN = [",
+        *(f"({python_literal(a)}, {python_literal(n)})," for a, n in plan),
+        "]",
+        "step = recorder.record_unapplied if UNDO else recorder.record_applied",
+        "for app, name in PLAN: step(app, name)",
+        'print(("removed" if UNDO else "recorded"), len(PLAN), "migration record(s)")',
+        ""])
+
+
 def fake_sql(plan: list[Key], schema: str) -> str:
     """The recorder command's rows as SQL, for review. Names from the database and the
     codebase are quoted so none can end the statement; the header empties search_path, so
     the tracker is named with its schema."""
     table = sql_qualified(schema, "django_migrations")
     lines = [*SCRIPT_HEADER,
-             "-- For review only: reportgen never runs this. Equivalent to the command above.",
+             "-- The same rows as the MigrationRecorder file, nothing else.",
              "BEGIN;"]
-    for app, name in plan:
-        lines.append(f"INSERT INTO {table} (app, name, applied) "
-                     f"VALUES ({sql_literal(app)}, {sql_literal(name)}, pg_catalog.now());")
+    lines.append(f"INSERT INTO {table} (app, name, applied) VALUES")
+    lines += [f"({sql_literal(app)}, {sql_literal(name)}, pg_catalog.now())"
+              + ("," if i < len(plan) - 1 else ";") for i, (app, name) in enumerate(plan)]
     lines.append("COMMIT;")
     return "\n".join(lines)

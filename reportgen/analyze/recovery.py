@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from reportgen.analyze.commands import NextCommands
 from reportgen.analyze.context import Context
+from reportgen.analyze.fixfiles import with_fix_files
 from reportgen.analyze.model import (
     ActionItem,
     ActionPhase,
@@ -19,7 +20,12 @@ from reportgen.analyze.model import (
     TimelineEntry,
 )
 from reportgen.analyze.providers import RestoreArgs, restore_for
-from reportgen.analyze.reconcile import Reconciliation, fake_sql, record_command
+from reportgen.analyze.reconcile import (
+    Reconciliation,
+    fake_sql,
+    record_command,
+    record_script,
+)
 from reportgen.bundle import ColumnName, EvidenceBundle, LogEvent, Relation, TableName
 from reportgen.quoting import (
     SCRIPT_HEADER,
@@ -128,6 +134,7 @@ def _pitr(ctx: Context, timeline: list[TimelineEntry],
                         "the database runs before following them.")
     return RecoveryOption(
         id="pitr_new_branch", title=recipe.title.format(endpoint=endpoint),
+        undo="delete the new copy it created; production is not touched.",
         applies_when="Rows or tables may be lost, or the pre-incident state is needed as a "
                      "baseline.",
         steps=steps, commands=recipe.commands(args),
@@ -151,8 +158,8 @@ def _refake(ctx: Context) -> RecoveryOption | None:
     steps = ["Take a bundle first, as the baseline for this change: "
              f"`{run.collect('before-refake.json')}`.",
              f"Record the {n} migration(s) whose every schema effect was verified present, in "
-             "dependency order, with Django's own MigrationRecorder (command below): it writes "
-             "exactly these rows and nothing else.",
+             "dependency order, with Django's own MigrationRecorder (the Python file below): it "
+             "writes exactly these rows and nothing else.",
              _why_not_migrate_fake(rec)]
     if schema is not None:
         steps.append("Or run the equivalent SQL below: the same rows, nothing else.")
@@ -164,6 +171,10 @@ def _refake(ctx: Context) -> RecoveryOption | None:
         applies_when="Tables are present and migration records are missing.",
         steps=steps, commands=[record_command(rec.rows(rec.fake_plan), run.django_alias)],
         script=fake_sql(rec.rows(rec.fake_plan), schema) if schema is not None else None,
+        python=record_script(rec.rows(rec.fake_plan), run.django_alias),
+        undo="set UNDO = True in the Python file and run it the same way: exactly these "
+             "records are removed again (the SQL file's rows are the same ones).",
+        in_project=True,
         pros=["Writes only to django_migrations; no table is touched.", "Minutes to apply."],
         cons=["Records the state only: data migrations (RunPython) that never ran are not "
               "run."] + (["Some migrations are excluded and need a decision."]
@@ -242,6 +253,7 @@ def _fix_reference(ctx: Context) -> RecoveryOption | None:
     steps.append("Then check the migration applies: python manage.py migrate --plan")
     return RecoveryOption(
         id="fix_dangling_reference", title="Fix the migration that references a missing model",
+        undo="nothing to undo: the command only reads the migration file.", in_project=True,
         applies_when="A migration points at a model/table that no migration creates.",
         steps=steps, commands=commands,
         pros=["Fixes the cause of the failed migrate.", "No database change."],
@@ -333,6 +345,8 @@ def _selective_repair(ctx: Context, findings: list[Finding]) -> RecoveryOption |
                          "their repair.")
         return RecoveryOption(
             id="selective_repair", title="Copy the lost tables back from the restored copy",
+            undo="drop the tables it restored (they were missing before it ran); the restore "
+                 "is one transaction: if it fails, nothing changed.",
             applies_when="Tables are gone and a point-in-time copy exists.",
             steps=steps,
             commands=[chained([_dump_command(proven), _RESTORE_COMMAND])] if proven else [],
@@ -369,6 +383,8 @@ def _selective_repair(ctx: Context, findings: list[Finding]) -> RecoveryOption |
     return RecoveryOption(
         id="selective_repair",
         title="Selective repair: copy the lost tables back, in foreign-key order",
+        undo="drop the tables it restored (they were missing before it ran); the restore is "
+             "one transaction: if it fails, nothing changed.",
         applies_when="Tables are gone, a point-in-time copy exists, and the rest of the "
                      "database must keep its current rows.",
         steps=[f"Restore order (parents first): {', '.join(t.qualified for t in lost)}.",
@@ -376,8 +392,8 @@ def _selective_repair(ctx: Context, findings: list[Finding]) -> RecoveryOption |
                "Dump only those tables from the restored copy and restore them into production "
                "in one transaction (their own indexes and foreign keys come with them).",
                ("Re-create the foreign keys of the dependent tables "
-                f"({', '.join(dep_names)}), which CASCADE dropped: save the SQL below as "
-                "foreign-keys.sql beside the commands, which run it last."
+                f"({', '.join(dep_names)}), which CASCADE dropped: foreign-keys.sql, beside "
+                "the shell file below, which runs it last."
                 if dep_names else "No other table referenced them in the baseline."),
                "Check rows written after the restore point in the dependent tables."],
         commands=[chained([_dump_command([TableName(schema_name=t.schema_name, name=t.name)
@@ -589,9 +605,9 @@ def _repair_rows_and_columns(ctx: Context, findings: list[Finding]) -> RecoveryO
     steps = ["Have a copy from before the incident (the point-in-time option, or a logical "
              "backup restored into a new database); set RESTORED_DSN to it and PRODUCTION_DSN "
              "to production.",
-             "Save the SQL below as repair.sql, in an empty folder, and run the commands from "
-             "that folder: they write the restored rows into files there (the copy is only "
-             "read), then run repair.sql in production, stopping at the first error.",
+             "Run the shell file below: it writes the restored rows into files beside it (the "
+             "copy is only read), then runs repair.sql in production, stopping at the first "
+             "error.",
              (f"repair.sql, in one transaction: creates the staging schema {staging} (it "
               "stops if that exists), loads the files, inserts only rows whose primary key is "
               "missing, fills re-added columns by primary key, and drops the staging schema."
@@ -604,6 +620,9 @@ def _repair_rows_and_columns(ctx: Context, findings: list[Finding]) -> RecoveryO
         steps.append("By hand: " + "; ".join(manual) + ".")
     return RecoveryOption(
         id="repair_rows_columns",
+        undo="repair.sql commits whole or not at all; to take a committed repair back, delete "
+             "the rows whose keys it inserted (compare a bundle taken before with one taken "
+             "after), or restore the tables from the copy.",
         title="Selective repair: put back deleted rows and dropped columns, by primary key",
         applies_when="Tables still exist but rows were deleted from them or columns dropped, "
                      "and a copy from before the incident exists.",
@@ -661,7 +680,7 @@ def build_recovery(ctx: Context, findings: list[Finding],
             f.dimension in ("data", "schema", "migration") and f.severity in ("HIGH", "CRITICAL")
             for f in findings):
         options.append(_pitr(ctx, timeline, findings))
-    return choose_recommended(options, findings)
+    return with_fix_files(choose_recommended(options, findings), ctx.bundle)
 
 
 def choose_recommended(options: list[RecoveryOption],
@@ -768,8 +787,11 @@ def build_action_plan(ctx: Context, findings: list[Finding],
         chosen |= set(REPAIRS)
     for o in options:
         if o.id in chosen or o.id == "fix_dangling_reference":
-            for cmd in o.commands:
-                fix.append(ActionItem(text="Run", command=cmd))
+            # The option's first file is the one to run (the others are what it runs, or
+            # the same change another way).
+            for f in o.files[:1]:
+                fix.append(ActionItem(text=f"Run {f.name} (sha256 {f.sha256[:12]}…):",
+                                      command=f.run))
             fix.append(ActionItem(text=f"Complete: {o.title}.",
                                   verify="; ".join(o.verification)))
     verify = []

@@ -83,28 +83,61 @@ def _column_widths(m: re.Match[str]) -> str:
     proportion to their longest cells. Widths are percentages, so a table inside a list
     item keeps them."""
     longest: list[int] = []
+    unbroken: list[int] = []  # the longest piece no line may break (breakable's pieces)
     for row in _ROW.findall(m.group(1)):
         for i, cell in enumerate(_CELL.finditer(row)):
             text = html.unescape(_TAG.sub("", cell.group(2))).strip()
             badge = 3 if 'class="badge' in cell.group(2) else 0  # a badge's own padding
             # A header may wrap between its words; a value is counted whole.
             n = max(map(len, text.split()), default=0) if cell.group(1) == "h" else len(text)
+            piece = max((len(p) for w in text.split() for p in _PIECE.split(w)), default=0)
             if i == len(longest):
                 longest.append(0)
+                unbroken.append(0)
             longest[i] = max(longest[i], n + badge)
+            unbroken[i] = max(unbroken[i], piece + badge)
     if not longest:
         return m.group(0)
     narrow = {i: n * CHAR_MM + CELL_MM for i, n in enumerate(longest) if n <= NARROW}
     wide = {i: min(n, COLUMN_MAX) for i, n in enumerate(longest) if n > NARROW}
     rest = max(PAGE_MM - sum(narrow.values()), 0.0)
-    if not wide or rest < 30 * len(wide):  # nothing to share, or too little: by content
+    # Each wide column holds at least its longest unbreakable piece; the rest is shared.
+    floor = {i: min(unbroken[i], COLUMN_MAX) * CHAR_MM + CELL_MM for i in wide}
+    extra = rest - sum(floor.values())
+    if not wide or extra < 0:  # nothing to share, or too little: by content
         mm = {i: n * CHAR_MM + CELL_MM for i, n in enumerate(longest)}
     else:
-        mm = {**narrow, **{i: rest * w / sum(wide.values()) for i, w in wide.items()}}
+        mm = {**narrow, **{i: floor[i] + extra * w / sum(wide.values())
+                           for i, w in wide.items()}}
     total = sum(mm.values())
     cols = "".join(f'<col style="width: {100 * mm[i] / total:.1f}%">'
                    for i in range(len(longest)))
     return f'<table class="fixed"><colgroup>{cols}</colgroup>{m.group(1)}</table>'
+
+
+#: Inline code (a name, an option, a command), not a code block.
+_INLINE_CODE = re.compile(r"(?<!<pre>)<code>(.*?)</code>", re.S)
+_PIECE = re.compile(r"(?<=[_./])")
+#: Text between tags, and a word joined by hyphens in it (ROW-LEVEL, point-in-time): the PDF
+#: breaks a line between words, never at such a word's own hyphen.
+_TEXT = re.compile(r"(?<=>)[^<]+")
+_HYPHENATED = re.compile(r"(?<![\w-])(\w+(?:-\w+)+)(?![\w-])")
+
+
+def breakable(code: str) -> str:
+    """Inline code as the PDF may break it: between words, and inside a word only after
+    ``_``, ``.`` or ``/``, never at a hyphen (``--baseline``, ``ROW-LEVEL``,
+    ``before-refake.json`` stay whole: each piece with a hyphen is kept on one line), so a
+    name or an option is never split where a reader would take it for two. The break
+    opportunity is U+200B: WeasyPrint lets ``overflow-wrap`` break a word anywhere before
+    it honours a ``<wbr>``, and draws no glyph for U+200B, so text copied from the PDF (and
+    pdftotext) has none."""
+    out = []
+    for word in code.split(" "):
+        pieces = [f'<span class="nobr">{p}</span>' if "-" in p else p
+                  for p in _PIECE.split(word) if p]
+        out.append("\u200b".join(pieces))
+    return " ".join(out)
 
 
 def render_html(markdown_text: str, bundle: EvidenceBundle, assessment: Assessment,
@@ -120,6 +153,9 @@ def render_html(markdown_text: str, bundle: EvidenceBundle, assessment: Assessme
     if not standalone:  # in the PDF the listings are attachments, not files a link reaches
         body = _RELATIVE_LINK.sub(r"\1", body)
         body = _TABLE.sub(_column_widths, body)
+        body = _INLINE_CODE.sub(lambda m: "<code>" + breakable(m.group(1)) + "</code>", body)
+        body = _TEXT.sub(lambda m: _HYPHENATED.sub(r'<span class="nobr">\1</span>', m[0]),
+                         body)
     fig = layout(assessment.timeline, tz)
     if fig is not None:
         drawn = env.get_template("timeline.svg.j2" if standalone

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# reportgen fix for Option 3: Fix the migration that references a missing model
+# When it applies: A migration points at a model/table that no migration creates. Data-loss
+# risk: LOW.
+# Verified against: evidence bundle
+# sha256:8088094da1fe0dfeaf36a0870abbd54466f01c5215516a238c991628f996001f from database
+# deltacrown on ep-lively-queen-a13dp7w6.ap-southeast-1.aws.neon.tech (system identifier
+# 7715239215480020261), collected 2026-12-04 00:28:33 UTC. Re-assess before running it if the
+# database changed since.
+# Undo: nothing to undo: the command only reads the migration file.
+# Run: bash fix/option-3.sh
+# From: the application's folder (where manage.py is): copy fix/ there, or give its path
+set -euo pipefail
+grep -n -F -e organizations.Team -- apps/competition/migrations/0001_add_competition_models.py
