@@ -110,10 +110,9 @@ def test_selective_repair_commands_restore_exactly_the_lost_tables(server, schem
             if isinstance(stmt, ast.AlterTableStmt):
                 assert (stmt.relation.schemaname, stmt.relation.relname) == (
                     "public", "dependent")
-        (work / repair.script_file).write_text(repair.script or "")
         env = {"PATH": f"{server.binaries.bindir}:{os.environ['PATH']}",
                "RESTORED_DSN": server.dsn(restored), "PRODUCTION_DSN": dsn}
-        _run_shell(command, work, env)
+        _run_fix(repair, work, env)  # as delivered: fix/option-N.sh beside foreign-keys.sql
         assert not (work / "pwned").exists()
         with psycopg.connect(dsn, autocommit=True) as conn:
             keys = conn.execute("SELECT conname, convalidated FROM pg_constraint "
@@ -124,6 +123,16 @@ def test_selective_repair_commands_restore_exactly_the_lost_tables(server, schem
         for name in (prod, restored):
             if name:
                 server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _run_fix(option: Any, work: Path, env: dict[str, str]) -> None:
+    """The option's files written as render_outputs writes them, and the first one run as
+    the report says (bash fix/option-N.sh, from the report's folder), in a real shell."""
+    for f in option.files:
+        (work / f.name).parent.mkdir(parents=True, exist_ok=True)
+        (work / f.name).write_text(f.content)
+    assert option.files[0].run.startswith("bash ")
+    _run_shell(option.files[0].run, work, env)
 
 
 def sql_statements(script: str) -> list[Any]:
@@ -162,9 +171,10 @@ def test_re_record_script_and_commands_write_exactly_their_rows(db, app, name):
     script = fake_sql([(app, name), ("auth", "0002_x")], schema)
     statements = sql_statements(script)[3:]
     kinds = [type(s).__name__ for s in statements]
-    assert kinds == ["TransactionStmt", "InsertStmt", "InsertStmt", "TransactionStmt"]
-    for s in statements[1:3]:
-        assert (s.relation.schemaname, s.relation.relname) == (schema, "django_migrations")
+    assert kinds == ["TransactionStmt", "InsertStmt", "TransactionStmt"]  # one INSERT, 2 rows
+    ins = statements[1]
+    assert (ins.relation.schemaname, ins.relation.relname) == (schema, "django_migrations")
+    assert len(ins.selectStmt.valuesLists) == 2
     db.server.psql(script, db.name)  # through psql, as printed: its header included
     with psycopg.connect(db.dsn) as conn:
         rows = conn.execute(sql.SQL("SELECT app, name FROM {}.django_migrations ORDER BY id")
@@ -230,8 +240,10 @@ def test_a_constraint_name_cannot_break_out_of_the_report(db, tmp_path, web):
     render_outputs(current, a, RenderOptions(), tmp_path, ["md", "html", "pdf"])
     md = (tmp_path / "report.md").read_text("utf-8")
     fences = [t.content for t in MarkdownIt("commonmark").parse(md) if t.type == "fence"]
-    assert repair.script + "\n" in fences
-    assert "\n".join(repair.commands) + "\n" in fences
+    assert repair.files and all(repair.script in f.content or f.name.endswith(".sh")
+                                for f in repair.files)
+    for f in repair.files:  # each file whole in its own block, or named and not printed
+        assert (f.content in fences) if f.shown else (f"`{f.name}` has a line longer" in md)
     html = (tmp_path / "report.html").read_text("utf-8")
     assert "<img" not in html and f'src="{web}' not in html and f'href="{web}' not in html
     assert _Counter.hits == []
@@ -311,11 +323,9 @@ def test_row_and_column_repair_puts_back_exactly_what_was_lost(server, schema, p
                                                                   (schema, child)}
         repair = next(o for o in a.recovery_options if o.id == "repair_rows_columns")
         assert repair.script is not None and repair.script_file == "repair.sql"
-        (work / "repair.sql").write_text(repair.script)
         env = {"PATH": f"{server.binaries.bindir}:{os.environ['PATH']}",
                "RESTORED_DSN": server.dsn(restored), "PRODUCTION_DSN": dsn}
-        for command in repair.commands:
-            _run_shell(command, work, env)
+        _run_fix(repair, work, env)  # as delivered: fix/option-N.sh beside repair.sql
         assert not (work / "pwned").exists()
         # Every row back (the parent before its child), the column back with its values and
         # NOT NULL (added last, so it is the last column), the row changed since kept as is.

@@ -142,7 +142,9 @@ def test_dropped_table_with_baseline_gets_restore_plus_selective_repair(db):
     assert 'FOREIGN KEY ("Order Ref") REFERENCES "public"."orders" ("id")' in script
     assert "audit" not in script and "customers" not in " ".join(repair.subjects)
     fix = next(p for p in a.action_plan if p.phase == "fix")
-    assert any(i.command and i.command.startswith("pg_dump") for i in fix.items)
+    sh = repair.files[0]  # the file to run: it dumps and restores, then runs the SQL
+    assert sh.name.endswith(".sh") and "\npg_dump --format=custom" in sh.content
+    assert any(i.command == sh.run == f"bash {sh.name}" for i in fix.items)
 
 
 @pytest.mark.parametrize("name", sorted(RESTORES))

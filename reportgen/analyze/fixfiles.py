@@ -101,14 +101,17 @@ def _comment(lines: list[str], mark: str) -> str:
 
 def _shell(head: list[str], commands: list[str], in_folder: bool) -> str:
     """A bash script: the header, strict mode, the variables it needs, then the commands."""
-    body = [" ".join(_filled(w) for w in _shell_words(c)) for c in commands]
+    # A comment stays one line: a backslash at its end would not continue it, and the next
+    # line would run.
+    body = [c if c.startswith("#") else " ".join(_filled(w) for w in _shell_words(c))
+            for c in commands]
     needed = sorted({a or b for c in body for a, b in _VARIABLE.findall(c)})
     lines = ["#!/usr/bin/env bash", _comment(head, "#").rstrip(), "set -euo pipefail"]
     lines += [f': "${{{v}:?set {v} first (see the report)}}"' for v in needed]
     if in_folder:
         lines.append('cd "$(dirname "$0")" # the script beside it, and the files it writes')
     for c in body:
-        lines += _wrapped(c)
+        lines += [c] if c.startswith("#") else _wrapped(c)
     return "\n".join(lines) + "\n"
 
 
