@@ -53,6 +53,13 @@ def test_demo_keep_leaves_a_project_where_the_printed_commands_run_the_fix(tmp_p
         unapplied = [f"{a}.{n}" for (a, n), done in
                      parse_showmigrations(shown.stdout).items() if not done]
         assert unapplied == planned
+        # The dangling reference's file, run from the project as its header says: it shows
+        # the line of the migration that points at the missing model.
+        where = next(p for p in sorted((out / "fix").glob("option-*.sh"))
+                     if "grep " in p.read_text())
+        found = subprocess.run(["bash", "-c", f"{commands[0]} && bash ../fix/{where.name}"],
+                               capture_output=True, text=True, env=env, timeout=60)
+        assert found.returncode == 0 and "organizations.Team" in found.stdout
     finally:
         stop = subprocess.run([sys.executable, "-m", "reportgen", "demo", "--stop", "--out",
                                str(out)], capture_output=True, text=True, env=env, timeout=120)

@@ -1,9 +1,9 @@
 -- reportgen fix for Option 1: Re-record the verified migrations (Django's MigrationRecorder)
 -- When it applies: Tables are present and migration records are missing. Data-loss risk: LOW.
 -- Verified against: evidence bundle
--- sha256:8088094da1fe0dfeaf36a0870abbd54466f01c5215516a238c991628f996001f from database
+-- sha256:372d3b0729ab5c356045394b0f08455e7d695ff2664e596e204209e296265592 from database
 -- deltacrown on ep-lively-queen-a13dp7w6.ap-southeast-1.aws.neon.tech (system identifier
--- 7715239215480020261), collected 2026-12-04 00:28:33 UTC. Re-assess before running it if the
+-- 7715240834460526764), collected 2026-12-04 00:34:51 UTC. Re-assess before running it if the
 -- database changed since.
 -- Undo: set UNDO = True in the Python file and run it the same way: exactly these records are
 -- removed again (the SQL file's rows are the same ones).

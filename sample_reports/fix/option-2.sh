@@ -4,15 +4,15 @@
 # When it applies: Rows or tables may be lost, or the pre-incident state is needed as a
 # baseline. Data-loss risk: LOW.
 # Verified against: evidence bundle
-# sha256:8088094da1fe0dfeaf36a0870abbd54466f01c5215516a238c991628f996001f from database
+# sha256:372d3b0729ab5c356045394b0f08455e7d695ff2664e596e204209e296265592 from database
 # deltacrown on ep-lively-queen-a13dp7w6.ap-southeast-1.aws.neon.tech (system identifier
-# 7715239215480020261), collected 2026-12-04 00:28:33 UTC. Re-assess before running it if the
+# 7715240834460526764), collected 2026-12-04 00:34:51 UTC. Re-assess before running it if the
 # database changed since.
 # Undo: delete the new copy it created; production is not touched.
 # Run: bash fix/option-2.sh
 # From: any folder
 set -euo pipefail
 : "${PROJECT_ID:?set PROJECT_ID first (see the report)}"
-neon branches create --project-id "${PROJECT_ID}" --name restore-20261204-0012 --parent \
-2026-12-04T00:12:33Z
-neon connection-string restore-20261204-0012 --project-id "${PROJECT_ID}"
+neon branches create --project-id "${PROJECT_ID}" --name restore-20261204-0018 --parent \
+2026-12-04T00:18:50Z
+neon connection-string restore-20261204-0018 --project-id "${PROJECT_ID}"
