@@ -30,10 +30,12 @@ def test_demo_keep_leaves_a_project_where_the_printed_commands_run_the_fix(tmp_p
         lines = res.stdout.splitlines()
         at = lines.index(next(x for x in lines if x.startswith("the server is still running")))
         commands = [x.strip() for x in lines[at + 1:at + 5]]
+        python = sys.executable  # the interpreter reportgen runs in: it has Django
         assert commands[0].startswith("cd ") and commands[1].startswith(
-            "python manage.py shell < ../fix/")
-        assert commands[2:] == ["python manage.py showmigrations",
-                                "python manage.py migrate --plan"]
+            f"{python} manage.py shell < ../fix/")
+        assert commands[2:] == [f"{python} manage.py showmigrations",
+                                f"{python} manage.py migrate --plan"]
+        env = {k: v for k, v in env.items() if k != "PATH"} | {"PATH": "/usr/bin:/bin"}
         assert lines[at + 5] == f"stop the server: reportgen demo --stop --out {out}"
         # Before the fix Django refuses to plan at all, as the report says.
         run = [subprocess.run(["bash", "-c", f"{commands[0]} && {c}"], capture_output=True,

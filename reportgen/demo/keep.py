@@ -13,12 +13,14 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from reportgen.demo.run import DEMO_DB, DEMO_ROLE
 from reportgen.errors import InputError, OutputError
 from reportgen.fileio import write_atomic
 from reportgen.pgserver import Binaries, LocalServer
+from reportgen.quoting import shell_word
 
 SERVER_DIR = "demo-server"
 PROJECT_DIR = "demo-project"
@@ -94,10 +96,13 @@ def write_project(out: Path, server: LocalServer) -> list[str]:
         "bindir": str(server.binaries.bindir), "port": server.port}) + "\n").encode())
     fixes = sorted((out / "fix").glob("option-*.py"))
     fix = f"../fix/{fixes[0].name}" if fixes else "../fix/option-1.py"
-    return [f"cd {project}",
-            f"python manage.py shell < {fix}",
-            "python manage.py showmigrations",
-            "python manage.py migrate --plan"]
+    # The interpreter reportgen runs in has Django (the demo extra): named in full, the
+    # commands work whatever `python` is on the PATH.
+    python = shell_word(sys.executable)
+    return [f"cd {shell_word(str(project))}",
+            f"{python} manage.py shell < {fix}",
+            f"{python} manage.py showmigrations",
+            f"{python} manage.py migrate --plan"]
 
 
 def stop_kept(out: Path) -> str:
