@@ -142,3 +142,28 @@ def test_a_fix_an_earlier_report_left_in_the_folder_is_removed(tmp_path):
     assert "option-7.sh" not in names and "notes.txt" in names
     assert {f"fix/{n}" for n in names - {"notes.txt"}} == \
         {f.name for o in a.recovery_options for f in o.files}
+
+
+@pytest.mark.parametrize(("change", "why"), [
+    (lambda f: f.update(name="fix/../../escaped.sh"), "name"),
+    (lambda f: f.update(content=f["content"] + "rm -rf ~\n"), "sha256 does not match"),
+])
+def test_an_edited_assessment_cannot_write_elsewhere_or_lie_about_a_digest(tmp_path, change,
+                                                                           why):
+    """`reportgen render assessment.json` writes the fix files the assessment lists: one
+    naming a path outside fix/, or whose content no longer has the digest the report would
+    print, is refused (exit 4) and nothing is written."""
+    import json
+    import subprocess
+    import sys
+
+    b = load_bundle(FIXTURES / "demo-evidence.json")
+    data = json.loads(analyze(b).model_dump_json())
+    change(data["recovery_options"][0]["files"][0])
+    (tmp_path / "assessment.json").write_text(json.dumps(data))
+    (tmp_path / "evidence.json").write_bytes((FIXTURES / "demo-evidence.json").read_bytes())
+    res = subprocess.run([sys.executable, "-m", "reportgen", "render",
+                          str(tmp_path / "assessment.json"), "--format", "md", "--out",
+                          str(tmp_path / "out")], capture_output=True, text=True)
+    assert res.returncode == 4 and why in res.stderr, res.stderr
+    assert not (tmp_path / "escaped.sh").exists() and not (tmp_path / "out" / "fix").exists()

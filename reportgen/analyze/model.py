@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from reportgen.bundle import ColumnName, TableName
 from reportgen.bundle import TimelineEntry as TimelineEntry  # the contract's type, re-exported
@@ -106,13 +107,23 @@ class FixFile(Model):
     """One of an option's commands or scripts as a file the responder runs (``fix/`` beside
     the report, attached to the PDF, in the archive's manifest)."""
 
-    name: str = Field(description="Path beside the report, e.g. fix/option-1.py.")
+    name: str = Field(pattern=r"^fix/[A-Za-z0-9][A-Za-z0-9_-]*\.(py|sql|sh)$",
+                      description="Path beside the report, e.g. fix/option-1.py (an "
+                      "assessment.json naming any other path is refused: it is written to).")
     run: str = Field(description="How to run it.")
     where: str = Field(description="The folder to run it from.")
     content: str = Field(description="The file's text (UTF-8), its header first.")
     sha256: str = Field(description="sha256 of the file's bytes, hex.")
     shown: bool = Field(description="Every line fits the report's code block, so the report "
                         "prints the file whole; otherwise it names the file only.")
+
+    @model_validator(mode="after")
+    def _digest_matches(self) -> FixFile:
+        """The sha-256 the report prints is the file's: an edited assessment.json whose
+        content and digest disagree is refused."""
+        if hashlib.sha256(self.content.encode("utf-8")).hexdigest() != self.sha256:
+            raise ValueError(f"{self.name}: sha256 does not match its content")
+        return self
 
 
 class RecoveryOption(Model):
