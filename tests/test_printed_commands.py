@@ -353,9 +353,13 @@ def test_rows_of_a_table_without_primary_key_are_staged_not_guessed(db):
     db.execute("CREATE TABLE keyed (id int PRIMARY KEY, v text); CREATE TABLE loose (v text);"
                "INSERT INTO keyed VALUES (1, 'a'); INSERT INTO loose VALUES ('a');")
     db.execute("TRUNCATE keyed, loose")
-    a = analyze(collect_bundle(db.source(), exact_counts=True))
+    bundle = collect_bundle(db.source(), exact_counts=True)
+    a = analyze(bundle)
     repair = next(o for o in a.recovery_options if o.id == "repair_rows_columns")
     assert repair.subjects == ["public.keyed", "public.loose"]
+    # The same evidence, the same files (the staging schema is named from the bundle).
+    again = next(o for o in analyze(bundle).recovery_options if o.id == "repair_rows_columns")
+    assert [f.sha256 for f in again.files] == [f.sha256 for f in repair.files]
     assert repair.script is not None and '"public"."keyed"' in repair.script
     assert '"public"."loose"' not in repair.script
     assert any("public.loose has no primary key" in s for s in repair.steps)

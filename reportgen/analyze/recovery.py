@@ -6,7 +6,7 @@ recommended option is chosen by the rules in ``choose_recommended`` (documented 
 
 from __future__ import annotations
 
-import secrets
+import hashlib
 from datetime import datetime, timedelta
 
 from reportgen.analyze.commands import NextCommands
@@ -416,9 +416,9 @@ ROW_LOSS_FINDINGS = ("data.rows_lost_since_baseline", "data.tables_truncated")
 #: Rows gone from tables that remove rows by design: offered, never restored by default.
 CHURN_FINDINGS = ("data.rows_removed_by_design",)
 COLUMN_LOSS_FINDINGS = ("data.columns_dropped_since_baseline", "data.columns_missing")
-#: The staging schema's name starts with this; a random suffix makes it new for every
-#: assessment, and the script creates it (and stops if it exists: never rows or triggers
-#: someone else put there).
+#: The staging schema's name starts with this; a suffix from the bundle's digest makes it
+#: new for every collection, and the script creates it (and stops if it exists: never rows
+#: or triggers someone else put there).
 STAGING_PREFIX = "reportgen_repair_"
 
 
@@ -478,7 +478,10 @@ def _repair_rows_and_columns(ctx: Context, findings: list[Finding]) -> RecoveryO
              if (t.schema_name, t.name) in live]
     if not rows and not by_table:
         return None
-    staging = STAGING_PREFIX + secrets.token_hex(4)
+    # Named from the bundle, so the same evidence gives the same repair.sql (and the same
+    # sha-256 in the report); the script stops if a schema of that name exists.
+    staging = STAGING_PREFIX + hashlib.sha256(
+        f"staging:{ctx.bundle.digest}".encode()).hexdigest()[:8]
     exports: list[str] = []  # shell: the restored copy's rows into files
     stage_sql: list[str] = []  # SQL: staging tables, filled from those files
     body: list[str] = []  # SQL: the repair itself
