@@ -29,8 +29,8 @@ _VARIABLE = re.compile(r'"\$([A-Z][A-Z0-9_]*)"|\$\{([A-Z][A-Z0-9_]*)[:}]')
 def with_fix_files(options: list[RecoveryOption], bundle: EvidenceBundle
                    ) -> list[RecoveryOption]:
     """The options, each with its files (numbered as the report numbers them), the one to
-    run first."""
-    return [o.model_copy(update={"files": _files(n, o, bundle)})
+    run first. An option the evidence rules out gets none: nothing to run."""
+    return [o if o.ruled_out else o.model_copy(update={"files": _files(n, o, bundle)})
             for n, o in enumerate(options, 1)]
 
 

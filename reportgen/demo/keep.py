@@ -76,7 +76,8 @@ def kept_server(out: Path, binaries: Binaries) -> LocalServer:
     for p in [where.resolve(), *where.resolve().parents]:  # the server's own user reaches it
         if os.geteuid() == 0 and not p.stat().st_mode & 0o001:
             p.chmod(p.stat().st_mode | 0o001)
-    return LocalServer(binaries, workdir=where)
+    # TCP only: a Unix socket's path may not exceed 107 bytes, and --out may be deep.
+    return LocalServer(binaries, workdir=where, settings={"unix_socket_directories": "''"})
 
 
 def write_project(out: Path, server: LocalServer) -> list[str]:
