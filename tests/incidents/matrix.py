@@ -179,9 +179,13 @@ def _run_fixes(s: Score, world: World, db: str, restored: str, truth: Truth,
 
 def _rerecord(s: Score, world: World, db: str, o: dict[str, Any], env: dict[str, str],
               a_codebase: list[dict[str, Any]]) -> None:
-    res = world.project.shell(world.server, db, o["commands"][0], env)
+    # The fix as delivered: fix/option-N.py, run as the report says, in the project.
+    py = next(f for f in o["files"] if f["name"].endswith(".py"))
+    (world.project.root / py["name"]).parent.mkdir(exist_ok=True)
+    (world.project.root / py["name"]).write_text(py["content"])
+    res = world.project.shell(world.server, db, py["run"], env)
     if res.returncode != 0:
-        s.add(WRONG, f"the re-record command failed: {res.stderr[-300:]}")
+        s.add(WRONG, f"the re-record file failed: {res.stderr[-300:]}")
         return
     plan = world.project.plan(world.server, db)
     inconsistent = any("InconsistentMigrationHistory" in x for x in o["outcome"])
@@ -209,14 +213,15 @@ def _rerecord(s: Score, world: World, db: str, o: dict[str, Any], env: dict[str,
 def _repair(s: Score, world: World, db: str, restored: str, o: dict[str, Any], truth: Truth,
             env: dict[str, str], work: Path) -> None:
     run_env = {**env, "RESTORED_DSN": world.dsn(restored), "PRODUCTION_DSN": world.dsn(db)}
-    if o.get("script_file"):
-        (work / o["script_file"]).write_text(o["script"])
-    for cmd in o["commands"]:
-        res = subprocess.run(["sh", "-c", cmd], cwd=work, env=run_env, capture_output=True,
-                             text=True, timeout=300)
-        if res.returncode != 0:
-            s.add(WRONG, f"{o['id']}: `{cmd[:80]}` failed: {res.stderr[-300:]}")
-            return
+    for f in o["files"]:  # as render_outputs writes them; the first is the one to run
+        (work / f["name"]).parent.mkdir(parents=True, exist_ok=True)
+        (work / f["name"]).write_text(f["content"])
+    cmd = o["files"][0]["run"]
+    res = subprocess.run(["sh", "-c", cmd], cwd=work, env=run_env, capture_output=True,
+                         text=True, timeout=300)
+    if res.returncode != 0:
+        s.add(WRONG, f"{o['id']}: `{cmd[:80]}` failed: {res.stderr[-300:]}")
+        return
     now = read_facts(world.dsn(db))
     for oid, n in truth.after.counts.items():
         table = truth.after.name_of(oid) or "?"
