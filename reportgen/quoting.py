@@ -135,3 +135,47 @@ def fence(text: str, char: str = "`") -> str:
     run of ``char`` in it (at least three), so no line of the text can close the block."""
     longest = max((len(m) for m in re.findall(re.escape(char) + "+", text)), default=0)
     return char * max(3, longest + 1)
+
+
+def wrap_command(command: str, width: int) -> list[str]:
+    """A command line broken between shell words (never inside a quoted word) into lines of
+    at most ``width`` characters, each but the last ending in `` \\`` (the shell joins them
+    back: copied from a PDF, it still runs); a word longer than that stays whole on a line of
+    its own."""
+    words = shell_words(command)
+    out: list[str] = []
+    cur = ""
+    for w in words:
+        if cur and len(cur) + 1 + len(w) + 2 > width:
+            out.append(cur + " \\")
+            cur = w
+        else:
+            cur = f"{cur} {w}" if cur else w
+    out.append(cur)
+    return out
+
+
+def shell_words(command: str) -> list[str]:
+    """The command split at the spaces the shell splits it at (outside quotes), each word
+    kept exactly as written."""
+    words, cur, quote, escaped = [], "", "", False
+    for c in command:
+        if escaped:
+            cur, escaped = cur + c, False
+        elif c == "\\" and quote != "'":
+            cur, escaped = cur + c, True
+        elif quote:
+            cur += c
+            if c == quote:
+                quote = ""
+        elif c in "'\"":
+            cur, quote = cur + c, c
+        elif c == " ":
+            if cur:
+                words.append(cur)
+            cur = ""
+        else:
+            cur += c
+    if cur:
+        words.append(cur)
+    return words

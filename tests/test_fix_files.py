@@ -167,3 +167,27 @@ def test_an_edited_assessment_cannot_write_elsewhere_or_lie_about_a_digest(tmp_p
                           str(tmp_path / "out")], capture_output=True, text=True)
     assert res.returncode == 4 and why in res.stderr, res.stderr
     assert not (tmp_path / "escaped.sh").exists() and not (tmp_path / "out" / "fix").exists()
+
+
+def test_a_wrapped_command_gives_the_shell_the_same_words():
+    """wrap_command breaks a long command only between words, with continuations the shell
+    joins back: bash receives exactly the words of the one-line command, whatever quoting,
+    spaces, quotes or invisible characters the words hold."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from reportgen.quoting import shell_command, shell_words, wrap_command
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.text(min_size=1, max_size=25).filter(lambda w: "\x00" not in w),
+                    min_size=1, max_size=12), st.integers(12, 60))
+    def check(words: list[str], width: int) -> None:
+        command = shell_command(*words)
+        lines = wrap_command(command, width)
+        assert all(len(x) <= width or len(shell_words(x.removesuffix(" \\"))) == 1
+                   for x in lines)  # only a single word longer than the width goes over
+        got = subprocess.run(["bash", "-c", "printf '%s\\0' " + "\n".join(lines)],
+                             capture_output=True, check=True).stdout
+        assert got.split(b"\0")[:-1] == [w.encode() for w in words]
+
+    check()

@@ -17,10 +17,10 @@ import re
 
 from reportgen.analyze.model import FixFile, RecoveryOption
 from reportgen.bundle import EvidenceBundle
-from reportgen.quoting import hidden
+from reportgen.constants import CODE_WIDTH
+from reportgen.quoting import hidden, shell_words, wrap_command
 
-#: The longest line the report prints in a code block (7.5 pt monospace on A4 holds ~110).
-WIDTH = 96
+WIDTH = CODE_WIDTH
 
 _PLACEHOLDER = re.compile(r"'?<([A-Za-z][A-Za-z0-9_-]*)>'?")
 _VARIABLE = re.compile(r'"\$([A-Z][A-Z0-9_]*)"|\$\{([A-Z][A-Z0-9_]*)[:}]')
@@ -103,7 +103,7 @@ def _shell(head: list[str], commands: list[str], in_folder: bool) -> str:
     """A bash script: the header, strict mode, the variables it needs, then the commands."""
     # A comment stays one line: a backslash at its end would not continue it, and the next
     # line would run.
-    body = [c if c.startswith("#") else " ".join(_filled(w) for w in _shell_words(c))
+    body = [c if c.startswith("#") else " ".join(_filled(w) for w in shell_words(c))
             for c in commands]
     needed = sorted({a or b for c in body for a, b in _VARIABLE.findall(c)})
     lines = ["#!/usr/bin/env bash", _comment(head, "#").rstrip(), "set -euo pipefail"]
@@ -111,7 +111,7 @@ def _shell(head: list[str], commands: list[str], in_folder: bool) -> str:
     if in_folder:
         lines.append('cd "$(dirname "$0")" # the script beside it, and the files it writes')
     for c in body:
-        lines += [c] if c.startswith("#") else _wrapped(c)
+        lines += [c] if c.startswith("#") else wrap_command(c, WIDTH)
     return "\n".join(lines) + "\n"
 
 
@@ -123,49 +123,6 @@ def _filled(word: str) -> str:
     if word.startswith(("'", '"', "$'")) and not _PLACEHOLDER.fullmatch(word):
         return word
     return _PLACEHOLDER.sub(lambda m: '"${' + m[1].upper().replace("-", "_") + '}"', word)
-
-
-def _wrapped(command: str) -> list[str]:
-    """A command line broken between shell words (never inside a quoted word) into lines of
-    at most WIDTH characters, each but the last ending in `` \\``; a word longer than WIDTH
-    stays on a line of its own."""
-    words = _shell_words(command)
-    out: list[str] = []
-    cur = ""
-    for w in words:
-        if cur and len(cur) + 1 + len(w) + 2 > WIDTH:
-            out.append(cur + " \\")
-            cur = w
-        else:
-            cur = f"{cur} {w}" if cur else w
-    out.append(cur)
-    return out
-
-
-def _shell_words(command: str) -> list[str]:
-    """The command split at the spaces the shell splits it at (outside quotes), each word
-    kept exactly as written."""
-    words, cur, quote, escaped = [], "", "", False
-    for c in command:
-        if escaped:
-            cur, escaped = cur + c, False
-        elif c == "\\" and quote != "'":
-            cur, escaped = cur + c, True
-        elif quote:
-            cur += c
-            if c == quote:
-                quote = ""
-        elif c in "'\"":
-            cur, quote = cur + c, c
-        elif c == " ":
-            if cur:
-                words.append(cur)
-            cur = ""
-        else:
-            cur += c
-    if cur:
-        words.append(cur)
-    return words
 
 
 def _file(name: str, run: str, where: str, content: str) -> FixFile:

@@ -11,8 +11,9 @@ from typing import Any
 
 import jinja2
 
+from reportgen.constants import CODE_WIDTH
 from reportgen.errors import InputError
-from reportgen.quoting import fence, hidden
+from reportgen.quoting import fence, hidden, wrap_command
 
 
 def builtin_templates() -> Path:
@@ -151,6 +152,7 @@ def make_environment(template_dir: str | Path | None, tz: tzinfo,
     env.filters.update(md=md, mdtext=mdtext, code=code, plain=plain, cell=cell,
                        fence=lambda text, char="`": Md(fence(text, char)), visible=visible,
                        codeblock=codeblock,
+                       shellwrap=lambda cmd: "\n".join(wrap_command(cmd, CODE_WIDTH)),
                        bytes=human_bytes, num=number, local=local, utc=utc)
     env.globals["tz_name"] = datetime(2026, 1, 1, tzinfo=UTC).astimezone(tz).tzname()
     return env

@@ -1,9 +1,9 @@
 # reportgen fix for Option 1: Re-record the verified migrations (Django's MigrationRecorder)
 # When it applies: Tables are present and migration records are missing. Data-loss risk: LOW.
 # Verified against: evidence bundle
-# sha256:372d3b0729ab5c356045394b0f08455e7d695ff2664e596e204209e296265592 from database
+# sha256:af69a567c2d8bd11beaf6d22b35957980d50e57bc310d361b3d3b7bd924d0eac from database
 # deltacrown on ep-lively-queen-a13dp7w6.ap-southeast-1.aws.neon.tech (system identifier
-# 7715240834460526764), collected 2026-12-04 00:34:51 UTC. Re-assess before running it if the
+# 7715246291588326995), collected 2026-12-04 00:56:02 UTC. Re-assess before running it if the
 # database changed since.
 # Undo: set UNDO = True in the Python file and run it the same way: exactly these records are
 # removed again (the SQL file's rows are the same ones).
