@@ -36,7 +36,7 @@ def test_demo_keep_leaves_a_project_where_the_printed_commands_run_the_fix(tmp_p
         assert commands[2:] == [f"{python} manage.py showmigrations",
                                 f"{python} manage.py migrate --plan"]
         env = {k: v for k, v in env.items() if k != "PATH"} | {"PATH": "/usr/bin:/bin"}
-        assert lines[at + 5] == f"stop the server: reportgen demo --stop --out {out}"
+        assert lines[at + 5] == f"stop the server: {python} -m reportgen demo --stop --out {out}"
         # Before the fix Django refuses to plan at all, as the report says.
         run = [subprocess.run(["bash", "-c", f"{commands[0]} && {c}"], capture_output=True,
                               text=True, env=env, timeout=300) for c in commands[3:]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ import click
 
 from reportgen.connection import DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS
 from reportgen.errors import EXIT_DIFFERENT, EXIT_OK, VerificationFailed
+from reportgen.quoting import shell_word
 
 from .collecting import CollectOptions, collect_evidence
 from .common import EPILOG_EXIT, PROGRESS, command_line, quiet_option, say, warn
@@ -73,7 +75,8 @@ def demo(out: str, tz: str, keep: bool, stop: bool) -> int:
                    "(Django is in the demo extra):")
         for c in commands:
             click.echo(f"  {c}")
-        click.echo(f"stop the server: reportgen demo --stop --out {outdir}")
+        click.echo(f"stop the server: {shell_word(sys.executable)} -m reportgen demo --stop "
+                   f"--out {shell_word(str(outdir))}")
     return EXIT_OK
 
 
