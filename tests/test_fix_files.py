@@ -14,8 +14,8 @@ import pytest
 from pypdf import PdfReader
 
 from reportgen.analyze import analyze
-from reportgen.analyze.fixfiles import WIDTH
 from reportgen.bundle import load_bundle
+from reportgen.constants import CODE_WIDTH as WIDTH
 from reportgen.outputs import render_outputs
 from reportgen.render.view import RenderOptions
 from tests.conftest import FIXTURES

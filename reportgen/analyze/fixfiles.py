@@ -20,8 +20,6 @@ from reportgen.bundle import EvidenceBundle
 from reportgen.constants import CODE_WIDTH
 from reportgen.quoting import hidden, shell_words, wrap_command
 
-WIDTH = CODE_WIDTH
-
 _PLACEHOLDER = re.compile(r"'?<([A-Za-z][A-Za-z0-9_-]*)>'?")
 _VARIABLE = re.compile(r'"\$([A-Z][A-Z0-9_]*)"|\$\{([A-Z][A-Z0-9_]*)[:}]')
 
@@ -45,7 +43,7 @@ def _files(n: int, o: RecoveryOption, bundle: EvidenceBundle) -> list[FixFile]:
         run = f"python manage.py shell < {name}"
         out.append(_file(name, run, where, _comment([*head, f"Run: {run}", f"From: {where}"],
                                                      "#") + o.python))
-    shell = [c for c in o.commands if o.python is None]
+    shell = o.commands if o.python is None else []  # the .py is the option's commands
     if shell:
         name = f"{stem}.sh"
         at = "any folder (it works beside itself)" if o.script_file else where
@@ -83,14 +81,14 @@ def _visible(text: str) -> str:
 
 
 def _comment(lines: list[str], mark: str) -> str:
-    """Comment lines, wrapped at WIDTH between words (a word longer than that stays whole:
+    """Comment lines, wrapped at CODE_WIDTH between words (a word longer than that stays whole:
     a comment line never breaks a name). Never two spaces in a row: text copied from a PDF
     loses them."""
     out: list[str] = []
     for line in lines:
         words, cur = [w for w in _visible(line).split(" ") if w], mark
         for w in words:
-            if len(cur) + 1 + len(w) > WIDTH and cur != mark:
+            if len(cur) + 1 + len(w) > CODE_WIDTH and cur != mark:
                 out.append(cur)
                 cur = f"{mark} {w}"
             else:
@@ -111,7 +109,7 @@ def _shell(head: list[str], commands: list[str], in_folder: bool) -> str:
     if in_folder:
         lines.append('cd "$(dirname "$0")" # the script beside it, and the files it writes')
     for c in body:
-        lines += [c] if c.startswith("#") else wrap_command(c, WIDTH)
+        lines += [c] if c.startswith("#") else wrap_command(c, CODE_WIDTH)
     return "\n".join(lines) + "\n"
 
 
@@ -128,5 +126,5 @@ def _filled(word: str) -> str:
 def _file(name: str, run: str, where: str, content: str) -> FixFile:
     return FixFile(name=name, run=run, where=where, content=content,
                    sha256=hashlib.sha256(content.encode("utf-8")).hexdigest(),
-                   shown=all(len(line) <= WIDTH for line in content.splitlines()))
+                   shown=all(len(line) <= CODE_WIDTH for line in content.splitlines()))
 

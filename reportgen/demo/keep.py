@@ -10,7 +10,6 @@ stops the server and removes ``demo-server/``.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -73,9 +72,6 @@ def kept_server(out: Path, binaries: Binaries) -> LocalServer:
                           f"stop it first (reportgen demo --stop --out {out})")
     shutil.rmtree(where, ignore_errors=True)
     where.mkdir(parents=True)
-    for p in [where.resolve(), *where.resolve().parents]:  # the server's own user reaches it
-        if os.geteuid() == 0 and not p.stat().st_mode & 0o001:
-            p.chmod(p.stat().st_mode | 0o001)
     # TCP only: a Unix socket's path may not exceed 107 bytes, and --out may be deep.
     return LocalServer(binaries, workdir=where, settings={"unix_socket_directories": "''"})
 

@@ -128,8 +128,8 @@ class _Packed:
             if not isinstance(obj, pydyf.Stream) or obj.extra.get("Type") != "/EmbeddedFile" \
                     or len(obj.stream) != 1:
                 continue
-            at = next((i for i, data in enumerate(self._files) if obj.stream[0] is data
-                       or obj.stream[0] == data), None)
+            at = next((i for i, data in enumerate(self._files) if obj.stream[0] == data),
+                      None)
             if at is not None:
                 obj.stream = [self._packed[at]]
                 obj.compress = False
