@@ -191,3 +191,13 @@ def test_a_wrapped_command_gives_the_shell_the_same_words():
         assert got.split(b"\0")[:-1] == [w.encode() for w in words]
 
     check()
+
+
+def test_a_file_whose_text_a_pdf_copy_would_change_is_named_not_printed():
+    """Indentation, a trailing or doubled space: text copied from the PDF loses them, so such
+    a file is named by the report, never printed as if a copy gave it back."""
+    from reportgen.analyze.fixfiles import _file
+
+    assert _file("fix/option-1.sql", "r", "any folder", "SELECT 1;\n").shown
+    for line in ("  SELECT 1;", "SELECT 1; ", "SELECT  1;", "x" * (WIDTH + 1)):
+        assert not _file("fix/option-1.sql", "r", "any folder", line + "\n").shown, line

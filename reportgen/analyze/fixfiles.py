@@ -126,5 +126,11 @@ def _filled(word: str) -> str:
 def _file(name: str, run: str, where: str, content: str) -> FixFile:
     return FixFile(name=name, run=run, where=where, content=content,
                    sha256=hashlib.sha256(content.encode("utf-8")).hexdigest(),
-                   shown=all(len(line) <= CODE_WIDTH for line in content.splitlines()))
+                   shown=all(_copies_whole(line) for line in content.splitlines()))
+
+
+def _copies_whole(line: str) -> bool:
+    """A line text copied out of the PDF gives back as it is: it fits the code block (never
+    wrapped) and has no leading, trailing or doubled spaces (a PDF's text loses them)."""
+    return len(line) <= CODE_WIDTH and line == line.strip() and "  " not in line
 

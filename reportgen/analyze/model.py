@@ -114,8 +114,9 @@ class FixFile(Model):
     where: str = Field(description="The folder to run it from.")
     content: str = Field(description="The file's text (UTF-8), its header first.")
     sha256: str = Field(description="sha256 of the file's bytes, hex.")
-    shown: bool = Field(description="Every line fits the report's code block, so the report "
-                        "prints the file whole; otherwise it names the file only.")
+    shown: bool = Field(description="Every line fits the report's code block, unindented and "
+                        "without doubled spaces, so the report prints the file whole and text "
+                        "copied from the PDF is the file; otherwise it names the file only.")
 
     @model_validator(mode="after")
     def _digest_matches(self) -> FixFile:
