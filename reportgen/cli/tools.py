@@ -113,8 +113,8 @@ def diff(before: str, after: str, as_json: bool) -> int:
     lines = d.lines()
     other = other_database(old, new)
     if other:
-        warn(f"warning: {other}: the differences below are between two databases, not "
-             "changes of one")
+        warn(f"warning: {other}: expected when one is a restored copy; otherwise the "
+             "differences are between two databases, not changes of one")
     if as_json:
         payload = {"differ": bool(lines), "same_database": not other,
                    "database_mismatch": other, **d.as_model().model_dump(mode="json"),
