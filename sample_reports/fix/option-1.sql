@@ -1,9 +1,9 @@
 -- reportgen fix for Option 1: Re-record the verified migrations (Django's MigrationRecorder)
 -- When it applies: Tables are present and migration records are missing. Data-loss risk: LOW.
 -- Verified against: evidence bundle
--- sha256:af69a567c2d8bd11beaf6d22b35957980d50e57bc310d361b3d3b7bd924d0eac from database
+-- sha256:76d6908b27cd9809ea1842250f9f2c48bd18f5ae6bd33e2d2a86692b744d9733 from database
 -- deltacrown on ep-lively-queen-a13dp7w6.ap-southeast-1.aws.neon.tech (system identifier
--- 7715246291588326995), collected 2026-12-04 00:56:02 UTC. Re-assess before running it if the
+-- 7715256996738939889), collected 2026-12-04 01:37:34 UTC. Re-assess before running it if the
 -- database changed since.
 -- Undo: set UNDO = True in the Python file and run it the same way: exactly these records are
 -- removed again (the SQL file's rows are the same ones).
