@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -172,18 +173,22 @@ def _run_fixes(s: Score, world: World, db: str, restored: str, truth: Truth,
                    if i in options]
     for o in chosen:
         if o["id"] == "refake_verified":
-            _rerecord(s, world, db, o, env, a_codebase)
+            _rerecord(s, world, db, o, env, a_codebase, work)
         elif o["id"] in ("selective_repair", "repair_rows_columns") and o["commands"]:
             _repair(s, world, db, restored, o, truth, env, work)
 
 
 def _rerecord(s: Score, world: World, db: str, o: dict[str, Any], env: dict[str, str],
-              a_codebase: list[dict[str, Any]]) -> None:
-    # The fix as delivered: fix/option-N.py, run as the report says, in the project.
+              a_codebase: list[dict[str, Any]], work: Path) -> None:
+    # The fix as delivered: fix/option-N.py, run as the report says, in the project; the
+    # file stays in this cell's own folder (cells run at the same time share the project),
+    # and the run line names it there.
     py = next(f for f in o["files"] if f["name"].endswith(".py"))
-    (world.project.root / py["name"]).parent.mkdir(exist_ok=True)
-    (world.project.root / py["name"]).write_text(py["content"])
-    res = world.project.shell(world.server, db, py["run"], env)
+    path = work / py["name"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(py["content"])
+    res = world.project.shell(world.server, db,
+                              py["run"].replace(py["name"], shlex.quote(str(path))), env)
     if res.returncode != 0:
         s.add(WRONG, f"the re-record file failed: {res.stderr[-300:]}")
         return
