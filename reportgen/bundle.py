@@ -329,6 +329,9 @@ class TrackerSummary(Model):
     problems: list[str] = Field(default_factory=list,
                                 description="Failed, dirty, locked or unfinished states.")
     notes: list[str] = Field(default_factory=list, description="Other facts worth showing.")
+    versions: list[str] = Field(
+        default_factory=list, description="The versions the table records as applied, as "
+        "read (alembic: every row of alembic_version, one per applied head).")
 
 
 class MigrationTables(Model):
@@ -404,7 +407,10 @@ class ModelTable(Model):
 
 class MigrationFile(Model):
     app: str = Field(description="App label (directory above migrations/).")
-    name: str = Field(description="Migration name (file name without .py).")
+    name: str = Field(description="Migration name (file name without .py; Alembic: the "
+                      "revision id).")
+    title: str | None = Field(default=None, description="What the migration says it does "
+                              "(Alembic: the revision's message).")
     path: str = Field(description="Path relative to the project root.")
     dependencies: list[tuple[str, str]] = Field(description="(app, name) dependencies.")
     replaces: list[tuple[str, str]] = Field(default_factory=list, description="Squashed.")
@@ -442,6 +448,13 @@ class DestructiveScript(Model):
 
 class Codebase(Model):
     root: str = Field(description="Project directory as given (absolute).")
+    framework: Literal["django", "alembic"] = Field(
+        default="django", description="The migration framework whose files these are: "
+        "django (app/migrations/NNNN_*.py, recorded in django_migrations) or alembic "
+        "(a revision graph, its heads recorded in alembic_version; every migration's app "
+        "is 'alembic').")
+    config: str | None = Field(default=None, description="The framework's configuration "
+                               "file, relative to root (alembic.ini).")
     method: str = Field(description="How the expected state was derived.")
     migrations: list[MigrationFile] = Field(description="Migration files found.")
     errors: list[str] = Field(default_factory=list, description="Files that could not be read.")

@@ -8,6 +8,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from reportgen.analyze.diff import TRACKER_TABLES
+from reportgen.analyze.framework import DJANGO, Framework, framework_of, tracked
 from reportgen.analyze.model import TimelineEntry
 from reportgen.analyze.reconcile import (
     Reconciliation,
@@ -26,7 +28,6 @@ DJANGO_CONTRIB_TABLES = {
 #: latest the incident can have begun.
 LOSS_KINDS = ("DROP TABLE", "TRUNCATE", "DELETE without WHERE", "UPDATE without WHERE",
               "ALTER ... DROP", "DROP")
-TRACKER_TABLES = ("django_migrations",)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class Context:
     log_events: list[LogEvent] = field(default_factory=list)
     other_database_events: int = 0
     incident_start: IncidentStart | None = None
+    #: The migration framework of the codebase (Django without one): its words, its table.
+    fw: Framework = DJANGO
     #: Since when pg_stat_* counters run (None: unknown); see counters_since().
     counters_since: datetime | None = None
     #: Schemas holding a django_migrations table (more than one: schema-per-tenant).
@@ -138,16 +141,20 @@ def incident_start(events: list[LogEvent], timeline: list[TimelineEntry],
 
 def record_history(bundle: EvidenceBundle, baseline: EvidenceBundle | None,
                    start: IncidentStart | None, since: datetime | None) -> RecordHistory:
-    dj = bundle.migrations.django if bundle.migrations else None
+    tr = tracked(bundle)
+    dj = bundle.migrations.django if bundle.migrations and tr.framework is DJANGO else None
     rel = None
     if dj is not None and bundle.inventory is not None:
         rel = next((r for r in bundle.inventory.relations if r.name == "django_migrations"
                     and r.schema_name == dj.schema_name), None)
+    # Alembic moves its one row per head with UPDATE (a stamp back, a downgrade too): no
+    # delete count says a record was never removed, so none is used.
     base_records = None
-    if baseline is not None and baseline.migrations is not None \
-            and baseline.migrations.django.readable:
-        base_records = frozenset((r.app, r.name) for r in baseline.migrations.django.records)
-    return RecordHistory(
+    if baseline is not None and baseline.migrations is not None:
+        before = tracked(baseline, graph=bundle)
+        if before.table_present and before.readable:
+            base_records = frozenset((r.app, r.name) for r in before.records)
+    return RecordHistory(table=tr.framework.tracker,
         baseline=base_records,
         baseline_taken=baseline.collection.started_at if baseline is not None else None,
         incident_start=start.time if start is not None else None, counters_since=since,
@@ -178,9 +185,7 @@ def build_context(bundle: EvidenceBundle, baseline: EvidenceBundle | None = None
     start = incident_start(events, timeline or [], explicit_start)
     since = counters_since(bundle)
     rec = reconcile(bundle, record_history(bundle, baseline, start, since))
-    records = []
-    if bundle.migrations and bundle.migrations.django.table_present:
-        records = list(bundle.migrations.django.records)
+    records = tracked(bundle).records
     labels = {r.app for r in records}
     if bundle.codebase:
         labels |= {m.app for m in bundle.codebase.migrations}
@@ -194,6 +199,8 @@ def build_context(bundle: EvidenceBundle, baseline: EvidenceBundle | None = None
     for r in bundle.inventory.relations if bundle.inventory else []:
         if r.name in expected:
             app, how = expected[r.name], "migration files"
+        elif r.name == "alembic_version":
+            app, how = "migrations (Alembic)", "Alembic's tracking table"
         elif r.name in DJANGO_CONTRIB_TABLES:
             app, how = DJANGO_CONTRIB_TABLES[r.name], "Django contrib table name"
         else:
@@ -213,7 +220,7 @@ def build_context(bundle: EvidenceBundle, baseline: EvidenceBundle | None = None
                    tenant_apps=_tenant_apps(bundle, rec, trackers),
                    records=records, app_of=app_of, app_source=app_source, apps=dict(apps),
                    log_events=events, other_database_events=others, incident_start=start,
-                   counters_since=since, tracker_schemas=trackers)
+                   counters_since=since, tracker_schemas=trackers, fw=framework_of(bundle))
 
 
 def _label_prefix(name: str, labels: set[str]) -> str | None:

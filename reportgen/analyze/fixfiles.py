@@ -36,7 +36,9 @@ def _files(n: int, o: RecoveryOption, bundle: EvidenceBundle) -> list[FixFile]:
     stem = f"fix/option-{n}"
     head = _header(n, o, bundle)
     out: list[FixFile] = []
-    where = ("the application's folder (where manage.py is): copy fix/ there, or give its path"
+    marker = "alembic.ini" if bundle.codebase is not None and \
+        bundle.codebase.framework == "alembic" else "manage.py"
+    where = (f"the application's folder (where {marker} is): copy fix/ there, or give its path"
              if o.in_project else "any folder")
     if o.python is not None:
         name = f"{stem}.py"

@@ -110,7 +110,7 @@ def _records_deleted(ctx: Context, ids: dict[str, Finding],
                      timeline: list[TimelineEntry] | None = None) -> Weighed:
     deletes = _deletes_counted(ctx)
     for_ = _ev(ids, "migration.records_removed_since_baseline")
-    for_ += _logged(ctx, ("DELETE", "DELETE without WHERE", "TRUNCATE"), "django_migrations")
+    for_ += _logged(ctx, ("DELETE", "DELETE without WHERE", "TRUNCATE"), ctx.fw.tracker)
     if deletes:
         for_.append(f"statistics: {deletes} row(s) deleted from django_migrations since "
                     f"{_since(ctx)}")
@@ -196,7 +196,7 @@ def _rows_deleted(ctx: Context, ids: dict[str, Finding],
     # empty a table, since the incident began, say rows were deleted by it.
     start = ctx.incident_start.time if ctx.incident_start else None
     for_ += [e for e in _logged(ctx, ("DELETE without WHERE", "TRUNCATE"), since=start)
-             if "django_migrations" not in e]
+             if ctx.fw.tracker not in e]
     against: list[str] = []
     if ctx.baseline is not None and "data.rows_lost_since_baseline" not in ids:
         base, now = ctx.baseline.inventory, ctx.bundle.inventory
@@ -344,10 +344,21 @@ def build_hypotheses(ctx: Context, findings: list[Finding],
         reported = [f"{e.time:%Y-%m-%d %H:%M} UTC: {e.event}" for e in responder
                     if any(k in e.event.lower() for k in spec.keywords)]
         verdict = _verdict(for_, against)
-        out.append(Hypothesis(id=spec.id, title=spec.title, verdict=verdict,
+        out.append(Hypothesis(id=spec.id, title=_words(ctx, spec.title), verdict=verdict,
                               evidence_for=for_, evidence_against=against, reported=reported,
-                              would_decide=needs if verdict == "undecided" else None))
+                              would_decide=_words(ctx, needs) if verdict == "undecided"
+                              and needs is not None else None))
     return out
+
+
+def _words(ctx: Context, text: str) -> str:
+    """A hypothesis in the project's framework's words (Django's are the ones written)."""
+    if ctx.fw.key == "django":
+        return text
+    return (text.replace("django_migrations", ctx.fw.tracker)
+            .replace("migrate --fake", "alembic stamp")
+            .replace("Migration records were", "Migration records (Alembic's heads) were")
+            .replace("its migrations", f"its {ctx.fw.unit}s"))
 
 
 def _was_applied(ctx: Context, key: tuple[str, str]) -> bool:

@@ -54,7 +54,8 @@ class MigrationStatus(Model):
     app: str
     name: str
     in_code: bool = Field(description="A migration file exists in the scanned codebase.")
-    recorded: bool = Field(description="A django_migrations row exists.")
+    recorded: bool = Field(description="The tracking table records it (a django_migrations "
+                           "row; Alembic: it is at or below a head alembic_version holds).")
     applied_at: datetime | None = None
     state: Literal["applied", "applied_schema_missing", "schema_present_unrecorded",
                    "schema_lost_unrecorded", "partially_applied", "pending",
@@ -76,6 +77,11 @@ class MigrationStatus(Model):
     path: str | None = None
     basis: str | None = Field(default=None, description="What the state rests on, e.g. "
                               "'ran before app.0005, whose table app_x is present'.")
+
+    @property
+    def label(self) -> str:
+        """As its framework names it: app.name (Django), the revision id (Alembic)."""
+        return self.name if self.app == "alembic" else f"{self.app}.{self.name}"
 
 
 class AppSummary(Model):

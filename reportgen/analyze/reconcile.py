@@ -115,6 +115,8 @@ class RecordHistory:
     #: Records were written again (faked) since: one is recorded as applied before its own
     #: dependency, so applied times no longer say when records first existed.
     rerecorded: bool = False
+    #: The tracking table these facts are about.
+    table: str = "django_migrations"
 
     def lower_bound(self, key: Key, recorded_deps: Iterable[datetime]) -> datetime | None:
         """The earliest time this migration's record can have been written (and so
@@ -134,12 +136,12 @@ class RecordHistory:
             return ("records were written again since (one is recorded as applied before its "
                     "own dependency), so no applied time says when records first existed")
         if self.counters_since is None or self.deletes is None:
-            return "no activity counters for django_migrations"
+            return f"no activity counters for {self.table}"
         if self.deletes:
-            return (f"{self.deletes} row(s) were deleted from django_migrations since "
+            return (f"{self.deletes} row(s) were deleted from {self.table} since "
                     f"{self.counters_since:%Y-%m-%d %H:%M} UTC")
         if self.rewritten:
-            return "django_migrations was rewritten (TRUNCATE) since it was created"
+            return f"{self.table} was rewritten (TRUNCATE) since it was created"
         return (f"the activity counters run only since {self.counters_since:%Y-%m-%d %H:%M} "
                 "UTC (statistics reset or server restart), after its record could have been "
                 "written")
@@ -196,12 +198,13 @@ class Reconciliation:
 
 
 def live_tables(bundle: EvidenceBundle) -> dict[str, Relation] | None:
-    """Tables in the schema Django uses (django_migrations' schema, else public, else any)."""
+    """Tables in the schema the framework uses (its tracking table's schema, else public,
+    else any)."""
+    from reportgen.analyze.framework import tracked
+
     if bundle.inventory is None:
         return None
-    schema = None
-    if bundle.migrations and bundle.migrations.django.schema_name:
-        schema = bundle.migrations.django.schema_name
+    schema = tracked(bundle).schema_name
     rels = bundle.inventory.relations
     schemas = {r.schema_name for r in rels}
     if schema is None:
@@ -213,17 +216,17 @@ def reconcile(bundle: EvidenceBundle, history: RecordHistory | None = None
               ) -> Reconciliation | None:
     """None when there is no codebase, or when the records exist but could not be read (then
     nothing can be called recorded or unrecorded)."""
+    from reportgen.analyze.framework import tracked
+
     if bundle.codebase is None:
         return None
-    dj = bundle.migrations.django if bundle.migrations else None
-    if dj is not None and dj.table_present and not dj.readable:
+    tr = tracked(bundle)
+    if tr.table_present and not tr.readable:
         return None
-    history = history or RecordHistory()
+    history = history or RecordHistory(table=tr.framework.tracker)
     migs = {(m.app, m.name): m for m in bundle.codebase.migrations}
     code_apps = {m.app for m in bundle.codebase.migrations}
-    records: dict[Key, MigrationRecord] = {}
-    if dj is not None and dj.table_present:
-        records = {(r.app, r.name): r for r in dj.records}
+    records: dict[Key, MigrationRecord] = {(r.app, r.name): r for r in tr.records}
     migs, records, replaced = apply_replacements(migs, records)
     live = live_tables(bundle)
     all_indexes = {i for r in (live or {}).values() for i in r.indexes}
@@ -245,6 +248,11 @@ def reconcile(bundle: EvidenceBundle, history: RecordHistory | None = None
     superseded = _superseded(order, effects)
     unchecked: set[str] = set()
 
+    # A migration whose effects are unknown altogether (its reader could not write them: an
+    # Alembic revision offline mode cannot run) may have removed anything created before it:
+    # what is absent before one proves nothing.
+    blind = {key: any(migs[k].creates is None for k in order[i + 1:])
+             for i, key in enumerate(order)}
     checks: dict[Key, list[EffectCheck]] = {}
     for key in order:
         ch: list[EffectCheck] = []
@@ -254,6 +262,8 @@ def reconcile(bundle: EvidenceBundle, history: RecordHistory | None = None
                 ch.append(EffectCheck(effect=e.label(), expected=exp, found="superseded"))
                 continue
             found = _found(e, live, all_indexes) if e.checkable else "unknown"
+            if found == "absent" and e.present and blind[key]:
+                found = "unknown"
             if found == "unknown" and live is not None and e.checkable and e.present:
                 unchecked.add(e.kind)
             ch.append(EffectCheck(effect=e.label(), expected=exp, found=found))
@@ -331,7 +341,7 @@ def _existed(order: list[Key], effects: Mapping[Key, list[Effect]],
             for x in st.missing:
                 if x.startswith("table "):
                     out.setdefault(x.removeprefix("table "),
-                                   f"{key[0]}.{key[1]} created it and ran ({st.basis})")
+                                   f"{label(key)} created it and ran ({st.basis})")
     absent = {c.effect.removeprefix("table ") for ch in checks.values() for c in ch
               if c.effect.startswith("table ") and c.found == "absent"}
     for key in order:
@@ -345,7 +355,7 @@ def _existed(order: list[Key], effects: Mapping[Key, list[Effect]],
             ref = pg_identifier(e.ref)
             if ref in absent and ref not in out:
                 why = f"its own {own[0]} is present" if own else ran_via[key]
-                out[ref] = (f"{key[0]}.{key[1]} created a foreign key from {e.table} to it, "
+                out[ref] = (f"{label(key)} created a foreign key from {e.table} to it, "
                             f"and it ran ({why}): {ref} existed then")
     return out
 
@@ -394,6 +404,11 @@ def _superseded(order: list[Key], effects: dict[Key, list[Effect]]) -> set[tuple
 
 
 NAMEDATALEN = 64
+
+
+def label(key: Key) -> str:
+    """A migration as its framework names it: app.name (Django), the revision (Alembic)."""
+    return key[1] if key[0] == "alembic" else f"{key[0]}.{key[1]}"
 
 
 def pg_identifier(name: str) -> str:
@@ -455,7 +470,7 @@ def _ran_by_descendants(order: list[Key], deps: Mapping[Key, list[Key]],
     out: dict[Key, str] = {}
     for key in reversed(order):  # descendants come later in the order
         seen = _positive(checks[key])
-        why = (f"ran before {key[0]}.{key[1]}, whose {seen[0]} is present" if seen
+        why = (f"ran before {label(key)}, whose {seen[0]} is present" if seen
                else out.get(key))
         if why is None:
             continue
@@ -472,7 +487,7 @@ def _classify(key: Key, m: MigrationFile, ch: list[EffectCheck], opaque: list[st
     missing = [c.effect for c in checked if c.found != c.expected]
     present = _positive(checked)
     recorded = rec is not None
-    deps = [f"{a}.{n}" for a, n in m.dependencies]
+    deps = [label(d) for d in m.dependencies]
     base = dict(app=m.app, name=m.name, in_code=True, recorded=recorded,
                 applied_at=rec.applied if rec else None, missing=missing, present=present,
                 opaque=opaque, dependencies=deps, path=m.path)
@@ -494,7 +509,7 @@ def _classify(key: Key, m: MigrationFile, ch: list[EffectCheck], opaque: list[st
         bound = history.lower_bound(key, deps_applied)
         if history.nothing_removed_since(bound):
             return MigrationStatus(**{**base, "opaque": []}, state="pending", fake="unsafe",
-                                   basis="never ran: no row was removed from django_migrations "
+                                   basis=f"never ran: no row was removed from {history.table} "
                                    f"since {bound:%Y-%m-%d %H:%M} UTC, before its record could "
                                    "have been written (activity counters), and none is there")
     if missing:
@@ -543,12 +558,12 @@ def _propagate_pending(order: list[Key], deps: Mapping[Key, list[Key]],
         unsure = next((d for d, s in states.items() if s == "pending_or_lost"), None)
         if pending is not None and st.state != "pending":
             st.state, st.fake, st.opaque = "pending", "unsafe", []  # nothing to read: not run
-            st.basis = f"depends on {pending[0]}.{pending[1]}, which is " \
+            st.basis = f"depends on {label(pending)}, which is " \
                        f"{by_key[pending].state.replace('_', ' ')}"
             st.missing = st.missing or [st.basis]
         elif unsure is not None and st.state == "unverifiable_unrecorded":
             st.state, st.fake = "pending_or_lost", "unsafe"
-            st.basis = f"depends on {unsure[0]}.{unsure[1]}, which may be pending or lost"
+            st.basis = f"depends on {label(unsure)}, which may be pending or lost"
 
 
 def _fake_plan(order: list[Key], migs: dict[Key, MigrationFile],
@@ -575,7 +590,7 @@ def _fake_plan(order: list[Key], migs: dict[Key, MigrationFile],
         bad = [d for d in resolve_deps(migs[key], migs)
                if d not in records and d not in in_plan]
         if bad:
-            blocked[key] = "depends on " + ", ".join(f"{a}.{n}" for a, n in bad) + \
+            blocked[key] = "depends on " + ", ".join(label(d) for d in bad) + \
                 ", which cannot be recorded"
             st.fake = "blocked"
             continue

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from reportgen.analyze.commands import NextCommands
 from reportgen.analyze.context import Context
 from reportgen.analyze.fixfiles import with_fix_files
+from reportgen.analyze.framework import ALEMBIC, tracked
 from reportgen.analyze.model import (
     ActionItem,
     ActionPhase,
@@ -32,6 +33,7 @@ from reportgen.quoting import (
     pg_dump_pattern,
     sql_comment,
     sql_ident,
+    sql_literal,
     sql_qualified,
 )
 from reportgen.quoting import Placeholder as P
@@ -150,6 +152,8 @@ def _refake(ctx: Context) -> RecoveryOption | None:
     rec = ctx.rec
     if rec is None or not rec.fake_plan:
         return None
+    if ctx.fw is ALEMBIC:
+        return _stamp(ctx)
     schema = ctx.bundle.migrations.django.schema_name if ctx.bundle.migrations else None
     blocked = [f"{a}.{n}: {why}" for (a, n), why in rec.fake_blocked.items()
                if _unrecorded_with_schema(ctx, (a, n))]
@@ -186,6 +190,74 @@ def _refake(ctx: Context) -> RecoveryOption | None:
                                  "after-refake/")])
 
 
+def stamp_targets(ctx: Context) -> list[str]:
+    """The heads of what is recorded once the plan is: the revisions to stamp (Alembic
+    records heads only; each one stands for itself and everything below it)."""
+    rec = ctx.rec
+    assert rec is not None and ctx.bundle.codebase is not None
+    done = {n for _, n in ctx.records} | {n for _, n in rec.fake_plan}
+    below = {d for m in ctx.bundle.codebase.migrations if m.name in done
+             for _, d in m.dependencies}
+    return [n for _, n in rec.order if n in done and n not in below]
+
+
+def alembic_command(ctx: Context, *args: str) -> str:
+    cb = ctx.bundle.codebase
+    config = cb.config if cb is not None and cb.config else "alembic.ini"
+    return sh("alembic", "-c", config, *args)
+
+
+def _stamp(ctx: Context) -> RecoveryOption | None:
+    """Alembic: stamp the heads whose every revision below is recorded or verified, and
+    nothing else. ``--purge`` empties alembic_version first, so the table holds exactly
+    these heads whatever it held (the command Alembic offers for a table it cannot read
+    back). A version no revision file has is never stamped over: the file comes back first."""
+    rec, tr = ctx.rec, tracked(ctx.bundle)
+    assert rec is not None
+    if tr.unknown:
+        return None
+    targets = stamp_targets(ctx)
+    before = tr.versions or ["base"]
+    blocked = [f"{n}: {why}" for (_, n), why in rec.fake_blocked.items()
+               if _unrecorded_with_schema(ctx, ("alembic", n))]
+    run = NextCommands.of(ctx.bundle)
+    steps = [f"Take a bundle first, as the baseline for this change: "
+             f"`{run.collect('before-stamp.json')}`.",
+             f"Stamp {', '.join(targets)}: every one of the {len(rec.fake_plan)} unrecorded "
+             "revision(s) at or below it was verified against the schema (its own effects, "
+             "or what a later revision built on it). `alembic stamp` checks nothing itself: "
+             "it writes the version it is given.",
+             "Run it from the project's folder (where alembic.ini is), with the database URL "
+             "the project's env.py uses pointing at this database."]
+    if tr.table_present:
+        steps.append("Or run the equivalent SQL below: the same rows in alembic_version, "
+                     "nothing else.")
+    if blocked:
+        steps.append("Revisions above it are NOT stamped; each needs a decision first: "
+                     + "; ".join(blocked))
+    table = sql_qualified(tr.schema_name, "alembic_version")
+    script = "\n".join([*SCRIPT_HEADER, "-- The same rows as `alembic stamp --purge`, "
+                        "nothing else.", "BEGIN;", f"DELETE FROM {table};",
+                        f"INSERT INTO {table} (version_num) VALUES",
+                        *(f"({sql_literal(t)})" + ("," if i < len(targets) - 1 else ";")
+                          for i, t in enumerate(targets)), "COMMIT;"])
+    return RecoveryOption(
+        id="refake_verified", title="Stamp the verified revisions (alembic stamp)",
+        applies_when="Tables are present and alembic_version is behind them.",
+        steps=steps, commands=[alembic_command(ctx, "stamp", "--purge", *targets)],
+        script=script if tr.table_present else None,
+        undo=f"`{alembic_command(ctx, 'stamp', '--purge', *before)}` puts back what "
+             "alembic_version held.", in_project=True,
+        pros=["Writes only alembic_version; no table is touched.", "Minutes to apply."],
+        cons=["Records the state only: a data step in a revision that never ran is not run."]
+        + (["Some revisions are excluded and need a decision."] if blocked else []),
+        data_loss_risk="LOW", expected_time="10–30 minutes", outcome=_outcome(ctx),
+        verification=[alembic_command(ctx, "current"),
+                      *([alembic_command(ctx, "upgrade", f"{targets[0]}:head", "--sql")]
+                        if len(targets) == 1 else [alembic_command(ctx, "heads")]),
+                      run.assess("--baseline", "before-stamp.json", "--out", "after-stamp/")])
+
+
 def _why_not_migrate_fake(rec: Reconciliation) -> str:
     if rec.inconsistent:
         (a, n), (da, dn) = rec.inconsistent[0]
@@ -202,6 +274,14 @@ def _outcome(ctx: Context) -> list[str]:
     The static scan knows only the apps whose files it read: it says so."""
     rec = ctx.rec
     assert rec is not None
+    if ctx.fw is ALEMBIC:
+        targets = stamp_targets(ctx)
+        out = [f"`alembic current`: {', '.join(targets)}"
+               + (" (head)." if not rec.after_unapplied else ".")]
+        if not rec.after_unapplied:
+            return [*out, "`alembic upgrade head`: nothing to run."]
+        return [*out, "`alembic upgrade head` runs: "
+                + ", ".join(n for _, n in rec.after_unapplied) + "."]
     cb = ctx.bundle.codebase
     scope = "" if cb is not None and cb.method.startswith("Django") else \
         " (for the apps whose migration files were read; apps not read add their own)"
@@ -339,9 +419,10 @@ def _selective_repair(ctx: Context, findings: list[Finding]) -> RecoveryOption |
             steps.append(f"Dump and restore only: {', '.join(names)}.")
         if unproven:
             steps.append(f"Not dumped here: {', '.join(unproven)}: nothing in this evidence "
-                         "shows they existed (a migration recorded with --fake leaves the same "
-                         "picture). Run `reportgen assess --baseline restored.json` with the "
-                         "restored copy's bundle: if the copy has them, that report prints "
+                         "shows they existed (a migration recorded with "
+                         + ("--fake" if ctx.fw.key == "django" else "alembic stamp")
+                         + " leaves the same picture). Run `reportgen assess --baseline "
+                         "restored.json` with the restored copy's bundle: if the copy has them, that report prints "
                          "their repair.")
         return RecoveryOption(
             id="selective_repair", title="Copy the lost tables back from the restored copy",
@@ -683,11 +764,11 @@ def build_recovery(ctx: Context, findings: list[Finding],
             f.dimension in ("data", "schema", "migration") and f.severity in ("HIGH", "CRITICAL")
             for f in findings):
         options.append(_pitr(ctx, timeline, findings))
-    return with_fix_files(choose_recommended(options, findings), ctx.bundle)
+    return with_fix_files(choose_recommended(options, findings, ctx.fw.tracker), ctx.bundle)
 
 
-def choose_recommended(options: list[RecoveryOption],
-                       findings: list[Finding]) -> list[RecoveryOption]:
+def choose_recommended(options: list[RecoveryOption], findings: list[Finding],
+                       tracker: str = "django_migrations") -> list[RecoveryOption]:
     """Rules, in order:
     1. data gone (tables missing per migrations, dropped since the baseline or per the server
        log; rows or columns gone from tables that remain) → the point-in-time copy, then the
@@ -718,7 +799,7 @@ def choose_recommended(options: list[RecoveryOption],
     elif "migration.records_missing" in ids and "refake_verified" in by_id:
         pick = "refake_verified"
         why = "the schema is present and every migration to re-record was checked against it; " \
-              "this writes only django_migrations rows"
+              f"this writes only {tracker} rows"
     for o in options:
         if o.id == pick:
             o.recommended, o.why = True, why
@@ -739,7 +820,7 @@ def _what_remains(ctx: Context, options: list[RecoveryOption]) -> str:
     if rec is not None:
         planned = set(rec.fake_plan) if any(o.id == "refake_verified" and o.recommended
                                             for o in options) else set()
-        left = [f"{s.app}.{s.name}" for s in rec.statuses if not s.recorded and s.in_code
+        left = [f"{s.label}" for s in rec.statuses if not s.recorded and s.in_code
                 and (s.app, s.name) not in planned and s.state not in ("pending",)
                 and s.app not in ctx.tenant_apps]
     if not left:

@@ -6,7 +6,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from reportgen.analyze.context import LOSS_KINDS, Context
+from reportgen.analyze.context import LOSS_KINDS, TRACKER_TABLES, Context
+from reportgen.analyze.framework import alembic_table, tracked
 from reportgen.analyze.model import Finding, MigrationStatus
 from reportgen.analyze.reconcile import Reconciliation
 from reportgen.bundle import ColumnName, LogEvent, Relation, TableName
@@ -158,12 +159,35 @@ def roles(ctx: Context) -> list[Finding]:
     return out
 
 
+#: How each framework records a migration without running it.
+FAKED = {"django": "`migrate --fake`", "alembic": "`alembic stamp`"}
+#: Where each framework shows a migration's own SQL.
+OWN_SQL = {"django": "`python manage.py sqlmigrate APP NAME`",
+           "alembic": "`alembic upgrade DOWN:REV --sql`"}
+
+
 def migration_tracking(ctx: Context) -> list[Finding]:
     m = ctx.bundle.migrations
     if m is None:
         return []
-    dj = m.django
+    dj = tracked(ctx.bundle)
+    fw = ctx.fw
     out = []
+    if dj.unknown:
+        out.append(Finding(
+            id="migration.revision_file_missing", severity="HIGH", dimension="migration",
+            title=f"{fw.tracker} records revision(s) no file in the project has",
+            subjects=list(dj.unknown),
+            evidence=[f"{fw.tracker} in schema {dj.schema_name} holds {v}; no revision file "
+                      f"under {ctx.bundle.codebase.root if ctx.bundle.codebase else '?'} "
+                      "has that id" for v in dj.unknown],
+            explanation="Alembic stops every command that reads the history (upgrade, "
+                        "current, stamp without --purge) with \"Can't locate revision\". The "
+                        "file was deleted, renamed, or the database was migrated from another "
+                        "branch of the code; what that revision did is unknown here.",
+            recommendation="Restore the revision file from version control (the branch or "
+                           "commit that deployed it), then assess again. Never stamp over "
+                           "it: that hides what was applied."))
     if not dj.table_present:
         has_code = ctx.rec is not None and bool(ctx.rec.statuses)
         expected_present = []
@@ -173,22 +197,22 @@ def migration_tracking(ctx: Context) -> list[Finding]:
             out.append(Finding(
                 id="migration.tracking_table_missing",
                 severity="HIGH" if expected_present else "MEDIUM", dimension="migration",
-                title="There is no django_migrations table",
-                subjects=["django_migrations"],
-                evidence=["no relation named django_migrations in any schema (pg_class)"]
+                title=f"There is no {fw.tracker} table",
+                subjects=[fw.tracker],
+                evidence=[f"no relation named {fw.tracker} in any schema (pg_class)"]
                 + ([f"{len(expected_present)} tables the migrations create are present"]
                    if expected_present else []),
-                explanation="Without the tracking table Django considers every migration "
-                            "unapplied and `migrate` will try to create tables that exist.",
-                recommendation="Do not run `migrate`. Restore the table from a backup or "
-                               "re-record migrations whose schema is verified."))
+                explanation=f"Without the tracking table {fw.name} considers every {fw.unit} "
+                            f"unapplied and `{fw.apply}` will try to create tables that exist.",
+                recommendation=f"Do not run `{fw.apply}`. Restore the table from a backup or "
+                               f"re-record {fw.unit}s whose schema is verified."))
     elif not dj.readable:
         out.append(Finding(
             id="migration.records_unreadable", severity="HIGH", dimension="migration",
-            title="django_migrations exists but could not be read",
-            subjects=["django_migrations"], evidence=[dj.error or "not readable"],
+            title=f"{fw.tracker} exists but could not be read",
+            subjects=[fw.tracker], evidence=[dj.error or "not readable"],
             explanation="Migration state is unknown.",
-            recommendation="Collect as a role that can SELECT django_migrations."))
+            recommendation=f"Collect as a role that can SELECT {fw.tracker}."))
     return out
 
 
@@ -209,8 +233,8 @@ def migration_reconciliation(ctx: Context) -> list[Finding]:
         out.append(Finding(
             id="migration.partially_applied", severity="HIGH", dimension="migration",
             title="Unrecorded migrations whose schema is only partly present",
-            subjects=[f"{s.app}.{s.name}" for s in partial],
-            evidence=[f"{s.app}.{s.name}: present {_names(s.present, 4)}; missing "
+            subjects=[f"{s.label}" for s in partial],
+            evidence=[f"{s.label}: present {_names(s.present, 4)}; missing "
                       f"{_names(s.missing, 4)}" + (f" ({s.basis})" if s.basis else "")
                       for s in partial],
             explanation="Neither faking nor running these migrations is safe as they stand: "
@@ -223,15 +247,15 @@ def migration_reconciliation(ctx: Context) -> list[Finding]:
         out.append(Finding(
             id="migration.ghost_records", severity="MEDIUM", dimension="migration",
             title="Recorded migrations with no file in the codebase",
-            subjects=[f"{s.app}.{s.name}" for s in ghosts],
-            evidence=[f"django_migrations row {s.app}.{s.name}; no such file under "
+            subjects=[f"{s.label}" for s in ghosts],
+            evidence=[f"django_migrations row {s.label}; no such file under "
                       f"{s.app}/migrations/" for s in ghosts],
             explanation="Renamed, deleted or squashed-away migrations. Django silently ignores "
                         "these rows; they hide what was really applied.",
             recommendation="Find the commit that removed the file before deleting any row "
                            "(`migrate --prune` deletes them: a write)."))
     out += _graph_findings(rec)
-    out += _not_applied(by_state["pending"], by_state["pending_or_lost"])
+    out += _not_applied(ctx, by_state["pending"], by_state["pending_or_lost"])
     if ctx.live is not None:
         explained = set(rec.expected_tables)
         extra = sorted(t for t, r in ctx.live.items()
@@ -254,8 +278,27 @@ def _records_missing(ctx: Context, by_state: dict[str, list[MigrationStatus]]
     a record: re-recordable when their schema is whole."""
     unrec = by_state["schema_present_unrecorded"] + [
         s for s in by_state["unverifiable_unrecorded"] if s.present]
-    if not unrec or not (ctx.bundle.migrations and ctx.bundle.migrations.django.table_present):
+    fw = ctx.fw
+    if not unrec or not tracked(ctx.bundle).table_present:
         return []
+    if fw.key == "alembic":
+        names = [s.name for s in unrec]
+        versions = tracked(ctx.bundle).versions
+        return [Finding(
+            id="migration.records_missing", severity="HIGH", dimension="migration",
+            title=f"Tables present, alembic_version behind them ({len(unrec)} revision(s))",
+            subjects=["alembic", *names],
+            evidence=[f"{len(unrec)} revision(s) that ran (their schema, or what is built on "
+                      f"them, is present) are above what alembic_version records "
+                      f"({names[0]} … {names[-1]})",
+                      "alembic_version holds " + (", ".join(versions) if versions
+                                                  else "no row")],
+            explanation="The schema these revisions create exists, but Alembic counts them "
+                        "unapplied: `alembic upgrade head` would run them again and fail on "
+                        "objects that exist.",
+            recommendation="Stamp only the revisions verified against the schema (see "
+                           "Recovery options); never stamp past a revision whose effects "
+                           "are missing.")]
     apps = sorted({s.app for s in unrec})
     per_app: dict[str, list[str]] = defaultdict(list)
     for s in unrec:
@@ -270,7 +313,7 @@ def _records_missing(ctx: Context, by_state: dict[str, list[MigrationStatus]]
     return [Finding(
         id="migration.records_missing", severity="HIGH", dimension="migration",
         title=f"Tables present, migration records missing ({', '.join(apps)})",
-        subjects=apps + [f"{s.app}.{s.name}" for s in unrec], evidence=ev,
+        subjects=apps + [f"{s.label}" for s in unrec], evidence=ev,
         explanation="The schema these migrations create exists, but Django has no record "
                     "of applying them. `migrate` would try to create existing tables and "
                     "fail; history-dependent apps raise InconsistentMigrationHistory.",
@@ -295,14 +338,14 @@ def _schema_missing(ctx: Context, broken: list[MigrationStatus],
         out.append(Finding(
             id="schema.recorded_but_missing", severity=worst, dimension="schema",
             title="Migrations are recorded as applied but their schema is missing",
-            subjects=[f"{s.app}.{s.name}" for s in broken] + tables + cols,
-            evidence=[f"{s.app}.{s.name} recorded {s.applied_at:%Y-%m-%d %H:%M} UTC; missing: "
+            subjects=[f"{s.label}" for s in broken] + tables + cols,
+            evidence=[f"{s.label} recorded {s.applied_at:%Y-%m-%d %H:%M} UTC; missing: "
                       f"{_names(s.missing)}" if s.applied_at else
-                      f"{s.app}.{s.name} recorded; missing: {_names(s.missing)}" for s in broken],
-            explanation="Django believes these changes are in place; the database does not "
-                        "have them: they were dropped (data loss, when tables or columns "
-                        "went), changed outside migrations (drift), or recorded without "
-                        "running (`migrate --fake`).",
+                      f"{s.label} recorded; missing: {_names(s.missing)}" for s in broken],
+            explanation=f"{ctx.fw.name} believes these changes are in place; the database "
+                        "does not have them: they were dropped (data loss, when tables or "
+                        "columns went), changed outside migrations (drift), or recorded "
+                        f"without running ({FAKED[ctx.fw.key]}).",
             recommendation="Do not fake or re-run anything for these apps. Compare with a "
                            "copy from before the incident (a baseline) to tell which; "
                            "restore what was dropped from it."))
@@ -310,15 +353,17 @@ def _schema_missing(ctx: Context, broken: list[MigrationStatus],
         out.append(Finding(
             id="schema.lost_unrecorded", severity="CRITICAL", dimension="schema",
             title="Migrations that ran have lost their schema and their records",
-            subjects=[f"{s.app}.{s.name}" for s in lost],
-            evidence=[f"{s.app}.{s.name}: {s.basis}; missing: {_names(s.missing)}"
+            subjects=[f"{s.label}" for s in lost],
+            evidence=[f"{s.label}: {s.basis}; missing: {_names(s.missing)}"
                       for s in lost],
-            explanation="Django applies migrations in dependency order and records each one "
-                        "as it runs: these ran, then their schema was removed and their "
-                        "records deleted. They are not pending: `migrate` would create "
-                        "empty tables where the data was.",
-            recommendation="Do not run `migrate` for these apps. Restore the tables from a "
-                           "copy taken before the incident, then re-record the migrations."))
+            explanation=f"{ctx.fw.name} applies {ctx.fw.unit}s in dependency order and records "
+                        f"each one as it runs: these ran, then their schema was removed and "
+                        f"their records deleted. They are not pending: `{ctx.fw.apply}` would "
+                        "create empty tables where the data was.",
+            recommendation=f"Do not run `{ctx.fw.apply}`"
+                           + (" for these apps" if ctx.fw.key == "django" else "")
+                           + ". Restore the tables from a copy taken before the incident, then "
+                           f"re-record the {ctx.fw.unit}s."))
     if tables:
         existed = {t: ctx.rec.existed[t] for t in tables if ctx.rec and t in ctx.rec.existed}
         out.append(Finding(
@@ -326,14 +371,15 @@ def _schema_missing(ctx: Context, broken: list[MigrationStatus],
             title=f"{len(tables)} table(s) created by migrations that ran are gone",
             subjects=tables,
             tables=[TableName(schema_name=_django_schema(ctx), name=t) for t in tables],
-            evidence=[f"pg_class has no {t} (schema of django_migrations)" for t in tables]
+            evidence=[f"pg_class has no {t} (schema of {ctx.fw.tracker})" for t in tables]
             + [f"{t} existed: {why}" for t, why in existed.items()],
             explanation="Their rows are gone with them unless a backup or restore point "
                         "holds them."
                         + ("" if len(existed) == len(tables) else
                            " A table whose migration was recorded without running "
-                           "(--fake) looks the same: a baseline, the server log or a foreign "
-                           "key created to it tells the two apart."),
+                           f"({'--fake' if ctx.fw.key == 'django' else 'alembic stamp'}) "
+                           "looks the same: a baseline, the server log or a foreign key "
+                           "created to it tells the two apart."),
             recommendation="Create a point-in-time restore branch from before the incident "
                            "and copy these tables back (selective repair)."))
     if cols:
@@ -355,9 +401,9 @@ def _schema_missing(ctx: Context, broken: list[MigrationStatus],
                         "the application relies on (a foreign key, a unique value) or "
                         "queries slow down: `DROP ... CASCADE` removes the foreign keys of "
                         "the tables that stay.",
-            recommendation="Re-create them (from the migrations' own SQL: `python manage.py "
-                           "sqlmigrate APP NAME`, or a baseline's definitions) after checking "
-                           "the rows still satisfy them."))
+            recommendation="Re-create them (from the migrations' own SQL: "
+                           f"{OWN_SQL[ctx.fw.key]}, or a baseline's definitions) after "
+                           "checking the rows still satisfy them."))
     return out
 
 
@@ -368,30 +414,32 @@ def _key_table(effect: str) -> str:
     return effect.split(" ", 2)[-1].split("(", 1)[0]
 
 
-def _not_applied(pending: list[MigrationStatus], unsure: list[MigrationStatus]
+def _not_applied(ctx: Context, pending: list[MigrationStatus], unsure: list[MigrationStatus]
                  ) -> list[Finding]:
+    fw = ctx.fw
     out = []
     if pending:
         out.append(Finding(
             id="migration.pending", severity="LOW", dimension="migration",
-            title=f"{len(pending)} migration(s) not applied yet (their schema is absent)",
-            subjects=[f"{s.app}.{s.name}" for s in pending],
-            evidence=[f"{s.app}.{s.name}: {s.basis or 'missing ' + _names(s.missing, 3)}"
+            title=f"{len(pending)} {fw.unit}(s) not applied yet (their schema is absent)",
+            subjects=[f"{s.label}" for s in pending],
+            evidence=[f"{s.label}: {s.basis or 'missing ' + _names(s.missing, 3)}"
                       for s in pending],
-            explanation="Normal for migrations not deployed yet; they must not be faked.",
-            recommendation="Apply them with `migrate` once the history is consistent."))
+            explanation=f"Normal for {fw.unit}s not deployed yet; they must not be "
+                        + ("faked." if fw.key == "django" else "stamped."),
+            recommendation=f"Apply them with `{fw.apply}` once the history is consistent."))
     if unsure:
         out.append(Finding(
             id="migration.pending_or_lost", severity="MEDIUM", dimension="migration",
-            title=f"{len(unsure)} migration(s) not applied, or applied and lost with their "
+            title=f"{len(unsure)} {fw.unit}(s) not applied, or applied and lost with their "
                   "records",
-            subjects=sorted({s.app for s in unsure}) + [f"{s.app}.{s.name}" for s in unsure],
-            evidence=[f"{s.app}.{s.name}: {s.basis}" for s in unsure[:30]],
+            subjects=sorted({s.app for s in unsure}) + [f"{s.label}" for s in unsure],
+            evidence=[f"{s.label}: {s.basis}" for s in unsure[:30]],
             explanation="Their schema is absent and nothing built on them ran, so they may "
-                        "never have run (a deploy not migrated yet); but a migration that "
+                        f"never have run (a deploy not migrated yet); but a {fw.unit} that "
                         "ran and then lost its tables and its record looks the same, and "
                         "the evidence cannot tell the two apart.",
-            recommendation="Do not run `migrate` until this is decided: if they had run, it "
+            recommendation=f"Do not run `{fw.apply}` until this is decided: if they had run, it "
                            "would create empty tables where the data was. Decide with a "
                            "bundle from a copy taken before the incident (`--baseline`), or "
                            "the server log."))
@@ -442,8 +490,11 @@ def _graph_findings(rec: Reconciliation) -> list[Finding]:
 def other_trackers(ctx: Context) -> list[Finding]:
     m = ctx.bundle.migrations
     out = []
+    mine = alembic_table(ctx.bundle) if ctx.fw.key == "alembic" and ctx.rec else None
     for t in m.others if m else []:
         where = f"{t.schema_name}.{t.table}"
+        if t is mine:  # reconciled with the revisions: the findings above speak for it
+            continue
         if t.problems:
             out.append(Finding(
                 id=f"migration.{t.tool.replace('-', '_')}_problem", severity="HIGH",
@@ -472,8 +523,10 @@ def emptied_tables(ctx: Context) -> list[Finding]:
     inv = ctx.bundle.inventory
     if inv is None:
         return []
+    # A tracker's rows are migration records: the migration findings speak for them.
     hits = [r for r in inv.relations if r.kind == "table" and (r.inserted_tuples or 0) > 0
-            and r.live_tuples == 0 and (r.exact_rows in (None, 0))]
+            and r.live_tuples == 0 and (r.exact_rows in (None, 0))
+            and r.name not in TRACKER_TABLES]
     # A table whose count(*) found rows was cleared by the count and is not listed at all.
     truncated = [r for r in hits if r.exact_rows == 0 and not r.deleted_tuples]
     deleted = [r for r in hits if r not in truncated]
@@ -652,7 +705,7 @@ def graph_errors(ctx: Context) -> list[Finding]:
 
 def django_migrations_relation(ctx: Context) -> Relation | None:
     """The inventory's entry for the django_migrations table Django reads."""
-    if ctx.bundle.inventory is None or not ctx.bundle.migrations:
+    if ctx.bundle.inventory is None or not ctx.bundle.migrations or ctx.fw.key != "django":
         return None
     schema = ctx.bundle.migrations.django.schema_name
     return next((r for r in ctx.bundle.inventory.relations
@@ -672,18 +725,20 @@ def deploy_blocked(ctx: Context, findings: list[Finding]) -> list[Finding]:
         "migration.records_missing", "migration.inconsistent_history",
         "migration.dangling_dependency", "migration.dangling_reference",
         "migration.tracking_table_missing", "migration.partially_applied",
-        "migration.graph_error")]
+        "migration.graph_error", "migration.revision_file_missing")]
     if not blocking:
         return []
     return [Finding(
         id="production.deploy_blocked", severity="MEDIUM", dimension="production",
-        title="Deploys that run `migrate` will fail until migration state is reconciled",
+        title=f"Deploys that run `{ctx.fw.apply}` will fail until migration state is "
+              "reconciled",
         subjects=sorted({s for f in blocking for s in f.subjects if "." not in s})[:20],
         evidence=[f"finding {f.id}: {f.title}" for f in blocking],
         explanation="The running application keeps working on the existing schema, but any "
                     "release that runs migrations stops at the first of these problems.",
-        recommendation="Pause deploys (or skip the migrate step) until the recovery plan's fix "
-                       "phase is complete.")]
+        recommendation="Pause deploys (or skip the "
+                       + ("migrate" if ctx.fw.key == "django" else f"`{ctx.fw.apply}`")
+                       + " step) until the recovery plan's fix phase is complete.")]
 
 
 def no_baseline(ctx: Context, findings: list[Finding]) -> list[Finding]:
@@ -720,6 +775,6 @@ def _column_ref(ctx: Context, label: str) -> ColumnName:
 
 
 def _django_schema(ctx: Context) -> str | None:
-    """The schema of django_migrations: where Django created the tables it records."""
-    m = ctx.bundle.migrations
-    return m.django.schema_name if m is not None else None
+    """The schema of the tracking table: where the framework created the tables it
+    records."""
+    return tracked(ctx.bundle).schema_name

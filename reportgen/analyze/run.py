@@ -7,6 +7,7 @@ from datetime import datetime
 from reportgen import __version__
 from reportgen.analyze.context import Context, build_context
 from reportgen.analyze.diff import BundleDiff, diff_bundles
+from reportgen.analyze.framework import tracked
 from reportgen.analyze.hypotheses import build_hypotheses
 from reportgen.analyze.model import (
     DIMENSIONS,
@@ -75,6 +76,16 @@ def _reconciliation_note(ctx: Context) -> str | None:
     rec, cb = ctx.rec, ctx.bundle.codebase
     if rec is None or cb is None:
         return None
+    if cb.framework == "alembic":
+        how = ("Each revision's effects are what its own SQL creates and removes: Alembic's "
+               "offline mode wrote the SQL through the project's env.py, PostgreSQL's grammar "
+               "(pglast) read it; revisions in the order Alembic's revision graph applies them")
+        return (f"{how}; every table, column, foreign key, unique key and index it creates was "
+                "checked against pg_catalog. alembic_version records heads only: a revision "
+                "counts as recorded when it is at or below one. A revision that ran is told "
+                "by its own schema or by what a later revision built on it (`alembic upgrade` "
+                "applies revisions in order); one whose schema is absent above the recorded "
+                "heads is pending, or was applied and lost with its record.")
     if cb.method.startswith("Django"):
         how = ("Each migration's effects are the difference between Django's own states before "
                "and after it, in the order `migrate` applies them")
@@ -133,8 +144,9 @@ def _data_loss(ctx: Context, findings: list[Finding],
     if missing is not None or "data.columns_missing" in ids:
         return ("suspected", "structure",
                 "Tables or columns created by migrations that ran are missing; whether they "
-                "held rows (or were ever created: a migration recorded with --fake looks the "
-                "same) needs a baseline.")
+                "held rows (or were ever created: a migration recorded with "
+                + ("--fake" if ctx.fw.key == "django" else "alembic stamp")
+                + " looks the same) needs a baseline.")
     if "data.destructive_events_logged" in ids:
         return ("suspected", "server_log",
                 "The server log shows destructive statements; without a baseline the rows "
@@ -189,11 +201,11 @@ def _tables_part(ctx: Context, ids: set[str]) -> str:
     if ids & set(LOST_TABLES):
         return "TABLES MISSING"
     n = len(b.inventory.relations)
-    dj = b.migrations.django if b.migrations else None
+    dj = tracked(b)
     if ctx.rec is None:
-        if dj is not None and dj.table_present and not dj.readable:
+        if dj.table_present and not dj.readable:
             return f"{n} RELATIONS PRESENT (MIGRATION RECORDS NOT READABLE)"
-        if dj is not None and dj.table_present and b.codebase is None:
+        if dj.table_present and b.codebase is None:
             return f"{n} RELATIONS PRESENT (NO EXPECTED STATE: PASS --project)"
         return f"{n} RELATIONS PRESENT"
     why = not_determined(ctx)
@@ -206,14 +218,15 @@ def not_determined(ctx: Context) -> str | None:
     rec = ctx.rec
     assert rec is not None
     if not rec.order:
-        return "NO MIGRATION FILES FOUND UNDER --project"
+        return ("NO REVISION FILES READ UNDER --project" if ctx.fw.key == "alembic"
+                else "NO MIGRATION FILES FOUND UNDER --project")
     unchecked = {st.app for st in rec.statuses if st.state == "recorded_not_in_scan"}
     if unchecked:
         return f"{len(unchecked)} APP(S) NOT CHECKED"
     unsure = [st for st in rec.statuses if st.state == "pending_or_lost"
               and st.app not in ctx.tenant_apps]
     if unsure:
-        return f"{len(unsure)} MIGRATION(S) PENDING OR LOST"
+        return f"{len(unsure)} {ctx.fw.unit.upper()}(S) PENDING OR LOST"
     if ctx.tenant_apps:
         return (f"{len(ctx.tenant_apps)} TENANT APP(S) NOT CHECKED: django_migrations IN "
                 f"{len(ctx.tracker_schemas)} SCHEMAS")

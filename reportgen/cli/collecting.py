@@ -42,6 +42,7 @@ class CollectOptions:
     log_tz: str | None = None
     connect_timeout_s: int = 10
     scan_virtualenvs: bool = False
+    tracker: str | None = None
 
     @classmethod
     def pick(cls, kw: dict[str, Any]) -> CollectOptions:
@@ -68,6 +69,7 @@ def collect_evidence(o: CollectOptions) -> Collected:
     t0 = time.perf_counter()
     with PROGRESS.stage("collect", "connecting"):
         collected = collect(source, project=o.project, django_settings=o.django_settings,
+                            tracker=o.tracker,
                             statement_timeout_ms=o.statement_timeout_ms,
                             lock_timeout_ms=o.lock_timeout_ms, exact_counts=o.exact_counts,
                             count_timeout_ms=o.count_timeout_ms,

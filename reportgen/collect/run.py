@@ -40,6 +40,7 @@ def collect(
     *,
     project: str | Path | None = None,
     django_settings: str | None = None,
+    tracker: str | None = None,
     exact_counts: bool = False,
     count_timeout_ms: int = 5_000,
     count_budget_s: float = 120.0,
@@ -119,8 +120,14 @@ def collect(
     from reportgen.collect.codebase import scan_project
 
     codebase: Codebase | None = None
-    if django_settings is not None:
-        root = Path(project) if project is not None else Path.cwd()
+    root = Path(project) if project is not None else Path.cwd()
+    if tracker is None and project is not None and django_settings is None:
+        tracker = detect_framework(root)
+    if tracker == "alembic":
+        say(f"reading Alembic's revisions under {root}")
+        codebase = _run(runs, "codebase", None,
+                        lambda: _alembic_codebase(root, scan_virtualenvs))
+    elif django_settings is not None:
         say(f"loading Django's migration graph ({django_settings})")
         codebase = _run(runs, "codebase", None,
                         lambda: _django_codebase(django_settings, root, scan_virtualenvs))
@@ -270,6 +277,40 @@ def _django_codebase(settings: str, root: Path, scan_virtualenvs: bool) -> Codeb
 
     cb = load_codebase(settings, root)
     scripts = scan_project(root, include_environments=scan_virtualenvs).destructive_scripts
+    return cb.model_copy(update={"destructive_scripts": scripts})
+
+
+#: The migration frameworks ``--tracker`` names (detected from the project without it).
+FRAMEWORKS = ("django", "alembic")
+
+
+def detect_framework(root: Path) -> str:
+    """alembic when the project has an alembic.ini (at its root or a few folders below),
+    else django (the migration-file scan)."""
+    from reportgen.collect.alembic_loader import find_ini
+
+    return "alembic" if find_ini(root.resolve()) else "django"
+
+
+def _alembic_codebase(root: Path, scan_virtualenvs: bool) -> Codebase:
+    """Alembic's own reading of the project's revisions; the static scan still finds
+    destructive scripts (outside the revision files, which are the migrations)."""
+    from reportgen.bundle import Codebase
+    from reportgen.collect.alembic_loader import METHOD, find_ini, load_alembic
+    from reportgen.collect.codebase import scan_project
+
+    found = find_ini(root.resolve())
+    if len(found) != 1:
+        why = (f"no alembic.ini under {root}" if not found else
+               f"{len(found)} alembic.ini files under {root} ("
+               + ", ".join(str(p.relative_to(root.resolve())) for p in found[:5])
+               + "): give --project the folder of the one to read")
+        return Codebase(root=str(root.resolve()), framework="alembic", method=METHOD,
+                        migrations=[], errors=[why])
+    cb = load_alembic(found[0], root)
+    own = {m.path for m in cb.migrations}
+    scripts = [s for s in scan_project(root, include_environments=scan_virtualenvs)
+               .destructive_scripts if s.path not in own]
     return cb.model_copy(update={"destructive_scripts": scripts})
 
 

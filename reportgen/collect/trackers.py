@@ -59,13 +59,16 @@ def _tool(table: str, cols: set[str]) -> str:
 
 
 def _alembic(base: dict[str, Any], rows: list[dict[str, Any]]) -> TrackerSummary:
+    """Alembic keeps one row per applied head: several rows are normal where the revision
+    graph has branches, so whether they are a problem is the analyzer's to say, with the
+    graph beside it."""
     heads = [r["version_num"] for r in rows]
-    problems = [] if len(heads) <= 1 else [
-        f"{len(heads)} rows in alembic_version: several heads are applied (branches not merged)"]
-    if not heads:
-        problems.append("alembic_version is empty: Alembic considers the database unversioned")
+    notes = [f"{len(heads)} rows in alembic_version: {len(heads)} heads applied (normal "
+             "only where the revision graph has unmerged branches)"] if len(heads) > 1 else []
+    problems = [] if heads else [
+        "alembic_version is empty: Alembic considers the database unversioned"]
     return TrackerSummary(**base, rows=len(heads), current=", ".join(heads) or None,
-                          problems=problems)
+                          problems=problems, notes=notes, versions=heads)
 
 
 def _flyway(base: dict[str, Any], rows: list[dict[str, Any]]) -> TrackerSummary:

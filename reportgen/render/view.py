@@ -84,6 +84,13 @@ class View:
         self.has_responder_timeline = any(e.source.startswith("timeline file")
                                           for e in a.timeline)
         self.code_apps = sorted({m.app for m in b.codebase.migrations}) if b.codebase else []
+        #: Alembic's project: its revisions, recorded by heads in alembic_version.
+        self.alembic = b.codebase is not None and b.codebase.framework == "alembic"
+        self.framework = "Alembic" if self.alembic else "Django"
+        self.alembic_table = next(
+            (t for t in sorted((t for t in (b.migrations.others if b.migrations else [])
+                                if t.tool == "alembic"), key=lambda t: t.schema_name != "public")
+             ), None) if self.alembic else None
         self._inventory(b, a)
         self._records(b, a)
         self._discrepancies(a)
@@ -181,6 +188,14 @@ class View:
                                    f"{', '.join(md(x) for x in unchecked)}." if unchecked
                                    else ""))
 
+    def _words(self, text: str) -> str:
+        """A sentence in the project's framework's words."""
+        if not self.alembic:
+            return text
+        return (text.replace("Django thinks", "Alembic counts")
+                .replace("RunPython/RunSQL", "SQL offline mode could not write or the grammar "
+                         "cannot turn into objects"))
+
     def _records(self, b: EvidenceBundle, a: Assessment) -> None:
         self.record_rows: list[dict[str, Any]] = []
         recs = b.migrations.django.records if b.migrations else []
@@ -206,7 +221,7 @@ class View:
         counts: Counter[str] = Counter(s.state for s in a.migrations)
         fakes: Counter[str] = Counter(s.fake for s in a.migrations
                                       if s.state == "schema_present_unrecorded")
-        self.class_rows = [dict(label=label, count=counts[k], meaning=meaning)
+        self.class_rows = [dict(label=label, count=counts[k], meaning=self._words(meaning))
                            for k, label, meaning in CLASSES if counts[k]]
         for row in self.class_rows:  # the same numbers as the recovery option's
             if row["label"] == "Ran, record missing" and fakes["blocked"]:
@@ -307,7 +322,7 @@ class View:
                          f"{code(d.field)}), but no migration of app "
                          f"{code(d.target.split('.')[0])} creates it, and pg_class has no "
                          f"{exp}.{sim}")
-        dj = self.b.migrations.django if self.b.migrations else None
+        dj = self.b.migrations.django if self.b.migrations and not self.alembic else None
         if dj and dj.table_present and self.b.inventory:
             rel = next((r for r in self.b.inventory.relations if r.name == "django_migrations"
                         and r.schema_name == dj.schema_name), None)
@@ -327,7 +342,13 @@ class View:
         notes.append("**Counting tables.** information_schema lists only what the role holds "
                      "privileges on; this report counts from pg_catalog and shows both counts "
                      "per schema.")
-        if any(s.fake == "unverifiable" for s in self.a.migrations):
+        if self.alembic and any(s.fake == "unverifiable" for s in self.a.migrations):
+            notes.append("**Unverifiable revisions.** A revision whose SQL Alembic's offline "
+                         "mode cannot write (its upgrade() inspects the database) or whose "
+                         "statements the grammar cannot turn into objects is never called safe "
+                         "to stamp on its own: only what a later revision built on it shows "
+                         "it ran.")
+        elif any(s.fake == "unverifiable" for s in self.a.migrations):
             notes.append("**Data migrations.** Migrations with RunPython/RunSQL are never "
                          "called safe to fake: whether their data changes ran cannot be read "
                          "from the schema. Check their effect on rows, then run or fake them.")

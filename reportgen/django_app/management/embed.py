@@ -21,8 +21,8 @@ from django.core.management.base import BaseCommand, CommandError
 from reportgen.django_app.config import django_dsn, store_setting
 
 #: CLI options the Django commands do not offer: the connection and the settings module come
-#: from the project itself.
-NOT_OFFERED = {"dsn", "dsn_file", "django_settings"}
+#: from the project itself (a Django project: no --tracker).
+NOT_OFFERED = {"dsn", "dsn_file", "django_settings", "tracker"}
 
 
 def _options(command: click.Command) -> list[click.Option]:
