@@ -422,8 +422,8 @@ def _selective_repair(ctx: Context, findings: list[Finding]) -> RecoveryOption |
                          "shows they existed (a migration recorded with "
                          + ("--fake" if ctx.fw.key == "django" else "alembic stamp")
                          + " leaves the same picture). Run `reportgen assess --baseline "
-                         "restored.json` with the restored copy's bundle: if the copy has them, that report prints "
-                         "their repair.")
+                         "restored.json` with the restored copy's bundle: if the copy has "
+                         "them, that report prints their repair.")
         return RecoveryOption(
             id="selective_repair", title="Copy the lost tables back from the restored copy",
             undo="drop the tables it restored (they were missing before it ran); the restore "
