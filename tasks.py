@@ -106,9 +106,11 @@ def test(args: list[str]) -> int:
 
 
 def matrix(args: list[str]) -> int:
-    """The incident matrix's CI subset (tests/test_incident_matrix.py): fails on any wrong
-    cell. ``truth`` runs every cell."""
-    return _pytest(["-m", "matrix", "tests/test_incident_matrix.py", *args])
+    """The incident matrix's CI subset (tests/test_incident_matrix.py) and its Alembic cells
+    on real projects (tests/test_alembic_incidents.py): fails on any wrong cell. ``truth``
+    runs every Django cell."""
+    return _pytest(["-m", "matrix", "tests/test_incident_matrix.py",
+                    "tests/test_alembic_incidents.py", *args])
 
 
 def lint(_: list[str]) -> int:

@@ -438,6 +438,17 @@ class MigrationFile(Model):
         default=None, description="Relations (model.field, target) this migration's models "
         "hold whose target model is in no migration state after it: migrate stops on them. "
         "None: not computed.")
+    partial: bool = Field(default=False, description="creates/removes are what the reader "
+                          "saw before it stopped (Alembic: the SQL offline mode wrote before "
+                          "the revision's own code failed): more may follow, removals too.")
+    mentions: list[str] | None = Field(
+        default=None, description="For a migration whose effects are not all known (partial, "
+        "or none read): every word of its source's string constants, the names it can touch. "
+        "None: not read, or its code finds tables at run time (get_table_names, "
+        "sorted_tables...), so it may touch any.")
+    noop: bool = Field(default=False, description="Its SQL for PostgreSQL is empty (Alembic: "
+                       "offline mode wrote no statement at all): running it changes nothing, "
+                       "so recording it is safe whether it ran or not.")
 
 
 class DestructiveScript(Model):

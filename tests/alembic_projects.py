@@ -33,7 +33,7 @@ class Real:
 
 OPTUNA = Real("optuna", "optuna", "storages/_rdb/alembic.ini", "storages/_rdb/alembic")
 MLFLOW = Real("mlflow", "mlflow", "store/db_migrations/alembic.ini", "store/db_migrations",
-              initial=("mlflow.store.db.initial_models", "Base"))
+              initial=("mlflow.store.tracking.dbmodels.initial_models", "Base"))
 PROJECTS = {p.name: p for p in (OPTUNA, MLFLOW)}
 
 

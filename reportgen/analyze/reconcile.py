@@ -76,7 +76,9 @@ class Effect:
         return f"{self.kind} {self.name} on {self.table}"
 
     def key(self) -> tuple[str, str, str | None, tuple[str, ...] | None]:
-        return (self.kind, self.table, self.name, self.columns)
+        # An index's name is unique in its schema: ``DROP INDEX name`` names no table.
+        table = "" if self.kind == "index" else self.table
+        return (self.kind, table, self.name, self.columns)
 
     @classmethod
     def of(cls, o: SchemaObject, present: bool = True) -> Effect:
@@ -177,6 +179,9 @@ class Reconciliation:
     bounds: dict[Key, datetime | None] = field(default_factory=dict)
     #: Squashed migrations in the plan: the migrations each replaces.
     replaces: dict[Key, list[Key]] = field(default_factory=dict)
+    #: Absent tables not called missing: a later migration whose effects are not all known
+    #: names them, and may have dropped them.
+    unverified_tables: list[str] = field(default_factory=list)
 
     def rows(self, plan: list[Key]) -> list[Key]:
         """The django_migrations rows that record ``plan`` as Django's own executor does: a
@@ -238,8 +243,9 @@ def reconcile(bundle: EvidenceBundle, history: RecordHistory | None = None
         m = migs[key]
         if m.creates is None or m.removes is None:  # the reader could not say
             effects[key] = []
-            opaque[key] = [m.state_error or "its schema effects are not in the bundle "
-                           "(collected by an older reportgen: collect again)"]
+            opaque[key] = list(m.unverifiable) or [
+                m.state_error or "its schema effects are not in the bundle (collected by an "
+                "older reportgen: collect again)"]
             continue
         effects[key] = [Effect.of(o) for o in m.creates] + \
                        [Effect.of(o, present=False) for o in m.removes]
@@ -251,8 +257,19 @@ def reconcile(bundle: EvidenceBundle, history: RecordHistory | None = None
     # A migration whose effects are unknown altogether (its reader could not write them: an
     # Alembic revision offline mode cannot run) may have removed anything created before it:
     # what is absent before one proves nothing.
-    blind = {key: any(migs[k].creates is None for k in order[i + 1:])
-             for i, key in enumerate(order)}
+    position = {k: i for i, k in enumerate(order)}
+    unknown_after = {key: [k for k in order[i + 1:]
+                           if migs[k].creates is None or migs[k].partial]
+                     for i, key in enumerate(order)}
+    unverified: set[str] = set()
+
+    def removal_possible(key: Key, e: Effect) -> bool:
+        """A later migration whose effects are not all known names e's table (or e), and no
+        recorded migration after it built on that table (or column) again."""
+        return any(_may_touch(migs[u], e) and not any(
+            k in records and _builds_on(effects[k], e) for k in order[position[u] + 1:])
+            for u in unknown_after[key])
+
     checks: dict[Key, list[EffectCheck]] = {}
     for key in order:
         ch: list[EffectCheck] = []
@@ -262,8 +279,10 @@ def reconcile(bundle: EvidenceBundle, history: RecordHistory | None = None
                 ch.append(EffectCheck(effect=e.label(), expected=exp, found="superseded"))
                 continue
             found = _found(e, live, all_indexes) if e.checkable else "unknown"
-            if found == "absent" and e.present and blind[key]:
+            if found == "absent" and e.present and removal_possible(key, e):
                 found = "unknown"
+                if e.kind == "table":
+                    unverified.add(pg_identifier(e.table))
             if found == "unknown" and live is not None and e.checkable and e.present:
                 unchecked.add(e.kind)
             ch.append(EffectCheck(effect=e.label(), expected=exp, found=found))
@@ -323,8 +342,35 @@ def reconcile(bundle: EvidenceBundle, history: RecordHistory | None = None
         dangling_dependencies=dangling_deps, dangling_references=dangling_refs, cycles=cycles,
         code_apps=code_apps, fake_plan=fake_plan, fake_blocked=blocked,
         unchecked_kinds=sorted(unchecked), existed=existed, history=history, bounds=bounds,
+        unverified_tables=sorted(unverified),
         replaces={k: [(a, n) for a, n in migs[k].replaces] for k in fake_plan
                   if migs[k].replaces})
+
+
+def _may_touch(m: MigrationFile, e: Effect) -> bool:
+    """A migration whose effects are not all known may have removed ``e``: unless the words
+    of its source show it never names e's table (nor e's own name)."""
+    if m.mentions is None:
+        return True
+    words = set(m.mentions)
+    return e.table.lower() in words or (e.name or "").lower() in words
+
+
+def _builds_on(later: list[Effect], e: Effect) -> bool:
+    """A later migration's effects need e: an object on e's table (a table effect), one on
+    e's column (a column effect), or a foreign key to e's table."""
+    table = pg_identifier(e.table)
+    for x in later:
+        if not x.present:
+            continue
+        if x.kind == "foreign_key" and x.ref and pg_identifier(x.ref) == table \
+                and e.kind == "table":
+            return True
+        if pg_identifier(x.table) != table or x.kind == "table":
+            continue
+        if e.kind == "table" or (e.kind == "column" and e.name in (x.columns or ())):
+            return True
+    return False
 
 
 def _existed(order: list[Key], effects: Mapping[Key, list[Effect]],
@@ -533,6 +579,10 @@ def _classify(key: Key, m: MigrationFile, ch: list[EffectCheck], opaque: list[st
         return MigrationStatus(**base, state="unverifiable_unrecorded", fake="unverifiable",
                                basis="non-atomic: its effects are present, but whether "
                                f"{', '.join(sorted(set(opaque)))} ran cannot be read")
+    if m.noop and not opaque:
+        return MigrationStatus(**base, state="unverifiable_unrecorded", fake="safe",
+                               basis="its SQL for PostgreSQL is empty: whether it ran changes "
+                               "nothing, so recording it is safe")
     why = sorted(set(opaque)) or [
         "no effect of it is visible: only removals, found absent, which prove nothing"
         if checked else "its effects were undone by later migrations: nothing to see"]

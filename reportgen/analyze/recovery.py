@@ -195,7 +195,7 @@ def stamp_targets(ctx: Context) -> list[str]:
     records heads only; each one stands for itself and everything below it)."""
     rec = ctx.rec
     assert rec is not None and ctx.bundle.codebase is not None
-    done = {n for _, n in ctx.records} | {n for _, n in rec.fake_plan}
+    done = {r.name for r in ctx.records} | {n for _, n in rec.fake_plan}
     below = {d for m in ctx.bundle.codebase.migrations if m.name in done
              for _, d in m.dependencies}
     return [n for _, n in rec.order if n in done and n not in below]
@@ -845,7 +845,7 @@ def build_action_plan(ctx: Context, findings: list[Finding],
     immediate = [ActionItem(text="Keep this evidence bundle with the incident "
                                  "(`reportgen archive`); it is the baseline for every later step.")]
     if "production.deploy_blocked" in ids:
-        immediate.append(ActionItem(text="Pause deploys that run `migrate`.",
+        immediate.append(ActionItem(text=f"Pause deploys that run `{ctx.fw.apply}`.",
                                     verify="No pipeline runs migrations until the fix phase ends."))
     if "production.dropped_during_collection" in ids:
         immediate.append(ActionItem(text="Find and stop the session that is dropping objects "
@@ -880,7 +880,11 @@ def build_action_plan(ctx: Context, findings: list[Finding],
                                   verify="; ".join(o.verification)))
     verify = []
     run = NextCommands.of(ctx.bundle)
-    if _uses_django(ctx):  # manage.py steps only for a database Django migrates
+    if ctx.fw.key == "alembic" and ctx.rec is not None:
+        verify.append(ActionItem(text=f"`{alembic_command(ctx, 'current')}` shows the "
+                                      "revision(s) the fix stamped.",
+                                 verify="no \"Can't locate revision\""))
+    elif _uses_django(ctx):  # manage.py steps only for a database Django migrates
         verify.append(ActionItem(text=f"`{run.manage('migrate', '--plan')}` shows only "
                                       "intended migrations.",
                                  verify="no InconsistentMigrationHistory"))

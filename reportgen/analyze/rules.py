@@ -6,7 +6,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from reportgen.analyze.context import LOSS_KINDS, TRACKER_TABLES, Context
+from reportgen.analyze.context import LOSS_KINDS, Context
+from reportgen.analyze.diff import TRACKER_TABLES
 from reportgen.analyze.framework import alembic_table, tracked
 from reportgen.analyze.model import Finding, MigrationStatus
 from reportgen.analyze.reconcile import Reconciliation
@@ -254,6 +255,20 @@ def migration_reconciliation(ctx: Context) -> list[Finding]:
                         "these rows; they hide what was really applied.",
             recommendation="Find the commit that removed the file before deleting any row "
                            "(`migrate --prune` deletes them: a write)."))
+    if rec.unverified_tables:
+        t = rec.unverified_tables
+        out.append(Finding(
+            id="schema.absent_unverifiable", severity="MEDIUM", dimension="schema",
+            title=f"{len(t)} table(s) a {ctx.fw.unit} created are absent, and a later one "
+                  "that cannot be read may have dropped them",
+            subjects=t, tables=[TableName(schema_name=_django_schema(ctx), name=n) for n in t],
+            evidence=[f"pg_class has no {n}; a later {ctx.fw.unit} whose effects could not "
+                      "all be read names it" for n in t],
+            explanation="Whether these tables were dropped by the incident or by the "
+                        f"application's own later {ctx.fw.unit} cannot be told from the "
+                        "schema: they are called neither missing nor intact.",
+            recommendation="Compare with a baseline or a copy from before the incident "
+                           "(`--baseline`), or read the later revisions' code."))
     out += _graph_findings(rec)
     out += _not_applied(ctx, by_state["pending"], by_state["pending_or_lost"])
     if ctx.live is not None:
@@ -279,7 +294,10 @@ def _records_missing(ctx: Context, by_state: dict[str, list[MigrationStatus]]
     unrec = by_state["schema_present_unrecorded"] + [
         s for s in by_state["unverifiable_unrecorded"] if s.present]
     fw = ctx.fw
-    if not unrec or not tracked(ctx.bundle).table_present:
+    tr = tracked(ctx.bundle)
+    # A recorded version no file has may stand above all of them: nothing is "behind" then
+    # (migration.revision_file_missing says what to do first).
+    if not unrec or not tr.table_present or tr.unknown:
         return []
     if fw.key == "alembic":
         names = [s.name for s in unrec]

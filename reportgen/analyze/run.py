@@ -162,6 +162,12 @@ def _data_loss(ctx: Context, findings: list[Finding],
                 "The server's statistics point to removed rows (see the data findings); "
                 "without a baseline they cannot be counted, nor told from a table's own "
                 "cleanup.")
+    why = not_determined(ctx) if ctx.rec is not None else None
+    if why:
+        return ("unknown", "structure",
+                f"Whether every table the migrations created is present is not determined "
+                f"({why.lower()}); row-level loss is not excluded either: there is no baseline "
+                "to compare rows with.")
     return ("unknown", "structure",
             "No table or column that migrations created is missing as far as the evidence "
             "shows; row-level loss is not excluded: there is no baseline to compare rows "
@@ -220,6 +226,9 @@ def not_determined(ctx: Context) -> str | None:
     if not rec.order:
         return ("NO REVISION FILES READ UNDER --project" if ctx.fw.key == "alembic"
                 else "NO MIGRATION FILES FOUND UNDER --project")
+    if rec.unverified_tables:
+        return (f"{len(rec.unverified_tables)} ABSENT TABLE(S) A LATER {ctx.fw.unit.upper()} "
+                "MAY HAVE DROPPED")
     unchecked = {st.app for st in rec.statuses if st.state == "recorded_not_in_scan"}
     if unchecked:
         return f"{len(unchecked)} APP(S) NOT CHECKED"

@@ -18,6 +18,7 @@ import ast
 import io
 import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -125,15 +126,63 @@ def _read(ini: Path, root: Path) -> Codebase:
                                 sql=True)
             except Exception as exc:  # the revision's own code: anything may fail offline
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                m.unverifiable.append(f"offline mode could not write its SQL "
+                m.unverifiable.append(f"offline mode stopped in its code "
                                       f"({type(exc).__name__}: {first[:200]})")
+                m.partial = True
+            if not m.partial and path is not None and _asks_offline(path):
+                m.unverifiable.append("its code asks whether it runs offline "
+                                      "(context.is_offline_mode()): the SQL may differ online")
+                m.partial = True
+            found = effects_of_sql(_statements(buf.getvalue(), m.partial))
+            if m.partial and not (found.creates or found.removes):
+                m.creates = m.removes = None  # nothing was written: nothing is known
             else:
-                found = effects_of_sql(buf.getvalue())
                 m.creates, m.removes = found.creates, found.removes
                 m.unverifiable += found.unverifiable
+                m.noop = not m.partial and not found.statements
+        if (m.partial or m.creates is None) and path is not None:
+            m.mentions = _mentions(path)
         files.append(m)
     return Codebase(root=str(root), framework="alembic", method=METHOD, migrations=files,
                     errors=errors, plan=[("alembic", m.name) for m in files])
+
+
+def _statements(sql: str, partial: bool) -> str:
+    """The revision's own statements: Alembic's transaction and version-table lines are
+    the tracker's (sql_effects leaves them out); a run that stopped keeps only whole
+    statements (the text ends at the last ``;``)."""
+    if partial and ";" in sql:
+        return sql[:sql.rindex(";") + 1]
+    return "" if partial else sql
+
+
+#: Code that finds tables while it runs: a revision using it may touch any table.
+_AT_RUN_TIME = ("get_table_names", "sorted_tables", "metadata.tables", "reflect(",
+                "get_view_names", "information_schema", "pg_catalog", "pg_class")
+
+
+def _mentions(path: Path) -> list[str] | None:
+    """The words of a revision's string constants (the table, column, index and constraint
+    names it can name), or None when its code finds tables at run time or cannot be read."""
+    try:
+        source = path.read_text("utf-8")
+        tree = ast.parse(source)
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return None
+    if any(k in source for k in _AT_RUN_TIME):
+        return None
+    words: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            words.update(w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z0-9_$]*", node.value))
+    return sorted(words)
+
+
+def _asks_offline(path: Path) -> bool:
+    try:
+        return "is_offline_mode" in path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return True
 
 
 def _does_nothing(path: Path) -> bool:

@@ -8,8 +8,6 @@ the bundle's ``SchemaObject`` form, the same as Django mode writes. What the gra
 but this reader does not turn into objects (a function's body, a DO block, dynamic SQL, a
 statement it does not model) is *unverifiable*, with the reason; data statements (INSERT,
 UPDATE, DELETE) change no schema and are neither.
-
-Work in progress for issue 26: not yet called by any collector.
 """
 
 from __future__ import annotations
@@ -35,12 +33,16 @@ class Effects:
     creates: list[SchemaObject] = field(default_factory=list)
     removes: list[SchemaObject] = field(default_factory=list)
     unverifiable: list[str] = field(default_factory=list)
+    #: Statements of the migration's own (not a transaction's BEGIN/COMMIT, nor a write to
+    #: a tracker's table): none means it changes nothing at all.
+    statements: int = 0
 
 
 def effects_of_sql(sql: str) -> Effects:
     """The schema objects ``sql`` creates and removes, in statement order (an object created
     and removed by the same SQL is neither)."""
-    out = Effects()
+    trail: list[tuple[bool, SchemaObject]] = []
+    out = Effects(creates=_Logged(trail, True), removes=_Logged(trail, False))
     try:
         statements = parse_sql(sql)
     except ParseError as exc:
@@ -48,13 +50,47 @@ def effects_of_sql(sql: str) -> Effects:
         return out
     for raw in statements:
         if raw.stmt is not None:
+            out.statements += not _bookkeeping(raw.stmt)
             _statement(raw.stmt, out)
-    created = {_key(o) for o in out.creates}
-    removed = {_key(o) for o in out.removes}
-    both = created & removed
-    out.creates = [o for o in out.creates if _key(o) not in both]
-    out.removes = [o for o in out.removes if _key(o) not in both]
+    return _net(out, trail)
+
+
+def _net(out: Effects, trail: list[tuple[bool, SchemaObject]]) -> Effects:
+    """What is left once every statement ran: an object created then removed is neither;
+    one removed then created again (an index rebuilt) is created."""
+    first: dict[tuple[str, str, str | None, tuple[str, ...] | None], bool] = {}
+    last: dict[tuple[str, str, str | None, tuple[str, ...] | None],
+               tuple[int, bool, SchemaObject]] = {}
+    for i, (created, o) in enumerate(trail):
+        if o.kind == "table" and not created:  # its columns and keys go with it
+            for k in [k for k in last if k[0] != "table" and k[1] == o.table]:
+                del last[k]
+        first.setdefault(_key(o), created)
+        last[_key(o)] = (i, created, o)
+    ordered = sorted(last.items(), key=lambda kv: kv[1][0])
+    out.creates = [o for _, (_, c, o) in ordered if c]
+    out.removes = [o for k, (_, c, o) in ordered if not c and not first[k]]
     return out
+
+
+class _Logged(list[SchemaObject]):
+    """creates or removes, each append also written to the one trail of both, in order."""
+
+    def __init__(self, trail: list[tuple[bool, SchemaObject]], created: bool) -> None:
+        super().__init__()
+        self.trail, self.created = trail, created
+
+    def append(self, o: SchemaObject) -> None:
+        super().append(o)
+        self.trail.append((self.created, o))
+
+
+def _bookkeeping(st: ast.Node) -> bool:
+    """A transaction's own statement, or one that creates or writes a tracker's table."""
+    if isinstance(st, ast.TransactionStmt):
+        return True
+    rel = getattr(st, "relation", None)
+    return isinstance(rel, ast.RangeVar) and _rel(rel) in TRACKER_TABLES
 
 
 def _key(o: SchemaObject) -> tuple[str, str, str | None, tuple[str, ...] | None]:

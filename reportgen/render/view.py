@@ -73,6 +73,8 @@ class View:
             self.provider_label += " — by host name only, not confirmed by the server"
         self.database_line = f"{db} on {host}" + (f" — {self.provider_label}" if ident else "")
         self.data_loss_label = DATA_LOSS_LABELS[a.data_loss]
+        if a.data_loss == "unknown" and a.status.startswith("TABLES NOT DETERMINED"):
+            self.data_loss_label = "UNKNOWN — tables not determined, row-level loss not excluded"
         self.recommended: RecoveryOption | None = next(
             (o for o in a.recovery_options if o.recommended), None)
         self.by_dimension: dict[str, list[Finding]] = defaultdict(list)
