@@ -125,8 +125,10 @@ def check(args: list[str]) -> int:
 
 
 def samples(_: list[str]) -> int:
-    """The demo's outputs, committed to sample_reports/ (demo-project/ left out)."""
-    ensure_venv("demo")
+    """The demo's outputs, committed to sample_reports/ (demo-project/ left out), and an
+    Alembic incident on a real project's revisions in sample_reports/alembic/ (the dev
+    extras: mlflow's revisions and Alembic)."""
+    ensure_venv("dev")
     ensure_system_packages(RUNTIME_PACKAGES)
     out = ROOT / "sample_reports"
     tmp = ROOT / "build" / "sample-run"
@@ -140,6 +142,17 @@ def samples(_: list[str]) -> int:
                  "timeline.csv", "inventory.csv", "inventory.json"):
         shutil.copy2(tmp / name, out / name)
     shutil.copytree(tmp / "fix", out / "fix")  # the recommended fixes, as files
+    alembic_run = ROOT / "build" / "sample-alembic"
+    shutil.rmtree(alembic_run, ignore_errors=True)
+    shutil.rmtree(ROOT / "build" / "sample-alembic-work", ignore_errors=True)
+    code = run(PY, "-m", "tests.alembic_sample", alembic_run.relative_to(ROOT), check=False)
+    if code not in (0, 1):  # 1: findings at or above --fail-on's default, as expected
+        return code
+    (out / "alembic").mkdir()
+    for name in ("evidence.json", "assessment.json", "report.md", "report.html", "report.pdf",
+                 "inventory.csv", "inventory.json"):
+        shutil.copy2(alembic_run / name, out / "alembic" / name)
+    shutil.copytree(alembic_run / "fix", out / "alembic" / "fix")
     return 0
 
 
