@@ -233,8 +233,13 @@ def _stamp(ctx: Context) -> RecoveryOption | None:
         steps.append("Or run the equivalent SQL below: the same rows in alembic_version, "
                      "nothing else.")
     if blocked:
+        own = [b for b in blocked if ": depends on " not in b]
+        waiting = len(blocked) - len(own)
         steps.append("Revisions above it are NOT stamped; each needs a decision first: "
-                     + "; ".join(blocked))
+                     + "; ".join(own) + (f"; and {waiting} revision(s) after "
+                                         f"{'it' if len(own) == 1 else 'them'}, which "
+                                         "depend on " + ("it" if len(own) == 1 else "them")
+                                         if waiting else ""))
     table = sql_qualified(tr.schema_name, "alembic_version")
     script = "\n".join([*SCRIPT_HEADER, "-- The same rows as `alembic stamp --purge`, "
                         "nothing else.", "BEGIN;", f"DELETE FROM {table};",
@@ -798,7 +803,8 @@ def choose_recommended(options: list[RecoveryOption], findings: list[Finding],
         why = f"{'; '.join(what)}; only a copy from before the incident holds the data{then}"
     elif "migration.records_missing" in ids and "refake_verified" in by_id:
         pick = "refake_verified"
-        why = "the schema is present and every migration to re-record was checked against it; " \
+        what = "revision to stamp" if tracker == "alembic_version" else "migration to re-record"
+        why = f"the schema is present and every {what} was checked against it; " \
               f"this writes only {tracker} rows"
     for o in options:
         if o.id == pick:

@@ -195,6 +195,9 @@ class View:
         if not self.alembic:
             return text
         return (text.replace("Django thinks", "Alembic counts")
+                .replace("(Fake? column)", "(Stamp? column)")
+                .replace("cannot be read from the schema.", "cannot be read from the schema "
+                         "(one whose SQL is empty is safe to stamp either way).")
                 .replace("RunPython/RunSQL", "SQL offline mode could not write or the grammar "
                          "cannot turn into objects"))
 
@@ -227,9 +230,10 @@ class View:
                            for k, label, meaning in CLASSES if counts[k]]
         for row in self.class_rows:  # the same numbers as the recovery option's
             if row["label"] == "Ran, record missing" and fakes["blocked"]:
-                row["meaning"] = (f"It ran and its schema is in place: {fakes['safe']} safe "
-                                  f"to record; {fakes['blocked']} wait for a dependency that "
-                                  "cannot be recorded (Fake? column).")
+                row["meaning"] = self._words(
+                    f"It ran and its schema is in place: {fakes['safe']} safe to record; "
+                    f"{fakes['blocked']} wait for a dependency that cannot be recorded "
+                    "(Fake? column).")
         self.discrepancy_apps = []
         by_app: dict[str, list[MigrationStatus]] = defaultdict(list)
         for s in a.migrations:
