@@ -106,11 +106,12 @@ def test(args: list[str]) -> int:
 
 
 def matrix(args: list[str]) -> int:
-    """The incident matrix's CI subset (tests/test_incident_matrix.py) and its Alembic cells
-    on real projects (tests/test_alembic_incidents.py): fails on any wrong cell. ``truth``
-    runs every Django cell."""
+    """The incident matrix's CI subset (tests/test_incident_matrix.py), its Alembic cells on
+    real projects (tests/test_alembic_incidents.py) and its golang-migrate and Prisma cells
+    (tests/test_sql_trackers.py): fails on any wrong cell. ``truth`` runs every Django
+    cell."""
     return _pytest(["-m", "matrix", "tests/test_incident_matrix.py",
-                    "tests/test_alembic_incidents.py", *args])
+                    "tests/test_alembic_incidents.py", "tests/test_sql_trackers.py", *args])
 
 
 def lint(_: list[str]) -> int:

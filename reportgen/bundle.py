@@ -316,6 +316,21 @@ class DjangoRecords(Model):
         "tables (views, foreign tables): reported, never read.")
 
 
+class TrackerEntry(Model):
+    """One migration as a tracker's table records it (golang-migrate: its one version row;
+    Prisma: each row of _prisma_migrations)."""
+
+    name: str = Field(description="Version (golang-migrate) or migration name (Prisma), as "
+                      "stored.")
+    state: Literal["applied", "failed", "rolled_back", "dirty"] = Field(
+        description="applied; failed (started, neither finished nor rolled back); "
+        "rolled_back (marked rolled back); dirty (golang-migrate: a run began and did not "
+        "finish: every version below it is applied, this one is in doubt).")
+    checksum: str | None = Field(default=None, description="The checksum the tool stored "
+                                 "for the file (Prisma: sha-256 of migration.sql).")
+    at: datetime | None = Field(default=None, description="When it finished (or started).")
+
+
 class TrackerSummary(Model):
     tool: str = Field(description="alembic, flyway, liquibase, liquibase-lock, rails, "
                       "rails-metadata, golang-migrate or prisma.")
@@ -332,6 +347,9 @@ class TrackerSummary(Model):
     versions: list[str] = Field(
         default_factory=list, description="The versions the table records as applied, as "
         "read (alembic: every row of alembic_version, one per applied head).")
+    entries: list[TrackerEntry] = Field(
+        default_factory=list, description="golang-migrate and Prisma: each migration the "
+        "table records, with its state (at most 500 rows are read).")
 
 
 class MigrationTables(Model):
@@ -446,6 +464,8 @@ class MigrationFile(Model):
         "or none read): every word of its source's string constants, the names it can touch. "
         "None: not read, or its code finds tables at run time (get_table_names, "
         "sorted_tables...), so it may touch any.")
+    checksum: str | None = Field(default=None, description="The file's checksum as its "
+                                 "tool computes it (Prisma: sha-256 hex of migration.sql).")
     noop: bool = Field(default=False, description="Its SQL for PostgreSQL is empty (Alembic: "
                        "offline mode wrote no statement at all): running it changes nothing, "
                        "so recording it is safe whether it ran or not.")
@@ -459,13 +479,16 @@ class DestructiveScript(Model):
 
 class Codebase(Model):
     root: str = Field(description="Project directory as given (absolute).")
-    framework: Literal["django", "alembic"] = Field(
+    framework: Literal["django", "alembic", "golang-migrate", "prisma"] = Field(
         default="django", description="The migration framework whose files these are: "
-        "django (app/migrations/NNNN_*.py, recorded in django_migrations) or alembic "
-        "(a revision graph, its heads recorded in alembic_version; every migration's app "
-        "is 'alembic').")
+        "django (app/migrations/NNNN_*.py, recorded in django_migrations); alembic (a "
+        "revision graph, its heads recorded in alembic_version); golang-migrate "
+        "(NNN_name.up.sql, the current version in schema_migrations); prisma "
+        "(migrations/<name>/migration.sql, each in _prisma_migrations). Every migration's "
+        "app is the framework's name.")
     config: str | None = Field(default=None, description="The framework's configuration "
-                               "file, relative to root (alembic.ini).")
+                               "file or migrations folder, relative to root (alembic.ini, "
+                               "db/migrations, prisma/migrations).")
     method: str = Field(description="How the expected state was derived.")
     migrations: list[MigrationFile] = Field(description="Migration files found.")
     errors: list[str] = Field(default_factory=list, description="Files that could not be read.")

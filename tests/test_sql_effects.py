@@ -85,3 +85,33 @@ def test_alembic_gives_a_real_project_s_revisions_and_their_effects(tmp_path):
     assert stopped and all("offline mode stopped" in m.unverifiable[0] for m in stopped)
     assert all(m.creates is None or m.creates or m.removes for m in stopped)
     assert any(m.mentions is None for m in stopped)  # it finds tables at run time
+
+
+def test_sql_migration_folders_are_found_and_read_in_the_tool_s_order(tmp_path):
+    from reportgen.collect.run import detect_framework
+    from reportgen.collect.sql_files import find_sql_migrations, read_golang, read_prisma
+    from tests.sql_projects import write_golang, write_prisma
+
+    go = write_golang(tmp_path / "go")
+    (go / "db" / "migrations" / "000010_concurrently.up.sql").write_text(
+        "CREATE INDEX CONCURRENTLY users_email_idx ON users (email);", "utf-8")
+    assert find_sql_migrations(go) == [("golang-migrate", go / "db" / "migrations")]
+    assert detect_framework(go) == "golang-migrate"
+    cb = read_golang(go / "db" / "migrations", go)
+    assert [m.name for m in cb.migrations] == ["1", "2", "4", "5", "6", "7", "10"]
+    by = {m.name: m for m in cb.migrations}
+    assert by["4"].dependencies == [("golang-migrate", "2")]  # the gap: 3 never existed
+    assert by["5"].creates == [] and not by["5"].noop  # data only: a statement, no object
+    assert by["6"].atomic and not by["10"].atomic  # BEGIN ... COMMIT whole; CONCURRENTLY
+    assert cb.config == "db/migrations" and cb.errors == []
+    (go / "db" / "migrations" / "0004_again.up.sql").write_text("SELECT 1;", "utf-8")
+    assert "version 4 also in" in read_golang(go / "db" / "migrations", go).errors[0]
+
+    pr = write_prisma(tmp_path / "node")
+    assert detect_framework(pr) == "prisma"
+    cb = read_prisma(pr / "prisma" / "migrations", pr)
+    assert [m.name for m in cb.migrations] == sorted(m.name for m in cb.migrations)
+    first = cb.migrations[0]
+    assert ("table", "User") in {(o.kind, o.table) for o in first.creates}
+    assert first.checksum is not None and len(first.checksum) == 64
+    assert detect_framework(tmp_path) == "django"  # two kinds below: none is assumed

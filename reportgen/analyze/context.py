@@ -24,6 +24,9 @@ DJANGO_CONTRIB_TABLES = {
     "django_migrations": "migrations (Django)", "django_content_type": "contenttypes",
     "django_admin_log": "admin", "django_session": "sessions", "django_site": "sites",
 }
+#: Tracking tables of the frameworks reconciled besides Django: table → tool.
+TRACKER_NAMES = {"alembic_version": "Alembic", "schema_migrations": "golang-migrate or Rails",
+                 "_prisma_migrations": "Prisma"}
 #: Statements that remove data or schema: the first of them in this database's log is the
 #: latest the incident can have begun.
 LOSS_KINDS = ("DROP TABLE", "TRUNCATE", "DELETE without WHERE", "UPDATE without WHERE",
@@ -199,8 +202,8 @@ def build_context(bundle: EvidenceBundle, baseline: EvidenceBundle | None = None
     for r in bundle.inventory.relations if bundle.inventory else []:
         if r.name in expected:
             app, how = expected[r.name], "migration files"
-        elif r.name == "alembic_version":
-            app, how = "migrations (Alembic)", "Alembic's tracking table"
+        elif r.name in TRACKER_NAMES:
+            app, how = f"migrations ({TRACKER_NAMES[r.name]})", "a migration tool's table"
         elif r.name in DJANGO_CONTRIB_TABLES:
             app, how = DJANGO_CONTRIB_TABLES[r.name], "Django contrib table name"
         else:

@@ -36,8 +36,9 @@ def _files(n: int, o: RecoveryOption, bundle: EvidenceBundle) -> list[FixFile]:
     stem = f"fix/option-{n}"
     head = _header(n, o, bundle)
     out: list[FixFile] = []
-    marker = "alembic.ini" if bundle.codebase is not None and \
-        bundle.codebase.framework == "alembic" else "manage.py"
+    fw = bundle.codebase.framework if bundle.codebase is not None else "django"
+    marker = {"alembic": "alembic.ini", "django": "manage.py"}.get(
+        fw, f"{bundle.codebase.config if bundle.codebase else 'migrations'}/")
     where = (f"the application's folder (where {marker} is): copy fix/ there, or give its path"
              if o.in_project else "any folder")
     if o.python is not None:

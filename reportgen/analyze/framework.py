@@ -10,6 +10,7 @@ with no revision file is a record nothing can be compared with.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from reportgen.bundle import EvidenceBundle, MigrationRecord, TrackerSummary
 from reportgen.migration_graph import Key
@@ -23,6 +24,7 @@ class Framework:
     unit: str  # what one migration is called
     apply: str  # the command that applies what is pending
     status: str  # the command that shows what is recorded
+    fake: str  # what records a migration without running it (short, as a sentence says it)
 
     def label(self, key: Key) -> str:
         return key[1] if self.key == "alembic" else f"{key[0]}.{key[1]}"
@@ -32,14 +34,20 @@ class Framework:
 
 
 DJANGO = Framework("django", "Django", "django_migrations", "migration", "migrate",
-                   "showmigrations")
+                   "showmigrations", "--fake")
 ALEMBIC = Framework("alembic", "Alembic", "alembic_version", "revision",
-                    "alembic upgrade head", "alembic current")
+                    "alembic upgrade head", "alembic current", "alembic stamp")
+GOLANG = Framework("golang-migrate", "golang-migrate", "schema_migrations", "migration",
+                   "migrate up", "migrate version", "migrate force")
+PRISMA = Framework("prisma", "Prisma", "_prisma_migrations", "migration",
+                   "prisma migrate deploy", "prisma migrate status",
+                   "prisma migrate resolve --applied")
+FRAMEWORKS = {f.key: f for f in (DJANGO, ALEMBIC, GOLANG, PRISMA)}
 
 
 def framework_of(bundle: EvidenceBundle) -> Framework:
     cb = bundle.codebase
-    return ALEMBIC if cb is not None and cb.framework == "alembic" else DJANGO
+    return FRAMEWORKS[cb.framework] if cb is not None else DJANGO
 
 
 @dataclass
@@ -56,6 +64,14 @@ class Tracked:
     unknown: list[str] = field(default_factory=list)
     #: Alembic: the versions as read (the heads applied).
     versions: list[str] = field(default_factory=list)
+    #: Migrations whose run the table records as failed (Prisma) or dirty (golang-migrate):
+    #: started, not finished. Each is unrecorded; its effects say what happened.
+    failed: list[str] = field(default_factory=list)
+    #: Applied migrations whose file no longer has the checksum the tool stored (edited
+    #: after it ran).
+    edited: list[str] = field(default_factory=list)
+    #: What the table holds, as read (golang-migrate: its version; Prisma: its rows).
+    summary: TrackerSummary | None = None
 
 
 def tracked(bundle: EvidenceBundle, graph: EvidenceBundle | None = None) -> Tracked:
@@ -69,6 +85,8 @@ def tracked(bundle: EvidenceBundle, graph: EvidenceBundle | None = None) -> Trac
             return Tracked(fw, table_present=False)
         return Tracked(fw, table_present=dj.table_present, readable=dj.readable,
                        error=dj.error, schema_name=dj.schema_name, records=list(dj.records))
+    if fw in (GOLANG, PRISMA):
+        return _sql_tracked(bundle, graph or bundle, fw)
     table = alembic_table(bundle)
     if table is None:
         return Tracked(fw, table_present=False)
@@ -95,9 +113,63 @@ def tracked(bundle: EvidenceBundle, graph: EvidenceBundle | None = None) -> Trac
     return base
 
 
-def alembic_table(bundle: EvidenceBundle) -> TrackerSummary | None:
-    """The alembic_version table Alembic reads: the one in public, else the first found
-    (a project that keeps it elsewhere sets version_table_schema; the first is named)."""
+def alembic_table(bundle: EvidenceBundle, tool: str = "alembic") -> TrackerSummary | None:
+    """The tracking table the tool reads: the one in public, else the first found (a
+    project that keeps it elsewhere configures its schema; the first is named)."""
     m = bundle.migrations
-    found = [t for t in (m.others if m is not None else []) if t.tool == "alembic"]
+    found = [t for t in (m.others if m is not None else []) if t.tool == tool]
     return next((t for t in found if t.schema_name == "public"), found[0] if found else None)
+
+
+def _sql_tracked(bundle: EvidenceBundle, graph: EvidenceBundle, fw: Framework) -> Tracked:
+    """golang-migrate keeps one row, the version reached: every file at or below it is
+    applied, the version itself in doubt when dirty. Prisma keeps a row per migration:
+    finished and not rolled back is applied; neither finished nor rolled back is failed."""
+    table = alembic_table(bundle, fw.key)
+    if table is None:
+        return Tracked(fw, table_present=False)
+    out = Tracked(fw, table_present=True, readable=table.readable, error=table.error,
+                  schema_name=table.schema_name, summary=table)
+    if not table.readable:
+        return out
+    cb = graph.codebase
+    assert cb is not None
+    files = {m.name: m for m in cb.migrations}
+
+    def record(name: str, at: datetime | None = None) -> MigrationRecord:
+        return MigrationRecord(app=fw.key, name=name, applied=at)
+
+    if fw is GOLANG:
+        if not table.entries:
+            return out
+        cur = table.entries[0]
+        version = int(cur.name)
+        out.versions = [cur.name]
+        out.records = [record(n) for n in files
+                       if int(n) < version or (int(n) == version and cur.state == "applied")]
+        if cur.name not in files and version >= 0:
+            out.unknown = [cur.name]
+        if cur.state == "dirty" and cur.name in files:
+            out.failed = [cur.name]
+        return out
+    for e in table.entries:
+        if e.name not in files:
+            if e.state == "applied":
+                out.unknown.append(e.name)
+            continue
+        if e.state == "applied":
+            out.records.append(record(e.name, e.at))
+            if e.checksum and not _same_checksum(files[e.name].checksum, e.checksum):
+                out.edited.append(e.name)
+        elif e.state == "failed":
+            out.failed.append(e.name)
+    applied = {r.name for r in out.records}
+    out.failed = [n for n in dict.fromkeys(out.failed) if n not in applied]
+    out.versions = sorted(applied)
+    return out
+
+
+def _same_checksum(file_sum: str | None, stored: str) -> bool:
+    """The sha-256 of migration.sql as written. (Prisma also accepts the file with its line
+    endings turned the other way; a CRLF checkout of an LF file shows as edited here.)"""
+    return file_sum is None or stored.lower() == file_sum.lower()

@@ -355,10 +355,11 @@ def _words(ctx: Context, text: str) -> str:
     """A hypothesis in the project's framework's words (Django's are the ones written)."""
     if ctx.fw.key == "django":
         return text
-    return (text.replace("django_migrations", ctx.fw.tracker)
-            .replace("migrate --fake", "alembic stamp")
-            .replace("Migration records were", "Migration records (Alembic's heads) were")
-            .replace("its migrations", f"its {ctx.fw.unit}s"))
+    text = text.replace("django_migrations", ctx.fw.tracker).replace("migrate --fake",
+                                                                       ctx.fw.fake)
+    if ctx.fw.key == "alembic":
+        text = text.replace("Migration records were", "Migration records (Alembic's heads) were")
+    return text.replace("its migrations", f"its {ctx.fw.unit}s")
 
 
 def _was_applied(ctx: Context, key: tuple[str, str]) -> bool:

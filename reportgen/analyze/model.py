@@ -81,7 +81,8 @@ class MigrationStatus(Model):
     @property
     def label(self) -> str:
         """As its framework names it: app.name (Django), the revision id (Alembic)."""
-        return self.name if self.app == "alembic" else f"{self.app}.{self.name}"
+        return self.name if self.app in ("alembic", "golang-migrate", "prisma") \
+            else f"{self.app}.{self.name}"
 
 
 class AppSummary(Model):

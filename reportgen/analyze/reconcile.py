@@ -308,6 +308,9 @@ def reconcile(bundle: EvidenceBundle, history: RecordHistory | None = None
         by_key[key] = _classify(
             key, migs[key], checks[key], opaque[key], records.get(key), ran_via.get(key),
             history, applied, whole_unknown=live is None, dangling=cannot_run.get(key))
+    for name in tr.failed:
+        _failed_run(by_key.get((tr.framework.key, name)), migs.get((tr.framework.key, name)),
+                    tr.framework.tracker)
     _propagate_pending(order, deps, by_key)
     statuses = [by_key[k] for k in order]
     existed = _existed(order, effects, checks, by_key, ran_via, migs)
@@ -454,7 +457,8 @@ NAMEDATALEN = 64
 
 def label(key: Key) -> str:
     """A migration as its framework names it: app.name (Django), the revision (Alembic)."""
-    return key[1] if key[0] == "alembic" else f"{key[0]}.{key[1]}"
+    return key[1] if key[0] in ("alembic", "golang-migrate", "prisma") \
+        else f"{key[0]}.{key[1]}"
 
 
 def pg_identifier(name: str) -> str:
@@ -590,6 +594,30 @@ def _classify(key: Key, m: MigrationFile, ch: list[EffectCheck], opaque: list[st
     return MigrationStatus(**{**base, "opaque": why, "present": []},
                            state="unverifiable_unrecorded", fake="unverifiable",
                            basis="nothing shows whether it ran: " + history.undecided_because())
+
+
+def _failed_run(st: MigrationStatus | None, m: MigrationFile | None, table: str) -> None:
+    """A migration whose run the tracker records as started and not finished (Prisma's
+    failed row, golang-migrate's dirty version): what of it is present says how it ended.
+    All of it: it finished and the tool was never told. None of it, atomic: its transaction
+    rolled back; it never applied. Part of it: stopped half-way."""
+    if st is None or m is None or st.recorded:
+        return
+    why = f"{table} records its run as started and not finished"
+    if st.present and not st.missing and not st.opaque:
+        st.state, st.fake = "schema_present_unrecorded", "safe"
+        st.basis = f"{why}, but every effect it has is present: it finished"
+    elif st.present and st.missing:
+        st.state, st.fake = "partially_applied", "unsafe"
+        st.basis = f"{why}; part of its schema is present: it stopped half-way"
+    elif not st.present and m.atomic and (st.missing or m.noop):
+        st.state, st.fake, st.opaque = "pending", "unsafe", []
+        st.basis = (f"{why}; none of its schema is present and it runs as one transaction: "
+                    "the transaction rolled back, it never applied")
+    elif not st.present and not m.atomic:
+        st.state, st.fake = "unverifiable_unrecorded", "unverifiable"
+        st.basis = (f"{why}; none of its schema is present, but it commits on its own: "
+                    "whatever ran before the failure stayed")
 
 
 def _propagate_pending(order: list[Key], deps: Mapping[Key, list[Key]],

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from reportgen.analyze.commands import NextCommands
 from reportgen.analyze.context import Context
 from reportgen.analyze.fixfiles import with_fix_files
-from reportgen.analyze.framework import ALEMBIC, tracked
+from reportgen.analyze.framework import ALEMBIC, GOLANG, PRISMA, tracked
 from reportgen.analyze.model import (
     ActionItem,
     ActionPhase,
@@ -150,10 +150,15 @@ def _pitr(ctx: Context, timeline: list[TimelineEntry],
 
 def _refake(ctx: Context) -> RecoveryOption | None:
     rec = ctx.rec
-    if rec is None or not rec.fake_plan:
+    failed = tracked(ctx.bundle).failed if ctx.fw in (GOLANG, PRISMA) else []
+    if rec is None or not (rec.fake_plan or failed):
         return None
     if ctx.fw is ALEMBIC:
         return _stamp(ctx)
+    if ctx.fw is GOLANG:
+        return _force(ctx)
+    if ctx.fw is PRISMA:
+        return _resolve(ctx)
     schema = ctx.bundle.migrations.django.schema_name if ctx.bundle.migrations else None
     blocked = [f"{a}.{n}: {why}" for (a, n), why in rec.fake_blocked.items()
                if _unrecorded_with_schema(ctx, (a, n))]
@@ -205,6 +210,148 @@ def alembic_command(ctx: Context, *args: str) -> str:
     cb = ctx.bundle.codebase
     config = cb.config if cb is not None and cb.config else "alembic.ini"
     return sh("alembic", "-c", config, *args)
+
+
+def _decisions(ctx: Context) -> list[str]:
+    """The unrecorded migrations left out of the fix, each with why: the first of a chain
+    named, those waiting on it counted."""
+    rec = ctx.rec
+    assert rec is not None
+    blocked = [f"{n}: {why}" for (a, n), why in rec.fake_blocked.items()
+               if _unrecorded_with_schema(ctx, (a, n))]
+    own = [b for b in blocked if ": depends on " not in b]
+    waiting = len(blocked) - len(own)
+    if not blocked:
+        return []
+    them = "it" if len(own) == 1 else "them"
+    return [f"Not recorded here; each needs a decision first: {'; '.join(own)}"
+            + (f"; and {waiting} after {them}, which depend on {them}" if waiting else "")]
+
+
+def _verified_prefix(ctx: Context) -> list[str]:
+    """In the tool's (linear) order: the migrations recorded, or verified and planned, up
+    to the first that is neither."""
+    rec = ctx.rec
+    assert rec is not None
+    done = {r.name for r in ctx.records} | {n for _, n in rec.fake_plan}
+    out = []
+    for _, n in rec.order:
+        if n not in done:
+            break
+        out.append(n)
+    return out
+
+
+def _force(ctx: Context) -> RecoveryOption | None:
+    """golang-migrate: ``migrate force V`` writes version V, clean, and checks nothing (its
+    postgres driver: TRUNCATE, then INSERT (V, false), one transaction). V is the last of
+    the migrations recorded or verified in order; a dirty version whose run rolled back is
+    left to run again (V is the one before it)."""
+    rec, tr = ctx.rec, tracked(ctx.bundle)
+    assert rec is not None and ctx.bundle.codebase is not None
+    if tr.unknown:
+        return None
+    prefix = _verified_prefix(ctx)
+    target = prefix[-1] if prefix else "-1"
+    cur = tr.summary.entries[0] if tr.summary and tr.summary.entries else None
+    if cur is not None and cur.name == target and cur.state == "applied":
+        return None  # the table already says exactly this
+    folder = ctx.bundle.codebase.config or "migrations"
+    run = NextCommands.of(ctx.bundle)
+    table = sql_qualified(tr.schema_name, "schema_migrations")
+    before = (f"`migrate -path {folder} -database \"$DATABASE_URL\" force {cur.name}`"
+              + (f" then `UPDATE {table} SET dirty = true` (it was dirty)"
+                 if cur.state == "dirty" else "") if cur is not None else
+              f"`migrate -path {folder} -database \"$DATABASE_URL\" force -1` (an empty table)")
+    steps = [f"Take a bundle first, as the baseline for this change: "
+             f"`{run.collect('before-force.json')}`.",
+             f"Force version {target}: every migration up to it is recorded or was verified "
+             "against the schema (its own effects, or what a later one built on it). "
+             "`migrate force` checks nothing itself: it writes the version it is given, "
+             "clean.", *_decisions(ctx),
+             "Or run the equivalent SQL below: the same statements golang-migrate's postgres "
+             "driver runs for force."]
+    rows = ["BEGIN;", f"TRUNCATE {table};"]
+    if target != "-1":
+        rows.append(f"INSERT INTO {table} (version, dirty) VALUES ({int(target)}, false);")
+    return RecoveryOption(
+        id="refake_verified", title="Force the verified version (migrate force)",
+        applies_when="The tables are present and schema_migrations is behind them or dirty.",
+        steps=steps,
+        commands=[sh("migrate", "-path", folder, "-database", P('"$DATABASE_URL"'), "force",
+                     target)],
+        script="\n".join([*SCRIPT_HEADER, "-- The same statements as `migrate force`, "
+                          "nothing else.", *rows, "COMMIT;"]),
+        undo=f"{before} puts back what schema_migrations held.", in_project=True,
+        pros=["Writes only schema_migrations; no table is touched.", "Minutes to apply."],
+        cons=["Records the state only: a migration that never ran is not run."]
+        + (["Some migrations are excluded and need a decision."] if rec.fake_blocked else []),
+        data_loss_risk="LOW", expected_time="10–30 minutes", outcome=_outcome(ctx),
+        verification=[sh("migrate", "-path", folder, "-database", P('"$DATABASE_URL"'),
+                         "version"),
+                      run.assess("--baseline", "before-force.json", "--out", "after-force/")])
+
+
+def _resolve(ctx: Context) -> RecoveryOption | None:
+    """Prisma: ``prisma migrate resolve --applied NAME`` for each verified migration, and
+    ``--rolled-back NAME`` for a failed one whose transaction rolled back (then ``migrate
+    deploy`` runs it again). Prisma's engine: --rolled-back sets rolled_back_at on the failed
+    rows; --applied marks those rolled back too and adds a finished row with the file's
+    checksum and one applied step."""
+    rec, tr = ctx.rec, tracked(ctx.bundle)
+    assert rec is not None and ctx.bundle.codebase is not None
+    if tr.unknown:
+        return None
+    files = {m.name: m for m in ctx.bundle.codebase.migrations}
+    by_name = {s.name: s for s in rec.statuses}
+    back = [n for n in tr.failed if by_name[n].state == "pending"]
+    plan = [n for _, n in rec.fake_plan]
+    if not plan and not back:
+        return None
+    table = sql_qualified(tr.schema_name, "_prisma_migrations")
+    run = NextCommands.of(ctx.bundle)
+    commands = [sh("npx", "prisma", "migrate", "resolve", "--rolled-back", n) for n in back]
+    commands += [sh("npx", "prisma", "migrate", "resolve", "--applied", n) for n in plan]
+    rows = [f"UPDATE {table} SET rolled_back_at = pg_catalog.now() WHERE migration_name "
+            f"OPERATOR(pg_catalog.=) {sql_literal(n)} AND finished_at IS NULL AND "
+            "rolled_back_at IS NULL;" for n in back + [n for n in plan if n in tr.failed]]
+    if plan:
+        rows.append(f"INSERT INTO {table} (id, checksum, started_at, finished_at, "
+                    "migration_name, applied_steps_count) VALUES")
+        for i, n in enumerate(plan):  # a value a line: each fits the page's code block
+            rows += ["(pg_catalog.gen_random_uuid()::pg_catalog.text,",
+                     f"{sql_literal(files[n].checksum or '')},",
+                     "pg_catalog.now(), pg_catalog.now(),",
+                     f"{sql_literal(n)}, 1)" + ("," if i < len(plan) - 1 else ";")]
+    steps = [f"Take a bundle first, as the baseline for this change: "
+             f"`{run.collect('before-resolve.json')}`."]
+    if back:
+        steps.append(f"Mark {', '.join(back)} rolled back: its run failed and none of its "
+                     "schema is present (its transaction rolled back); `prisma migrate "
+                     "deploy` runs it again once the cause is fixed.")
+    if plan:
+        steps.append(f"Mark the {len(plan)} migration(s) verified against the schema as "
+                     "applied (their own effects, or what a later one built on them). "
+                     "`prisma migrate resolve --applied` checks nothing itself.")
+    steps += [*_decisions(ctx), "Or run the equivalent SQL below: the rows Prisma's "
+              "engine writes for these commands (gen_random_uuid: PostgreSQL 13 or later)."]
+    return RecoveryOption(
+        id="refake_verified", title="Resolve the verified migrations (prisma migrate resolve)",
+        applies_when="The tables are present and _prisma_migrations is behind them or "
+                     "records a failed run.",
+        steps=steps, commands=commands,
+        script="\n".join([*SCRIPT_HEADER, "-- The rows `prisma migrate resolve` writes, "
+                          "nothing else.", "BEGIN;", *rows, "COMMIT;"]),
+        undo="delete the rows these commands added (finished_at = the time you ran them) and "
+             "clear rolled_back_at on the failed ones: the baseline bundle lists what the "
+             "table held.", in_project=True,
+        pros=["Writes only _prisma_migrations; no table is touched.", "Minutes to apply."],
+        cons=["Records the state only: a migration that never ran is not run."]
+        + (["Some migrations are excluded and need a decision."] if rec.fake_blocked else []),
+        data_loss_risk="LOW", expected_time="10–30 minutes", outcome=_outcome(ctx),
+        verification=[sh("npx", "prisma", "migrate", "status"),
+                      run.assess("--baseline", "before-resolve.json", "--out",
+                                 "after-resolve/")])
 
 
 def _stamp(ctx: Context) -> RecoveryOption | None:
@@ -279,6 +426,16 @@ def _outcome(ctx: Context) -> list[str]:
     The static scan knows only the apps whose files it read: it says so."""
     rec = ctx.rec
     assert rec is not None
+    if ctx.fw in (GOLANG, PRISMA):
+        after = [n for _, n in rec.after_unapplied]
+        if ctx.fw is GOLANG:
+            prefix = _verified_prefix(ctx)
+            head = [f"`migrate version`: {prefix[-1] if prefix else 'no migration'}."]
+        else:
+            head = [f"`prisma migrate status`: {len(after)} migration(s) not yet applied"
+                    + ("." if after else "; the database schema is up to date.")]
+        return [*head, f"`{ctx.fw.apply}` runs: " + ", ".join(after) + "." if after
+                else f"`{ctx.fw.apply}`: nothing to run."]
     if ctx.fw is ALEMBIC:
         targets = stamp_targets(ctx)
         out = [f"`alembic current`: {', '.join(targets)}"
@@ -425,7 +582,7 @@ def _selective_repair(ctx: Context, findings: list[Finding]) -> RecoveryOption |
         if unproven:
             steps.append(f"Not dumped here: {', '.join(unproven)}: nothing in this evidence "
                          "shows they existed (a migration recorded with "
-                         + ("--fake" if ctx.fw.key == "django" else "alembic stamp")
+                         + ctx.fw.fake
                          + " leaves the same picture). Run `reportgen assess --baseline "
                          "restored.json` with the restored copy's bundle: if the copy has "
                          "them, that report prints their repair.")
@@ -801,10 +958,11 @@ def choose_recommended(options: list[RecoveryOption], findings: list[Finding],
         then = "".join(f"; then {label[o.id]} of {', '.join(o.subjects)}" for o in repairs
                        if o.subjects)
         why = f"{'; '.join(what)}; only a copy from before the incident holds the data{then}"
-    elif "migration.records_missing" in ids and "refake_verified" in by_id:
+    elif ids & {"migration.records_missing", "migration.failed_run"} \
+            and "refake_verified" in by_id:
         pick = "refake_verified"
-        what = "revision to stamp" if tracker == "alembic_version" else "migration to re-record"
-        why = f"the schema is present and every {what} was checked against it; " \
+        unit = "revision to stamp" if tracker == "alembic_version" else "migration to re-record"
+        why = f"the schema is present and every {unit} was checked against it; " \
               f"this writes only {tracker} rows"
     for o in options:
         if o.id == pick:

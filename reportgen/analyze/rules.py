@@ -161,10 +161,22 @@ def roles(ctx: Context) -> list[Finding]:
 
 
 #: How each framework records a migration without running it.
-FAKED = {"django": "`migrate --fake`", "alembic": "`alembic stamp`"}
+FAKED = {"django": "`migrate --fake`", "alembic": "`alembic stamp`",
+         "golang-migrate": "`migrate force`", "prisma": "`prisma migrate resolve --applied`"}
+#: What each framework does when its table names a migration no file has.
+UNKNOWN_STOPS = {
+    "django": "Django ignores the row.",
+    "alembic": "Alembic stops every command that reads the history (upgrade, current, "
+               "stamp without --purge) with \"Can't locate revision\".",
+    "golang-migrate": "`migrate up` stops: no migration found for that version.",
+    "prisma": "`prisma migrate deploy` and `status` report it as applied but missing from "
+              "the migrations folder.",
+}
 #: Where each framework shows a migration's own SQL.
 OWN_SQL = {"django": "`python manage.py sqlmigrate APP NAME`",
-           "alembic": "`alembic upgrade DOWN:REV --sql`"}
+           "alembic": "`alembic upgrade DOWN:REV --sql`",
+           "golang-migrate": "the migration's .up.sql file",
+           "prisma": "the migration's migration.sql"}
 
 
 def migration_tracking(ctx: Context) -> list[Finding]:
@@ -177,18 +189,46 @@ def migration_tracking(ctx: Context) -> list[Finding]:
     if dj.unknown:
         out.append(Finding(
             id="migration.revision_file_missing", severity="HIGH", dimension="migration",
-            title=f"{fw.tracker} records revision(s) no file in the project has",
+            title=f"{fw.tracker} records {fw.unit}(s) no file in the project has",
             subjects=list(dj.unknown),
-            evidence=[f"{fw.tracker} in schema {dj.schema_name} holds {v}; no revision file "
+            evidence=[f"{fw.tracker} in schema {dj.schema_name} holds {v}; no {fw.unit} file "
                       f"under {ctx.bundle.codebase.root if ctx.bundle.codebase else '?'} "
-                      "has that id" for v in dj.unknown],
-            explanation="Alembic stops every command that reads the history (upgrade, "
-                        "current, stamp without --purge) with \"Can't locate revision\". The "
-                        "file was deleted, renamed, or the database was migrated from another "
-                        "branch of the code; what that revision did is unknown here.",
-            recommendation="Restore the revision file from version control (the branch or "
-                           "commit that deployed it), then assess again. Never stamp over "
-                           "it: that hides what was applied."))
+                      "has that name" for v in dj.unknown],
+            explanation=UNKNOWN_STOPS[fw.key] + " The file was deleted, renamed, or the "
+                        "database was migrated from another branch of the code; what that "
+                        f"{fw.unit} did is unknown here.",
+            recommendation=f"Restore the {fw.unit} file from version control (the branch or "
+                           f"commit that deployed it), then assess again. Never "
+                           f"{FAKED[fw.key].strip('`')} over it: that hides what was "
+                           "applied."))
+    if dj.failed:
+        by = {s.name: s for s in ctx.rec.statuses} if ctx.rec else {}
+        out.append(Finding(
+            id="migration.failed_run", severity="HIGH", dimension="migration",
+            title=f"{fw.name}: {len(dj.failed)} {fw.unit}(s) started and never finished",
+            subjects=list(dj.failed),
+            evidence=[f"{n}: " + (by[n].basis or by[n].state.replace("_", " ") if n in by
+                                  else f"{fw.tracker} records it as failed")
+                      for n in dj.failed],
+            explanation=f"{fw.name} refuses to migrate until this is resolved. Whether the "
+                        "run finished, rolled back or stopped half-way is read from the "
+                        "schema: its effects are checked like every other migration's.",
+            recommendation="Resolve it with the recovery option below (it says which of "
+                           "the tool's commands the schema supports); never mark it applied "
+                           "while part of it is missing."))
+    if dj.edited:
+        out.append(Finding(
+            id="migration.file_edited", severity="MEDIUM", dimension="migration",
+            title=f"{len(dj.edited)} applied {fw.unit}(s) edited since they ran",
+            subjects=list(dj.edited),
+            evidence=[f"{n}: {fw.tracker}.checksum differs from the file's sha-256"
+                      for n in dj.edited],
+            explanation=f"{fw.name} checks these checksums: it warns (deploy) or wants to "
+                        "reset the database (dev). The schema was checked against the file "
+                        "as it is now, not as it ran.",
+            recommendation="Restore the file as it was applied (version control), or, if "
+                           "the edit is intended and the schema matches it, update the "
+                           "checksum deliberately."))
     if not dj.table_present:
         has_code = ctx.rec is not None and bool(ctx.rec.statuses)
         expected_present = []
@@ -295,28 +335,28 @@ def _records_missing(ctx: Context, by_state: dict[str, list[MigrationStatus]]
         s for s in by_state["unverifiable_unrecorded"] if s.present]
     fw = ctx.fw
     tr = tracked(ctx.bundle)
+    unrec = [s for s in unrec if s.name not in tr.failed]  # migration.failed_run names them
     # A recorded version no file has may stand above all of them: nothing is "behind" then
     # (migration.revision_file_missing says what to do first).
     if not unrec or not tr.table_present or tr.unknown:
         return []
-    if fw.key == "alembic":
+    if fw.key != "django":
         names = [s.name for s in unrec]
-        versions = tracked(ctx.bundle).versions
+        held = ", ".join(tr.versions[:10]) + (" …" if len(tr.versions) > 10 else "")
         return [Finding(
             id="migration.records_missing", severity="HIGH", dimension="migration",
-            title=f"Tables present, alembic_version behind them ({len(unrec)} revision(s))",
-            subjects=["alembic", *names],
-            evidence=[f"{len(unrec)} revision(s) that ran (their schema, or what is built on "
-                      f"them, is present) are above what alembic_version records "
+            title=f"Tables present, {fw.tracker} behind them ({fw.units(len(unrec))})",
+            subjects=[fw.key, *names],
+            evidence=[f"{len(unrec)} {fw.unit}(s) that ran (their schema, or what is built on "
+                      f"them, is present) are not recorded in {fw.tracker} "
                       f"({names[0]} … {names[-1]})",
-                      "alembic_version holds " + (", ".join(versions) if versions
-                                                  else "no row")],
-            explanation="The schema these revisions create exists, but Alembic counts them "
-                        "unapplied: `alembic upgrade head` would run them again and fail on "
+                      f"{fw.tracker} holds " + (held or "no row")],
+            explanation=f"The schema these {fw.unit}s create exists, but {fw.name} counts "
+                        f"them unapplied: `{fw.apply}` would run them again and fail on "
                         "objects that exist.",
-            recommendation="Stamp only the revisions verified against the schema (see "
-                           "Recovery options); never stamp past a revision whose effects "
-                           "are missing.")]
+            recommendation=f"Record only the {fw.unit}s verified against the schema (see "
+                           f"Recovery options: {FAKED[fw.key]}); never past one whose "
+                           "effects are missing.")]
     apps = sorted({s.app for s in unrec})
     per_app: dict[str, list[str]] = defaultdict(list)
     for s in unrec:
@@ -395,7 +435,7 @@ def _schema_missing(ctx: Context, broken: list[MigrationStatus],
                         "holds them."
                         + ("" if len(existed) == len(tables) else
                            " A table whose migration was recorded without running "
-                           f"({'--fake' if ctx.fw.key == 'django' else 'alembic stamp'}) "
+                           f"({ctx.fw.fake}) "
                            "looks the same: a baseline, the server log or a foreign key "
                            "created to it tells the two apart."),
             recommendation="Create a point-in-time restore branch from before the incident "
@@ -444,7 +484,7 @@ def _not_applied(ctx: Context, pending: list[MigrationStatus], unsure: list[Migr
             evidence=[f"{s.label}: {s.basis or 'missing ' + _names(s.missing, 3)}"
                       for s in pending],
             explanation=f"Normal for {fw.unit}s not deployed yet; they must not be "
-                        + ("faked." if fw.key == "django" else "stamped."),
+                        + ("faked." if fw.key == "django" else f"recorded ({fw.fake})."),
             recommendation=f"Apply them with `{fw.apply}` once the history is consistent."))
     if unsure:
         out.append(Finding(
@@ -508,7 +548,8 @@ def _graph_findings(rec: Reconciliation) -> list[Finding]:
 def other_trackers(ctx: Context) -> list[Finding]:
     m = ctx.bundle.migrations
     out = []
-    mine = alembic_table(ctx.bundle) if ctx.fw.key == "alembic" and ctx.rec else None
+    mine = alembic_table(ctx.bundle, ctx.fw.key) if ctx.fw.key != "django" and ctx.rec \
+        else None
     for t in m.others if m else []:
         where = f"{t.schema_name}.{t.table}"
         if t is mine:  # reconciled with the revisions: the findings above speak for it
@@ -743,7 +784,7 @@ def deploy_blocked(ctx: Context, findings: list[Finding]) -> list[Finding]:
         "migration.records_missing", "migration.inconsistent_history",
         "migration.dangling_dependency", "migration.dangling_reference",
         "migration.tracking_table_missing", "migration.partially_applied",
-        "migration.graph_error", "migration.revision_file_missing")]
+        "migration.graph_error", "migration.revision_file_missing", "migration.failed_run")]
     if not blocking:
         return []
     return [Finding(

@@ -86,6 +86,19 @@ def _reconciliation_note(ctx: Context) -> str | None:
                 "by its own schema or by what a later revision built on it (`alembic upgrade` "
                 "applies revisions in order); one whose schema is absent above the recorded "
                 "heads is pending, or was applied and lost with its record.")
+    if cb.framework in ("golang-migrate", "prisma"):
+        how = (f"Each migration's effects are what its SQL file ({cb.config}) creates and "
+               "removes, read with PostgreSQL's grammar (pglast), in the order "
+               f"{ctx.fw.name} applies them")
+        what = ("schema_migrations holds one version: every migration at or below it counts "
+                "as recorded, a dirty one as in doubt" if cb.framework == "golang-migrate"
+                else "_prisma_migrations holds a row per migration: finished and not rolled "
+                "back counts as recorded, started and not finished as failed")
+        return (f"{how}; every table, column, foreign key, unique key and index it creates "
+                f"was checked against pg_catalog. {what}. A migration that ran is told by its "
+                f"own schema or by what a later one built on it (`{ctx.fw.apply}` applies "
+                "them in order, each file as one transaction unless it commits on its own); "
+                "a failed run is judged by what of it is present.")
     if cb.method.startswith("Django"):
         how = ("Each migration's effects are the difference between Django's own states before "
                "and after it, in the order `migrate` applies them")
@@ -145,7 +158,7 @@ def _data_loss(ctx: Context, findings: list[Finding],
         return ("suspected", "structure",
                 "Tables or columns created by migrations that ran are missing; whether they "
                 "held rows (or were ever created: a migration recorded with "
-                + ("--fake" if ctx.fw.key == "django" else "alembic stamp")
+                + ctx.fw.fake
                 + " looks the same) needs a baseline.")
     if "data.destructive_events_logged" in ids:
         return ("suspected", "server_log",

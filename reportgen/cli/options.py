@@ -44,9 +44,11 @@ def _dsn_options(f: Any, count_budget_s: float) -> Any:
                      help="Use Django's MigrationLoader with this settings module (the project "
                      "directory goes on sys.path; loaded in a subprocess, no DB connection)."
                      )(f)
-    f = click.option("--tracker", type=click.Choice(["django", "alembic"]),
+    f = click.option("--tracker", type=click.Choice(["django", "alembic", "golang-migrate",
+                                                     "prisma"]),
                      help="The migration framework of --project (default: detected: alembic "
-                     "where the project has an alembic.ini, else django).")(f)
+                     "where the project has an alembic.ini, golang-migrate or prisma where it "
+                     "has their migrations folder, else django).")(f)
     f = click.option("--exact-counts", is_flag=True,
                      help="count(*) every table in the snapshot (bounded per table and in total)."
                      )(f)

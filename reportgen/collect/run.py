@@ -127,6 +127,11 @@ def collect(
         say(f"reading Alembic's revisions under {root}")
         codebase = _run(runs, "codebase", None,
                         lambda: _alembic_codebase(root, scan_virtualenvs))
+    elif tracker in ("golang-migrate", "prisma"):
+        say(f"reading {tracker}'s migration files under {root}")
+        family = tracker
+        codebase = _run(runs, "codebase", None,
+                        lambda: _sql_codebase(family, root, scan_virtualenvs))
     elif django_settings is not None:
         say(f"loading Django's migration graph ({django_settings})")
         codebase = _run(runs, "codebase", None,
@@ -281,15 +286,43 @@ def _django_codebase(settings: str, root: Path, scan_virtualenvs: bool) -> Codeb
 
 
 #: The migration frameworks ``--tracker`` names (detected from the project without it).
-FRAMEWORKS = ("django", "alembic")
+FRAMEWORKS = ("django", "alembic", "golang-migrate", "prisma")
 
 
 def detect_framework(root: Path) -> str:
-    """alembic when the project has an alembic.ini (at its root or a few folders below),
-    else django (the migration-file scan)."""
+    """alembic when the project has an alembic.ini (at its root or a few folders below);
+    else golang-migrate or prisma when it has one kind of SQL migration folder; else
+    django (the migration-file scan)."""
     from reportgen.collect.alembic_loader import find_ini
+    from reportgen.collect.sql_files import find_sql_migrations
 
-    return "alembic" if find_ini(root.resolve()) else "django"
+    if find_ini(root.resolve()):
+        return "alembic"
+    kinds = {k for k, _ in find_sql_migrations(root.resolve())}
+    return kinds.pop() if len(kinds) == 1 else "django"
+
+
+def _sql_codebase(family: str, root: Path, scan_virtualenvs: bool) -> Codebase:
+    """The one migrations folder of this family under the project, read; several, or none,
+    is an error naming them."""
+    from reportgen.bundle import Codebase
+    from reportgen.collect.codebase import scan_project
+    from reportgen.collect.sql_files import METHOD, find_sql_migrations, read_golang, read_prisma
+
+    base = root.resolve()
+    found = [d for k, d in find_sql_migrations(base) if k == family]
+    if len(found) != 1:
+        why = (f"no {family} migrations folder under {root}" if not found else
+               f"{len(found)} {family} migrations folders under {root} ("
+               + ", ".join(str(p.relative_to(base)) for p in found[:5])
+               + "): give --project the folder above the one to read")
+        return Codebase(root=str(base), framework=family,
+                        method=METHOD, migrations=[], errors=[why])
+    cb = (read_golang if family == "golang-migrate" else read_prisma)(found[0], base)
+    own = {m.path for m in cb.migrations}
+    scripts = [s for s in scan_project(root, include_environments=scan_virtualenvs)
+               .destructive_scripts if s.path not in own and not s.path.endswith(".down.sql")]
+    return cb.model_copy(update={"destructive_scripts": scripts})
 
 
 def _alembic_codebase(root: Path, scan_virtualenvs: bool) -> Codebase:

@@ -36,6 +36,10 @@ class Effects:
     #: Statements of the migration's own (not a transaction's BEGIN/COMMIT, nor a write to
     #: a tracker's table): none means it changes nothing at all.
     statements: int = 0
+    #: PostgreSQL runs it as one transaction when sent as one query: no COMMIT of its own
+    #: (a BEGIN first and a COMMIT last aside) and no statement that cannot run inside a
+    #: transaction block (CREATE INDEX CONCURRENTLY, VACUUM).
+    atomic: bool = True
 
 
 def effects_of_sql(sql: str) -> Effects:
@@ -48,11 +52,20 @@ def effects_of_sql(sql: str) -> Effects:
     except ParseError as exc:
         out.unverifiable.append(f"not PostgreSQL's grammar: {exc}")
         return out
-    for raw in statements:
-        if raw.stmt is not None:
-            out.statements += not _bookkeeping(raw.stmt)
-            _statement(raw.stmt, out)
+    nodes = [raw.stmt for raw in statements if raw.stmt is not None]
+    for st in nodes:
+        out.statements += not _bookkeeping(st)
+        _statement(st, out)
+    out.atomic = _atomic(nodes)
     return _net(out, trail)
+
+
+def _atomic(nodes: list[ast.Node]) -> bool:
+    tx = [i for i, st in enumerate(nodes) if isinstance(st, ast.TransactionStmt)]
+    wrapped = tx in ([], [0, len(nodes) - 1])
+    outside = any((isinstance(st, ast.IndexStmt) and st.concurrent)
+                  or isinstance(st, ast.VacuumStmt) for st in nodes)
+    return wrapped and not outside
 
 
 def _net(out: Effects, trail: list[tuple[bool, SchemaObject]]) -> Effects:

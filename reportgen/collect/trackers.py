@@ -13,7 +13,7 @@ from typing import Any
 
 from psycopg import sql
 
-from reportgen.bundle import TrackerSummary
+from reportgen.bundle import TrackerEntry, TrackerSummary
 from reportgen.collect.django_records import TABLE_KINDS, not_read
 from reportgen.collect.queries import load
 from reportgen.connection import Snapshot
@@ -117,8 +117,14 @@ def _golang(base: dict[str, Any], rows: list[dict[str, Any]]) -> TrackerSummary:
     cur = rows[0] if rows else None
     problems = [f"Dirty database version {r['version']}: a migration failed halfway "
                 "(fix it, then `migrate force VERSION`)" for r in rows if r["dirty"]]
+    if len(rows) > 1:
+        problems.append(f"{len(rows)} rows in schema_migrations: golang-migrate keeps one "
+                        "(it reads the first); the table was written by something else")
     return TrackerSummary(**base, rows=len(rows), current=str(cur["version"]) if cur else None,
-                          problems=problems)
+                          problems=problems,
+                          entries=[TrackerEntry(name=str(r["version"]),
+                                                state="dirty" if r["dirty"] else "applied")
+                                   for r in rows])
 
 
 def _prisma(base: dict[str, Any], rows: list[dict[str, Any]]) -> TrackerSummary:
@@ -132,7 +138,12 @@ def _prisma(base: dict[str, Any], rows: list[dict[str, Any]]) -> TrackerSummary:
                           current=done[-1]["migration_name"] if done else None,
                           latest_at=done[-1]["finished_at"] if done else None,
                           problems=problems,
-                          notes=[f"rolled back: {', '.join(rolled)}"] if rolled else [])
+                          notes=[f"rolled back: {', '.join(rolled)}"] if rolled else [],
+                          entries=[TrackerEntry(
+                              name=r["migration_name"], checksum=r["checksum"],
+                              state="rolled_back" if r["rolled_back_at"] is not None else
+                              "applied" if r["finished_at"] is not None else "failed",
+                              at=r["finished_at"] or r["started_at"]) for r in rows])
 
 
 READERS: dict[str, tuple[str, Any]] = {
@@ -147,6 +158,7 @@ READERS: dict[str, tuple[str, Any]] = {
     "rails": ("SELECT version FROM {}.{} LIMIT %(limit)s", _rails),
     "rails-metadata": ("SELECT key, value FROM {}.{} LIMIT %(limit)s", _rails_meta),
     "golang-migrate": ("SELECT version, dirty FROM {}.{} LIMIT %(limit)s", _golang),
-    "prisma": ("SELECT migration_name, started_at, finished_at, rolled_back_at FROM {}.{} "
+    "prisma": ("SELECT migration_name, checksum, started_at, finished_at, rolled_back_at "
+               "FROM {}.{} "
                "ORDER BY started_at LIMIT %(limit)s", _prisma),
 }

@@ -87,12 +87,18 @@ class View:
                                           for e in a.timeline)
         self.code_apps = sorted({m.app for m in b.codebase.migrations}) if b.codebase else []
         #: Alembic's project: its revisions, recorded by heads in alembic_version.
-        self.alembic = b.codebase is not None and b.codebase.framework == "alembic"
-        self.framework = "Alembic" if self.alembic else "Django"
-        self.alembic_table = next(
+        self.framework_key = b.codebase.framework if b.codebase is not None else "django"
+        self.alembic = self.framework_key == "alembic"
+        self.framework = {"django": "Django", "alembic": "Alembic", "prisma": "Prisma",
+                          "golang-migrate": "golang-migrate"}[self.framework_key]
+        #: The tracking table of a framework other than Django, as read.
+        self.tracker_table = next(
             (t for t in sorted((t for t in (b.migrations.others if b.migrations else [])
-                                if t.tool == "alembic"), key=lambda t: t.schema_name != "public")
-             ), None) if self.alembic else None
+                                if t.tool == self.framework_key),
+                               key=lambda t: t.schema_name != "public")), None) \
+            if self.framework_key != "django" else None
+        self.alembic_table = self.tracker_table if self.alembic else None
+        self.tracker_line = self._tracker_line(a)
         self._inventory(b, a)
         self._records(b, a)
         self._discrepancies(a)
@@ -190,16 +196,42 @@ class View:
                                    f"{', '.join(md(x) for x in unchecked)}." if unchecked
                                    else ""))
 
+    def _tracker_line(self, a: Assessment) -> Md | None:
+        """Section 4's line for golang-migrate and Prisma: what the table holds."""
+        t = self.tracker_table
+        if t is None or self.framework_key not in ("golang-migrate", "prisma") \
+                or not t.readable:
+            return None
+        where = f"{code(t.table)} in schema {code(t.schema_name)}"
+        recorded = sum(1 for s in a.migrations if s.recorded)
+        if self.framework_key == "golang-migrate":
+            cur = t.entries[0] if t.entries else None
+            held = (f"version **{md(cur.name)}**" + (" — **dirty**" if cur.state == "dirty"
+                                                     else "") if cur else "**no row**")
+            return Md(f"{where}: {held}. golang-migrate counts every migration at or below "
+                      f"it as applied (a dirty one in doubt): **{recorded} of "
+                      f"{len(self.b.codebase.migrations) if self.b.codebase else 0} "
+                      "migrations**.")
+        states = Counter(e.state for e in t.entries)
+        return Md(f"{where}: **{len(t.entries)} rows** — {states['applied']} applied, "
+                  f"{states['failed']} failed, {states['rolled_back']} rolled back: "
+                  f"**{recorded} of "
+                  f"{len(self.b.codebase.migrations) if self.b.codebase else 0} "
+                  "migrations** recorded as applied.")
+
     def _words(self, text: str) -> str:
         """A sentence in the project's framework's words."""
-        if not self.alembic:
+        if self.framework_key == "django":
             return text
-        return (text.replace("Django thinks", "Alembic counts")
-                .replace("(Fake? column)", "(Stamp? column)")
-                .replace("cannot be read from the schema.", "cannot be read from the schema "
-                         "(one whose SQL is empty is safe to stamp either way).")
-                .replace("RunPython/RunSQL", "SQL offline mode could not write or the grammar "
-                         "cannot turn into objects"))
+        mark = {"alembic": "Stamp?", "golang-migrate": "Force?", "prisma": "Resolve?"}
+        out = (text.replace("Django thinks", f"{self.framework} counts")
+               .replace("(Fake? column)", f"({mark[self.framework_key]} column)")
+               .replace("cannot be read from the schema.", "cannot be read from the schema "
+                        "(one whose SQL is empty is safe to record either way)."))
+        if self.alembic:
+            return out.replace("RunPython/RunSQL", "SQL offline mode could not write or the "
+                               "grammar cannot turn into objects")
+        return out.replace("RunPython/RunSQL", "SQL the grammar cannot turn into objects")
 
     def _records(self, b: EvidenceBundle, a: Assessment) -> None:
         self.record_rows: list[dict[str, Any]] = []

@@ -1,0 +1,100 @@
+"""SQL-file migrations: golang-migrate (``NNN_name.up.sql``) and Prisma
+(``migrations/<name>/migration.sql``), read from disk, never run.
+
+Each migration's effects come from its SQL, read with PostgreSQL's own grammar
+(``sql_effects``), into the bundle's ``SchemaObject`` form, the same as the other readers
+write; the analyzer compares them with the catalog. The order is the tool's own: golang-
+migrate applies versions in numeric order (gaps allowed), Prisma folder names in sorted
+order. Each migration depends on the one before it, so "order is evidence" holds as for the
+other frameworks. A migration is atomic when PostgreSQL runs it as one transaction: both
+tools send a file as one multi-statement query, which PostgreSQL runs as one implicit
+transaction, unless the file commits on its own or holds a statement that cannot run in a
+transaction block (CREATE INDEX CONCURRENTLY, VACUUM).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+from reportgen.bundle import Codebase, MigrationFile
+
+GOLANG_FILE = re.compile(r"^(?P<v>\d+)_(?P<title>.*)\.up\.sql$")
+_SKIP = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".tox", ".nox", "dist", "build",
+         ".venv", "venv", "site-packages", "vendor"}
+DEPTH = 4
+
+
+def find_sql_migrations(root: Path) -> list[tuple[str, Path]]:
+    """(framework, folder) of each SQL migration folder under ``root``: golang-migrate where
+    a folder holds ``NNN_*.up.sql`` files, prisma where a ``migrations`` folder holds
+    ``migration_lock.toml`` or ``<name>/migration.sql`` folders."""
+    found: list[tuple[str, Path]] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        level = len(here.relative_to(root).parts)
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP and not d.startswith(".")
+                             and level < DEPTH)
+        if any(GOLANG_FILE.match(f) for f in filenames):
+            found.append(("golang-migrate", here))
+        elif here.name == "migrations" and ("migration_lock.toml" in filenames or any(
+                (here / d / "migration.sql").is_file() for d in dirnames)):
+            found.append(("prisma", here))
+            dirnames[:] = []
+    return found
+
+
+def read_golang(folder: Path, root: Path) -> Codebase:
+    files = sorted(((int(m["v"]), m["title"], folder / f) for f in os.listdir(folder)
+                    if (m := GOLANG_FILE.match(f))), key=lambda x: x[0])
+    migrations, errors = _chain("golang-migrate", [(str(v), title, path)
+                                                   for v, title, path in files], root)
+    seen: dict[int, str] = {}
+    for v, _, path in files:  # golang-migrate refuses two files of one version
+        if v in seen:
+            errors.append(f"{path.relative_to(root)}: version {v} also in {seen[v]} "
+                          "(golang-migrate stops on a duplicate version)")
+        seen[v] = str(path.relative_to(root))
+    return Codebase(root=str(root), framework="golang-migrate", method=METHOD,
+                    config=str(folder.relative_to(root)), migrations=migrations, errors=errors,
+                    plan=[("golang-migrate", m.name) for m in migrations])
+
+
+def read_prisma(folder: Path, root: Path) -> Codebase:
+    names = sorted(d for d in os.listdir(folder) if (folder / d / "migration.sql").is_file())
+    migrations, errors = _chain("prisma", [(n, n.split("_", 1)[-1], folder / n /
+                                            "migration.sql") for n in names], root)
+    return Codebase(root=str(root), framework="prisma", method=METHOD,
+                    config=str(folder.relative_to(root)), migrations=migrations, errors=errors,
+                    plan=[("prisma", m.name) for m in migrations])
+
+
+METHOD = "migration files' SQL read with PostgreSQL's grammar (pglast), in the tool's order"
+
+
+def _chain(app: str, files: list[tuple[str, str, Path]], root: Path
+           ) -> tuple[list[MigrationFile], list[str]]:
+    from reportgen.collect.sql_effects import effects_of_sql
+
+    out: list[MigrationFile] = []
+    errors: list[str] = []
+    prev: str | None = None
+    for name, title, path in files:
+        rel = str(path.relative_to(root))
+        try:
+            raw = path.read_bytes()
+            sql = raw.decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            errors.append(f"{rel}: cannot read ({type(exc).__name__})")
+            continue
+        found = effects_of_sql(sql)
+        out.append(MigrationFile(
+            app=app, name=name, title=title.replace("_", " ") or None, path=rel,
+            dependencies=[(app, prev)] if prev is not None else [], operations=[],
+            creates=found.creates, removes=found.removes, unverifiable=found.unverifiable,
+            atomic=found.atomic, noop=not found.statements,
+            checksum=hashlib.sha256(raw).hexdigest()))
+        prev = name
+    return out, errors

@@ -1,0 +1,175 @@
+"""The incident matrix's SQL-file cells: golang-migrate and Prisma projects (tests/
+sql_projects.py), migrated as the tools' own code migrates, an incident planted, assessed by
+``reportgen assess --project`` (the framework detected from the project's folders), the
+delivered SQL file run with psql, and the tool's bookkeeping asked afterwards: golang-
+migrate's version and what ``up`` runs, Prisma's status and what ``deploy`` runs, then a
+second assessment. The delivered shell file (the tool's own command, whose CLI cannot be
+installed here) is checked with ``bash -n`` and for the command it runs."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from reportgen.pgserver import LocalServer, available_binaries
+from tests.sql_projects import (
+    GOLANG,
+    PRISMA,
+    golang_up,
+    golang_version,
+    prisma_deploy,
+    prisma_status,
+    set_version,
+    write_golang,
+    write_prisma,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.matrix]
+VERSIONS = sorted({b.major for b in available_binaries()})
+NEWEST, OLDEST = VERSIONS[-1], VERSIONS[0]
+LEVELS = ["INFO", "LOW", "MEDIUM", "HIGH", "CRITICAL"]
+_n = itertools.count()
+LAST_GO = int(list(GOLANG)[-1].split("_")[0])
+LAST_PRISMA = list(PRISMA)[-1]
+
+CELLS = [
+    ("golang-migrate", "clean", NEWEST), ("golang-migrate", "records_deleted", OLDEST),
+    ("golang-migrate", "dirty_after_success", NEWEST),
+    ("golang-migrate", "failed_halfway", OLDEST), ("golang-migrate", "table_dropped", NEWEST),
+    ("golang-migrate", "missing_file", OLDEST),
+    ("prisma", "clean", OLDEST), ("prisma", "records_deleted", NEWEST),
+    ("prisma", "dirty_after_success", OLDEST), ("prisma", "failed_halfway", NEWEST),
+    ("prisma", "table_dropped", OLDEST), ("prisma", "edited", NEWEST),
+]
+
+
+def _assess(dsn: str, project: Path, out: Path) -> dict[str, Any]:
+    res = subprocess.run([sys.executable, "-m", "reportgen", "assess", "--dsn", dsn,
+                          "--project", str(project), "--out", str(out), "--format", "md"],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode in (0, 1), res.stderr[-3000:]
+    return json.loads((out / "assessment.json").read_text("utf-8"))
+
+
+def _worst(a: dict[str, Any]) -> str:
+    return max((f["severity"] for f in a["findings"]), key=LEVELS.index, default="INFO")
+
+
+def _ok(a: dict[str, Any]) -> bool:
+    return LEVELS.index(_worst(a)) <= LEVELS.index("LOW")
+
+
+@pytest.mark.parametrize(("tool", "shape", "version"), CELLS,
+                         ids=[f"{t}-{s}" for t, s, _ in CELLS])
+def test_sql_tracker_cell(server: LocalServer, tmp_path: Path, tool: str, shape: str,
+                          version: int) -> None:
+    if server.binaries.major != version:
+        pytest.skip(f"this cell runs on PostgreSQL {version} (each cell once: suite time)")
+    db = f"sq{next(_n)}"
+    server.psql(f"CREATE DATABASE {db}")
+    dsn = server.dsn(db)
+    project = (write_golang if tool == "golang-migrate" else write_prisma)(tmp_path / "app")
+    _migrate_and_plant(tool, shape, dsn, project)
+    a = _assess(dsn, project, tmp_path / "report")
+    ids = {f["id"] for f in a["findings"]}
+    md = (tmp_path / "report" / "report.md").read_text("utf-8").lower()
+    for word in ("django", "manage.py", "`migrate --fake`", "showmigrations", "alembic"):
+        assert word not in md, f"{word!r} in a {tool} report"
+    fix = next((o for o in a["recovery_options"] if o["recommended"]), None)
+
+    if shape in ("clean", "edited"):
+        assert _ok(a) or (shape == "edited" and _worst(a) == "MEDIUM"), [
+            (f["id"], f["severity"]) for f in a["findings"]]
+        assert fix is None
+        if shape == "edited":
+            assert "migration.file_edited" in ids
+        return
+    if shape == "table_dropped":
+        assert "data.tables_missing" in ids and a["data_loss"] in ("suspected", "confirmed")
+        assert not any(o["id"] == "refake_verified" for o in a["recovery_options"])
+        return
+    if shape == "missing_file":
+        assert "migration.revision_file_missing" in ids
+        assert not any(o["id"] == "refake_verified" for o in a["recovery_options"])
+        return
+    expected = {"records_deleted": "migration.records_missing"}.get(shape,
+                                                                     "migration.failed_run")
+    assert expected in ids, sorted(ids)
+    assert not ids & {"data.tables_missing", "schema.lost_unrecorded"}
+    assert fix is not None and fix["id"] == "refake_verified", fix
+    _run_fix(server, tool, tmp_path, project, dsn, fix, shape)
+    again = _assess(dsn, project, tmp_path / "after")
+    assert _ok(again), [(f["id"], f["severity"]) for f in again["findings"]]
+
+
+def _migrate_and_plant(tool: str, shape: str, dsn: str, project: Path) -> None:
+    if tool == "golang-migrate":
+        golang_up(dsn, project, to=None if shape != "failed_halfway" else LAST_GO - 1)
+        if shape == "failed_halfway":
+            with pytest.raises(RuntimeError):
+                golang_up(dsn, project, fail_at=LAST_GO)
+        elif shape == "dirty_after_success":
+            set_version(dsn, LAST_GO, True)
+        elif shape == "missing_file":
+            set_version(dsn, LAST_GO + 2, False)
+        sql = {"records_deleted": "TRUNCATE schema_migrations",
+               "table_dropped": "DROP TABLE payments CASCADE"}.get(shape)
+    else:
+        if shape == "failed_halfway":
+            with pytest.raises(RuntimeError):
+                prisma_deploy(dsn, project, fail_at=LAST_PRISMA)
+        else:
+            prisma_deploy(dsn, project,
+                          unfinished=LAST_PRISMA if shape == "dirty_after_success" else None)
+        if shape == "edited":
+            path = project / "prisma" / "migrations" / LAST_PRISMA / "migration.sql"
+            path.write_text(path.read_text("utf-8") + "-- reviewed\n", "utf-8")
+        sql = {"records_deleted": 'DELETE FROM "_prisma_migrations"',
+               "table_dropped": 'DROP TABLE "Comment" CASCADE'}.get(shape)
+    if sql:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.encode())
+
+
+def _run_fix(server: LocalServer, tool: str, tmp_path: Path, project: Path, dsn: str,
+             fix: dict[str, Any], shape: str) -> None:
+    """The .sql file run with psql; then the tool's bookkeeping is the judge of the
+    outcome the report predicted. The .sh file holds the tool's own command."""
+    files = {f["name"]: f for f in fix["files"]}
+    sh = next(n for n in files if n.endswith(".sh"))
+    res = subprocess.run(["bash", "-n", str(tmp_path / "report" / sh)], capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stderr
+    content = files[sh]["content"]
+    assert ("migrate -path db/migrations -database" in content if tool == "golang-migrate"
+            else "npx prisma migrate resolve" in content)
+    sql = next(n for n in files if n.endswith(".sql"))
+    res = subprocess.run([str(server.binaries.bindir / "psql"), "-X", "-q", "-d", dsn, "-f",
+                          str(tmp_path / "report" / sql)], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    outcome = " ".join(fix["outcome"])
+    apply = "`migrate up`" if tool == "golang-migrate" else "`prisma migrate deploy`"
+    predicted = [] if "nothing to run" in outcome else \
+        outcome.split(f"{apply} runs: ", 1)[1].split(".", 1)[0].split(", ")
+    if tool == "golang-migrate":
+        cur = golang_version(dsn)
+        assert cur is not None and not cur[1]
+        assert f"`migrate version`: {cur[0]}." in outcome, (cur, outcome)
+        assert [str(v) for v in golang_up(dsn, project)] == predicted
+        assert golang_version(dsn) == (LAST_GO, False)
+    else:
+        pending, failed = prisma_status(dsn, project)
+        assert failed == []
+        assert pending == predicted, (pending, outcome)
+        assert prisma_deploy(dsn, project) == predicted
+        assert prisma_status(dsn, project) == ([], [])
+    if shape == "failed_halfway":
+        assert predicted, "the run that rolled back must run again"
