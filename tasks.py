@@ -51,7 +51,8 @@ def ensure_venv(extras: str) -> None:
 #: Debian packages: what the PDF renderer needs (WeasyPrint's font subsetting through
 #: HarfBuzz-Subset, which later WeasyPrint releases require) and what the tests drive.
 RUNTIME_PACKAGES = ["libharfbuzz-subset0"]
-TEST_PACKAGES = [*RUNTIME_PACKAGES, "pgbouncer", "openssh-client", "chromium", "poppler-utils"]
+TEST_PACKAGES = [*RUNTIME_PACKAGES, "pgbouncer", "openssh-client", "chromium", "poppler-utils",
+                 "sqitch", "libdbd-pg-perl", "postgresql-client"]
 
 
 def _installed(pkg: str) -> bool:

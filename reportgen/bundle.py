@@ -328,11 +328,13 @@ class TrackerEntry(Model):
         "finish: every version below it is applied, this one is in doubt).")
     checksum: str | None = Field(default=None, description="The checksum the tool stored "
                                  "for the file (Prisma: sha-256 of migration.sql).")
+    project: str | None = Field(default=None, description="sqitch: the project the change "
+                                "belongs to (one registry serves several).")
     at: datetime | None = Field(default=None, description="When it finished (or started).")
 
 
 class TrackerSummary(Model):
-    tool: str = Field(description="alembic, flyway, liquibase, liquibase-lock, rails, "
+    tool: str = Field(description="alembic, flyway, liquibase, liquibase-lock, rails, sqitch, "
                       "rails-metadata, golang-migrate or prisma.")
     schema_name: str = Field(description="Schema holding the tracking table.")
     table: str = Field(description="Tracking table.")
@@ -479,13 +481,16 @@ class DestructiveScript(Model):
 
 class Codebase(Model):
     root: str = Field(description="Project directory as given (absolute).")
-    framework: Literal["django", "alembic", "golang-migrate", "prisma"] = Field(
+    framework: Literal["django", "alembic", "golang-migrate", "prisma", "sqitch"] = Field(
         default="django", description="The migration framework whose files these are: "
         "django (app/migrations/NNNN_*.py, recorded in django_migrations); alembic (a "
         "revision graph, its heads recorded in alembic_version); golang-migrate "
         "(NNN_name.up.sql, the current version in schema_migrations); prisma "
-        "(migrations/<name>/migration.sql, each in _prisma_migrations). Every migration's "
+        "(migrations/<name>/migration.sql, each in _prisma_migrations); sqitch (sqitch.plan "
+        "and deploy/<change>.sql, each deployed change in sqitch.changes). Every migration's "
         "app is the framework's name.")
+    project: str | None = Field(default=None, description="sqitch: the plan's %project "
+                                "(its rows in the registry are the ones compared).")
     config: str | None = Field(default=None, description="The framework's configuration "
                                "file or migrations folder, relative to root (alembic.ini, "
                                "db/migrations, prisma/migrations).")

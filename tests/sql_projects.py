@@ -23,7 +23,9 @@ data-only migration, foreign keys and indexes, in each tool's own file layout an
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -200,3 +202,68 @@ def prisma_deploy(dsn: str, project: Path, *, fail_at: str | None = None,
 def _has(dsn: str, table: str) -> bool:
     with psycopg.connect(dsn, autocommit=True) as conn:
         return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()[0]
+
+
+# --- sqitch (its own command line: Debian's sqitch package) -----------------------------------
+
+SQITCH_PLAN = """%syntax-version=1.0.0
+%project=flipr
+%uri=https://example.org/flipr/
+
+users 2026-01-05T09:30:00Z Ana Lima <ana@example.org> # Creates table to track our users.
+flips [users] 2026-01-06T10:00:00Z Ana Lima <ana@example.org> # Adds table for storing flips.
+@v1.0 2026-01-07T12:00:00Z Ana Lima <ana@example.org> # Tag v1.0.
+seed_admin [users] 2026-01-09T08:15:00Z Ana Lima <ana@example.org> # Seeds the admin user.
+flips_nickname_idx [flips] 2026-01-12T16:40:00Z Ana Lima <ana@example.org> # Indexes flips.
+user_email [users] 2026-01-20T11:05:00Z Ana Lima <ana@example.org> # Adds users.email.
+"""
+SQITCH_DEPLOY = {
+    "users": "CREATE TABLE users (\n    nickname TEXT PRIMARY KEY,\n"
+             "    password TEXT NOT NULL,\n"
+             "    timestamp TIMESTAMPTZ NOT NULL DEFAULT NOW()\n);",
+    "flips": "CREATE TABLE flips (\n    id BIGSERIAL PRIMARY KEY,\n"
+             "    nickname TEXT NOT NULL REFERENCES users(nickname),\n"
+             "    body TEXT NOT NULL DEFAULT '' CHECK ( length(body) <= 180 ),\n"
+             "    timestamp TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()\n);",
+    "seed_admin": "INSERT INTO users (nickname, password) VALUES ('admin', md5('x'));",
+    "flips_nickname_idx": "CREATE INDEX flips_nickname_idx ON flips (nickname);",
+    "user_email": "ALTER TABLE users ADD COLUMN email TEXT;",
+}
+
+
+def write_sqitch(parent: Path, extra: str | None = None) -> Path:
+    """A sqitch project as ``sqitch init`` and ``sqitch add`` lay it out; each script wraps
+    itself in BEGIN and COMMIT, as sqitch's templates do. ``extra``: one more change at the
+    end of the plan (deployed, then gone from the plan: another branch's change)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    (parent / "sqitch.conf").write_text("[core]\n\tengine = pg\n", "utf-8")
+    plan = SQITCH_PLAN + (f"{extra} 2026-02-01T09:00:00Z Bo Chen <bo@example.org> # Branch.\n"
+                          if extra else "")
+    (parent / "sqitch.plan").write_text(plan, "utf-8")
+    deploy = dict(SQITCH_DEPLOY, **({extra: "CREATE TABLE audit (id int);"} if extra else {}))
+    for kind in ("deploy", "revert", "verify"):
+        (parent / kind).mkdir(exist_ok=True)
+    for name, sql in deploy.items():
+        (parent / "deploy" / f"{name}.sql").write_text(
+            f"-- Deploy flipr:{name} to pg\n\nBEGIN;\n\n{sql}\n\nCOMMIT;\n", "utf-8")
+        (parent / "revert" / f"{name}.sql").write_text(
+            f"-- Revert flipr:{name} from pg\n\nBEGIN;\n\nSELECT 1;\n\nCOMMIT;\n", "utf-8")
+        (parent / "verify" / f"{name}.sql").write_text(
+            f"-- Verify flipr:{name} on pg\n\nBEGIN;\n\nROLLBACK;\n", "utf-8")
+    return parent
+
+
+def sqitch(project: Path, dsn: str, *args: str, check: bool = True
+           ) -> subprocess.CompletedProcess[str]:
+    """sqitch's own command line against this database (SQITCH_TARGET, its own variable)."""
+    env = {**os.environ, "SQITCH_TARGET": "db:" + dsn.replace("postgresql://", "pg://", 1),
+           "SQITCH_FULLNAME": "reportgen tests", "SQITCH_EMAIL": "tests@example.org"}
+    res = subprocess.run(["sqitch", *args], cwd=project, capture_output=True, text=True,
+                         env=env, timeout=300)
+    if check and res.returncode != 0:
+        raise AssertionError(f"sqitch {' '.join(args)} failed:\n{res.stdout}\n{res.stderr}")
+    return res
+
+
+def sqitch_target(dsn: str) -> str:
+    return "db:" + dsn.replace("postgresql://", "pg://", 1)

@@ -1,15 +1,19 @@
-"""The incident matrix's SQL-file cells: golang-migrate and Prisma projects (tests/
-sql_projects.py), migrated as the tools' own code migrates, an incident planted, assessed by
+"""The incident matrix's SQL-file cells: golang-migrate, Prisma and sqitch projects (tests/
+sql_projects.py), migrated as the tools' own code migrates (sqitch: by sqitch itself), an
+incident planted, assessed by
 ``reportgen assess --project`` (the framework detected from the project's folders), the
 delivered SQL file run with psql, and the tool's bookkeeping asked afterwards: golang-
 migrate's version and what ``up`` runs, Prisma's status and what ``deploy`` runs, then a
-second assessment. The delivered shell file (the tool's own command, whose CLI cannot be
-installed here) is checked with ``bash -n`` and for the command it runs."""
+second assessment. For golang-migrate and Prisma the delivered shell file (the tool's own
+command, whose CLI cannot be installed here) is checked with ``bash -n`` and for the command
+it runs; sqitch's is run, and ``sqitch status`` is the judge."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,8 +31,11 @@ from tests.sql_projects import (
     prisma_deploy,
     prisma_status,
     set_version,
+    sqitch,
+    sqitch_target,
     write_golang,
     write_prisma,
+    write_sqitch,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.matrix]
@@ -47,6 +54,8 @@ CELLS = [
     ("prisma", "clean", OLDEST), ("prisma", "records_deleted", NEWEST),
     ("prisma", "dirty_after_success", OLDEST), ("prisma", "failed_halfway", NEWEST),
     ("prisma", "table_dropped", OLDEST), ("prisma", "edited", NEWEST),
+    ("sqitch", "clean", NEWEST), ("sqitch", "records_deleted", OLDEST),
+    ("sqitch", "table_dropped", NEWEST), ("sqitch", "missing_file", OLDEST),
 ]
 
 
@@ -72,10 +81,15 @@ def test_sql_tracker_cell(server: LocalServer, tmp_path: Path, tool: str, shape:
                           version: int) -> None:
     if server.binaries.major != version:
         pytest.skip(f"this cell runs on PostgreSQL {version} (each cell once: suite time)")
+    if tool == "sqitch" and shutil.which("sqitch") is None:
+        if os.environ.get("CI"):
+            pytest.fail("sqitch is not installed: python3 tasks.py test installs it")
+        pytest.skip("sqitch is not installed (python3 tasks.py test installs it as root)")
     db = f"sq{next(_n)}"
     server.psql(f"CREATE DATABASE {db}")
     dsn = server.dsn(db)
-    project = (write_golang if tool == "golang-migrate" else write_prisma)(tmp_path / "app")
+    write = {"golang-migrate": write_golang, "prisma": write_prisma, "sqitch": write_sqitch}
+    project = write[tool](tmp_path / "app")
     _migrate_and_plant(tool, shape, dsn, project)
     a = _assess(dsn, project, tmp_path / "report")
     ids = {f["id"] for f in a["findings"]}
@@ -98,6 +112,9 @@ def test_sql_tracker_cell(server: LocalServer, tmp_path: Path, tool: str, shape:
     if shape == "missing_file":
         assert "migration.revision_file_missing" in ids
         assert not any(o["id"] == "refake_verified" for o in a["recovery_options"])
+        if tool == "sqitch":  # sqitch agrees: it cannot go on
+            res = sqitch(project, dsn, "status", check=False)
+            assert res.returncode != 0 and "Cannot find this change" in res.stderr
         return
     expected = {"records_deleted": "migration.records_missing"}.get(shape,
                                                                      "migration.failed_run")
@@ -110,7 +127,14 @@ def test_sql_tracker_cell(server: LocalServer, tmp_path: Path, tool: str, shape:
 
 
 def _migrate_and_plant(tool: str, shape: str, dsn: str, project: Path) -> None:
-    if tool == "golang-migrate":
+    if tool == "sqitch":
+        if shape == "missing_file":  # another branch's change, deployed; not in this plan
+            write_sqitch(project, extra="audit")
+        sqitch(project, dsn, "deploy")
+        write_sqitch(project)
+        sql = {"records_deleted": "TRUNCATE sqitch.changes CASCADE",
+               "table_dropped": "DROP TABLE flips CASCADE"}.get(shape)
+    elif tool == "golang-migrate":
         golang_up(dsn, project, to=None if shape != "failed_halfway" else LAST_GO - 1)
         if shape == "failed_halfway":
             with pytest.raises(RuntimeError):
@@ -144,6 +168,21 @@ def _run_fix(server: LocalServer, tool: str, tmp_path: Path, project: Path, dsn:
     outcome the report predicted. The .sh file holds the tool's own command."""
     files = {f["name"]: f for f in fix["files"]}
     sh = next(n for n in files if n.endswith(".sh"))
+    if tool == "sqitch":  # its own command line is the judge
+        res = subprocess.run(["bash", str(tmp_path / "report" / sh)], cwd=project,
+                             env={**os.environ, "SQITCH_TARGET": sqitch_target(dsn),
+                                  "SQITCH_FULLNAME": "responder",
+                                  "SQITCH_EMAIL": "responder@example.org"},
+                             capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stdout + res.stderr
+        outcome = " ".join(fix["outcome"])
+        status = sqitch(project, dsn, "status").stdout
+        name = status.split("# Name:", 1)[1].split()[0]
+        assert f"`sqitch status`: change {name} deployed; up-to-date." in outcome, (
+            status, outcome)
+        assert "Nothing to deploy (up-to-date)" in status
+        assert "`sqitch deploy`: nothing to run." in outcome
+        return
     res = subprocess.run(["bash", "-n", str(tmp_path / "report" / sh)], capture_output=True,
                          text=True)
     assert res.returncode == 0, res.stderr

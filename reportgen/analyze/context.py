@@ -199,8 +199,11 @@ def build_context(bundle: EvidenceBundle, baseline: EvidenceBundle | None = None
     # An app's tables carry its label and "_": the longest label that prefixes the name (each
     # "_" of the name, from the right, ends a candidate: linear in the relations, whatever
     # the number of labels).
+    registry = tracked(bundle).schema_name if framework_of(bundle).key == "sqitch" else None
     for r in bundle.inventory.relations if bundle.inventory else []:
-        if r.name in expected:
+        if r.schema_name == registry:
+            app, how = "migrations (sqitch)", "sqitch's registry schema"
+        elif r.name in expected:
             app, how = expected[r.name], "migration files"
         elif r.name in TRACKER_NAMES:
             app, how = f"migrations ({TRACKER_NAMES[r.name]})", "a migration tool's table"

@@ -37,7 +37,7 @@ def _files(n: int, o: RecoveryOption, bundle: EvidenceBundle) -> list[FixFile]:
     head = _header(n, o, bundle)
     out: list[FixFile] = []
     fw = bundle.codebase.framework if bundle.codebase is not None else "django"
-    marker = {"alembic": "alembic.ini", "django": "manage.py"}.get(
+    marker = {"alembic": "alembic.ini", "django": "manage.py", "sqitch": "sqitch.plan"}.get(
         fw, f"{bundle.codebase.config if bundle.codebase else 'migrations'}/")
     where = (f"the application's folder (where {marker} is): copy fix/ there, or give its path"
              if o.in_project else "any folder")

@@ -42,7 +42,9 @@ GOLANG = Framework("golang-migrate", "golang-migrate", "schema_migrations", "mig
 PRISMA = Framework("prisma", "Prisma", "_prisma_migrations", "migration",
                    "prisma migrate deploy", "prisma migrate status",
                    "prisma migrate resolve --applied")
-FRAMEWORKS = {f.key: f for f in (DJANGO, ALEMBIC, GOLANG, PRISMA)}
+SQITCH = Framework("sqitch", "Sqitch", "sqitch.changes", "change", "sqitch deploy",
+                   "sqitch status", "sqitch deploy --log-only")
+FRAMEWORKS = {f.key: f for f in (DJANGO, ALEMBIC, GOLANG, PRISMA, SQITCH)}
 
 
 def framework_of(bundle: EvidenceBundle) -> Framework:
@@ -72,6 +74,9 @@ class Tracked:
     edited: list[str] = field(default_factory=list)
     #: What the table holds, as read (golang-migrate: its version; Prisma: its rows).
     summary: TrackerSummary | None = None
+    #: The schema the framework's tables are in, when not the tracker's own (sqitch keeps
+    #: its registry in a schema of its own).
+    tables_schema: str | None = None
 
 
 def tracked(bundle: EvidenceBundle, graph: EvidenceBundle | None = None) -> Tracked:
@@ -85,7 +90,7 @@ def tracked(bundle: EvidenceBundle, graph: EvidenceBundle | None = None) -> Trac
             return Tracked(fw, table_present=False)
         return Tracked(fw, table_present=dj.table_present, readable=dj.readable,
                        error=dj.error, schema_name=dj.schema_name, records=list(dj.records))
-    if fw in (GOLANG, PRISMA):
+    if fw in (GOLANG, PRISMA, SQITCH):
         return _sql_tracked(bundle, graph or bundle, fw)
     table = alembic_table(bundle)
     if table is None:
@@ -126,10 +131,14 @@ def _sql_tracked(bundle: EvidenceBundle, graph: EvidenceBundle, fw: Framework) -
     applied, the version itself in doubt when dirty. Prisma keeps a row per migration:
     finished and not rolled back is applied; neither finished nor rolled back is failed."""
     table = alembic_table(bundle, fw.key)
+    schema = None
+    if fw is SQITCH:
+        ident = bundle.identity
+        schema = (ident.current_schema if ident and ident.current_schema else "public")
     if table is None:
-        return Tracked(fw, table_present=False)
+        return Tracked(fw, table_present=False, tables_schema=schema)
     out = Tracked(fw, table_present=True, readable=table.readable, error=table.error,
-                  schema_name=table.schema_name, summary=table)
+                  schema_name=table.schema_name, summary=table, tables_schema=schema)
     if not table.readable:
         return out
     cb = graph.codebase
@@ -151,6 +160,12 @@ def _sql_tracked(bundle: EvidenceBundle, graph: EvidenceBundle, fw: Framework) -
             out.unknown = [cur.name]
         if cur.state == "dirty" and cur.name in files:
             out.failed = [cur.name]
+        return out
+    if fw is SQITCH:  # one registry serves every project: this plan's rows only
+        entries = [e for e in table.entries if e.project == cb.project]
+        out.records = [record(e.name, e.at) for e in entries if e.name in files]
+        out.unknown = [e.name for e in entries if e.name not in files]
+        out.versions = [r.name for r in out.records]
         return out
     for e in table.entries:
         if e.name not in files:

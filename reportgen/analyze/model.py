@@ -50,6 +50,11 @@ class EffectCheck(Model):
     found: Literal["present", "absent", "unknown", "superseded"]
 
 
+#: The app label every migration of these frameworks carries: they have no apps, so a
+#: migration is named by itself.
+FRAMEWORK_APPS = ("alembic", "golang-migrate", "prisma", "sqitch")
+
+
 class MigrationStatus(Model):
     app: str
     name: str
@@ -81,8 +86,7 @@ class MigrationStatus(Model):
     @property
     def label(self) -> str:
         """As its framework names it: app.name (Django), the revision id (Alembic)."""
-        return self.name if self.app in ("alembic", "golang-migrate", "prisma") \
-            else f"{self.app}.{self.name}"
+        return self.name if self.app in FRAMEWORK_APPS else f"{self.app}.{self.name}"
 
 
 class AppSummary(Model):

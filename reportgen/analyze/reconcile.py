@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from reportgen.analyze.model import EffectCheck, MigrationStatus
+from reportgen.analyze.model import FRAMEWORK_APPS, EffectCheck, MigrationStatus
 from reportgen.bundle import (
     EvidenceBundle,
     MigrationFile,
@@ -209,7 +209,8 @@ def live_tables(bundle: EvidenceBundle) -> dict[str, Relation] | None:
 
     if bundle.inventory is None:
         return None
-    schema = tracked(bundle).schema_name
+    tr = tracked(bundle)
+    schema = tr.tables_schema or tr.schema_name
     rels = bundle.inventory.relations
     schemas = {r.schema_name for r in rels}
     if schema is None:
@@ -457,8 +458,7 @@ NAMEDATALEN = 64
 
 def label(key: Key) -> str:
     """A migration as its framework names it: app.name (Django), the revision (Alembic)."""
-    return key[1] if key[0] in ("alembic", "golang-migrate", "prisma") \
-        else f"{key[0]}.{key[1]}"
+    return key[1] if key[0] in FRAMEWORK_APPS else f"{key[0]}.{key[1]}"
 
 
 def pg_identifier(name: str) -> str:

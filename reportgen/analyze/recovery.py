@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from reportgen.analyze.commands import NextCommands
 from reportgen.analyze.context import Context
 from reportgen.analyze.fixfiles import with_fix_files
-from reportgen.analyze.framework import ALEMBIC, GOLANG, PRISMA, tracked
+from reportgen.analyze.framework import ALEMBIC, GOLANG, PRISMA, SQITCH, tracked
 from reportgen.analyze.model import (
     ActionItem,
     ActionPhase,
@@ -159,6 +159,8 @@ def _refake(ctx: Context) -> RecoveryOption | None:
         return _force(ctx)
     if ctx.fw is PRISMA:
         return _resolve(ctx)
+    if ctx.fw is SQITCH:
+        return _log_only(ctx)
     schema = ctx.bundle.migrations.django.schema_name if ctx.bundle.migrations else None
     blocked = [f"{a}.{n}: {why}" for (a, n), why in rec.fake_blocked.items()
                if _unrecorded_with_schema(ctx, (a, n))]
@@ -290,6 +292,48 @@ def _force(ctx: Context) -> RecoveryOption | None:
         verification=[sh("migrate", "-path", folder, "-database", P('"$DATABASE_URL"'),
                          "version"),
                       run.assess("--baseline", "before-force.json", "--out", "after-force/")])
+
+
+def _log_only(ctx: Context) -> RecoveryOption | None:
+    """sqitch: ``sqitch deploy --log-only --to CHANGE`` records the plan's changes up to
+    CHANGE as deployed without running their scripts (sqitch's own way to record what is
+    already there); CHANGE is the last of the changes recorded or verified, in plan order."""
+    rec, tr = ctx.rec, tracked(ctx.bundle)
+    assert rec is not None
+    if tr.unknown or not rec.fake_plan:
+        return None
+    prefix = _verified_prefix(ctx)
+    if not prefix:
+        return None
+    target = prefix[-1]
+    recorded = [r.name for r in ctx.records]
+    last = next((n for _, n in reversed(rec.order) if n in recorded), None)
+    run = NextCommands.of(ctx.bundle)
+    undo = (sh("sqitch", "revert", "--log-only", "-y", "--to", last, P('"$SQITCH_TARGET"'))
+            if last else sh("sqitch", "revert", "--log-only", "-y", P('"$SQITCH_TARGET"')))
+    return RecoveryOption(
+        id="refake_verified", title="Log the verified changes as deployed (sqitch deploy "
+                                    "--log-only)",
+        applies_when="The tables are present and sqitch's registry is behind them.",
+        steps=[f"Take a bundle first, as the baseline for this change: "
+               f"`{run.collect('before-log-only.json')}`.",
+               f"Log the changes up to {target} as deployed: every one of the "
+               f"{len(rec.fake_plan)} unrecorded change(s) up to it was verified against "
+               "the schema (its own effects, or what a later one built on it). `--log-only` "
+               "runs no script and checks nothing itself.",
+               "Run it from the project's folder (where sqitch.plan is); SQITCH_TARGET is "
+               "the target the project deploys to (sqitch's own variable).",
+               *_decisions(ctx)],
+        commands=[sh("sqitch", "deploy", "--log-only", "--to", target,
+                     P('"$SQITCH_TARGET"'))],
+        undo=f"`{undo}` removes exactly these records again.", in_project=True,
+        pros=["Writes only sqitch's registry; no table is touched.", "Minutes to apply."],
+        cons=["Records the state only: a change that never ran is not run."]
+        + (["Some changes are excluded and need a decision."] if rec.fake_blocked else []),
+        data_loss_risk="LOW", expected_time="10–30 minutes", outcome=_outcome(ctx),
+        verification=[sh("sqitch", "status", P('"$SQITCH_TARGET"')),
+                      run.assess("--baseline", "before-log-only.json", "--out",
+                                 "after-log-only/")])
 
 
 def _resolve(ctx: Context) -> RecoveryOption | None:
@@ -426,11 +470,15 @@ def _outcome(ctx: Context) -> list[str]:
     The static scan knows only the apps whose files it read: it says so."""
     rec = ctx.rec
     assert rec is not None
-    if ctx.fw in (GOLANG, PRISMA):
+    if ctx.fw in (GOLANG, PRISMA, SQITCH):
         after = [n for _, n in rec.after_unapplied]
         if ctx.fw is GOLANG:
             prefix = _verified_prefix(ctx)
             head = [f"`migrate version`: {prefix[-1] if prefix else 'no migration'}."]
+        elif ctx.fw is SQITCH:
+            prefix = _verified_prefix(ctx)
+            head = [f"`sqitch status`: change {prefix[-1] if prefix else 'none'} deployed"
+                    + (f", {len(after)} undeployed." if after else "; up-to-date.")]
         else:
             head = [f"`prisma migrate status`: {len(after)} migration(s) not yet applied"
                     + ("." if after else "; the database schema is up to date.")]

@@ -162,7 +162,8 @@ def roles(ctx: Context) -> list[Finding]:
 
 #: How each framework records a migration without running it.
 FAKED = {"django": "`migrate --fake`", "alembic": "`alembic stamp`",
-         "golang-migrate": "`migrate force`", "prisma": "`prisma migrate resolve --applied`"}
+         "golang-migrate": "`migrate force`", "prisma": "`prisma migrate resolve --applied`",
+         "sqitch": "`sqitch deploy --log-only`"}
 #: What each framework does when its table names a migration no file has.
 UNKNOWN_STOPS = {
     "django": "Django ignores the row.",
@@ -171,12 +172,15 @@ UNKNOWN_STOPS = {
     "golang-migrate": "`migrate up` stops: no migration found for that version.",
     "prisma": "`prisma migrate deploy` and `status` report it as applied but missing from "
               "the migrations folder.",
+    "sqitch": "`sqitch status` and `deploy` stop: the registry holds a change the plan "
+              "does not have.",
 }
 #: Where each framework shows a migration's own SQL.
 OWN_SQL = {"django": "`python manage.py sqlmigrate APP NAME`",
            "alembic": "`alembic upgrade DOWN:REV --sql`",
            "golang-migrate": "the migration's .up.sql file",
-           "prisma": "the migration's migration.sql"}
+           "prisma": "the migration's migration.sql",
+           "sqitch": "the change's deploy script"}
 
 
 def migration_tracking(ctx: Context) -> list[Finding]:
@@ -429,7 +433,9 @@ def _schema_missing(ctx: Context, broken: list[MigrationStatus],
             title=f"{len(tables)} table(s) created by migrations that ran are gone",
             subjects=tables,
             tables=[TableName(schema_name=_django_schema(ctx), name=t) for t in tables],
-            evidence=[f"pg_class has no {t} (schema of {ctx.fw.tracker})" for t in tables]
+            evidence=[f"pg_class has no {t} (schema "
+                      + (f"{_django_schema(ctx)})" if ctx.fw.key == "sqitch"
+                         else f"of {ctx.fw.tracker})") for t in tables]
             + [f"{t} existed: {why}" for t, why in existed.items()],
             explanation="Their rows are gone with them unless a backup or restore point "
                         "holds them."
@@ -582,10 +588,12 @@ def emptied_tables(ctx: Context) -> list[Finding]:
     inv = ctx.bundle.inventory
     if inv is None:
         return []
-    # A tracker's rows are migration records: the migration findings speak for them.
+    # A tracker's rows are migration records: the migration findings speak for them (sqitch's
+    # registry is a schema of its own).
+    registry = tracked(ctx.bundle).schema_name if ctx.fw.key == "sqitch" else None
     hits = [r for r in inv.relations if r.kind == "table" and (r.inserted_tuples or 0) > 0
             and r.live_tuples == 0 and (r.exact_rows in (None, 0))
-            and r.name not in TRACKER_TABLES]
+            and r.name not in TRACKER_TABLES and r.schema_name != registry]
     # A table whose count(*) found rows was cleared by the count and is not listed at all.
     truncated = [r for r in hits if r.exact_rows == 0 and not r.deleted_tuples]
     deleted = [r for r in hits if r not in truncated]
@@ -836,4 +844,5 @@ def _column_ref(ctx: Context, label: str) -> ColumnName:
 def _django_schema(ctx: Context) -> str | None:
     """The schema of the tracking table: where the framework created the tables it
     records."""
-    return tracked(ctx.bundle).schema_name
+    tr = tracked(ctx.bundle)
+    return tr.tables_schema or tr.schema_name

@@ -86,6 +86,15 @@ def _reconciliation_note(ctx: Context) -> str | None:
                 "by its own schema or by what a later revision built on it (`alembic upgrade` "
                 "applies revisions in order); one whose schema is absent above the recorded "
                 "heads is pending, or was applied and lost with its record.")
+    if cb.framework == "sqitch":
+        return (f"Each change's effects are what its deploy script ({cb.config}'s "
+                "deploy/<change>.sql) creates and removes, read with PostgreSQL's grammar "
+                "(pglast), in plan order; every table, column, foreign key, unique key and "
+                "index it creates was checked against pg_catalog. sqitch's registry "
+                "(sqitch.changes) holds a row per deployed change of the project. A change "
+                "that ran is told by its own schema or by what a later one built on it "
+                "(`sqitch deploy` follows the plan); a script that does not wrap itself in "
+                "BEGIN and COMMIT is not atomic (psql runs it statement by statement).")
     if cb.framework in ("golang-migrate", "prisma"):
         how = (f"Each migration's effects are what its SQL file ({cb.config}) creates and "
                "removes, read with PostgreSQL's grammar (pglast), in the order "

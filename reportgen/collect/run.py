@@ -127,7 +127,7 @@ def collect(
         say(f"reading Alembic's revisions under {root}")
         codebase = _run(runs, "codebase", None,
                         lambda: _alembic_codebase(root, scan_virtualenvs))
-    elif tracker in ("golang-migrate", "prisma"):
+    elif tracker in ("golang-migrate", "prisma", "sqitch"):
         say(f"reading {tracker}'s migration files under {root}")
         family = tracker
         codebase = _run(runs, "codebase", None,
@@ -286,13 +286,13 @@ def _django_codebase(settings: str, root: Path, scan_virtualenvs: bool) -> Codeb
 
 
 #: The migration frameworks ``--tracker`` names (detected from the project without it).
-FRAMEWORKS = ("django", "alembic", "golang-migrate", "prisma")
+FRAMEWORKS = ("django", "alembic", "golang-migrate", "prisma", "sqitch")
 
 
 def detect_framework(root: Path) -> str:
     """alembic when the project has an alembic.ini (at its root or a few folders below);
-    else golang-migrate or prisma when it has one kind of SQL migration folder; else
-    django (the migration-file scan)."""
+    else golang-migrate, prisma or sqitch when it has one kind of SQL migration folder (or
+    plan); else django (the migration-file scan)."""
     from reportgen.collect.alembic_loader import find_ini
     from reportgen.collect.sql_files import find_sql_migrations
 
@@ -307,21 +307,29 @@ def _sql_codebase(family: str, root: Path, scan_virtualenvs: bool) -> Codebase:
     is an error naming them."""
     from reportgen.bundle import Codebase
     from reportgen.collect.codebase import scan_project
-    from reportgen.collect.sql_files import METHOD, find_sql_migrations, read_golang, read_prisma
+    from reportgen.collect.sql_files import (
+        METHOD,
+        find_sql_migrations,
+        read_golang,
+        read_prisma,
+        read_sqitch,
+    )
 
     base = root.resolve()
     found = [d for k, d in find_sql_migrations(base) if k == family]
     if len(found) != 1:
-        why = (f"no {family} migrations folder under {root}" if not found else
-               f"{len(found)} {family} migrations folders under {root} ("
+        why = (f"no {family} migrations under {root}" if not found else
+               f"{len(found)} {family} migration sets under {root} ("
                + ", ".join(str(p.relative_to(base)) for p in found[:5])
                + "): give --project the folder above the one to read")
         return Codebase(root=str(base), framework=family,
                         method=METHOD, migrations=[], errors=[why])
-    cb = (read_golang if family == "golang-migrate" else read_prisma)(found[0], base)
+    read = {"golang-migrate": read_golang, "prisma": read_prisma, "sqitch": read_sqitch}
+    cb = read[family](found[0], base)
     own = {m.path for m in cb.migrations}
     scripts = [s for s in scan_project(root, include_environments=scan_virtualenvs)
-               .destructive_scripts if s.path not in own and not s.path.endswith(".down.sql")]
+               .destructive_scripts if s.path not in own and not s.path.endswith(".down.sql")
+               and not (family == "sqitch" and s.path.split("/")[-2:-1] == ["revert"])]
     return cb.model_copy(update={"destructive_scripts": scripts})
 
 

@@ -40,6 +40,8 @@ class Effects:
     #: (a BEGIN first and a COMMIT last aside) and no statement that cannot run inside a
     #: transaction block (CREATE INDEX CONCURRENTLY, VACUUM).
     atomic: bool = True
+    #: It opens with BEGIN and ends with COMMIT (psql runs it as one transaction then).
+    wrapped: bool = False
 
 
 def effects_of_sql(sql: str) -> Effects:
@@ -57,6 +59,8 @@ def effects_of_sql(sql: str) -> Effects:
         out.statements += not _bookkeeping(st)
         _statement(st, out)
     out.atomic = _atomic(nodes)
+    tx = [i for i, st in enumerate(nodes) if isinstance(st, ast.TransactionStmt)]
+    out.wrapped = len(nodes) > 1 and tx == [0, len(nodes) - 1]
     return _net(out, trail)
 
 

@@ -1,14 +1,16 @@
-"""SQL-file migrations: golang-migrate (``NNN_name.up.sql``) and Prisma
-(``migrations/<name>/migration.sql``), read from disk, never run.
+"""SQL-file migrations: golang-migrate (``NNN_name.up.sql``), Prisma
+(``migrations/<name>/migration.sql``) and sqitch (``sqitch.plan`` and ``deploy/<change>.sql``),
+read from disk, never run.
 
 Each migration's effects come from its SQL, read with PostgreSQL's own grammar
 (``sql_effects``), into the bundle's ``SchemaObject`` form, the same as the other readers
 write; the analyzer compares them with the catalog. The order is the tool's own: golang-
 migrate applies versions in numeric order (gaps allowed), Prisma folder names in sorted
-order. Each migration depends on the one before it, so "order is evidence" holds as for the
-other frameworks. A migration is atomic when PostgreSQL runs it as one transaction: both
-tools send a file as one multi-statement query, which PostgreSQL runs as one implicit
-transaction, unless the file commits on its own or holds a statement that cannot run in a
+order, sqitch its plan's order. Each migration depends on the one before it, so "order is
+evidence" holds as for the other frameworks. A migration is atomic when PostgreSQL runs it
+as one transaction: golang-migrate and Prisma send a file as one multi-statement query, which
+PostgreSQL runs as one implicit transaction, and sqitch's scripts wrap themselves in BEGIN
+and COMMIT; unless the file commits in between or holds a statement that cannot run in a
 transaction block (CREATE INDEX CONCURRENTLY, VACUUM).
 """
 
@@ -37,13 +39,74 @@ def find_sql_migrations(root: Path) -> list[tuple[str, Path]]:
         level = len(here.relative_to(root).parts)
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIP and not d.startswith(".")
                              and level < DEPTH)
-        if any(GOLANG_FILE.match(f) for f in filenames):
+        if "sqitch.plan" in filenames and (here / "deploy").is_dir():
+            found.append(("sqitch", here / "sqitch.plan"))
+            dirnames[:] = []
+        elif any(GOLANG_FILE.match(f) for f in filenames):
             found.append(("golang-migrate", here))
         elif here.name == "migrations" and ("migration_lock.toml" in filenames or any(
                 (here / d / "migration.sql").is_file() for d in dirnames)):
             found.append(("prisma", here))
             dirnames[:] = []
     return found
+
+
+#: A change line of sqitch.plan: name, optional [dependencies], time, planner, # note.
+SQITCH_CHANGE = re.compile(r"^(?P<name>[^\s@#:%\[\]]+)\s+(?:\[(?P<deps>[^\]]*)\]\s+)?"
+                           r"(?P<at>\d{4}-\d\d-\d\dT\S+)\s+(?P<who>.*?)"
+                           r"(?:\s+#\s?(?P<note>.*))?$")
+
+
+def read_sqitch(plan: Path, root: Path) -> Codebase:
+    """sqitch.plan's changes in plan order (the order ``sqitch deploy`` follows), each
+    depending on the one before and on what it requires from its own project; the effects
+    from deploy/<change>.sql. A change planned twice (reworked) is read at its latest."""
+    from reportgen.collect.sql_effects import effects_of_sql
+
+    top = plan.parent
+    deploy = top / "deploy"
+    out: list[MigrationFile] = []
+    errors: list[str] = []
+    seen: set[str] = set()
+    project = None
+    for n, line in enumerate(plan.read_text("utf-8").splitlines(), 1):
+        text = line.strip()
+        if text.startswith("%project="):
+            project = text.split("=", 1)[1].strip()
+        if not text or text.startswith(("%", "#", "@")):
+            continue
+        m = SQITCH_CHANGE.match(text)
+        if m is None:
+            errors.append(f"{plan.relative_to(root)}:{n}: not a change line sqitch writes")
+            continue
+        name = m["name"]
+        if name in seen:
+            errors.append(f"{plan.relative_to(root)}:{n}: {name} is reworked; only its "
+                          "latest deploy script is read")
+            out = [x for x in out if x.name != name]
+        seen.add(name)
+        requires = [d.strip() for d in (m["deps"] or "").split() if d.strip()
+                    and not d.startswith("!") and ":" not in d]
+        path = deploy / f"{name}.sql"
+        rel = str(path.relative_to(root))
+        try:
+            raw = path.read_bytes()
+            found = effects_of_sql(raw.decode("utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            errors.append(f"{rel}: cannot read ({type(exc).__name__})")
+            continue
+        deps = ([("sqitch", out[-1].name)] if out else []) + [
+            ("sqitch", d.split("@")[0]) for d in requires]
+        out.append(MigrationFile(
+            app="sqitch", name=name, title=(m["note"] or "").strip() or None, path=rel,
+            dependencies=list(dict.fromkeys(deps)), operations=[], creates=found.creates,
+            removes=found.removes, unverifiable=found.unverifiable,
+            # psql runs a script statement by statement: one transaction only if it says so
+            atomic=found.atomic and found.wrapped, noop=not found.statements,
+            checksum=hashlib.sha1(raw).hexdigest()))
+    return Codebase(root=str(root), framework="sqitch", method=METHOD, project=project,
+                    config=str(plan.relative_to(root)), migrations=out, errors=errors,
+                    plan=[("sqitch", m.name) for m in out])
 
 
 def read_golang(folder: Path, root: Path) -> Codebase:

@@ -1,4 +1,5 @@
-"""Other migration trackers: Alembic, Flyway, Liquibase, Rails, golang-migrate, Prisma.
+"""Other migration trackers: Alembic, Flyway, Liquibase, Rails, golang-migrate, Prisma,
+sqitch (its registry's changes table).
 
 One query finds their tables in any schema; one bounded, guarded query per table found reads
 what matters, including failed, dirty, locked or unfinished states. Only stored tables are
@@ -52,6 +53,8 @@ def collect_trackers(snap: Snapshot) -> list[TrackerSummary]:
 def _tool(table: str, cols: set[str]) -> str:
     if table == "schema_migrations":
         return "golang-migrate" if "dirty" in cols else "rails"
+    if table == "changes":
+        return "sqitch"
     return {"alembic_version": "alembic", "flyway_schema_history": "flyway",
             "databasechangelog": "liquibase", "databasechangeloglock": "liquibase-lock",
             "ar_internal_metadata": "rails-metadata",
@@ -146,6 +149,18 @@ def _prisma(base: dict[str, Any], rows: list[dict[str, Any]]) -> TrackerSummary:
                               at=r["finished_at"] or r["started_at"]) for r in rows])
 
 
+def _sqitch(base: dict[str, Any], rows: list[dict[str, Any]]) -> TrackerSummary:
+    """sqitch's registry: a row per deployed change (a failed deploy is reverted, so the
+    rows are the changes in place)."""
+    last = rows[-1] if rows else None
+    return TrackerSummary(**base, rows=len(rows),
+                          current=f"{last['project']}:{last['change']}" if last else None,
+                          latest_at=last["committed_at"] if last else None,
+                          entries=[TrackerEntry(name=r["change"], project=r["project"],
+                                                state="applied", at=r["committed_at"])
+                                   for r in rows])
+
+
 READERS: dict[str, tuple[str, Any]] = {
     "alembic": ("SELECT version_num FROM {}.{} LIMIT %(limit)s", _alembic),
     "flyway": ("SELECT installed_rank, version, description, script, installed_on, success "
@@ -158,6 +173,8 @@ READERS: dict[str, tuple[str, Any]] = {
     "rails": ("SELECT version FROM {}.{} LIMIT %(limit)s", _rails),
     "rails-metadata": ("SELECT key, value FROM {}.{} LIMIT %(limit)s", _rails_meta),
     "golang-migrate": ("SELECT version, dirty FROM {}.{} LIMIT %(limit)s", _golang),
+    "sqitch": ("SELECT change, project, committed_at FROM {}.{} ORDER BY committed_at "
+               "LIMIT %(limit)s", _sqitch),
     "prisma": ("SELECT migration_name, checksum, started_at, finished_at, rolled_back_at "
                "FROM {}.{} "
                "ORDER BY started_at LIMIT %(limit)s", _prisma),

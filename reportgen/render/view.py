@@ -90,7 +90,8 @@ class View:
         self.framework_key = b.codebase.framework if b.codebase is not None else "django"
         self.alembic = self.framework_key == "alembic"
         self.framework = {"django": "Django", "alembic": "Alembic", "prisma": "Prisma",
-                          "golang-migrate": "golang-migrate"}[self.framework_key]
+                          "golang-migrate": "golang-migrate",
+                          "sqitch": "Sqitch"}[self.framework_key]
         #: The tracking table of a framework other than Django, as read.
         self.tracker_table = next(
             (t for t in sorted((t for t in (b.migrations.others if b.migrations else [])
@@ -199,7 +200,7 @@ class View:
     def _tracker_line(self, a: Assessment) -> Md | None:
         """Section 4's line for golang-migrate and Prisma: what the table holds."""
         t = self.tracker_table
-        if t is None or self.framework_key not in ("golang-migrate", "prisma") \
+        if t is None or self.framework_key not in ("golang-migrate", "prisma", "sqitch") \
                 or not t.readable:
             return None
         where = f"{code(t.table)} in schema {code(t.schema_name)}"
@@ -212,6 +213,14 @@ class View:
                       f"it as applied (a dirty one in doubt): **{recorded} of "
                       f"{len(self.b.codebase.migrations) if self.b.codebase else 0} "
                       "migrations**.")
+        if self.framework_key == "sqitch":
+            project = self.b.codebase.project if self.b.codebase else None
+            mine = [e for e in t.entries if e.project == project]
+            return Md(f"sqitch's registry, {where}: **{len(mine)} change(s) of project "
+                      f"{code(project or '?')} deployed** ({len(t.entries)} rows in all): "
+                      f"**{recorded} of "
+                      f"{len(self.b.codebase.migrations) if self.b.codebase else 0} "
+                      "changes** in the plan recorded.")
         states = Counter(e.state for e in t.entries)
         return Md(f"{where}: **{len(t.entries)} rows** — {states['applied']} applied, "
                   f"{states['failed']} failed, {states['rolled_back']} rolled back: "
@@ -223,7 +232,8 @@ class View:
         """A sentence in the project's framework's words."""
         if self.framework_key == "django":
             return text
-        mark = {"alembic": "Stamp?", "golang-migrate": "Force?", "prisma": "Resolve?"}
+        mark = {"alembic": "Stamp?", "golang-migrate": "Force?", "prisma": "Resolve?",
+                "sqitch": "Log?"}
         out = (text.replace("Django thinks", f"{self.framework} counts")
                .replace("(Fake? column)", f"({mark[self.framework_key]} column)")
                .replace("cannot be read from the schema.", "cannot be read from the schema "

@@ -9,8 +9,10 @@ SELECT n.nspname::pg_catalog.text AS schema_name, c.relname::pg_catalog.text AS 
              ORDER BY a.attnum) AS columns
 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
-  AND c.relname IN ('alembic_version', 'flyway_schema_history', 'databasechangelog',
-                    'databasechangeloglock', 'schema_migrations', 'ar_internal_metadata',
-                    '_prisma_migrations')
+  AND (c.relname IN ('alembic_version', 'flyway_schema_history', 'databasechangelog',
+                     'databasechangeloglock', 'schema_migrations', 'ar_internal_metadata',
+                     '_prisma_migrations')
+       -- sqitch's registry: its changes table, in a schema of its own (sqitch by default)
+       OR (c.relname = 'changes' AND n.nspname = 'sqitch'))
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
 ORDER BY n.nspname COLLATE pg_catalog."C", c.relname COLLATE pg_catalog."C"
