@@ -329,7 +329,9 @@ class TrackerEntry(Model):
     checksum: str | None = Field(default=None, description="The checksum the tool stored "
                                  "for the file (Prisma: sha-256 of migration.sql).")
     project: str | None = Field(default=None, description="sqitch: the project the change "
-                                "belongs to (one registry serves several).")
+                                "belongs to (one registry serves several); Flyway: BASELINE "
+                                "for a baseline row (every version at or below it counts as "
+                                "applied).")
     at: datetime | None = Field(default=None, description="When it finished (or started).")
 
 
@@ -467,7 +469,8 @@ class MigrationFile(Model):
         "None: not read, or its code finds tables at run time (get_table_names, "
         "sorted_tables...), so it may touch any.")
     checksum: str | None = Field(default=None, description="The file's checksum as its "
-                                 "tool computes it (Prisma: sha-256 hex of migration.sql).")
+                                 "tool computes it (Prisma: sha-256 hex of migration.sql; "
+                                 "Flyway: its CRC-32 of the lines, a signed integer).")
     noop: bool = Field(default=False, description="Its SQL for PostgreSQL is empty (Alembic: "
                        "offline mode wrote no statement at all): running it changes nothing, "
                        "so recording it is safe whether it ran or not.")
@@ -481,11 +484,13 @@ class DestructiveScript(Model):
 
 class Codebase(Model):
     root: str = Field(description="Project directory as given (absolute).")
-    framework: Literal["django", "alembic", "golang-migrate", "prisma", "sqitch"] = Field(
+    framework: Literal["django", "alembic", "golang-migrate", "flyway", "prisma",
+                       "sqitch"] = Field(
         default="django", description="The migration framework whose files these are: "
         "django (app/migrations/NNNN_*.py, recorded in django_migrations); alembic (a "
         "revision graph, its heads recorded in alembic_version); golang-migrate "
-        "(NNN_name.up.sql, the current version in schema_migrations); prisma "
+        "(NNN_name.up.sql, the current version in schema_migrations); flyway "
+        "(V<version>__name.sql, each in flyway_schema_history); prisma "
         "(migrations/<name>/migration.sql, each in _prisma_migrations); sqitch (sqitch.plan "
         "and deploy/<change>.sql, each deployed change in sqitch.changes). Every migration's "
         "app is the framework's name.")

@@ -267,3 +267,102 @@ def sqitch(project: Path, dsn: str, *args: str, check: bool = True
 
 def sqitch_target(dsn: str) -> str:
     return "db:" + dsn.replace("postgresql://", "pg://", 1)
+
+
+# --- Flyway (its code's bookkeeping: flyway is a Java tool on no registry reachable here) ------
+
+FLYWAY = {
+    "V1__create_accounts.sql": "CREATE TABLE accounts (\n    id BIGSERIAL PRIMARY KEY,\n"
+                               "    owner TEXT NOT NULL,\n"
+                               "    balance_cents BIGINT NOT NULL DEFAULT 0\n);\n",
+    "V1_1__add_account_email.sql": "ALTER TABLE accounts ADD COLUMN email TEXT;\r\n"
+                                   "CREATE UNIQUE INDEX accounts_email_key ON accounts "
+                                   "(email);\r\n",
+    "V2__create_transfers.sql": "\ufeffCREATE TABLE transfers (\n    id BIGSERIAL PRIMARY KEY,\n"
+                                "    from_id BIGINT NOT NULL REFERENCES accounts (id),\n"
+                                "    to_id BIGINT NOT NULL REFERENCES accounts (id),\n"
+                                "    amount_cents BIGINT NOT NULL\n);\n",
+    "V3__seed_house_account.sql": "INSERT INTO accounts (owner) VALUES ('house');\n",
+    "V4__transfer_notes.sql": "ALTER TABLE transfers ADD COLUMN note TEXT;\n",
+}
+FLYWAY_TABLE = """CREATE TABLE IF NOT EXISTS flyway_schema_history (
+    installed_rank INT NOT NULL, version VARCHAR(50), description VARCHAR(200) NOT NULL,
+    type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, checksum INTEGER,
+    installed_by VARCHAR(100) NOT NULL, installed_on TIMESTAMP NOT NULL DEFAULT now(),
+    execution_time INTEGER NOT NULL, success BOOLEAN NOT NULL,
+    CONSTRAINT flyway_schema_history_pk PRIMARY KEY (installed_rank))"""
+
+
+def write_flyway(parent: Path) -> Path:
+    """A Spring Boot service: src/main/resources/db/migration/V<version>__<name>.sql (one
+    file with CRLF line ends, one with a byte-order mark: Flyway's checksum ignores both)."""
+    folder = parent / "src" / "main" / "resources" / "db" / "migration"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, sql in FLYWAY.items():
+        (folder / name).write_bytes(sql.encode("utf-8"))
+    return parent
+
+
+def _flyway_files(project: Path) -> list[tuple[tuple[int, ...], str, Path]]:
+    from reportgen.collect.sql_files import FLYWAY_FILE, flyway_version
+
+    folder = project / "src" / "main" / "resources" / "db" / "migration"
+    out = []
+    for p in folder.iterdir():
+        m = FLYWAY_FILE.match(p.name)
+        if m:
+            v = flyway_version(m["v"])
+            out.append((tuple(int(x) for x in v.split(".")), v, p))
+    return sorted(out)
+
+
+def flyway_info(dsn: str, project: Path) -> tuple[list[str], list[str], list[str]]:
+    """(pending, failed, checksum mismatches) as `flyway info` and `validate` see them:
+    pending is every file above the highest successful or baseline version."""
+    from reportgen.collect.sql_files import flyway_checksum, flyway_version
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(FLYWAY_TABLE)
+        rows = conn.execute("SELECT version, type, checksum, success FROM "
+                            "flyway_schema_history WHERE version IS NOT NULL").fetchall()
+    done = {flyway_version(v): (t, c) for v, t, c, ok in rows if ok}
+    failed = sorted(flyway_version(v) for v, _, _, ok in rows if not ok)
+    top = max((tuple(int(x) for x in v.split(".")) for v in done), default=())
+    files = _flyway_files(project)
+    pending = [v for key, v, _ in files if key > top and v not in done]
+    bad = [v for _, v, p in files if v in done and done[v][0] != "BASELINE"
+           and done[v][1] != flyway_checksum(p.read_bytes())]
+    return pending, failed, bad
+
+
+def flyway_migrate(dsn: str, project: Path, *, fail_at: str | None = None,
+                   failed_row_at: str | None = None) -> list[str]:
+    """`flyway migrate` on PostgreSQL: validate, then each pending file in a transaction
+    with its history row (a failure rolls both back: no row). ``failed_row_at``: that
+    migration runs outside a transaction (Flyway's mixed mode) and its run is recorded as
+    failed after its statements ran."""
+    from reportgen.collect.sql_files import flyway_checksum
+
+    pending, failed, bad = flyway_info(dsn, project)
+    if failed or bad:
+        raise RuntimeError(f"Validate failed: failed {failed}, checksum mismatch {bad}")
+    files = {v: p for _, v, p in _flyway_files(project)}
+    ran = []
+    for v in pending:
+        path = files[v]
+        desc = path.name.split("__", 1)[1][:-4].replace("_", " ")
+        with psycopg.connect(dsn) as conn:
+            rank = conn.execute("SELECT COALESCE(max(installed_rank), 0) + 1 FROM "
+                                "flyway_schema_history").fetchone()[0]
+            if v == fail_at:
+                raise RuntimeError(f"Migration {path.name} failed (rolled back)")
+            conn.execute(path.read_bytes().decode("utf-8").lstrip("\ufeff").encode())
+            conn.execute("INSERT INTO flyway_schema_history (installed_rank, version, "
+                         "description, type, script, checksum, installed_by, execution_time, "
+                         "success) VALUES (%s, %s, %s, 'SQL', %s, %s, current_user, 1, %s)",
+                         (rank, v, desc, path.name, flyway_checksum(path.read_bytes()),
+                          v != failed_row_at))
+        ran.append(v)
+        if v == failed_row_at:
+            break
+    return ran

@@ -115,3 +115,24 @@ def test_sql_migration_folders_are_found_and_read_in_the_tool_s_order(tmp_path):
     assert ("table", "User") in {(o.kind, o.table) for o in first.creates}
     assert first.checksum is not None and len(first.checksum) == 64
     assert detect_framework(tmp_path) == "django"  # two kinds below: none is assumed
+
+
+def test_flyway_s_checksum_ignores_line_ends_and_a_byte_order_mark_and_is_signed(tmp_path):
+    """Flyway reads a file line by line (BufferedReader.readLine) and feeds each line's UTF-8
+    bytes to CRC-32, dropping a leading BOM; Java's (int) cast makes it signed."""
+    import zlib
+
+    from reportgen.collect.sql_files import flyway_checksum, flyway_version, read_flyway
+    from tests.sql_projects import write_flyway
+
+    lf = b"CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\n"
+    assert flyway_checksum(lf) == flyway_checksum(lf.replace(b"\n", b"\r\n")) \
+        == flyway_checksum(b"\xef\xbb\xbf" + lf) == flyway_checksum(lf.rstrip(b"\n"))
+    crc = zlib.crc32(b"CREATE TABLE t (id int);INSERT INTO t VALUES (1);")
+    assert flyway_checksum(lf) == (crc - (1 << 32) if crc >= 1 << 31 else crc)
+    assert flyway_checksum(lf) != flyway_checksum(lf + b"-- edited\n")
+    assert flyway_version("1_10") == flyway_version("01.10") == "1.10"
+    project = write_flyway(tmp_path)
+    cb = read_flyway(project / "src/main/resources/db/migration", project)
+    assert [m.name for m in cb.migrations] == ["1", "1.1", "2", "3", "4"]
+    assert ("table", "transfers") in {(o.kind, o.table) for o in cb.migrations[2].creates}

@@ -24,8 +24,11 @@ import pytest
 
 from reportgen.pgserver import LocalServer, available_binaries
 from tests.sql_projects import (
+    FLYWAY,
     GOLANG,
     PRISMA,
+    flyway_info,
+    flyway_migrate,
     golang_up,
     golang_version,
     prisma_deploy,
@@ -33,6 +36,7 @@ from tests.sql_projects import (
     set_version,
     sqitch,
     sqitch_target,
+    write_flyway,
     write_golang,
     write_prisma,
     write_sqitch,
@@ -45,6 +49,7 @@ LEVELS = ["INFO", "LOW", "MEDIUM", "HIGH", "CRITICAL"]
 _n = itertools.count()
 LAST_GO = int(list(GOLANG)[-1].split("_")[0])
 LAST_PRISMA = list(PRISMA)[-1]
+FLYWAY_LAST = list(FLYWAY)[-1].split("__")[0][1:]
 
 CELLS = [
     ("golang-migrate", "clean", NEWEST), ("golang-migrate", "records_deleted", OLDEST),
@@ -54,6 +59,10 @@ CELLS = [
     ("prisma", "clean", OLDEST), ("prisma", "records_deleted", NEWEST),
     ("prisma", "dirty_after_success", OLDEST), ("prisma", "failed_halfway", NEWEST),
     ("prisma", "table_dropped", OLDEST), ("prisma", "edited", NEWEST),
+    ("flyway", "clean", OLDEST), ("flyway", "records_deleted", NEWEST),
+    ("flyway", "partial_records", OLDEST), ("flyway", "failed_halfway", NEWEST),
+    ("flyway", "dirty_after_success", OLDEST), ("flyway", "table_dropped", NEWEST),
+    ("flyway", "edited", OLDEST),
     ("sqitch", "clean", NEWEST), ("sqitch", "records_deleted", OLDEST),
     ("sqitch", "table_dropped", NEWEST), ("sqitch", "missing_file", OLDEST),
 ]
@@ -88,7 +97,8 @@ def test_sql_tracker_cell(server: LocalServer, tmp_path: Path, tool: str, shape:
     db = f"sq{next(_n)}"
     server.psql(f"CREATE DATABASE {db}")
     dsn = server.dsn(db)
-    write = {"golang-migrate": write_golang, "prisma": write_prisma, "sqitch": write_sqitch}
+    write = {"golang-migrate": write_golang, "prisma": write_prisma, "sqitch": write_sqitch,
+             "flyway": write_flyway}
     project = write[tool](tmp_path / "app")
     _migrate_and_plant(tool, shape, dsn, project)
     a = _assess(dsn, project, tmp_path / "report")
@@ -116,8 +126,9 @@ def test_sql_tracker_cell(server: LocalServer, tmp_path: Path, tool: str, shape:
             res = sqitch(project, dsn, "status", check=False)
             assert res.returncode != 0 and "Cannot find this change" in res.stderr
         return
-    expected = {"records_deleted": "migration.records_missing"}.get(shape,
-                                                                     "migration.failed_run")
+    expected = {"records_deleted": "migration.records_missing",
+                "partial_records": "migration.records_missing"}.get(shape,
+                                                                    "migration.failed_run")
     assert expected in ids, sorted(ids)
     assert not ids & {"data.tables_missing", "schema.lost_unrecorded"}
     assert fix is not None and fix["id"] == "refake_verified", fix
@@ -127,7 +138,28 @@ def test_sql_tracker_cell(server: LocalServer, tmp_path: Path, tool: str, shape:
 
 
 def _migrate_and_plant(tool: str, shape: str, dsn: str, project: Path) -> None:
-    if tool == "sqitch":
+    if tool == "flyway":
+        last = FLYWAY_LAST
+        if shape == "failed_halfway":
+            with pytest.raises(RuntimeError):
+                flyway_migrate(dsn, project, fail_at=last)
+        else:
+            flyway_migrate(dsn, project,
+                           failed_row_at=last if shape == "dirty_after_success" else None)
+        if shape == "edited":
+            path = next(p for p in (project / "src/main/resources/db/migration").iterdir()
+                        if p.name.startswith(f"V{last}__"))
+            path.write_text(path.read_text("utf-8") + "-- reviewed\n", "utf-8")
+        sql = {"records_deleted": "DELETE FROM flyway_schema_history",
+               "partial_records": "DELETE FROM flyway_schema_history WHERE version IN "
+                                  "('3', '4')",
+               # a migration run outside a transaction (Flyway's mixed mode) that failed at
+               # its first statement: Flyway records the failed run
+               "failed_halfway": "INSERT INTO flyway_schema_history VALUES (5, '4', "
+                                 "'transfer notes', 'SQL', 'V4__transfer_notes.sql', 0, "
+                                 "'app', now(), 3, false)",
+               "table_dropped": "DROP TABLE transfers CASCADE"}.get(shape)
+    elif tool == "sqitch":
         if shape == "missing_file":  # another branch's change, deployed; not in this plan
             write_sqitch(project, extra="audit")
         sqitch(project, dsn, "deploy")
@@ -167,7 +199,7 @@ def _run_fix(server: LocalServer, tool: str, tmp_path: Path, project: Path, dsn:
     """The .sql file run with psql; then the tool's bookkeeping is the judge of the
     outcome the report predicted. The .sh file holds the tool's own command."""
     files = {f["name"]: f for f in fix["files"]}
-    sh = next(n for n in files if n.endswith(".sh"))
+    sh = next((n for n in files if n.endswith(".sh")), "")
     if tool == "sqitch":  # its own command line is the judge
         res = subprocess.run(["bash", str(tmp_path / "report" / sh)], cwd=project,
                              env={**os.environ, "SQITCH_TARGET": sqitch_target(dsn),
@@ -183,22 +215,33 @@ def _run_fix(server: LocalServer, tool: str, tmp_path: Path, project: Path, dsn:
         assert "Nothing to deploy (up-to-date)" in status
         assert "`sqitch deploy`: nothing to run." in outcome
         return
-    res = subprocess.run(["bash", "-n", str(tmp_path / "report" / sh)], capture_output=True,
-                         text=True)
-    assert res.returncode == 0, res.stderr
-    content = files[sh]["content"]
-    assert ("migrate -path db/migrations -database" in content if tool == "golang-migrate"
-            else "npx prisma migrate resolve" in content)
+    if sh:  # the tool's own command (a failed Flyway run that finished has none: SQL only)
+        res = subprocess.run(["bash", "-n", str(tmp_path / "report" / sh)],
+                             capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr
+        assert {"golang-migrate": "migrate -path db/migrations -database",
+                "prisma": "npx prisma migrate resolve",
+                "flyway": "flyway -locations=filesystem:src/main/resources/db/migration"
+                }[tool] in files[sh]["content"]
+    else:
+        assert tool == "flyway" and shape in ("dirty_after_success", "partial_records")
     sql = next(n for n in files if n.endswith(".sql"))
     res = subprocess.run([str(server.binaries.bindir / "psql"), "-X", "-q", "-d", dsn, "-f",
                           str(tmp_path / "report" / sql)], capture_output=True, text=True,
                          timeout=120)
     assert res.returncode == 0, res.stderr
     outcome = " ".join(fix["outcome"])
-    apply = "`migrate up`" if tool == "golang-migrate" else "`prisma migrate deploy`"
+    apply = {"golang-migrate": "`migrate up`", "flyway": "`flyway migrate`",
+             "prisma": "`prisma migrate deploy`"}[tool]
     predicted = [] if "nothing to run" in outcome else \
         outcome.split(f"{apply} runs: ", 1)[1].split(".", 1)[0].split(", ")
-    if tool == "golang-migrate":
+    if tool == "flyway":
+        pending, failed, bad = flyway_info(dsn, project)
+        assert failed == [] and bad == [], (failed, bad)
+        assert pending == predicted, (pending, outcome)
+        assert flyway_migrate(dsn, project) == predicted
+        assert flyway_info(dsn, project) == ([], [], [])
+    elif tool == "golang-migrate":
         cur = golang_version(dsn)
         assert cur is not None and not cur[1]
         assert f"`migrate version`: {cur[0]}." in outcome, (cur, outcome)

@@ -26,7 +26,7 @@ DJANGO_CONTRIB_TABLES = {
 }
 #: Tracking tables of the frameworks reconciled besides Django: table → tool.
 TRACKER_NAMES = {"alembic_version": "Alembic", "schema_migrations": "golang-migrate or Rails",
-                 "_prisma_migrations": "Prisma"}
+                 "_prisma_migrations": "Prisma", "flyway_schema_history": "Flyway"}
 #: Statements that remove data or schema: the first of them in this database's log is the
 #: latest the incident can have begun.
 LOSS_KINDS = ("DROP TABLE", "TRUNCATE", "DELETE without WHERE", "UPDATE without WHERE",

@@ -44,7 +44,9 @@ PRISMA = Framework("prisma", "Prisma", "_prisma_migrations", "migration",
                    "prisma migrate resolve --applied")
 SQITCH = Framework("sqitch", "Sqitch", "sqitch.changes", "change", "sqitch deploy",
                    "sqitch status", "sqitch deploy --log-only")
-FRAMEWORKS = {f.key: f for f in (DJANGO, ALEMBIC, GOLANG, PRISMA, SQITCH)}
+FLYWAY = Framework("flyway", "Flyway", "flyway_schema_history", "migration", "flyway migrate",
+                   "flyway info", "flyway baseline")
+FRAMEWORKS = {f.key: f for f in (DJANGO, ALEMBIC, GOLANG, FLYWAY, PRISMA, SQITCH)}
 
 
 def framework_of(bundle: EvidenceBundle) -> Framework:
@@ -90,7 +92,7 @@ def tracked(bundle: EvidenceBundle, graph: EvidenceBundle | None = None) -> Trac
             return Tracked(fw, table_present=False)
         return Tracked(fw, table_present=dj.table_present, readable=dj.readable,
                        error=dj.error, schema_name=dj.schema_name, records=list(dj.records))
-    if fw in (GOLANG, PRISMA, SQITCH):
+    if fw in (GOLANG, FLYWAY, PRISMA, SQITCH):
         return _sql_tracked(bundle, graph or bundle, fw)
     table = alembic_table(bundle)
     if table is None:
@@ -129,7 +131,9 @@ def alembic_table(bundle: EvidenceBundle, tool: str = "alembic") -> TrackerSumma
 def _sql_tracked(bundle: EvidenceBundle, graph: EvidenceBundle, fw: Framework) -> Tracked:
     """golang-migrate keeps one row, the version reached: every file at or below it is
     applied, the version itself in doubt when dirty. Prisma keeps a row per migration:
-    finished and not rolled back is applied; neither finished nor rolled back is failed."""
+    finished and not rolled back is applied; neither finished nor rolled back is failed.
+    Flyway keeps a row per migration run (success or not) and a BASELINE row for the
+    versions at or below it; sqitch a row per deployed change of each project."""
     table = alembic_table(bundle, fw.key)
     schema = None
     if fw is SQITCH:
@@ -167,13 +171,22 @@ def _sql_tracked(bundle: EvidenceBundle, graph: EvidenceBundle, fw: Framework) -
         out.unknown = [e.name for e in entries if e.name not in files]
         out.versions = [r.name for r in out.records]
         return out
-    for e in table.entries:
+    if fw is FLYWAY:  # a BASELINE row stands for every version at or below it
+        base = max((_parts(e.name) for e in table.entries
+                    if e.project == "BASELINE" and e.state == "applied"), default=None)
+        if base is not None:
+            out.records = [record(n) for n in files if _parts(n) <= base]
+        table_entries = [e for e in table.entries if e.project != "BASELINE"]
+    else:
+        table_entries = table.entries
+    for e in table_entries:
         if e.name not in files:
             if e.state == "applied":
                 out.unknown.append(e.name)
             continue
         if e.state == "applied":
-            out.records.append(record(e.name, e.at))
+            if e.name not in {r.name for r in out.records}:
+                out.records.append(record(e.name, e.at))
             if e.checksum and not _same_checksum(files[e.name].checksum, e.checksum):
                 out.edited.append(e.name)
         elif e.state == "failed":
@@ -182,6 +195,10 @@ def _sql_tracked(bundle: EvidenceBundle, graph: EvidenceBundle, fw: Framework) -
     out.failed = [n for n in dict.fromkeys(out.failed) if n not in applied]
     out.versions = sorted(applied)
     return out
+
+
+def _parts(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split("."))
 
 
 def _same_checksum(file_sum: str | None, stored: str) -> bool:

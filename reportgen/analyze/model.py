@@ -52,7 +52,7 @@ class EffectCheck(Model):
 
 #: The app label every migration of these frameworks carries: they have no apps, so a
 #: migration is named by itself.
-FRAMEWORK_APPS = ("alembic", "golang-migrate", "prisma", "sqitch")
+FRAMEWORK_APPS = ("alembic", "golang-migrate", "flyway", "prisma", "sqitch")
 
 
 class MigrationStatus(Model):

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from reportgen.analyze.commands import NextCommands
 from reportgen.analyze.context import Context
 from reportgen.analyze.fixfiles import with_fix_files
-from reportgen.analyze.framework import ALEMBIC, GOLANG, PRISMA, SQITCH, tracked
+from reportgen.analyze.framework import ALEMBIC, FLYWAY, GOLANG, PRISMA, SQITCH, tracked
 from reportgen.analyze.model import (
     ActionItem,
     ActionPhase,
@@ -150,7 +150,7 @@ def _pitr(ctx: Context, timeline: list[TimelineEntry],
 
 def _refake(ctx: Context) -> RecoveryOption | None:
     rec = ctx.rec
-    failed = tracked(ctx.bundle).failed if ctx.fw in (GOLANG, PRISMA) else []
+    failed = tracked(ctx.bundle).failed if ctx.fw in (GOLANG, FLYWAY, PRISMA) else []
     if rec is None or not (rec.fake_plan or failed):
         return None
     if ctx.fw is ALEMBIC:
@@ -161,6 +161,8 @@ def _refake(ctx: Context) -> RecoveryOption | None:
         return _resolve(ctx)
     if ctx.fw is SQITCH:
         return _log_only(ctx)
+    if ctx.fw is FLYWAY:
+        return _flyway_fix(ctx)
     schema = ctx.bundle.migrations.django.schema_name if ctx.bundle.migrations else None
     blocked = [f"{a}.{n}: {why}" for (a, n), why in rec.fake_blocked.items()
                if _unrecorded_with_schema(ctx, (a, n))]
@@ -292,6 +294,102 @@ def _force(ctx: Context) -> RecoveryOption | None:
         verification=[sh("migrate", "-path", folder, "-database", P('"$DATABASE_URL"'),
                          "version"),
                       run.assess("--baseline", "before-force.json", "--out", "after-force/")])
+
+
+def _flyway_fix(ctx: Context) -> RecoveryOption | None:
+    """Flyway: ``flyway repair`` removes the failed rows (a run whose transaction rolled
+    back: ``migrate`` runs it again); ``flyway baseline -baselineVersion=V`` records V and
+    everything below it on an emptied history. Flyway has no command that marks a failed
+    row, or one deleted from a history that still holds others, as applied: that is the SQL
+    file, rows as Flyway writes them (its CRC-32 checksum of the file)."""
+    rec, tr = ctx.rec, tracked(ctx.bundle)
+    assert rec is not None and ctx.bundle.codebase is not None
+    if tr.unknown:
+        return None
+    files = {m.name: m for m in ctx.bundle.codebase.migrations}
+    by_name = {st.name: st for st in rec.statuses}
+    back = [n for n in tr.failed if by_name[n].state == "pending"]
+    finished = [n for n in tr.failed if n in {k for _, k in rec.fake_plan}]
+    plan = [n for _, n in rec.fake_plan if n not in finished]
+    if not (back or finished or plan):
+        return None
+    table = sql_qualified(tr.schema_name, "flyway_schema_history")
+    folder = ctx.bundle.codebase.config or "sql"
+    empty = tr.summary is not None and not tr.summary.rows
+    commands: list[str] = []
+    rows: list[str] = []
+    steps = [f"Take a bundle first, as the baseline for this change: "
+             f"`{run_collect(ctx, 'before-repair.json')}`."]
+    if back:
+        commands.append(sh("flyway", f"-locations=filesystem:{folder}", "repair"))
+        rows.append(f"DELETE FROM {table} WHERE NOT success AND version IN ("
+                    + ", ".join(sql_literal(n) for n in back) + ");")
+        steps.append(f"Repair: the failed run(s) of {', '.join(back)} left none of their "
+                     "schema (rolled back); `flyway repair` removes their rows and `flyway "
+                     "migrate` runs them again."
+                     + (f" It also realigns the checksums of {', '.join(tr.edited)} with "
+                        "the edited files: restore those files first if the edit was not "
+                        "meant." if tr.edited else ""))
+    if finished:
+        rows += [f"UPDATE {table} SET success = true WHERE NOT success AND version "
+                 f"OPERATOR(pg_catalog.=) {sql_literal(n)};" for n in finished]
+        steps.append(f"{', '.join(finished)}: its run is recorded as failed, but all of its "
+                     "schema is present. Flyway has no command for this: the SQL file marks "
+                     "its row successful.")
+    if plan and empty:
+        target = _verified_prefix(ctx)[-1]
+        commands.append(sh("flyway", f"-locations=filesystem:{folder}", "baseline",
+                           f"-baselineVersion={target}",
+                           "-baselineDescription=verified by reportgen"))
+        rows += [f"INSERT INTO {table} (installed_rank, version, description,",
+                 "type, script, checksum, installed_by, installed_on, execution_time, success)",
+                 "VALUES"]
+        rows.append(f"(1, {sql_literal(target)}, 'verified by reportgen', 'BASELINE', "
+                    "'<< Flyway Baseline >>',")
+        rows.append("NULL, CURRENT_USER, pg_catalog.now(), 0, true);")
+        steps.append(f"Baseline at {target}: the history is empty and every migration up to "
+                     "it was verified against the schema (its own effects, or what a later "
+                     "one built on it); Flyway then counts them applied and runs only what "
+                     "is above.")
+    elif plan:
+        rows += [f"INSERT INTO {table} (installed_rank, version, description,",
+                 "type, script, checksum, installed_by, installed_on, execution_time, success)"]
+        rows.append("SELECT r.base OPERATOR(pg_catalog.+) x.n, x.v, x.d, 'SQL', x.f, x.c,")
+        rows.append("CURRENT_USER, pg_catalog.now(), 0, true")
+        rows.append(f"FROM (SELECT pg_catalog.max(installed_rank) AS base FROM {table}) r,")
+        rows.append("(VALUES")
+        for i, n in enumerate(plan, 1):
+            m = files[n]
+            rows += [f"({i}, {sql_literal(n)},", f"{sql_literal(m.title or '')},",
+                     f"{sql_literal(m.path.rsplit('/', 1)[-1])}, {m.checksum or 'NULL'})"
+                     + ("," if i < len(plan) else "")]
+        rows.append(") AS x (n, v, d, f, c);")
+        steps.append(f"Record the {len(plan)} migration(s) verified against the schema: "
+                     "Flyway has no command that adds a row to a history that holds others, "
+                     "so this is the SQL file (type SQL, the file's name and Flyway's "
+                     "checksum of it).")
+    steps += [*_decisions(ctx), "The SQL file does all of this in one transaction."]
+    return RecoveryOption(
+        id="refake_verified", title="Repair flyway_schema_history to the verified state",
+        applies_when="The tables are present and flyway_schema_history is behind them or "
+                     "records a failed run.",
+        steps=steps, commands=commands,
+        script="\n".join([*SCRIPT_HEADER, "-- The rows Flyway writes for this, nothing "
+                          "else.", "BEGIN;", *rows, "COMMIT;"]),
+        undo="the baseline bundle taken first lists flyway_schema_history's rows: delete "
+             "the rows added, put back the ones removed.", in_project=True,
+        pros=["Writes only flyway_schema_history; no table is touched.", "Minutes to apply."],
+        cons=["Records the state only: a migration that never ran is not run."]
+        + (["Some migrations are excluded and need a decision."] if rec.fake_blocked else []),
+        data_loss_risk="LOW", expected_time="10–30 minutes", outcome=_outcome(ctx),
+        verification=[sh("flyway", f"-locations=filesystem:{folder}", "info"),
+                      sh("flyway", f"-locations=filesystem:{folder}", "validate"),
+                      NextCommands.of(ctx.bundle).assess("--baseline", "before-repair.json",
+                                                         "--out", "after-repair/")])
+
+
+def run_collect(ctx: Context, out: str) -> str:
+    return NextCommands.of(ctx.bundle).collect(out)
 
 
 def _log_only(ctx: Context) -> RecoveryOption | None:
@@ -470,9 +568,12 @@ def _outcome(ctx: Context) -> list[str]:
     The static scan knows only the apps whose files it read: it says so."""
     rec = ctx.rec
     assert rec is not None
-    if ctx.fw in (GOLANG, PRISMA, SQITCH):
+    if ctx.fw in (GOLANG, FLYWAY, PRISMA, SQITCH):
         after = [n for _, n in rec.after_unapplied]
-        if ctx.fw is GOLANG:
+        if ctx.fw is FLYWAY:
+            head = [f"`flyway info`: {len(after)} pending"
+                    + ("." if after else "; validate passes.")]
+        elif ctx.fw is GOLANG:
             prefix = _verified_prefix(ctx)
             head = [f"`migrate version`: {prefix[-1] if prefix else 'no migration'}."]
         elif ctx.fw is SQITCH:

@@ -163,7 +163,7 @@ def roles(ctx: Context) -> list[Finding]:
 #: How each framework records a migration without running it.
 FAKED = {"django": "`migrate --fake`", "alembic": "`alembic stamp`",
          "golang-migrate": "`migrate force`", "prisma": "`prisma migrate resolve --applied`",
-         "sqitch": "`sqitch deploy --log-only`"}
+         "sqitch": "`sqitch deploy --log-only`", "flyway": "`flyway baseline`"}
 #: What each framework does when its table names a migration no file has.
 UNKNOWN_STOPS = {
     "django": "Django ignores the row.",
@@ -174,13 +174,15 @@ UNKNOWN_STOPS = {
               "the migrations folder.",
     "sqitch": "`sqitch status` and `deploy` stop: the registry holds a change the plan "
               "does not have.",
+    "flyway": "`flyway validate` (and so `migrate`) fails: an applied migration is not "
+              "resolved locally.",
 }
 #: Where each framework shows a migration's own SQL.
 OWN_SQL = {"django": "`python manage.py sqlmigrate APP NAME`",
            "alembic": "`alembic upgrade DOWN:REV --sql`",
            "golang-migrate": "the migration's .up.sql file",
            "prisma": "the migration's migration.sql",
-           "sqitch": "the change's deploy script"}
+           "sqitch": "the change's deploy script", "flyway": "the migration's V…sql file"}
 
 
 def migration_tracking(ctx: Context) -> list[Finding]:

@@ -95,14 +95,17 @@ def _reconciliation_note(ctx: Context) -> str | None:
                 "that ran is told by its own schema or by what a later one built on it "
                 "(`sqitch deploy` follows the plan); a script that does not wrap itself in "
                 "BEGIN and COMMIT is not atomic (psql runs it statement by statement).")
-    if cb.framework in ("golang-migrate", "prisma"):
+    if cb.framework in ("golang-migrate", "flyway", "prisma"):
         how = (f"Each migration's effects are what its SQL file ({cb.config}) creates and "
                "removes, read with PostgreSQL's grammar (pglast), in the order "
                f"{ctx.fw.name} applies them")
-        what = ("schema_migrations holds one version: every migration at or below it counts "
-                "as recorded, a dirty one as in doubt" if cb.framework == "golang-migrate"
-                else "_prisma_migrations holds a row per migration: finished and not rolled "
-                "back counts as recorded, started and not finished as failed")
+        what = {"golang-migrate": "schema_migrations holds one version: every migration at or "
+                "below it counts as recorded, a dirty one as in doubt",
+                "prisma": "_prisma_migrations holds a row per migration: finished and not "
+                "rolled back counts as recorded, started and not finished as failed",
+                "flyway": "flyway_schema_history holds a row per run: successful counts as "
+                "recorded, failed as failed, and a BASELINE row records every version at or "
+                "below it"}[cb.framework]
         return (f"{how}; every table, column, foreign key, unique key and index it creates "
                 f"was checked against pg_catalog. {what}. A migration that ran is told by its "
                 f"own schema or by what a later one built on it (`{ctx.fw.apply}` applies "

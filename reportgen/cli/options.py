@@ -45,10 +45,11 @@ def _dsn_options(f: Any, count_budget_s: float) -> Any:
                      "directory goes on sys.path; loaded in a subprocess, no DB connection)."
                      )(f)
     f = click.option("--tracker", type=click.Choice(["django", "alembic", "golang-migrate",
-                                                     "prisma", "sqitch"]),
+                                                     "flyway", "prisma", "sqitch"]),
                      help="The migration framework of --project (default: detected: alembic "
-                     "where the project has an alembic.ini, golang-migrate, prisma or sqitch "
-                     "where it has their migrations folder or plan, else django).")(f)
+                     "where the project has an alembic.ini; golang-migrate, flyway, prisma "
+                     "or sqitch where it has their migrations folder or plan; else django)."
+                     )(f)
     f = click.option("--exact-counts", is_flag=True,
                      help="count(*) every table in the snapshot (bounded per table and in total)."
                      )(f)

@@ -127,7 +127,7 @@ def collect(
         say(f"reading Alembic's revisions under {root}")
         codebase = _run(runs, "codebase", None,
                         lambda: _alembic_codebase(root, scan_virtualenvs))
-    elif tracker in ("golang-migrate", "prisma", "sqitch"):
+    elif tracker in ("golang-migrate", "flyway", "prisma", "sqitch"):
         say(f"reading {tracker}'s migration files under {root}")
         family = tracker
         codebase = _run(runs, "codebase", None,
@@ -286,12 +286,12 @@ def _django_codebase(settings: str, root: Path, scan_virtualenvs: bool) -> Codeb
 
 
 #: The migration frameworks ``--tracker`` names (detected from the project without it).
-FRAMEWORKS = ("django", "alembic", "golang-migrate", "prisma", "sqitch")
+FRAMEWORKS = ("django", "alembic", "golang-migrate", "flyway", "prisma", "sqitch")
 
 
 def detect_framework(root: Path) -> str:
     """alembic when the project has an alembic.ini (at its root or a few folders below);
-    else golang-migrate, prisma or sqitch when it has one kind of SQL migration folder (or
+    else golang-migrate, flyway, prisma or sqitch when it has one kind of SQL migration folder (or
     plan); else django (the migration-file scan)."""
     from reportgen.collect.alembic_loader import find_ini
     from reportgen.collect.sql_files import find_sql_migrations
@@ -310,6 +310,7 @@ def _sql_codebase(family: str, root: Path, scan_virtualenvs: bool) -> Codebase:
     from reportgen.collect.sql_files import (
         METHOD,
         find_sql_migrations,
+        read_flyway,
         read_golang,
         read_prisma,
         read_sqitch,
@@ -324,7 +325,8 @@ def _sql_codebase(family: str, root: Path, scan_virtualenvs: bool) -> Codebase:
                + "): give --project the folder above the one to read")
         return Codebase(root=str(base), framework=family,
                         method=METHOD, migrations=[], errors=[why])
-    read = {"golang-migrate": read_golang, "prisma": read_prisma, "sqitch": read_sqitch}
+    read = {"golang-migrate": read_golang, "flyway": read_flyway, "prisma": read_prisma,
+            "sqitch": read_sqitch}
     cb = read[family](found[0], base)
     own = {m.path for m in cb.migrations}
     scripts = [s for s in scan_project(root, include_environments=scan_virtualenvs)

@@ -1,6 +1,6 @@
-"""SQL-file migrations: golang-migrate (``NNN_name.up.sql``), Prisma
-(``migrations/<name>/migration.sql``) and sqitch (``sqitch.plan`` and ``deploy/<change>.sql``),
-read from disk, never run.
+"""SQL-file migrations: golang-migrate (``NNN_name.up.sql``), Flyway (``V<ver>__name.sql``),
+Prisma (``migrations/<name>/migration.sql``) and sqitch (``sqitch.plan`` and
+``deploy/<change>.sql``), read from disk, never run.
 
 Each migration's effects come from its SQL, read with PostgreSQL's own grammar
 (``sql_effects``), into the bundle's ``SchemaObject`` form, the same as the other readers
@@ -26,7 +26,7 @@ from reportgen.bundle import Codebase, MigrationFile
 GOLANG_FILE = re.compile(r"^(?P<v>\d+)_(?P<title>.*)\.up\.sql$")
 _SKIP = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".tox", ".nox", "dist", "build",
          ".venv", "venv", "site-packages", "vendor"}
-DEPTH = 4
+DEPTH = 6  # src/main/resources/db/migration, as Spring lays Flyway out
 
 
 def find_sql_migrations(root: Path) -> list[tuple[str, Path]]:
@@ -44,6 +44,8 @@ def find_sql_migrations(root: Path) -> list[tuple[str, Path]]:
             dirnames[:] = []
         elif any(GOLANG_FILE.match(f) for f in filenames):
             found.append(("golang-migrate", here))
+        elif any(FLYWAY_FILE.match(f) for f in filenames):
+            found.append(("flyway", here))
         elif here.name == "migrations" and ("migration_lock.toml" in filenames or any(
                 (here / d / "migration.sql").is_file() for d in dirnames)):
             found.append(("prisma", here))
@@ -91,7 +93,7 @@ def read_sqitch(plan: Path, root: Path) -> Codebase:
         rel = str(path.relative_to(root))
         try:
             raw = path.read_bytes()
-            found = effects_of_sql(raw.decode("utf-8"))
+            found = effects_of_sql(raw.decode("utf-8-sig"))
         except (OSError, UnicodeDecodeError) as exc:
             errors.append(f"{rel}: cannot read ({type(exc).__name__})")
             continue
@@ -107,6 +109,45 @@ def read_sqitch(plan: Path, root: Path) -> Codebase:
     return Codebase(root=str(root), framework="sqitch", method=METHOD, project=project,
                     config=str(plan.relative_to(root)), migrations=out, errors=errors,
                     plan=[("sqitch", m.name) for m in out])
+
+
+#: Flyway's versioned SQL migrations: V<version>__<description>.sql ("_" in the version is a
+#: "."); repeatable ones (R__) run whenever they change and are listed, not reconciled.
+FLYWAY_FILE = re.compile(r"^V(?P<v>\d+(?:[._]\d+)*)__(?P<title>.+)\.sql$")
+
+
+def flyway_version(text: str) -> str:
+    """A version as Flyway compares it: its numeric parts ("1_10" and "01.10" are 1.10)."""
+    return ".".join(str(int(p)) for p in re.split(r"[._]", text))
+
+
+def flyway_checksum(raw: bytes) -> int:
+    """Flyway's checksum of a migration file: CRC-32 over the UTF-8 bytes of each line,
+    line endings left out and a leading byte-order mark dropped, as a signed 32-bit integer
+    (its ChecksumCalculator, through Java's BufferedReader.readLine)."""
+    import zlib
+
+    text = raw.decode("utf-8").removeprefix("\ufeff")
+    crc = 0
+    for line in re.split(r"\r\n|\r|\n", text):
+        crc = zlib.crc32(line.encode("utf-8"), crc)
+    return crc - (1 << 32) if crc >= 1 << 31 else crc
+
+
+def read_flyway(folder: Path, root: Path) -> Codebase:
+    files = sorted(((flyway_version(m["v"]), m["title"], folder / f) for f in os.listdir(folder)
+                    if (m := FLYWAY_FILE.match(f))),
+                   key=lambda x: tuple(int(p) for p in x[0].split(".")))
+    migrations, errors = _chain("flyway", files, root)
+    for mig in migrations:
+        mig.checksum = str(flyway_checksum((root / mig.path).read_bytes()))
+    repeatable = sorted(f for f in os.listdir(folder) if f.startswith("R__") and f.endswith(".sql"))
+    if repeatable:
+        errors.append(f"{len(repeatable)} repeatable migration(s) (R__*.sql) not reconciled: "
+                      "Flyway re-runs them when they change")
+    return Codebase(root=str(root), framework="flyway", method=METHOD,
+                    config=str(folder.relative_to(root)), migrations=migrations, errors=errors,
+                    plan=[("flyway", m.name) for m in migrations])
 
 
 def read_golang(folder: Path, root: Path) -> Codebase:
@@ -148,7 +189,7 @@ def _chain(app: str, files: list[tuple[str, str, Path]], root: Path
         rel = str(path.relative_to(root))
         try:
             raw = path.read_bytes()
-            sql = raw.decode("utf-8")
+            sql = raw.decode("utf-8-sig")  # a byte-order mark is not SQL (the tools drop it)
         except (OSError, UnicodeDecodeError) as exc:
             errors.append(f"{rel}: cannot read ({type(exc).__name__})")
             continue

@@ -74,6 +74,27 @@ def _alembic(base: dict[str, Any], rows: list[dict[str, Any]]) -> TrackerSummary
                           problems=problems, notes=notes, versions=heads)
 
 
+def _flyway_entries(rows: list[dict[str, Any]]) -> list[TrackerEntry]:
+    """Versioned rows (a repeatable one has no version), the version as Flyway compares it;
+    a BASELINE row stands for every version at or below it."""
+    from reportgen.collect.sql_files import flyway_version
+
+    out = []
+    for r in rows:
+        v = r["version"]
+        if v is None or not all(p.isdigit() for p in str(v).replace("_", ".").split(".")):
+            continue
+        out.append(TrackerEntry(name=flyway_version(str(v)),
+                                state="applied" if r["success"] else "failed",
+                                checksum=None if r["checksum"] is None else str(r["checksum"]),
+                                project="BASELINE" if r["type"] == "BASELINE" else None,
+                                # a timestamp without time zone: in whatever zone the
+                                # writer's session had, so no instant is claimed
+                                at=r["installed_on"] if r["installed_on"] is not None
+                                and r["installed_on"].tzinfo is not None else None))
+    return out
+
+
 def _flyway(base: dict[str, Any], rows: list[dict[str, Any]]) -> TrackerSummary:
     failed = [f"version {r['version'] or '(repeatable)'} {r['description']!r} "
               f"({r['script']}) failed at {r['installed_on']:%Y-%m-%d %H:%M}"
@@ -84,7 +105,8 @@ def _flyway(base: dict[str, Any], rows: list[dict[str, Any]]) -> TrackerSummary:
                           current=f"{latest['version']} {latest['description']}" if latest
                           else None,
                           latest_at=latest["installed_on"] if latest else None,
-                          problems=[f"failed migration: {f}" for f in failed])
+                          problems=[f"failed migration: {f}" for f in failed],
+                          entries=_flyway_entries(rows))
 
 
 def _liquibase(base: dict[str, Any], rows: list[dict[str, Any]]) -> TrackerSummary:
@@ -163,7 +185,8 @@ def _sqitch(base: dict[str, Any], rows: list[dict[str, Any]]) -> TrackerSummary:
 
 READERS: dict[str, tuple[str, Any]] = {
     "alembic": ("SELECT version_num FROM {}.{} LIMIT %(limit)s", _alembic),
-    "flyway": ("SELECT installed_rank, version, description, script, installed_on, success "
+    "flyway": ("SELECT installed_rank, version, description, type, script, checksum, "
+               "installed_on, success "
                "FROM {}.{} ORDER BY installed_rank DESC LIMIT %(limit)s", lambda b, r: _flyway(
                    b, list(reversed(r)))),
     "liquibase": ("SELECT id, author, filename, dateexecuted, exectype FROM {}.{} "

@@ -90,7 +90,7 @@ class View:
         self.framework_key = b.codebase.framework if b.codebase is not None else "django"
         self.alembic = self.framework_key == "alembic"
         self.framework = {"django": "Django", "alembic": "Alembic", "prisma": "Prisma",
-                          "golang-migrate": "golang-migrate",
+                          "golang-migrate": "golang-migrate", "flyway": "Flyway",
                           "sqitch": "Sqitch"}[self.framework_key]
         #: The tracking table of a framework other than Django, as read.
         self.tracker_table = next(
@@ -200,7 +200,8 @@ class View:
     def _tracker_line(self, a: Assessment) -> Md | None:
         """Section 4's line for golang-migrate and Prisma: what the table holds."""
         t = self.tracker_table
-        if t is None or self.framework_key not in ("golang-migrate", "prisma", "sqitch") \
+        if t is None or self.framework_key not in ("golang-migrate", "flyway", "prisma",
+                                                   "sqitch") \
                 or not t.readable:
             return None
         where = f"{code(t.table)} in schema {code(t.schema_name)}"
@@ -222,6 +223,14 @@ class View:
                       f"{len(self.b.codebase.migrations) if self.b.codebase else 0} "
                       "changes** in the plan recorded.")
         states = Counter(e.state for e in t.entries)
+        if self.framework_key == "flyway":
+            base = [e.name for e in t.entries if e.project == "BASELINE"]
+            return Md(f"{where}: **{t.rows} rows** — {states['applied']} successful, "
+                      f"{states['failed']} failed"
+                      + (f", baseline at {md(base[-1])}" if base else "")
+                      + f": **{recorded} of "
+                      f"{len(self.b.codebase.migrations) if self.b.codebase else 0} "
+                      "migrations** recorded as applied.")
         return Md(f"{where}: **{len(t.entries)} rows** — {states['applied']} applied, "
                   f"{states['failed']} failed, {states['rolled_back']} rolled back: "
                   f"**{recorded} of "
@@ -233,7 +242,7 @@ class View:
         if self.framework_key == "django":
             return text
         mark = {"alembic": "Stamp?", "golang-migrate": "Force?", "prisma": "Resolve?",
-                "sqitch": "Log?"}
+                "sqitch": "Log?", "flyway": "Repair?"}
         out = (text.replace("Django thinks", f"{self.framework} counts")
                .replace("(Fake? column)", f"({mark[self.framework_key]} column)")
                .replace("cannot be read from the schema.", "cannot be read from the schema "
