@@ -3,9 +3,9 @@
 # When it applies: A migration points at a model/table that no migration creates. Data-loss
 # risk: LOW.
 # Verified against: evidence bundle
-# sha256:279cd894991a0b4241e593a8b14fc4d8d6c88e5413ad026b517c87cef6fdf4a2 from database
+# sha256:ff86c8dea1427906c1bc7d679bc35e3fa875b31bf2cfde22dd098bae18d51602 from database
 # deltacrown on ep-lively-queen-a13dp7w6.ap-southeast-1.aws.neon.tech (system identifier
-# 7715284236718530512), collected 2026-12-04 03:23:17 UTC. Re-assess before running it if the
+# 7715291455489874453), collected 2026-12-04 03:51:18 UTC. Re-assess before running it if the
 # database changed since.
 # Undo: nothing to undo: the command only reads the migration file.
 # Run: bash fix/option-3.sh
