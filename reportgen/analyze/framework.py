@@ -94,7 +94,7 @@ def tracked(bundle: EvidenceBundle, graph: EvidenceBundle | None = None) -> Trac
                        error=dj.error, schema_name=dj.schema_name, records=list(dj.records))
     if fw in (GOLANG, FLYWAY, PRISMA, SQITCH):
         return _sql_tracked(bundle, graph or bundle, fw)
-    table = alembic_table(bundle)
+    table = tracker_table(bundle)
     if table is None:
         return Tracked(fw, table_present=False)
     base = Tracked(fw, table_present=True, readable=table.readable, error=table.error,
@@ -120,7 +120,7 @@ def tracked(bundle: EvidenceBundle, graph: EvidenceBundle | None = None) -> Trac
     return base
 
 
-def alembic_table(bundle: EvidenceBundle, tool: str = "alembic") -> TrackerSummary | None:
+def tracker_table(bundle: EvidenceBundle, tool: str = "alembic") -> TrackerSummary | None:
     """The tracking table the tool reads: the one in public, else the first found (a
     project that keeps it elsewhere configures its schema; the first is named)."""
     m = bundle.migrations
@@ -134,7 +134,7 @@ def _sql_tracked(bundle: EvidenceBundle, graph: EvidenceBundle, fw: Framework) -
     finished and not rolled back is applied; neither finished nor rolled back is failed.
     Flyway keeps a row per migration run (success or not) and a BASELINE row for the
     versions at or below it; sqitch a row per deployed change of each project."""
-    table = alembic_table(bundle, fw.key)
+    table = tracker_table(bundle, fw.key)
     schema = None
     if fw is SQITCH:
         ident = bundle.identity

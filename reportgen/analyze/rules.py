@@ -8,7 +8,7 @@ from typing import Any
 
 from reportgen.analyze.context import LOSS_KINDS, Context
 from reportgen.analyze.diff import TRACKER_TABLES
-from reportgen.analyze.framework import alembic_table, tracked
+from reportgen.analyze.framework import tracked, tracker_table
 from reportgen.analyze.model import Finding, MigrationStatus
 from reportgen.analyze.reconcile import Reconciliation
 from reportgen.bundle import ColumnName, LogEvent, Relation, TableName
@@ -307,7 +307,7 @@ def migration_reconciliation(ctx: Context) -> list[Finding]:
             id="schema.absent_unverifiable", severity="MEDIUM", dimension="schema",
             title=f"{len(t)} table(s) a {ctx.fw.unit} created are absent, and a later one "
                   "that cannot be read may have dropped them",
-            subjects=t, tables=[TableName(schema_name=_django_schema(ctx), name=n) for n in t],
+            subjects=t, tables=[TableName(schema_name=_tables_schema(ctx), name=n) for n in t],
             evidence=[f"pg_class has no {n}; a later {ctx.fw.unit} whose effects could not "
                       "all be read names it" for n in t],
             explanation="Whether these tables were dropped by the incident or by the "
@@ -434,9 +434,9 @@ def _schema_missing(ctx: Context, broken: list[MigrationStatus],
             id="data.tables_missing", severity="CRITICAL", dimension="data",
             title=f"{len(tables)} table(s) created by migrations that ran are gone",
             subjects=tables,
-            tables=[TableName(schema_name=_django_schema(ctx), name=t) for t in tables],
+            tables=[TableName(schema_name=_tables_schema(ctx), name=t) for t in tables],
             evidence=[f"pg_class has no {t} (schema "
-                      + (f"{_django_schema(ctx)})" if ctx.fw.key == "sqitch"
+                      + (f"{_tables_schema(ctx)})" if ctx.fw.key == "sqitch"
                          else f"of {ctx.fw.tracker})") for t in tables]
             + [f"{t} existed: {why}" for t, why in existed.items()],
             explanation="Their rows are gone with them unless a backup or restore point "
@@ -556,7 +556,7 @@ def _graph_findings(rec: Reconciliation) -> list[Finding]:
 def other_trackers(ctx: Context) -> list[Finding]:
     m = ctx.bundle.migrations
     out = []
-    mine = alembic_table(ctx.bundle, ctx.fw.key) if ctx.fw.key != "django" and ctx.rec \
+    mine = tracker_table(ctx.bundle, ctx.fw.key) if ctx.fw.key != "django" and ctx.rec \
         else None
     for t in m.others if m else []:
         where = f"{t.schema_name}.{t.table}"
@@ -840,10 +840,10 @@ def _column_ref(ctx: Context, label: str) -> ColumnName:
     known = ctx.rec.created_by.keys() | ctx.rec.expected_tables.keys() if ctx.rec else set()
     cuts = [i for i, ch in enumerate(label) if ch == "."]
     cut = next((i for i in cuts if label[:i] in known), cuts[-1] if cuts else len(label))
-    return ColumnName(schema_name=_django_schema(ctx), table=label[:cut], name=label[cut + 1:])
+    return ColumnName(schema_name=_tables_schema(ctx), table=label[:cut], name=label[cut + 1:])
 
 
-def _django_schema(ctx: Context) -> str | None:
+def _tables_schema(ctx: Context) -> str | None:
     """The schema of the tracking table: where the framework created the tables it
     records."""
     tr = tracked(ctx.bundle)

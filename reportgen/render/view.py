@@ -98,7 +98,6 @@ class View:
                                 if t.tool == self.framework_key),
                                key=lambda t: t.schema_name != "public")), None) \
             if self.framework_key != "django" else None
-        self.alembic_table = self.tracker_table if self.alembic else None
         self.tracker_line = self._tracker_line(a)
         self._inventory(b, a)
         self._records(b, a)
