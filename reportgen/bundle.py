@@ -342,7 +342,8 @@ class TrackerSummary(Model):
     table: str = Field(description="Tracking table.")
     readable: bool = Field(default=True, description="The collecting role could read it.")
     error: str | None = Field(default=None, description="Why it could not be read.")
-    rows: int = Field(default=0, description="Rows read (at most 500).")
+    rows: int = Field(default=0, description="Rows read (all of them: a table of more than "
+                      "100,000 is reported unread).")
     current: str | None = Field(default=None, description="Current version / latest entry.")
     latest_at: datetime | None = Field(default=None, description="When the latest ran.")
     problems: list[str] = Field(default_factory=list,
@@ -352,8 +353,8 @@ class TrackerSummary(Model):
         default_factory=list, description="The versions the table records as applied, as "
         "read (alembic: every row of alembic_version, one per applied head).")
     entries: list[TrackerEntry] = Field(
-        default_factory=list, description="golang-migrate and Prisma: each migration the "
-        "table records, with its state (at most 500 rows are read).")
+        default_factory=list, description="golang-migrate, Flyway, Prisma and sqitch: each "
+        "migration the table records, with its state.")
 
 
 class MigrationTables(Model):

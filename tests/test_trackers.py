@@ -66,3 +66,22 @@ def test_trackers_are_found_in_any_schema_with_their_failures(db):
                              "migration.golang_migrate_problem", "migration.prisma_problem"}
     assert all(isinstance(f, Finding) and f.severity == "HIGH" for f in problems.values())
     assert a.risks["migration"] == "HIGH"
+
+
+def test_a_tracker_table_larger_than_the_limit_is_unread_never_read_in_part(db, monkeypatch):
+    """A reconciled tracker compares every row with the files: a table read in part would
+    make its missing rows look like deleted records."""
+    import reportgen.collect.trackers as trackers
+
+    monkeypatch.setattr(trackers, "LIMIT", 3)
+    db.execute("CREATE TABLE _prisma_migrations (id varchar(36) PRIMARY KEY, checksum "
+               "varchar(64) NOT NULL, finished_at timestamptz, migration_name varchar(255) "
+               "NOT NULL, logs text, rolled_back_at timestamptz, started_at timestamptz NOT "
+               "NULL DEFAULT now(), applied_steps_count int NOT NULL DEFAULT 0);"
+               "INSERT INTO _prisma_migrations (id, checksum, migration_name, finished_at) "
+               "SELECT g::text, 'x', 'm' || g, now() FROM generate_series(1, 4) g")
+    (prisma,) = collect_bundle(db.source()).migrations.others
+    assert not prisma.readable and "more than 3 rows" in (prisma.error or "")
+    monkeypatch.setattr(trackers, "LIMIT", 4)
+    (prisma,) = collect_bundle(db.source()).migrations.others
+    assert prisma.readable and len(prisma.entries) == 4

@@ -202,6 +202,7 @@ def _parts(version: str) -> tuple[int, ...]:
 
 
 def _same_checksum(file_sum: str | None, stored: str) -> bool:
-    """The sha-256 of migration.sql as written. (Prisma also accepts the file with its line
-    endings turned the other way; a CRLF checkout of an LF file shows as edited here.)"""
+    """The file's checksum as its tool stored it (Prisma: sha-256 of migration.sql as
+    written; Prisma also accepts the file with its line endings turned the other way, so a
+    CRLF checkout of an LF file shows as edited here. Flyway's ignores line endings.)"""
     return file_sum is None or stored.lower() == file_sum.lower()

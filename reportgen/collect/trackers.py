@@ -19,7 +19,10 @@ from reportgen.collect.django_records import TABLE_KINDS, not_read
 from reportgen.collect.queries import load
 from reportgen.connection import Snapshot
 
-LIMIT = 500
+#: Rows read from a tracking table. The reconciled trackers (Alembic, golang-migrate,
+#: Flyway, Prisma, sqitch) compare every row with the files, so a table with more is not
+#: read in part: it is reported unread (a missing row would look like a deleted record).
+LIMIT = 100_000
 
 
 def _q(template: str, schema: str, table: str) -> str:
@@ -42,9 +45,14 @@ def collect_trackers(snap: Snapshot) -> list[TrackerSummary]:
         reader = READERS.get(tool)
         if reader is None:
             continue
-        rows, err = snap.query_guarded(_q(reader[0], schema, table), {"limit": LIMIT})
+        rows, err = snap.query_guarded(_q(reader[0], schema, table), {"limit": LIMIT + 1})
         if err:
             out.append(TrackerSummary(**base, readable=False, error=err))
+            continue
+        if len(rows) > LIMIT:
+            out.append(TrackerSummary(**base, readable=False, error=f"more than {LIMIT:,} rows: "
+                                      "not read in part (a missing row would look like a "
+                                      "deleted record)"))
             continue
         out.append(reader[1](base, rows))
     return out
