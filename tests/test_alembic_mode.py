@@ -17,6 +17,9 @@ from tests.alembic_projects import OPTUNA, alembic, make_project
 from tests.conftest import on_one_server
 
 pytest.importorskip("optuna")
+#: A step of `tasks.py matrix` with the Alembic incident cells (it migrates real revisions:
+#: the suite's own ten minutes are spent elsewhere).
+pytestmark = pytest.mark.matrix
 
 
 @pytest.fixture
