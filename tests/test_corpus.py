@@ -35,7 +35,9 @@ from tests.conftest import Database, on_one_server
 from tests.incidents.project import SETTINGS, UNITS
 from tests.incidents.world import World
 
-pytestmark = pytest.mark.slow
+#: A step of `tasks.py matrix`, beside the incident cells on the same corpus (the suite's
+#: own ten minutes are spent elsewhere; CI runs both steps).
+pytestmark = [pytest.mark.slow, pytest.mark.matrix]
 
 
 @pytest.fixture(scope="module")
