@@ -329,9 +329,9 @@ class TrackerEntry(Model):
     checksum: str | None = Field(default=None, description="The checksum the tool stored "
                                  "for the file (Prisma: sha-256 of migration.sql).")
     project: str | None = Field(default=None, description="sqitch: the project the change "
-                                "belongs to (one registry serves several); Flyway: BASELINE "
-                                "for a baseline row (every version at or below it counts as "
-                                "applied).")
+                                "belongs to (one registry serves several).")
+    baseline: bool = Field(default=False, description="Flyway: a BASELINE row (every version "
+                           "at or below it counts as applied).")
     at: datetime | None = Field(default=None, description="When it finished (or started).")
 
 

@@ -173,10 +173,10 @@ def _sql_tracked(bundle: EvidenceBundle, graph: EvidenceBundle, fw: Framework) -
         return out
     if fw is FLYWAY:  # a BASELINE row stands for every version at or below it
         base = max((_parts(e.name) for e in table.entries
-                    if e.project == "BASELINE" and e.state == "applied"), default=None)
+                    if e.baseline and e.state == "applied"), default=None)
         if base is not None:
             out.records = [record(n) for n in files if _parts(n) <= base]
-        table_entries = [e for e in table.entries if e.project != "BASELINE"]
+        table_entries = [e for e in table.entries if not e.baseline]
     else:
         table_entries = table.entries
     for e in table_entries:

@@ -95,7 +95,7 @@ def _flyway_entries(rows: list[dict[str, Any]]) -> list[TrackerEntry]:
         out.append(TrackerEntry(name=flyway_version(str(v)),
                                 state="applied" if r["success"] else "failed",
                                 checksum=None if r["checksum"] is None else str(r["checksum"]),
-                                project="BASELINE" if r["type"] == "BASELINE" else None,
+                                baseline=r["type"] == "BASELINE",
                                 # a timestamp without time zone: in whatever zone the
                                 # writer's session had, so no instant is claimed
                                 at=r["installed_on"] if r["installed_on"] is not None

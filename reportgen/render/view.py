@@ -223,7 +223,7 @@ class View:
                       "changes** in the plan recorded.")
         states = Counter(e.state for e in t.entries)
         if self.framework_key == "flyway":
-            base = [e.name for e in t.entries if e.project == "BASELINE"]
+            base = [e.name for e in t.entries if e.baseline]
             return Md(f"{where}: **{t.rows} rows** — {states['applied']} successful, "
                       f"{states['failed']} failed"
                       + (f", baseline at {md(base[-1])}" if base else "")
