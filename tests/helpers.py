@@ -70,3 +70,23 @@ def parse_showmigrations(stdout: str) -> dict[tuple[str, str], bool]:
         elif m := re.match(r"\s*\[(X| |-)\] (\S+)", line):
             out[(app, m.group(2))] = m.group(1) == "X"
     return out
+
+
+def assess_project(dsn: str, project: Path, out: Path) -> dict[str, Any]:
+    """``reportgen assess --project`` as a responder runs it (its own process, the framework
+    detected from the project); the assessment it wrote. Exit 1 is --fail-on's, not an
+    error."""
+    import json
+
+    res = subprocess.run([sys.executable, "-m", "reportgen", "assess", "--dsn", dsn,
+                          "--project", str(project), "--out", str(out), "--format", "md"],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode in (0, 1), res.stderr[-3000:]
+    return json.loads((out / "assessment.json").read_text("utf-8"))
+
+
+def nothing_above_low(a: dict[str, Any]) -> bool:
+    """No finding of the assessment is above LOW (INFO and LOW findings only)."""
+    from reportgen.constants import LEVELS
+
+    return all(f["severity"] not in LEVELS[1:] for f in a["findings"])

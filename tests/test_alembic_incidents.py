@@ -10,7 +10,6 @@ finds nothing above LOW.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import subprocess
 import sys
@@ -32,12 +31,12 @@ from tests.alembic_projects import (
     migrate,
     upgrade_runs,
 )
+from tests.helpers import assess_project, nothing_above_low
 
 pytestmark = [pytest.mark.slow, pytest.mark.matrix]
 pytest.importorskip("alembic")
 VERSIONS = sorted({b.major for b in available_binaries()})
 NEWEST, OLDEST = VERSIONS[-1], VERSIONS[0]
-LEVELS = ["INFO", "LOW", "MEDIUM", "HIGH", "CRITICAL"]
 _n = itertools.count()
 
 
@@ -106,18 +105,6 @@ def _revisions(project: Path) -> list[str]:
     return [r.revision for r in reversed(list(script.walk_revisions()))]
 
 
-def _assess(dsn: str, project: Path, out: Path) -> dict[str, Any]:
-    res = subprocess.run([sys.executable, "-m", "reportgen", "assess", "--dsn", dsn,
-                          "--project", str(project), "--out", str(out), "--format", "md"],
-                         capture_output=True, text=True, timeout=600)
-    assert res.returncode in (0, 1), res.stderr[-3000:]
-    return json.loads((out / "assessment.json").read_text("utf-8"))
-
-
-def _worst(a: dict[str, Any]) -> str:
-    return max((f["severity"] for f in a["findings"]), key=LEVELS.index, default="INFO")
-
-
 def _recommended(a: dict[str, Any]) -> dict[str, Any] | None:
     return next((o for o in a["recovery_options"] if o["recommended"]), None)
 
@@ -146,7 +133,7 @@ def test_alembic_cell(server: LocalServer, alembic_templates: dict[str, str], tm
             conn.execute(planted.sql.encode())
     if planted.stamp_back:
         alembic(project, "stamp", "--purge", order[len(order) // 2])
-    a = _assess(dsn, project, tmp_path / "report")
+    a = assess_project(dsn, project, tmp_path / "report")
     ids = {f["id"] for f in a["findings"]}
     md = (tmp_path / "report" / "report.md").read_text("utf-8")
     for word in ("django", "manage.py", "`migrate`", "showmigrations", "MigrationRecorder"):
@@ -154,7 +141,7 @@ def test_alembic_cell(server: LocalServer, alembic_templates: dict[str, str], tm
     fix = _recommended(a)
 
     if shape == "clean":
-        assert LEVELS.index(_worst(a)) <= LEVELS.index("LOW"), [
+        assert nothing_above_low(a), [
             (f["id"], f["severity"]) for f in a["findings"]]
         assert fix is None and current(project) == [head]
     elif shape in ("records_deleted", "stamped_back"):
@@ -163,8 +150,8 @@ def test_alembic_cell(server: LocalServer, alembic_templates: dict[str, str], tm
                                                              "schema.lost_unrecorded"}
         assert fix is not None and fix["id"] == "refake_verified", fix
         _run_stamp(server, tpl, real, tmp_path, project, dsn, fix, order)
-        again = _assess(dsn, project, tmp_path / "after")
-        assert LEVELS.index(_worst(again)) <= LEVELS.index("LOW"), [
+        again = assess_project(dsn, project, tmp_path / "after")
+        assert nothing_above_low(again), [
             (f["id"], f["severity"]) for f in again["findings"]]
     elif shape == "table_dropped":
         assert "data.tables_missing" in ids and a["data_loss"] in ("suspected", "confirmed")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
+from typing import Any
 
 from reportgen.analyze.commands import NextCommands
 from reportgen.analyze.context import Context
@@ -246,6 +247,27 @@ def _verified_prefix(ctx: Context) -> list[str]:
     return out
 
 
+def _tracker_fix(ctx: Context, *, baseline: str, steps: list[str], writes: str,
+                 checks: list[str], never_ran: str, excluded: str, **fields: Any
+                 ) -> RecoveryOption:
+    """A fix that writes only the tracking table's rows, as Alembic, golang-migrate, Flyway,
+    Prisma and sqitch get it: a bundle first as its baseline, the same pros and cons, the
+    tool's predicted outcome, its own checks and then a re-assessment against that
+    baseline. ``excluded``: the cons line when migrations are left for a decision."""
+    run = NextCommands.of(ctx.bundle)
+    after = baseline.removeprefix("before-").removesuffix(".json")
+    return RecoveryOption(
+        id="refake_verified", in_project=True,
+        steps=[f"Take a bundle first, as the baseline for this change: "
+               f"`{run.collect(baseline)}`.", *steps],
+        pros=[f"Writes only {writes}; no table is touched.", "Minutes to apply."],
+        cons=[f"Records the state only: {never_ran} is not run."]
+        + ([excluded] if _decisions(ctx) else []),
+        data_loss_risk="LOW", expected_time="10–30 minutes", outcome=_outcome(ctx),
+        verification=[*checks, run.assess("--baseline", baseline, "--out", f"after-{after}/")],
+        **fields)
+
+
 def _force(ctx: Context) -> RecoveryOption | None:
     """golang-migrate: ``migrate force V`` writes version V, clean, and checks nothing (its
     postgres driver: TRUNCATE, then INSERT (V, false), one transaction). V is the last of
@@ -261,15 +283,12 @@ def _force(ctx: Context) -> RecoveryOption | None:
     if cur is not None and cur.name == target and cur.state == "applied":
         return None  # the table already says exactly this
     folder = ctx.bundle.codebase.config or "migrations"
-    run = NextCommands.of(ctx.bundle)
     table = sql_qualified(tr.schema_name, "schema_migrations")
     before = (f"`migrate -path {folder} -database \"$DATABASE_URL\" force {cur.name}`"
               + (f" then `UPDATE {table} SET dirty = true` (it was dirty)"
                  if cur.state == "dirty" else "") if cur is not None else
               f"`migrate -path {folder} -database \"$DATABASE_URL\" force -1` (an empty table)")
-    steps = [f"Take a bundle first, as the baseline for this change: "
-             f"`{run.collect('before-force.json')}`.",
-             f"Force version {target}: every migration up to it is recorded or was verified "
+    steps = [f"Force version {target}: every migration up to it is recorded or was verified "
              "against the schema (its own effects, or what a later one built on it). "
              "`migrate force` checks nothing itself: it writes the version it is given, "
              "clean.", *_decisions(ctx),
@@ -278,22 +297,18 @@ def _force(ctx: Context) -> RecoveryOption | None:
     rows = ["BEGIN;", f"TRUNCATE {table};"]
     if target != "-1":
         rows.append(f"INSERT INTO {table} (version, dirty) VALUES ({int(target)}, false);")
-    return RecoveryOption(
-        id="refake_verified", title="Force the verified version (migrate force)",
+    return _tracker_fix(
+        ctx, baseline="before-force.json", steps=steps, writes="schema_migrations",
+        never_ran="a migration that never ran",
+        excluded="Some migrations are excluded and need a decision.",
+        checks=[sh("migrate", "-path", folder, "-database", P('"$DATABASE_URL"'), "version")],
+        title="Force the verified version (migrate force)",
         applies_when="The tables are present and schema_migrations is behind them or dirty.",
-        steps=steps,
         commands=[sh("migrate", "-path", folder, "-database", P('"$DATABASE_URL"'), "force",
                      target)],
         script="\n".join([*SCRIPT_HEADER, "-- The same statements as `migrate force`, "
                           "nothing else.", *rows, "COMMIT;"]),
-        undo=f"{before} puts back what schema_migrations held.", in_project=True,
-        pros=["Writes only schema_migrations; no table is touched.", "Minutes to apply."],
-        cons=["Records the state only: a migration that never ran is not run."]
-        + (["Some migrations are excluded and need a decision."] if rec.fake_blocked else []),
-        data_loss_risk="LOW", expected_time="10–30 minutes", outcome=_outcome(ctx),
-        verification=[sh("migrate", "-path", folder, "-database", P('"$DATABASE_URL"'),
-                         "version"),
-                      run.assess("--baseline", "before-force.json", "--out", "after-force/")])
+        undo=f"{before} puts back what schema_migrations held.")
 
 
 def _flyway_fix(ctx: Context) -> RecoveryOption | None:
@@ -318,12 +333,12 @@ def _flyway_fix(ctx: Context) -> RecoveryOption | None:
     empty = tr.summary is not None and not tr.summary.rows
     commands: list[str] = []
     rows: list[str] = []
-    steps = [f"Take a bundle first, as the baseline for this change: "
-             f"`{run_collect(ctx, 'before-repair.json')}`."]
+    steps = []
     if back:
         commands.append(sh("flyway", f"-locations=filesystem:{folder}", "repair"))
-        rows.append(f"DELETE FROM {table} WHERE NOT success AND version IN ("
-                    + ", ".join(sql_literal(n) for n in back) + ");")
+        rows.append(f"DELETE FROM {table} WHERE NOT success AND version "
+                    "OPERATOR(pg_catalog.=) ANY (ARRAY["
+                    + ", ".join(sql_literal(n) for n in back) + "]);")
         steps.append(f"Repair: the failed run(s) of {', '.join(back)} left none of their "
                      "schema (rolled back); `flyway repair` removes their rows and `flyway "
                      "migrate` runs them again."
@@ -369,27 +384,20 @@ def _flyway_fix(ctx: Context) -> RecoveryOption | None:
                      "so this is the SQL file (type SQL, the file's name and Flyway's "
                      "checksum of it).")
     steps += [*_decisions(ctx), "The SQL file does all of this in one transaction."]
-    return RecoveryOption(
-        id="refake_verified", title="Repair flyway_schema_history to the verified state",
+    return _tracker_fix(
+        ctx, baseline="before-repair.json", steps=steps, writes="flyway_schema_history",
+        never_ran="a migration that never ran",
+        excluded="Some migrations are excluded and need a decision.",
+        checks=[sh("flyway", f"-locations=filesystem:{folder}", "info"),
+                sh("flyway", f"-locations=filesystem:{folder}", "validate")],
+        title="Repair flyway_schema_history to the verified state",
         applies_when="The tables are present and flyway_schema_history is behind them or "
                      "records a failed run.",
-        steps=steps, commands=commands,
+        commands=commands,
         script="\n".join([*SCRIPT_HEADER, "-- The rows Flyway writes for this, nothing "
                           "else.", "BEGIN;", *rows, "COMMIT;"]),
         undo="the baseline bundle taken first lists flyway_schema_history's rows: delete "
-             "the rows added, put back the ones removed.", in_project=True,
-        pros=["Writes only flyway_schema_history; no table is touched.", "Minutes to apply."],
-        cons=["Records the state only: a migration that never ran is not run."]
-        + (["Some migrations are excluded and need a decision."] if rec.fake_blocked else []),
-        data_loss_risk="LOW", expected_time="10–30 minutes", outcome=_outcome(ctx),
-        verification=[sh("flyway", f"-locations=filesystem:{folder}", "info"),
-                      sh("flyway", f"-locations=filesystem:{folder}", "validate"),
-                      NextCommands.of(ctx.bundle).assess("--baseline", "before-repair.json",
-                                                         "--out", "after-repair/")])
-
-
-def run_collect(ctx: Context, out: str) -> str:
-    return NextCommands.of(ctx.bundle).collect(out)
+             "the rows added, put back the ones removed.")
 
 
 def _log_only(ctx: Context) -> RecoveryOption | None:
@@ -406,16 +414,16 @@ def _log_only(ctx: Context) -> RecoveryOption | None:
     target = prefix[-1]
     recorded = [r.name for r in ctx.records]
     last = next((n for _, n in reversed(rec.order) if n in recorded), None)
-    run = NextCommands.of(ctx.bundle)
     undo = (sh("sqitch", "revert", "--log-only", "-y", "--to", last, P('"$SQITCH_TARGET"'))
             if last else sh("sqitch", "revert", "--log-only", "-y", P('"$SQITCH_TARGET"')))
-    return RecoveryOption(
-        id="refake_verified", title="Log the verified changes as deployed (sqitch deploy "
-                                    "--log-only)",
+    return _tracker_fix(
+        ctx, baseline="before-log-only.json", writes="sqitch's registry",
+        never_ran="a change that never ran",
+        excluded="Some changes are excluded and need a decision.",
+        checks=[sh("sqitch", "status", P('"$SQITCH_TARGET"'))],
+        title="Log the verified changes as deployed (sqitch deploy --log-only)",
         applies_when="The tables are present and sqitch's registry is behind them.",
-        steps=[f"Take a bundle first, as the baseline for this change: "
-               f"`{run.collect('before-log-only.json')}`.",
-               f"Log the changes up to {target} as deployed: every one of the "
+        steps=[f"Log the changes up to {target} as deployed: every one of the "
                f"{len(rec.fake_plan)} unrecorded change(s) up to it was verified against "
                "the schema (its own effects, or what a later one built on it). `--log-only` "
                "runs no script and checks nothing itself.",
@@ -424,14 +432,7 @@ def _log_only(ctx: Context) -> RecoveryOption | None:
                *_decisions(ctx)],
         commands=[sh("sqitch", "deploy", "--log-only", "--to", target,
                      P('"$SQITCH_TARGET"'))],
-        undo=f"`{undo}` removes exactly these records again.", in_project=True,
-        pros=["Writes only sqitch's registry; no table is touched.", "Minutes to apply."],
-        cons=["Records the state only: a change that never ran is not run."]
-        + (["Some changes are excluded and need a decision."] if rec.fake_blocked else []),
-        data_loss_risk="LOW", expected_time="10–30 minutes", outcome=_outcome(ctx),
-        verification=[sh("sqitch", "status", P('"$SQITCH_TARGET"')),
-                      run.assess("--baseline", "before-log-only.json", "--out",
-                                 "after-log-only/")])
+        undo=f"`{undo}` removes exactly these records again.")
 
 
 def _resolve(ctx: Context) -> RecoveryOption | None:
@@ -451,7 +452,6 @@ def _resolve(ctx: Context) -> RecoveryOption | None:
     if not plan and not back:
         return None
     table = sql_qualified(tr.schema_name, "_prisma_migrations")
-    run = NextCommands.of(ctx.bundle)
     commands = [sh("npx", "prisma", "migrate", "resolve", "--rolled-back", n) for n in back]
     commands += [sh("npx", "prisma", "migrate", "resolve", "--applied", n) for n in plan]
     rows = [f"UPDATE {table} SET rolled_back_at = pg_catalog.now() WHERE migration_name "
@@ -465,8 +465,7 @@ def _resolve(ctx: Context) -> RecoveryOption | None:
                      f"{sql_literal(files[n].checksum or '')},",
                      "pg_catalog.now(), pg_catalog.now(),",
                      f"{sql_literal(n)}, 1)" + ("," if i < len(plan) - 1 else ";")]
-    steps = [f"Take a bundle first, as the baseline for this change: "
-             f"`{run.collect('before-resolve.json')}`."]
+    steps = []
     if back:
         steps.append(f"Mark {', '.join(back)} rolled back: its run failed and none of its "
                      "schema is present (its transaction rolled back); `prisma migrate "
@@ -477,23 +476,20 @@ def _resolve(ctx: Context) -> RecoveryOption | None:
                      "`prisma migrate resolve --applied` checks nothing itself.")
     steps += [*_decisions(ctx), "Or run the equivalent SQL below: the rows Prisma's "
               "engine writes for these commands (gen_random_uuid: PostgreSQL 13 or later)."]
-    return RecoveryOption(
-        id="refake_verified", title="Resolve the verified migrations (prisma migrate resolve)",
+    return _tracker_fix(
+        ctx, baseline="before-resolve.json", steps=steps, writes="_prisma_migrations",
+        never_ran="a migration that never ran",
+        excluded="Some migrations are excluded and need a decision.",
+        checks=[sh("npx", "prisma", "migrate", "status")],
+        title="Resolve the verified migrations (prisma migrate resolve)",
         applies_when="The tables are present and _prisma_migrations is behind them or "
                      "records a failed run.",
-        steps=steps, commands=commands,
+        commands=commands,
         script="\n".join([*SCRIPT_HEADER, "-- The rows `prisma migrate resolve` writes, "
                           "nothing else.", "BEGIN;", *rows, "COMMIT;"]),
         undo="delete the rows these commands added (finished_at = the time you ran them) and "
              "clear rolled_back_at on the failed ones: the baseline bundle lists what the "
-             "table held.", in_project=True,
-        pros=["Writes only _prisma_migrations; no table is touched.", "Minutes to apply."],
-        cons=["Records the state only: a migration that never ran is not run."]
-        + (["Some migrations are excluded and need a decision."] if rec.fake_blocked else []),
-        data_loss_risk="LOW", expected_time="10–30 minutes", outcome=_outcome(ctx),
-        verification=[sh("npx", "prisma", "migrate", "status"),
-                      run.assess("--baseline", "before-resolve.json", "--out",
-                                 "after-resolve/")])
+             "table held.")
 
 
 def _stamp(ctx: Context) -> RecoveryOption | None:
@@ -507,12 +503,7 @@ def _stamp(ctx: Context) -> RecoveryOption | None:
         return None
     targets = stamp_targets(ctx)
     before = tr.versions or ["base"]
-    blocked = [f"{n}: {why}" for (_, n), why in rec.fake_blocked.items()
-               if _unrecorded_with_schema(ctx, ("alembic", n))]
-    run = NextCommands.of(ctx.bundle)
-    steps = [f"Take a bundle first, as the baseline for this change: "
-             f"`{run.collect('before-stamp.json')}`.",
-             f"Stamp {', '.join(targets)}: every one of the {len(rec.fake_plan)} unrecorded "
+    steps = [f"Stamp {', '.join(targets)}: every one of the {len(rec.fake_plan)} unrecorded "
              "revision(s) at or below it was verified against the schema (its own effects, "
              "or what a later revision built on it). `alembic stamp` checks nothing itself: "
              "it writes the version it is given.",
@@ -521,35 +512,26 @@ def _stamp(ctx: Context) -> RecoveryOption | None:
     if tr.table_present:
         steps.append("Or run the equivalent SQL below: the same rows in alembic_version, "
                      "nothing else.")
-    if blocked:
-        own = [b for b in blocked if ": depends on " not in b]
-        waiting = len(blocked) - len(own)
-        steps.append("Revisions above it are NOT stamped; each needs a decision first: "
-                     + "; ".join(own) + (f"; and {waiting} revision(s) after "
-                                         f"{'it' if len(own) == 1 else 'them'}, which "
-                                         "depend on " + ("it" if len(own) == 1 else "them")
-                                         if waiting else ""))
+    steps += _decisions(ctx)
     table = sql_qualified(tr.schema_name, "alembic_version")
     script = "\n".join([*SCRIPT_HEADER, "-- The same rows as `alembic stamp --purge`, "
                         "nothing else.", "BEGIN;", f"DELETE FROM {table};",
                         f"INSERT INTO {table} (version_num) VALUES",
                         *(f"({sql_literal(t)})" + ("," if i < len(targets) - 1 else ";")
                           for i, t in enumerate(targets)), "COMMIT;"])
-    return RecoveryOption(
-        id="refake_verified", title="Stamp the verified revisions (alembic stamp)",
+    return _tracker_fix(
+        ctx, baseline="before-stamp.json", steps=steps, writes="alembic_version",
+        never_ran="a data step in a revision that never ran",
+        excluded="Some revisions are excluded and need a decision.",
+        checks=[alembic_command(ctx, "current"),
+                *([alembic_command(ctx, "upgrade", f"{targets[0]}:head", "--sql")]
+                  if len(targets) == 1 else [alembic_command(ctx, "heads")])],
+        title="Stamp the verified revisions (alembic stamp)",
         applies_when="Tables are present and alembic_version is behind them.",
-        steps=steps, commands=[alembic_command(ctx, "stamp", "--purge", *targets)],
+        commands=[alembic_command(ctx, "stamp", "--purge", *targets)],
         script=script if tr.table_present else None,
         undo=f"`{alembic_command(ctx, 'stamp', '--purge', *before)}` puts back what "
-             "alembic_version held.", in_project=True,
-        pros=["Writes only alembic_version; no table is touched.", "Minutes to apply."],
-        cons=["Records the state only: a data step in a revision that never ran is not run."]
-        + (["Some revisions are excluded and need a decision."] if blocked else []),
-        data_loss_risk="LOW", expected_time="10–30 minutes", outcome=_outcome(ctx),
-        verification=[alembic_command(ctx, "current"),
-                      *([alembic_command(ctx, "upgrade", f"{targets[0]}:head", "--sql")]
-                        if len(targets) == 1 else [alembic_command(ctx, "heads")]),
-                      run.assess("--baseline", "before-stamp.json", "--out", "after-stamp/")])
+             "alembic_version held.")
 
 
 def _why_not_migrate_fake(rec: Reconciliation) -> str:
