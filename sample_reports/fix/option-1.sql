@@ -1,9 +1,9 @@
 -- reportgen fix for Option 1: Re-record the verified migrations (Django's MigrationRecorder)
 -- When it applies: Tables are present and migration records are missing. Data-loss risk: LOW.
 -- Verified against: evidence bundle
--- sha256:ff86c8dea1427906c1bc7d679bc35e3fa875b31bf2cfde22dd098bae18d51602 from database
+-- sha256:dddc5507693f637243233a5aee07bddf02e7cb02c09dc196512ce2c0f12cf577 from database
 -- deltacrown on ep-lively-queen-a13dp7w6.ap-southeast-1.aws.neon.tech (system identifier
--- 7715291455489874453), collected 2026-12-04 03:51:18 UTC. Re-assess before running it if the
+-- 7715313761200706572), collected 2026-12-04 05:17:51 UTC. Re-assess before running it if the
 -- database changed since.
 -- Undo: set UNDO = True in the Python file and run it the same way: exactly these records are
 -- removed again (the SQL file's rows are the same ones).

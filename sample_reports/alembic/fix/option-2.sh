@@ -2,9 +2,9 @@
 # reportgen fix for Option 2: Copy the lost tables back from the restored copy
 # When it applies: Tables are gone and a point-in-time copy exists. Data-loss risk: MEDIUM.
 # Verified against: evidence bundle
-# sha256:d682def4afa01c0a98c2e57268910f7c872b84382c9de9d9bd9e7622b0f34c8e from database
-# mlflow_tracking on 127.0.0.1 (system identifier 7715291489514273508), collected 2026-12-04
-# 03:51:36 UTC. Re-assess before running it if the database changed since.
+# sha256:d75d615b1046b0098e6ff5e7a3286e7afe17abedcc659f7bbbc895aec1a11445 from database
+# mlflow_tracking on 127.0.0.1 (system identifier 7715313810798097698), collected 2026-12-04
+# 05:18:20 UTC. Re-assess before running it if the database changed since.
 # Undo: drop the tables it restored (they were missing before it ran); the restore is one
 # transaction: if it fails, nothing changed.
 # Run: bash fix/option-2.sh
