@@ -357,10 +357,37 @@ class TrackerSummary(Model):
         "migration the table records, with its state.")
 
 
+class TenantTable(Model):
+    """The tenant model's table as read (django-tenants: one row per tenant, its schema)."""
+
+    table: str = Field(description="The table, schema-qualified, as the settings name it.")
+    column: str = Field(description="The column holding each tenant's schema name.")
+    schema_names: list[str] | None = Field(
+        default=None, description="Every tenant's schema, as the table lists them (None: "
+        "not read).")
+    error: str | None = Field(default=None, description="Why it was not read.")
+
+
+class SchemaTrackers(Model):
+    """Every django_migrations table of the database, each in its own schema (schema per
+    tenant), read in the same snapshot; and every schema, with or without one."""
+
+    trackers: list[DjangoRecords] = Field(description="One per schema holding one, by name.")
+    schemas: list[str] = Field(description="Every schema of the database (system schemas "
+                               "excepted), by name.")
+    tenant_table: TenantTable | None = Field(
+        default=None, description="The tenant model's table, when the codebase names one.")
+    truncated: bool = Field(default=False, description="More trackers than were read (the "
+                            "rest are not in the bundle: nothing about them is judged).")
+
+
 class MigrationTables(Model):
     django: DjangoRecords = Field(description="Django's migration records.")
     others: list[TrackerSummary] = Field(
         default_factory=list, description="Other tools' tracking tables, in any schema.")
+    schemas: SchemaTrackers | None = Field(
+        default=None, description="Schema per tenant: every schema's django_migrations "
+        "(collected when there is more than one, or the codebase lays out tenants).")
 
 
 # --- codebase ------------------------------------------------------------------------------
@@ -483,6 +510,20 @@ class DestructiveScript(Model):
     line: int = Field(description="First line where one appears.")
 
 
+class Tenancy(Model):
+    """How the settings spread apps over schemas, as django-tenants' TenantSyncRouter decides
+    (its own app_in_list over SHARED_APPS and TENANT_APPS)."""
+
+    library: str = Field(description="The router, e.g. django_tenants.routers.TenantSyncRouter.")
+    public_schema: str = Field(description="The shared schema (PUBLIC_SCHEMA_NAME).")
+    shared_apps: list[str] = Field(description="App labels migrated in the shared schema.")
+    tenant_apps: list[str] = Field(description="App labels migrated in each tenant schema.")
+    tenant_table: str | None = Field(default=None, description="The tenant model's table.")
+    tenant_column: str = Field(default="schema_name", description="Its schema-name column.")
+    error: str | None = Field(default=None, description="Why the layout could not be read "
+                              "whole (then nothing in a tenant is called missing).")
+
+
 class Codebase(Model):
     root: str = Field(description="Project directory as given (absolute).")
     framework: Literal["django", "alembic", "golang-migrate", "flyway", "prisma",
@@ -517,6 +558,9 @@ class Codebase(Model):
     models: list[ModelTable] = Field(
         default_factory=list, description="Every model the reader saw in the migrations, by "
         "its last name: where an unresolved relation's target may have gone.")
+    tenancy: Tenancy | None = Field(
+        default=None, description="Schema per tenant (Django mode, a tenant router in "
+        "DATABASE_ROUTERS): which apps each schema gets.")
 
 
 # --- server log ----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from reportgen.bundle import EvidenceBundle
 from reportgen.fileio import write_atomic
 from reportgen.progress import Progress
 from reportgen.render.html import render_html
-from reportgen.render.listing import inventory_listings
+from reportgen.render.listing import inventory_listings, tenant_listings
 from reportgen.render.markdown import render_markdown
 from reportgen.render.pdf import render_pdf
 from reportgen.render.view import RenderOptions, View
@@ -52,7 +52,8 @@ def render_outputs(bundle: EvidenceBundle, assessment: Assessment, opts: RenderO
     listings: list[tuple[str, bytes]] = []
     if bundle.inventory is not None and formats:
         with p_.stage("listings", "writing the inventory listings"):
-            listings = inventory_listings(bundle, view.app_by_relation)
+            listings = inventory_listings(bundle, view.app_by_relation) + \
+                tenant_listings(assessment)
             for name, data in listings:
                 write_atomic(out / name, data)
                 wrote(out / name)

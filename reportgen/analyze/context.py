@@ -10,13 +10,14 @@ from datetime import datetime
 
 from reportgen.analyze.diff import TRACKER_TABLES
 from reportgen.analyze.framework import DJANGO, Framework, framework_of, tracked
-from reportgen.analyze.model import TimelineEntry
+from reportgen.analyze.model import TenantMatrix, TimelineEntry
 from reportgen.analyze.reconcile import (
     Reconciliation,
     RecordHistory,
     live_tables,
     reconcile,
 )
+from reportgen.analyze.tenants import public_view, tenant_matrix
 from reportgen.bundle import EvidenceBundle, LogEvent, MigrationRecord, Relation
 
 #: Fixed table names of Django's contrib apps (their db_table never depends on the project).
@@ -64,6 +65,8 @@ class Context:
     #: present in another tracker's schema, or absent altogether (tenant apps, as
     #: django-tenants lays them out): not judged until tenants are reconciled.
     tenant_apps: set[str] = field(default_factory=set)
+    #: Schema per tenant with its layout read from the settings: every tenant judged alone.
+    tenants: TenantMatrix | None = None
 
     @property
     def records_by_app(self) -> dict[str, list[MigrationRecord]]:
@@ -187,7 +190,9 @@ def build_context(bundle: EvidenceBundle, baseline: EvidenceBundle | None = None
     events, others = this_database(bundle)
     start = incident_start(events, timeline or [], explicit_start)
     since = counters_since(bundle)
-    rec = reconcile(bundle, record_history(bundle, baseline, start, since))
+    shared = public_view(bundle)  # schema per tenant: the shared schema's own view
+    rec = reconcile(shared, record_history(shared, baseline, start, since))
+    matrix = tenant_matrix(bundle, since)
     records = tracked(bundle).records
     labels = {r.app for r in records}
     if bundle.codebase:
@@ -223,7 +228,8 @@ def build_context(bundle: EvidenceBundle, baseline: EvidenceBundle | None = None
     trackers = sorted({r.schema_name for r in (bundle.inventory.relations if bundle.inventory
                                                else []) if r.name == "django_migrations"})
     return Context(bundle=bundle, baseline=baseline, rec=rec, live=live_tables(bundle),
-                   tenant_apps=_tenant_apps(bundle, rec, trackers),
+                   tenant_apps=set() if matrix is not None and matrix.error is None
+                   else _tenant_apps(bundle, rec, trackers), tenants=matrix,
                    records=records, app_of=app_of, app_source=app_source, apps=dict(apps),
                    log_events=events, other_database_events=others, incident_start=start,
                    counters_since=since, tracker_schemas=trackers, fw=framework_of(bundle))

@@ -225,6 +225,55 @@ class DanglingReferenceNote(Model):
                                description="Models of that name in other apps.")
 
 
+class TenantRow(Model):
+    """One schema of a schema-per-tenant database, judged on its own."""
+
+    schema_name: str
+    tenant: bool | None = Field(description="The tenant table lists it (None: not read).")
+    schema_exists: bool
+    tracker: Literal["present", "absent", "unreadable"] = Field(
+        description="Its own django_migrations.")
+    recorded: int = Field(description="Rows of its django_migrations.")
+    expected: int | None = Field(default=None, description="Migrations of the apps that "
+                                 "apply in it (the tenant apps).")
+    recorded_own: int | None = Field(default=None, description="Of those, recorded.")
+    verdict: Literal["ok", "behind", "behind_or_lost", "records_missing", "schema_missing",
+                     "tracker_missing", "not_a_tenant", "schema_absent", "unreadable",
+                     "unverifiable", "ghost_records", "not_judged"]
+    severity: Level
+    detail: str
+    stopped_at: str | None = Field(default=None, description="Its last recorded migration "
+                                   "of a tenant app, in the order migrate applies them.")
+    migrations: list[str] = Field(default_factory=list, description="The migrations the "
+                                  "verdict is about.")
+    missing: list[str] = Field(default_factory=list, description="Effects absent.")
+    fix: list[str] = Field(default_factory=list, description="What puts it right (shell "
+                           "commands quoted; prose otherwise).")
+    undecided: list[str] = Field(default_factory=list, description="Unrecorded migrations "
+                                 "the schema cannot verify: left for a decision.")
+    decide: list[str] = Field(default_factory=list, description="The decision those need "
+                              "(prose), then the command that records them once decided.")
+    fix_plan: list[tuple[str, str]] = Field(default_factory=list, description="The records "
+                                            "the fix writes, in order.")
+    fix_sql: str | None = Field(default=None, description="The same records as SQL.")
+
+
+class TenantMatrix(Model):
+    router: str
+    public_schema: str
+    tenant_table: str | None
+    shared_apps: list[str]
+    tenant_apps: list[str]
+    error: str | None = Field(default=None, description="Why tenants were not judged.")
+    rows: list[TenantRow]
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.rows:
+            out[r.verdict] = out.get(r.verdict, 0) + 1
+        return out
+
+
 class Assessment(Model):
     schema_version: int = ASSESSMENT_SCHEMA_VERSION
     tool_version: str
@@ -254,6 +303,8 @@ class Assessment(Model):
         default_factory=dict, description="Each relation (schema.name) and the app it is "
         "attributed to (migration files, Django contrib names, app label prefix).")
     dangling_references: list[DanglingReferenceNote] = Field(default_factory=list)
+    tenants: TenantMatrix | None = Field(
+        default=None, description="Schema per tenant: one row per tenant schema.")
 
     def worst(self) -> Level:
         return max(self.risks.values(), key=level_rank)

@@ -21,6 +21,7 @@ from reportgen.analyze.model import (
 )
 from reportgen.analyze.recovery import build_action_plan, build_recovery
 from reportgen.analyze.rules import RULES, deploy_blocked, no_baseline
+from reportgen.analyze.tenants import tenant_findings
 from reportgen.analyze.timeline import build_timeline
 from reportgen.bundle import EvidenceBundle
 from reportgen.constants import Level
@@ -41,6 +42,7 @@ def analyze(bundle: EvidenceBundle, baseline: EvidenceBundle | None = None,
     diff = diff_bundles(baseline, bundle) if baseline is not None else None
     if diff is not None:
         findings.extend(diff.findings())
+    findings.extend(tenant_findings(ctx.tenants))
     findings.extend(deploy_blocked(ctx, findings))
     findings.extend(no_baseline(ctx, findings))
     findings.sort(key=lambda f: (-level_rank(f.severity), DIMENSIONS.index(f.dimension), f.id))
@@ -69,7 +71,8 @@ def analyze(bundle: EvidenceBundle, baseline: EvidenceBundle | None = None,
             DanglingReferenceNote(migration=f"{d.migration[0]}.{d.migration[1]}", field=d.field,
                                   target=d.target, expected_table=d.expected_table,
                                   similar=list(d.similar))
-            for d in (ctx.rec.dangling_references if ctx.rec else [])])
+            for d in (ctx.rec.dangling_references if ctx.rec else [])],
+        tenants=ctx.tenants)
 
 
 def _reconciliation_note(ctx: Context) -> str | None:
@@ -187,6 +190,12 @@ def _data_loss(ctx: Context, findings: list[Finding],
                 "The server's statistics point to removed rows (see the data findings); "
                 "without a baseline they cannot be counted, nor told from a table's own "
                 "cleanup.")
+    lost = [f for f in findings if f.id in ("tenant.schema_missing", "tenant.schema_absent")]
+    if lost:
+        return ("suspected", "structure",
+                "Tenant schemas are missing what their migrations created ("
+                + "; ".join(f"{f.title}: {', '.join(f.subjects[:5])}" for f in lost)
+                + "); whether it held rows is not known without a backup to compare with.")
     why = not_determined(ctx) if ctx.rec is not None else None
     if why:
         return ("unknown", "structure",
@@ -206,6 +215,10 @@ def _status(ctx: Context, findings: list[Finding], data_loss: str) -> str:
         parts.append("COLUMNS MISSING")
     if "schema.recorded_but_missing" in ids and "data.tables_missing" not in ids:
         parts.append("SCHEMA DRIFT")
+    bad = [r for r in ctx.tenants.rows if r.severity in ("HIGH", "CRITICAL")] \
+        if ctx.tenants is not None else []
+    if bad:
+        parts.append(f"{len(bad)} TENANT SCHEMA(S) NEED ACTION")
     if "migration.records_missing" in ids:
         parts.append("MIGRATION RECORDS MISSING")
     elif "migration.inconsistent_history" in ids:
@@ -231,6 +244,11 @@ def _tables_part(ctx: Context, ids: set[str]) -> str:
         return "INVENTORY UNAVAILABLE"
     if ids & set(LOST_TABLES):
         return "TABLES MISSING"
+    if ctx.tenants is not None:
+        lost = sum(1 for r in ctx.tenants.rows if r.verdict in ("schema_missing",
+                                                                "schema_absent"))
+        if lost:
+            return f"SCHEMA MISSING IN {lost} TENANT(S)"
     n = len(b.inventory.relations)
     dj = tracked(b)
     if ctx.rec is None:
@@ -261,6 +279,8 @@ def not_determined(ctx: Context) -> str | None:
               and st.app not in ctx.tenant_apps]
     if unsure:
         return f"{len(unsure)} {ctx.fw.unit.upper()}(S) PENDING OR LOST"
+    if ctx.tenants is not None and ctx.tenants.error is not None:
+        return f"{len(ctx.tenants.rows)} TENANT SCHEMA(S) NOT JUDGED"
     if ctx.tenant_apps:
         return (f"{len(ctx.tenant_apps)} TENANT APP(S) NOT CHECKED: django_migrations IN "
                 f"{len(ctx.tracker_schemas)} SCHEMAS")

@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from reportgen.bundle import Codebase, FieldSpec, MigrationFile, OperationSpec
+from reportgen.bundle import Codebase, FieldSpec, MigrationFile, OperationSpec, Tenancy
 from reportgen.collect.django_effects import opaque_operations, with_replayed_effects
 
 METHOD = "Django MigrationLoader (from disk, no database connection)"
@@ -331,6 +331,46 @@ def _unresolved(state: Any, app: str, unmigrated: set[str],
     return out
 
 
+def _tenancy(labels: list[str]) -> Tenancy | None:
+    """Schema per tenant as the project's own tenant router decides it: a router in
+    DATABASE_ROUTERS with django-tenants' ``app_in_list`` (django-tenant-schemas has the
+    same), asked for every app over SHARED_APPS and TENANT_APPS, as its allow_migrate asks."""
+    from django.apps import apps
+    from django.conf import settings as s
+    from django.utils.module_loading import import_string
+
+    for path in getattr(s, "DATABASE_ROUTERS", []) or []:
+        try:
+            router = import_string(path)() if isinstance(path, str) else path
+        except Exception:  # a router that cannot be built is not one we can ask
+            continue
+        if not hasattr(router, "app_in_list"):
+            continue
+        library = path if isinstance(path, str) else type(router).__qualname__
+        public = getattr(s, "PUBLIC_SCHEMA_NAME", "public")
+        error = None
+        if getattr(s, "TENANT_TYPES", None) or getattr(s, "HAS_MULTI_TYPE_TENANTS", False):
+            error = ("multi-type tenants (TENANT_TYPES): which apps a tenant gets depends on "
+                     "its type, not read")
+        try:
+            shared = [a for a in labels if router.app_in_list(a, s.SHARED_APPS)]
+            tenant = [a for a in labels if router.app_in_list(a, s.TENANT_APPS)]
+        except Exception as exc:
+            return Tenancy(library=library, public_schema=public, shared_apps=[],
+                           tenant_apps=[], error=f"{type(exc).__name__}: {exc}")
+        table = column = None
+        try:
+            model = apps.get_model(s.TENANT_MODEL)
+            table = model._meta.db_table
+            column = model._meta.get_field("schema_name").column
+        except Exception as exc:
+            error = error or f"the tenant model: {type(exc).__name__}: {exc}"
+        return Tenancy(library=library, public_schema=public, shared_apps=shared,
+                       tenant_apps=tenant, tenant_table=table,
+                       tenant_column=column or "schema_name", error=error)
+    return None
+
+
 def _main(settings: str, project: str) -> int:
     import django
     from django.apps import apps
@@ -377,7 +417,8 @@ def _main(settings: str, project: str) -> int:
         files, plan = _with_state_effects(files)
     labels = sorted(a.label for a in apps.get_app_configs())
     cb = Codebase(root=str(root), method=METHOD + f", settings {settings}", migrations=files,
-                  errors=errors, graph_errors=graph_errors, installed_apps=labels, plan=plan)
+                  errors=errors, graph_errors=graph_errors, installed_apps=labels, plan=plan,
+                  tenancy=_tenancy(labels))
     sys.stdout.write(cb.model_dump_json())
     return 0
 

@@ -61,6 +61,15 @@ def collect(
     started = clock()
     say = stage or (lambda label: None)
     runs: list[CollectorRun] = []
+    root = Path(project) if project is not None else Path.cwd()
+    codebase: Codebase | None = None
+    if django_settings is not None and tracker in (None, "django"):
+        # Before the snapshot: the settings say which tables the snapshot reads (schema per
+        # tenant: the tenant model's table), and loading them never touches the database.
+        say(f"loading Django's migration graph ({django_settings})")
+        codebase = _run(runs, "codebase", None,
+                        lambda: _django_codebase(django_settings, root, scan_virtualenvs))
+    tenancy = codebase.tenancy if codebase is not None else None
     relations_json: list[bytes] | None = None
     relation_count = 0
     results: dict[str, Any] = {}
@@ -71,7 +80,10 @@ def collect(
         say("connected; reading the catalog")
         # The catalog queries are running: import what the rest needs meanwhile.
         from reportgen.bundle import PRETTY_MAX, Inventory, MigrationTables
-        from reportgen.collect.django_records import collect_django_records
+        from reportgen.collect.django_records import (
+            collect_django_records,
+            collect_schema_trackers,
+        )
         from reportgen.collect.exact_counts import count_rows, suspicious
         from reportgen.collect.identity import collect_identity, target_from
         from reportgen.collect.inventory import collect_inventory
@@ -110,8 +122,10 @@ def collect(
                       lambda: collect_django_records(snap, session.user))
         others = _run(runs, "trackers", snap, lambda: collect_trackers(snap))
         results["signals"] = _run(runs, "signals", snap, lambda: collect_signals(snap))
-        results["migrations"] = MigrationTables(django=django, others=others or []) \
-            if django else None
+        schemas = _run(runs, "tenant_schemas", snap,
+                       lambda: collect_schema_trackers(snap, session.user, tenancy))
+        results["migrations"] = MigrationTables(django=django, others=others or [],
+                                                schemas=schemas) if django else None
         if server_logs:
             results["server_log"] = _server_log(runs, snap, results["identity"], server_logs,
                                                 log_tz, started, clock, say)
@@ -119,8 +133,6 @@ def collect(
     from reportgen.bundle import SCHEMA_VERSION, Collection, EvidenceBundle, Tool
     from reportgen.collect.codebase import scan_project
 
-    codebase: Codebase | None = None
-    root = Path(project) if project is not None else Path.cwd()
     if tracker is None and project is not None and django_settings is None:
         tracker = detect_framework(root)
     if tracker == "alembic":
@@ -133,9 +145,7 @@ def collect(
         codebase = _run(runs, "codebase", None,
                         lambda: _sql_codebase(family, root, scan_virtualenvs))
     elif django_settings is not None:
-        say(f"loading Django's migration graph ({django_settings})")
-        codebase = _run(runs, "codebase", None,
-                        lambda: _django_codebase(django_settings, root, scan_virtualenvs))
+        pass  # loaded before the snapshot
     elif project is not None:
         say(f"scanning migration files under {project}")
         codebase = _run(runs, "codebase", None, lambda: scan_project(

@@ -17,6 +17,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from reportgen.analyze.model import Assessment
 from reportgen.bundle import EvidenceBundle
 
 CSV_NAME = "inventory.csv"
@@ -72,3 +73,35 @@ def _cell(value: Any) -> str:
         value = json.dumps(value, ensure_ascii=False)
     text = str(value)
     return "'" + text if text.startswith(_FORMULA) else text
+
+
+TENANT_CSV = "tenants.csv"
+TENANT_JSON = "tenants.json"
+TENANT_COLUMNS = ("schema", "tenant", "schema_exists", "tracker", "recorded", "expected",
+                  "recorded_own", "verdict", "severity", "stopped_at", "migrations", "missing",
+                  "detail", "fix")
+
+
+def tenant_listings(assessment: Assessment) -> list[tuple[str, bytes]]:
+    """The whole tenant matrix, one row per tenant schema: ``tenants.csv`` and
+    ``tenants.json`` (the report lists the worst and counts the rest)."""
+    m = assessment.tenants
+    if m is None:
+        return []
+    table = io.StringIO(newline="")
+    w = csv.writer(table, lineterminator="\r\n")
+    w.writerow(TENANT_COLUMNS)
+    rows = []
+    for r in m.rows:
+        row = {"schema": r.schema_name, "tenant": r.tenant, "schema_exists": r.schema_exists,
+               "tracker": r.tracker, "recorded": r.recorded, "expected": r.expected,
+               "recorded_own": r.recorded_own, "verdict": r.verdict, "severity": r.severity,
+               "stopped_at": r.stopped_at, "migrations": r.migrations, "missing": r.missing,
+               "detail": r.detail, "fix": r.fix}
+        w.writerow([_cell(row[c]) for c in TENANT_COLUMNS])
+        rows.append(row)
+    doc = {"bundle_digest": assessment.bundle_digest, "router": m.router,
+           "public_schema": m.public_schema, "tenant_table": m.tenant_table, "error": m.error,
+           "counts": m.counts(), "columns": list(TENANT_COLUMNS), "tenants": rows}
+    return [(TENANT_CSV, table.getvalue().encode("utf-8")),
+            (TENANT_JSON, (json.dumps(doc, ensure_ascii=False, indent=1) + "\n").encode())]

@@ -76,7 +76,9 @@ def render_pdf(html_text: str, target: Path, template_dir: str | Path | None = N
     files = ([(ATTACHMENT_NAME, bundle_json, "Source",
                "reportgen evidence bundle (verify with: reportgen extract)")]
              if bundle_json is not None else []) + [
-        (name, data, "Data", "complete inventory listing (one row per relation)")
+        (name, data, "Data", "complete tenant matrix (one row per tenant schema)"
+         if name.startswith("tenants.") else
+         "complete inventory listing (one row per relation)")
         for name, data in listings or []] + [
         (name, data, "Supplement", "recommended fix, as the report says to run it")
         for name, data in fixes or []]

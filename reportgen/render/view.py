@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from reportgen.analyze.model import Assessment, Finding, MigrationStatus, RecoveryOption
+from reportgen.analyze.model import (
+    Assessment,
+    Finding,
+    MigrationStatus,
+    RecoveryOption,
+    TenantRow,
+)
 from reportgen.bundle import EvidenceBundle, Relation
 from reportgen.options import RenderOptions as RenderOptions  # re-exported
 from reportgen.render.environment import Md, code, md
@@ -102,9 +108,32 @@ class View:
         self._inventory(b, a)
         self._records(b, a)
         self._discrepancies(a)
+        self._tenants(a)
         self.signals = self._signals(b, a)
         self.summary = self._summary()
         self.technical_notes = self._notes()
+
+    def _tenants(self, a: Assessment) -> None:
+        """The tenant matrix: counts per verdict, the worst tenants (the whole matrix is in
+        tenants.csv/.json, attached to the PDF)."""
+        from reportgen.analyze.tenants import SHOWN, VERDICTS, WORDS
+
+        m = a.tenants
+        self.tenant_counts: list[tuple[str, int, str]] = []
+        self.tenant_rows: list[TenantRow] = []
+        self.tenant_more = 0
+        if m is None:
+            return
+        counts = m.counts()
+        order = list(VERDICTS)
+        self.tenant_counts = [(WORDS[v], counts[v], VERDICTS[v]) for v in order if v in counts]
+        rows = sorted(m.rows, key=lambda r: (order.index(r.verdict), r.schema_name.encode()))
+        shown = [r for r in rows if r.verdict not in ("ok", "not_judged")][:SHOWN]
+        if not shown:
+            shown = rows[:min(SHOWN, 10)]
+        self.tenant_rows = shown
+        self.tenant_more = len(m.rows) - len(shown)
+        self.tenant_words = WORDS
 
     @staticmethod
     def rows(r: Relation) -> Md:
