@@ -225,6 +225,39 @@ class DanglingReferenceNote(Model):
                                description="Models of that name in other apps.")
 
 
+#: Tenant verdicts, worst first, with the severity each carries.
+VERDICTS: dict[str, Level] = {
+    "schema_absent": "CRITICAL",
+    "schema_missing": "CRITICAL",
+    "tracker_missing": "HIGH",
+    "records_missing": "HIGH",
+    "unreadable": "HIGH",
+    "behind_or_lost": "MEDIUM",
+    "behind": "MEDIUM",
+    "unverifiable": "MEDIUM",
+    "not_a_tenant": "MEDIUM",
+    "ghost_records": "LOW",
+    "not_judged": "LOW",
+    "ok": "LOW",
+}
+WORDS = {
+    "schema_absent": "tenant listed, schema absent",
+    "schema_missing": "recorded schema missing",
+    "tracker_missing": "no django_migrations of its own",
+    "records_missing": "records missing, schema present",
+    "unreadable": "django_migrations unreadable",
+    "behind_or_lost": "behind, or applied and lost",
+    "behind": "behind (migrations pending)",
+    "unverifiable": "unrecorded, not verifiable",
+    "not_a_tenant": "schema not in the tenant table",
+    "ghost_records": "records of migrations not in code",
+    "not_judged": "not judged",
+    "ok": "up to date",
+}
+#: Rows in the report itself; the full matrix is in the listings.
+SHOWN = 25
+
+
 class TenantRow(Model):
     """One schema of a schema-per-tenant database, judged on its own."""
 

@@ -14,7 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from reportgen.analyze.model import Dimension, Finding, TenantMatrix, TenantRow
+from reportgen.analyze.model import (
+    VERDICTS,
+    WORDS,
+    Dimension,
+    Finding,
+    TenantMatrix,
+    TenantRow,
+)
 from reportgen.analyze.reconcile import (
     Reconciliation,
     RecordHistory,
@@ -23,41 +30,8 @@ from reportgen.analyze.reconcile import (
     reconcile,
 )
 from reportgen.bundle import Codebase, DjangoRecords, EvidenceBundle, Relation, Tenancy
-from reportgen.constants import Level
 from reportgen.migration_graph import Key
 from reportgen.quoting import python_literal, shell_command
-
-#: Verdicts, worst first, with the severity each carries.
-VERDICTS: dict[str, Level] = {
-    "schema_absent": "CRITICAL",
-    "schema_missing": "CRITICAL",
-    "tracker_missing": "HIGH",
-    "records_missing": "HIGH",
-    "unreadable": "HIGH",
-    "behind_or_lost": "MEDIUM",
-    "behind": "MEDIUM",
-    "unverifiable": "MEDIUM",
-    "not_a_tenant": "MEDIUM",
-    "ghost_records": "LOW",
-    "not_judged": "LOW",
-    "ok": "LOW",
-}
-WORDS = {
-    "schema_absent": "tenant listed, schema absent",
-    "schema_missing": "recorded schema missing",
-    "tracker_missing": "no django_migrations of its own",
-    "records_missing": "records missing, schema present",
-    "unreadable": "django_migrations unreadable",
-    "behind_or_lost": "behind, or applied and lost",
-    "behind": "behind (migrations pending)",
-    "unverifiable": "unrecorded, not verifiable",
-    "not_a_tenant": "schema not in the tenant table",
-    "ghost_records": "records of migrations not in code",
-    "not_judged": "not judged",
-    "ok": "up to date",
-}
-#: Rows in the report itself; the full matrix is in the listings.
-SHOWN = 25
 
 
 @dataclass(frozen=True)

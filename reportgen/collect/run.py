@@ -53,6 +53,7 @@ def collect(
     scan_virtualenvs: bool = False,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     stage: Callable[[str], None] | None = None,
+    codebase: Codebase | None = None,
 ) -> Collected:
     """Collect and seal. Large catalogs keep their relations as the JSON text PostgreSQL
     built (spliced into the bundle's bytes); use ``Collected.full()`` for the model."""
@@ -62,8 +63,9 @@ def collect(
     say = stage or (lambda label: None)
     runs: list[CollectorRun] = []
     root = Path(project) if project is not None else Path.cwd()
-    codebase: Codebase | None = None
-    if django_settings is not None and tracker in (None, "django"):
+    # ``codebase``: read once already (a fleet's members share one project).
+    preloaded = codebase is not None
+    if not preloaded and django_settings is not None and tracker in (None, "django"):
         # Before the snapshot: the settings say which tables the snapshot reads (schema per
         # tenant: the tenant model's table), and loading them never touches the database.
         say(f"loading Django's migration graph ({django_settings})")
@@ -135,7 +137,9 @@ def collect(
 
     if tracker is None and project is not None and django_settings is None:
         tracker = detect_framework(root)
-    if tracker == "alembic":
+    if preloaded or (django_settings is not None and tracker in (None, "django")):
+        pass  # read before the snapshot
+    elif tracker == "alembic":
         say(f"reading Alembic's revisions under {root}")
         codebase = _run(runs, "codebase", None,
                         lambda: _alembic_codebase(root, scan_virtualenvs))
@@ -144,8 +148,6 @@ def collect(
         family = tracker
         codebase = _run(runs, "codebase", None,
                         lambda: _sql_codebase(family, root, scan_virtualenvs))
-    elif django_settings is not None:
-        pass  # loaded before the snapshot
     elif project is not None:
         say(f"scanning migration files under {project}")
         codebase = _run(runs, "codebase", None, lambda: scan_project(

@@ -6,6 +6,9 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from reportgen.analyze.model import (
+    SHOWN,
+    VERDICTS,
+    WORDS,
     Assessment,
     Finding,
     MigrationStatus,
@@ -116,8 +119,6 @@ class View:
     def _tenants(self, a: Assessment) -> None:
         """The tenant matrix: counts per verdict, the worst tenants (the whole matrix is in
         tenants.csv/.json, attached to the PDF)."""
-        from reportgen.analyze.tenants import SHOWN, VERDICTS, WORDS
-
         m = a.tenants
         self.tenant_counts: list[tuple[str, int, str]] = []
         self.tenant_rows: list[TenantRow] = []
