@@ -26,6 +26,7 @@ from reportgen.connection import DsnSource
 from .collecting import collect, snapshot
 from .common import EMBEDDING, EPILOG_EXIT
 from .exits import Commands, run, terminate
+from .fleet import fleet
 from .reporting import analyze_cmd, archive_cmd, assess, render
 from .store import baselines
 from .tools import demo, diff, extract, schema, verify
@@ -49,7 +50,7 @@ def cli() -> None:
 
 
 for command in (collect, snapshot, baselines, analyze_cmd, render, assess, demo, diff,
-                archive_cmd, verify, extract, schema):
+                archive_cmd, verify, extract, schema, fleet):
     cli.add_command(command)
 
 

@@ -62,15 +62,12 @@ def collect(
     started = clock()
     say = stage or (lambda label: None)
     runs: list[CollectorRun] = []
-    root = Path(project) if project is not None else Path.cwd()
     # ``codebase``: read once already (a fleet's members share one project).
     preloaded = codebase is not None
     if not preloaded and django_settings is not None and tracker in (None, "django"):
         # Before the snapshot: the settings say which tables the snapshot reads (schema per
         # tenant: the tenant model's table), and loading them never touches the database.
-        say(f"loading Django's migration graph ({django_settings})")
-        codebase = _run(runs, "codebase", None,
-                        lambda: _django_codebase(django_settings, root, scan_virtualenvs))
+        codebase = read_codebase(project, django_settings, tracker, scan_virtualenvs, runs, say)
     tenancy = codebase.tenancy if codebase is not None else None
     relations_json: list[bytes] | None = None
     relation_count = 0
@@ -133,25 +130,9 @@ def collect(
                                                 log_tz, started, clock, say)
     round_trips = snap.round_trips  # read after the closing ROLLBACK: every statement sent
     from reportgen.bundle import SCHEMA_VERSION, Collection, EvidenceBundle, Tool
-    from reportgen.collect.codebase import scan_project
 
-    if tracker is None and project is not None and django_settings is None:
-        tracker = detect_framework(root)
-    if preloaded or (django_settings is not None and tracker in (None, "django")):
-        pass  # read before the snapshot
-    elif tracker == "alembic":
-        say(f"reading Alembic's revisions under {root}")
-        codebase = _run(runs, "codebase", None,
-                        lambda: _alembic_codebase(root, scan_virtualenvs))
-    elif tracker in ("golang-migrate", "flyway", "prisma", "sqitch"):
-        say(f"reading {tracker}'s migration files under {root}")
-        family = tracker
-        codebase = _run(runs, "codebase", None,
-                        lambda: _sql_codebase(family, root, scan_virtualenvs))
-    elif project is not None:
-        say(f"scanning migration files under {project}")
-        codebase = _run(runs, "codebase", None, lambda: scan_project(
-            project, include_environments=scan_virtualenvs))
+    if not preloaded and not (django_settings is not None and tracker in (None, "django")):
+        codebase = read_codebase(project, None, tracker, scan_virtualenvs, runs, say)
     server_log = results.get("server_log")
     finished = clock()
     bundle = EvidenceBundle(
@@ -367,6 +348,38 @@ def _alembic_codebase(root: Path, scan_virtualenvs: bool) -> Codebase:
     scripts = [s for s in scan_project(root, include_environments=scan_virtualenvs)
                .destructive_scripts if s.path not in own]
     return cb.model_copy(update={"destructive_scripts": scripts})
+
+
+def read_codebase(project: str | Path | None, django_settings: str | None,
+                  tracker: str | None, scan_virtualenvs: bool = False,
+                  runs: list[CollectorRun] | None = None,
+                  say: Callable[[str], None] = lambda label: None) -> Codebase | None:
+    """The codebase's expected state, as the options ask: Django's loader (settings), a
+    tracker's files (given or detected under ``project``), or the migration-file scan; None
+    without a project. Read once, it serves any number of databases (a fleet)."""
+    from reportgen.collect.codebase import scan_project
+
+    runs = runs if runs is not None else []
+    root = Path(project) if project is not None else Path.cwd()
+    if tracker is None and project is not None and django_settings is None:
+        tracker = detect_framework(root)
+    if django_settings is not None and tracker in (None, "django"):
+        say(f"loading Django's migration graph ({django_settings})")
+        return _run(runs, "codebase", None,
+                    lambda: _django_codebase(django_settings, root, scan_virtualenvs))
+    if tracker == "alembic":
+        say(f"reading Alembic's revisions under {root}")
+        return _run(runs, "codebase", None, lambda: _alembic_codebase(root, scan_virtualenvs))
+    if tracker in ("golang-migrate", "flyway", "prisma", "sqitch"):
+        say(f"reading {tracker}'s migration files under {root}")
+        family = tracker
+        return _run(runs, "codebase", None,
+                    lambda: _sql_codebase(family, root, scan_virtualenvs))
+    if project is not None:
+        say(f"scanning migration files under {project}")
+        return _run(runs, "codebase", None, lambda: scan_project(
+            project, include_environments=scan_virtualenvs))
+    return None
 
 
 def _run(runs: list[CollectorRun], name: str, snap: Snapshot | None,
