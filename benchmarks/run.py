@@ -325,7 +325,8 @@ def django_mode_time(work: Path) -> dict[str, float]:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1000,10000,50000")
-    ap.add_argument("--only", choices=["django", "assess", "snapshot"], help="Run one section; "
+    ap.add_argument("--only", choices=["django", "assess", "snapshot", "tenants", "fleet"],
+                    help="Run one section; "
                     "keep the other figures of results.json as they are.")
     args = ap.parse_args()
     if args.only == "snapshot":
@@ -344,6 +345,17 @@ def main() -> int:
             kept["assess"] = assess_sizes(bins, [int(x) for x in args.sizes.split(",")
                                                  if int(x) >= ASSESS_FROM], Path(tmp))
         kept["date"] = time.strftime("%Y-%m-%d")
+        (HERE / "results.json").write_text(json.dumps(kept, indent=2) + "\n")
+        (HERE / "results.md").write_text(to_markdown(kept))
+        return 0
+    if args.only in ("tenants", "fleet"):
+        import tenants_fleet
+
+        kept = json.loads((HERE / "results.json").read_text())
+        with tempfile.TemporaryDirectory(prefix="reportgen-bench-") as tmp:
+            kept[args.only] = getattr(tenants_fleet, args.only)(available_binaries()[0],
+                                                                Path(tmp))
+        print(f"{args.only}: {kept[args.only]}", flush=True)
         (HERE / "results.json").write_text(json.dumps(kept, indent=2) + "\n")
         (HERE / "results.md").write_text(to_markdown(kept))
         return 0
@@ -397,6 +409,12 @@ def main() -> int:
         print(f"demo PDF: {results['pdf_overhead']}", flush=True)
         results["assess"] = assess_sizes(bins, [n for n in sizes if n >= ASSESS_FROM], work)
         results["snapshots"] = snapshot_sizes(bins, work)
+        import tenants_fleet
+
+        results["tenants"] = tenants_fleet.tenants(bins, work)
+        print(f"tenants: {results['tenants']}", flush=True)
+        results["fleet"] = tenants_fleet.fleet(bins, work)
+        print(f"fleet: {results['fleet']}", flush=True)
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (HERE / "results.md").write_text(to_markdown(results))
     print((HERE / "results.md").read_text())
@@ -478,6 +496,9 @@ def to_markdown(r: dict) -> str:  # type: ignore[type-arg]
                   f"MigrationLoader building the graph alone: {dj['django_graph_s']} s "
                   f"(ratio {dj['ratio']}). Target: within 1.5 times Django's own graph "
                   "loading (importing the apps is most of both)."]
+    import tenants_fleet
+
+    lines += tenants_fleet.markdown(r)
     return "\n".join(lines) + "\n"
 
 

@@ -47,7 +47,7 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def fleet(server, tmp_path):  # type: ignore[no-untyped-def]
+def fleet(server, tmp_path):
     project = tmp_path / "project"
     (project / "shop" / "migrations").mkdir(parents=True)
     (project / "shop" / "__init__.py").write_text("")
@@ -92,7 +92,7 @@ def every_output(root: Path) -> str:
                      if p.is_file())
 
 
-def test_a_fleet_with_a_broken_an_unreachable_and_a_hostile_member(fleet, tmp_path):  # type: ignore[no-untyped-def]
+def test_a_fleet_with_a_broken_an_unreachable_and_a_hostile_member(fleet, tmp_path):
     project, members, env, server = fleet
     out = tmp_path / "out"
     res = reportgen("fleet", "assess", "--members", str(members), "--project", str(project),
@@ -139,7 +139,7 @@ def test_a_fleet_with_a_broken_an_unreachable_and_a_hostile_member(fleet, tmp_pa
     assert again.returncode == 0, again.stderr[-2000:]
 
 
-def test_a_password_inline_is_refused_and_never_shown(fleet, tmp_path):  # type: ignore[no-untyped-def]
+def test_a_password_inline_is_refused_and_never_shown(fleet, tmp_path):
     _, _, env, server = fleet
     inline = tmp_path / "inline.txt"
     inline.write_text(server.dsn("fleet_good") + "\n")  # postgresql://user:PASSWORD@...
@@ -151,7 +151,7 @@ def test_a_password_inline_is_refused_and_never_shown(fleet, tmp_path):  # type:
     assert row["outcome"] == "refused" and "by reference" in row["error"]
 
 
-def test_shards_run_as_an_indexed_job_and_merge_into_the_same_summary(fleet, tmp_path):  # type: ignore[no-untyped-def]
+def test_shards_run_as_an_indexed_job_and_merge_into_the_same_summary(fleet, tmp_path):
     project, members, env, _ = fleet
     whole = tmp_path / "whole"
     reportgen("fleet", "assess", "--members", str(members), "--project", str(project),
@@ -188,3 +188,18 @@ def test_shards_run_as_an_indexed_job_and_merge_into_the_same_summary(fleet, tmp
                         str(tmp_path / "partial"), env=env)
     assert "shard(s) missing" in partial.stdout
     assert "shards missing" in (tmp_path / "partial" / "fleet.md").read_text("utf-8")
+
+
+def test_every_database_of_a_server(fleet, tmp_path):
+    _, _, env, server = fleet
+    out = tmp_path / "all"
+    res = reportgen("fleet", "assess", "--all-databases", "--dsn",
+                    f"host=127.0.0.1 port={server.port} user={server.superuser} dbname=postgres",
+                    "--out", str(out), "--jobs", "4", env=env)
+    assert res.returncode in (0, 3) or "fleet:" in res.stdout, res.stderr[-2000:]
+    rows = list(csv.DictReader((out / "fleet.csv").read_text("utf-8").splitlines()))
+    shown = {r["member"].split("/", 1)[1]: r for r in rows}
+    for name in ("fleet_good", "fleet_broken", HOSTILE_DB, "postgres"):
+        assert shown[name]["outcome"] == "assessed", shown.get(name)
+    assert "template0" not in shown and "template1" not in shown
+    assert server.password not in every_output(out) + res.stdout + res.stderr

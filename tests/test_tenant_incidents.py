@@ -33,7 +33,7 @@ def assess(site: TenantSite, out: Path, dbname: str | None = None) -> dict[str, 
 
 
 @pytest.fixture(scope="module")
-def site(server, tmp_path_factory):  # type: ignore[no-untyped-def]
+def site(server, tmp_path_factory):
     s = TenantSite(server, tmp_path_factory.mktemp("tenants"), "tenant_incidents")
     s.drop()
     s.build(TENANTS, partial={"t_half": ("taggit", "0003_taggeditem_add_unique_index")})
@@ -41,7 +41,7 @@ def site(server, tmp_path_factory):  # type: ignore[no-untyped-def]
     s.drop()
 
 
-def test_a_clean_tenant_database_has_nothing_above_low(site, tmp_path):  # type: ignore[no-untyped-def]
+def test_a_clean_tenant_database_has_nothing_above_low(site, tmp_path):
     clean = site.copy("tenant_clean")
     try:
         for t in TENANTS:
@@ -60,7 +60,7 @@ def test_a_clean_tenant_database_has_nothing_above_low(site, tmp_path):  # type:
         site.server.psql("DROP DATABASE IF EXISTS tenant_clean WITH (FORCE)")
 
 
-def test_each_named_tenant_case_gets_its_verdict_and_its_fix_works(site, tmp_path):  # type: ignore[no-untyped-def]
+def test_each_named_tenant_case_gets_its_verdict_and_its_fix_works(site, tmp_path):
     db = site.db
     db.execute("ALTER TABLE t_column.taggit_tag DROP COLUMN slug")
     db.execute("DELETE FROM t_records.django_migrations WHERE app = 'knox'")
