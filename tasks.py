@@ -110,12 +110,13 @@ def matrix(args: list[str]) -> int:
     """The incident matrix's CI subset (tests/test_incident_matrix.py) with the real-app
     corpus judged by Django (tests/test_corpus.py), its Alembic cells on
     real projects (tests/test_alembic_incidents.py, with Alembic mode's edges,
-    tests/test_alembic_mode.py) and its golang-migrate, Flyway, Prisma and sqitch cells
-    (tests/test_sql_trackers.py): fails on any wrong cell. ``truth`` runs every Django
+    tests/test_alembic_mode.py), its golang-migrate, Flyway, Prisma and sqitch cells
+    (tests/test_sql_trackers.py) and its django-tenants cells (tests/test_tenant_incidents.py):
+    fails on any wrong cell. ``truth`` runs every Django
     cell."""
     return _pytest(["-m", "matrix", "tests/test_incident_matrix.py", "tests/test_corpus.py",
                     "tests/test_alembic_incidents.py", "tests/test_alembic_mode.py",
-                    "tests/test_sql_trackers.py", *args])
+                    "tests/test_sql_trackers.py", "tests/test_tenant_incidents.py", *args])
 
 
 def lint(_: list[str]) -> int:

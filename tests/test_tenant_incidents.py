@@ -13,11 +13,14 @@ from typing import Any
 
 import pytest
 
+from reportgen.quoting import shell_command
+from reportgen.render.html import markdown_to_html_body
 from tests.helpers import nothing_above_low
 from tests.tenant_site import TenantSite
 
 pytestmark = [pytest.mark.slow, pytest.mark.matrix]
 
+EVIL = "evil'$(touch pwned)<b>x</b>"
 TENANTS = ["t_clean", "t_clean2", "t_half", "t_column", "t_records", "t_tracker", "t_orphan",
            "t_gone"]
 
@@ -67,12 +70,16 @@ def test_each_named_tenant_case_gets_its_verdict_and_its_fix_works(site, tmp_pat
     db.execute("DROP TABLE t_tracker.django_migrations")
     db.execute("DELETE FROM public.customers_client WHERE schema_name = 't_orphan'")
     db.execute("DROP SCHEMA t_gone CASCADE")
+    # A schema the database owner made, named to break a shell line or the report's markup.
+    db.execute(f'CREATE SCHEMA "{EVIL}"; CREATE TABLE "{EVIL}".django_migrations '
+               "(id serial PRIMARY KEY, app varchar(255), name varchar(255), "
+               "applied timestamptz)")
     a = assess(site, tmp_path)
     rows = {r["schema_name"]: r for r in a["tenants"]["rows"]}
     want = {"t_clean": "ok", "t_clean2": "ok", "t_half": "behind",
             "t_column": "schema_missing", "t_records": "records_missing",
             "t_tracker": "tracker_missing", "t_orphan": "not_a_tenant",
-            "t_gone": "schema_absent"}
+            "t_gone": "schema_absent", EVIL: "not_a_tenant"}
     assert {s: r["verdict"] for s, r in rows.items()} == want, {
         s: (r["verdict"], r["detail"]) for s, r in rows.items()}
     assert rows["t_half"]["stopped_at"] == "taggit.0003_taggeditem_add_unique_index"
@@ -86,6 +93,9 @@ def test_each_named_tenant_case_gets_its_verdict_and_its_fix_works(site, tmp_pat
     assert "data.tables_missing" not in ids and "schema.recorded_but_missing" not in ids
     report = (tmp_path / "report.md").read_text("utf-8")
     assert "Tenant matrix" in report and "t_records" in report
+    assert shell_command(EVIL) in rows[EVIL]["fix"][0]  # one shell word, as printed
+    page = markdown_to_html_body(report)
+    assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
 
     for schema in ("t_half", "t_records", "t_tracker"):
         copy = site.copy(f"fix_{schema}")

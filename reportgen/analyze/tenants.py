@@ -139,7 +139,8 @@ def tenant_matrix(bundle: EvidenceBundle, counters_since: datetime | None) -> Te
         # Two schemas with the same records and the same relations have the same
         # reconciliation: computed once (thousands of identical tenants are common).
         sig = (schema in tenants, rec_rows.table_present, rec_rows.readable,
-               tuple((r.app, r.name) for r in rec_rows.records),
+               tuple((r.app, r.name, r.applied) for r in rec_rows.records),
+               rec_rows.rewritten,
                _relations_signature(rels))
         if sig not in memo:
             memo[sig] = _reconcile(bundle, schema, schema in tenants, apps, rec_rows, rels,
