@@ -58,7 +58,10 @@ class TenantSite:
         self.db = Database(server, dbname)
 
     def env(self, dbname: str | None = None) -> dict[str, str]:
-        return {**os.environ, "T_DB": dbname or self.dbname, "T_PW": self.server.password,
+        # `python` in a printed command or a fix file is this interpreter (its venv first).
+        path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+        return {**os.environ, "PATH": path, "T_DB": dbname or self.dbname,
+                "T_PW": self.server.password,
                 "T_PORT": str(self.server.port), "DJANGO_SETTINGS_MODULE": SETTINGS}
 
     def manage(self, *args: str, dbname: str | None = None, check: bool = True

@@ -129,7 +129,13 @@ def _filled(word: str) -> str:
 def _file(name: str, run: str, where: str, content: str) -> FixFile:
     return FixFile(name=name, run=run, where=where, content=content,
                    sha256=hashlib.sha256(content.encode("utf-8")).hexdigest(),
-                   shown=all(_copies_whole(line) for line in content.splitlines()))
+                   shown=content.count("\n") <= SHOWN_LINES
+                   and all(_copies_whole(line) for line in content.splitlines()))
+
+
+#: A longer file is named by the report, not printed (a fleet of tenants' repairs: the
+#: report's length stays bounded).
+SHOWN_LINES = 150
 
 
 def _copies_whole(line: str) -> bool:

@@ -15,6 +15,8 @@ from reportgen.analyze.context import Context
 from reportgen.analyze.fixfiles import with_fix_files
 from reportgen.analyze.framework import ALEMBIC, FLYWAY, GOLANG, PRISMA, SQITCH, tracked
 from reportgen.analyze.model import (
+    SHOWN,
+    WORDS,
     ActionItem,
     ActionPhase,
     Finding,
@@ -1052,12 +1054,56 @@ _RESTORE_COMMAND = sh("pg_restore", "--single-transaction", "--no-owner", "-d",
 def build_recovery(ctx: Context, findings: list[Finding],
                    timeline: list[TimelineEntry]) -> list[RecoveryOption]:
     options = [o for o in (_refake(ctx), _fix_reference(ctx), _selective_repair(ctx, findings),
-                           _repair_rows_and_columns(ctx, findings)) if o is not None]
+                           _repair_rows_and_columns(ctx, findings), _tenant_repair(ctx))
+               if o is not None]
     if ctx.bundle.identity is not None and any(
             f.dimension in ("data", "schema", "migration") and f.severity in ("HIGH", "CRITICAL")
             for f in findings):
         options.append(_pitr(ctx, timeline, findings))
     return with_fix_files(choose_recommended(options, findings, ctx.fw.tracker), ctx.bundle)
+
+
+def _tenant_repair(ctx: Context) -> RecoveryOption | None:
+    """Schema per tenant: each tenant's own fix (its records through Django's recorder on
+    that schema alone, or migrate_schemas for it), one file for every tenant that has one."""
+    m = ctx.tenants
+    if m is None or m.error is not None:
+        return None
+    rows = [r for r in m.rows if any(c.startswith("python ") for c in r.fix)]
+    if not rows:
+        return None
+    left = [r for r in rows if r.undecided]
+    others = [r for r in m.rows if r not in rows and r.verdict not in ("ok", "not_judged")]
+    checks = [sh("python", "manage.py", "migrate_schemas", f"--schema={r.schema_name}",
+                 "--check") for r in rows if not r.undecided]
+    return RecoveryOption(
+        id="tenant_repair", title=f"Repair {len(rows)} tenant schema(s), each on its own",
+        applies_when="Tenant schemas are behind, or their migration records are missing "
+        "while their schema is present (the tenant matrix).",
+        steps=[f"{r.schema_name}: {WORDS[r.verdict]} — "
+               + ("record the migrations its schema shows ran (Django's MigrationRecorder on "
+                  "that schema alone)" if r.fix_plan else "run migrate_schemas for it")
+               + (f"; {len(r.undecided)} left for a decision (tenant matrix)" if r.undecided
+                  else "")
+               for r in rows[:SHOWN]]
+        + ([f"… and {len(rows) - SHOWN} more tenant(s): every command is in the file"]
+           if len(rows) > SHOWN else []),
+        commands=[c for r in rows for c in r.fix if c.startswith("python ")],
+        in_project=True,
+        pros=["Each tenant is judged and fixed on its own: no tenant's records are written "
+              "from another's evidence.",
+              "Records only where the tenant's schema shows the migration ran; runs "
+              "migrate_schemas only for a tenant that is behind with nothing lost."],
+        cons=([f"{len(left)} tenant(s) keep migrations left for a decision (tenant matrix)."]
+              if left else [])
+        + ([f"{len(others)} other tenant schema(s) need what this cannot do (restore, or a "
+            "decision): see the tenant matrix."] if others else []),
+        data_loss_risk="LOW", expected_time="seconds per tenant",
+        verification=checks[:10] + ([f"… the same for {len(checks) - 10} more tenant(s)"]
+                                    if len(checks) > 10 else []),
+        outcome=[f"`migrate_schemas --schema=S --check` exits 0 for each of the {len(checks)} "
+                 "tenant(s) with nothing left for a decision."] if checks else [],
+        subjects=[r.schema_name for r in rows])
 
 
 def choose_recommended(options: list[RecoveryOption], findings: list[Finding],
@@ -1089,12 +1135,30 @@ def choose_recommended(options: list[RecoveryOption], findings: list[Finding],
         then = "".join(f"; then {label[o.id]} of {', '.join(o.subjects)}" for o in repairs
                        if o.subjects)
         why = f"{'; '.join(what)}; only a copy from before the incident holds the data{then}"
+    tenants_lost = [f for f in findings if f.id in ("tenant.schema_missing",
+                                                    "tenant.schema_absent")]
+    if pick is None and tenants_lost and pitr is not None and pitr.ruled_out is None:
+        pick = "pitr_new_branch"
+        gone = sorted({s for f in tenants_lost for s in f.subjects})
+        why = (f"tenant schemas lost what their migrations created ({', '.join(gone[:8])}"
+               + (" …" if len(gone) > 8 else "") + "); only a copy from before the incident "
+               "holds their data" + ("; then the tenant repairs" if "tenant_repair" in by_id
+                                     else ""))
+    elif pick is None and "tenant_repair" in by_id and not lost:
+        pick = "tenant_repair"
+        why = ("every tenant it acts on was reconciled on its own: each command records "
+               "migrations whose schema is present in that schema, or runs migrate_schemas "
+               "for a tenant that is only behind")
     elif ids & {"migration.records_missing", "migration.failed_run"} \
             and "refake_verified" in by_id:
         pick = "refake_verified"
         unit = "revision to stamp" if tracker == "alembic_version" else "migration to re-record"
         why = f"the schema is present and every {unit} was checked against it; " \
               f"this writes only {tracker} rows"
+    if pick == "tenant_repair" and ids & {"migration.records_missing",
+                                          "migration.failed_run"} and "refake_verified" in by_id:
+        by_id["refake_verified"].recommended = True  # the shared schema's own records first
+        by_id["refake_verified"].why = "the shared schema's records: its schema is present"
     for o in options:
         if o.id == pick:
             o.recommended, o.why = True, why
@@ -1104,7 +1168,7 @@ def choose_recommended(options: list[RecoveryOption], findings: list[Finding],
 #: The repairs that follow a point-in-time copy, in the order they run.
 REPAIRS = ("selective_repair", "repair_rows_columns")
 OPTION_ORDER = ["pitr_new_branch", "selective_repair", "repair_rows_columns", "refake_verified",
-                "fix_dangling_reference"]
+                "tenant_repair", "fix_dangling_reference"]
 
 
 def _what_remains(ctx: Context, options: list[RecoveryOption]) -> str:
@@ -1163,7 +1227,7 @@ def build_action_plan(ctx: Context, findings: list[Finding],
     fix = []
     chosen = {o.id for o in options if o.recommended}
     if "pitr_new_branch" in chosen:
-        chosen |= set(REPAIRS)
+        chosen |= {*REPAIRS, "tenant_repair"}
     for o in options:
         if o.id in chosen or o.id == "fix_dangling_reference":
             # The option's first file is the one to run (the others are what it runs, or
@@ -1180,7 +1244,8 @@ def build_action_plan(ctx: Context, findings: list[Finding],
                                       "revision(s) the fix stamped.",
                                  verify="no \"Can't locate revision\""))
     elif _uses_django(ctx):  # manage.py steps only for a database Django migrates
-        verify.append(ActionItem(text=f"`{run.manage('migrate', '--plan')}` shows only "
+        migrate = "migrate_schemas" if ctx.tenants is not None else "migrate"
+        verify.append(ActionItem(text=f"`{run.manage(migrate, '--plan')}` shows only "
                                       "intended migrations.",
                                  verify="no InconsistentMigrationHistory"))
     verify.append(ActionItem(text=f"Re-run `{run.assess('--baseline', 'evidence.json')}` "

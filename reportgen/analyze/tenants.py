@@ -213,9 +213,9 @@ def _judge(rec: Reconciliation, base: dict[str, object], tracker: str, schema: s
     own = [k for k in rec.order if k[0] in apps]
     recorded_own = sum(1 for s in rec.statuses if s.recorded and s.in_code and s.app in apps)
     counts = {"expected": len(own), "recorded_own": recorded_own}
-    missing = [e for s in rec.statuses for e in s.missing
-               if s.state in ("applied_schema_missing", "schema_lost_unrecorded",
-                              "partially_applied")]
+    missing = _absent([e for s in rec.statuses for e in s.missing
+                       if s.state in ("applied_schema_missing", "schema_lost_unrecorded",
+                                      "partially_applied")])
     plan = [(a, n) for a, n in rec.rows(rec.fake_plan)]
     if by.get("applied_schema_missing") or by.get("schema_lost_unrecorded"):
         keys = by.get("applied_schema_missing", []) + by.get("schema_lost_unrecorded", [])
@@ -302,6 +302,18 @@ def _judge(rec: Reconciliation, base: dict[str, object], tracker: str, schema: s
     return TenantRow(**base, **counts, tracker=tracker, verdict="ok", severity="LOW",
                      stopped_at=_stopped_at(rec, apps),
                      detail="every migration of its apps recorded and its schema present")
+
+
+def _absent(effects: list[str]) -> list[str]:
+    """Missing effects, a missing table first and for itself alone (not also each of its
+    columns, keys and indexes)."""
+    tables = {e[len("table "):] for e in effects if e.startswith("table ")}
+
+    def of_missing_table(e: str) -> bool:
+        return any(f" {t}." in e or f" {t}(" in e for t in tables)
+
+    return sorted({e for e in effects if e.startswith("table ") or not of_missing_table(e)},
+                  key=lambda e: (not e.startswith("table "), effects.index(e)))
 
 
 def _stopped_at(rec: Reconciliation, apps: set[str]) -> str | None:

@@ -224,7 +224,11 @@ class View:
                                 f"migrations that ran or may have run exist; {missing} missing."
                                 + (f" Not checked (their migration files were not read): "
                                    f"{', '.join(md(x) for x in unchecked)}." if unchecked
-                                   else ""))
+                                   else "")
+                                + (f" That is the shared schema {code(a.tenants.public_schema)}"
+                                   f"; {len(a.tenants.rows)} tenant schema(s) are judged one "
+                                   "by one in the tenant matrix (section 5)."
+                                   if a.tenants is not None else ""))
 
     def _tracker_line(self, a: Assessment) -> Md | None:
         """Section 4's line for golang-migrate and Prisma: what the table holds."""
