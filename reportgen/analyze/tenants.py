@@ -232,8 +232,11 @@ def _judge(rec: Reconciliation, base: dict[str, object], tracker: str, schema: s
     pending = by.get("pending", [])
     open_ = [k for k in rec.order if k in rec.fake_blocked and k not in pending
              and k not in by.get("pending_or_lost", [])]
-    decide = [f"Decide {', '.join(label(k) for k in open_)}: "
-              + "; ".join(f"{label(k)} {rec.fake_blocked[k]}" for k in open_[:3])
+    unseen = {(st.app, st.name): "; ".join(st.opaque)
+              or rec.fake_blocked.get((st.app, st.name), "") for st in rec.statuses}
+    decide = [f"Decide {', '.join(label(k) for k in open_)} (the schema cannot show whether "
+              "they ran: " + "; ".join(f"{label(k)}: {unseen[k]}" for k in open_[:3])
+              + (" …" if len(open_) > 3 else "") + ")"
               + ". Only if they ran here (a backup or the deploy log shows it), record "
               "them the same way:", _record([(a, n) for a, n in open_], schema)
               ] if open_ else []
@@ -280,6 +283,7 @@ def _judge(rec: Reconciliation, base: dict[str, object], tracker: str, schema: s
     if pending or unsure:
         keys = unsure + pending
         at = _stopped_at(rec, apps)
+        mine = sum(1 for k in keys if k[0] in apps)
         verdict = "behind_or_lost" if unsure else "behind"
         why = ("no row can have been removed from its django_migrations since (activity "
                "counters)" if not unsure else "whether a record was removed cannot be told "
@@ -287,8 +291,10 @@ def _judge(rec: Reconciliation, base: dict[str, object], tracker: str, schema: s
         return TenantRow(
             **base, **counts, tracker=tracker, verdict=verdict, severity=VERDICTS[verdict],
             stopped_at=at, migrations=[label(k) for k in rec.order if k in set(keys)],
-            detail=f"{len(keys)} migration(s) not applied here"
-            + (f" (stopped after {at})" if at else "") + f"; {why}",
+            detail=f"{mine} migration(s) of its apps not applied here"
+            + (f" (stopped after {at})" if at else "")
+            + (f", and {len(keys) - mine} of apps kept out of it (they change nothing here)"
+               if len(keys) > mine else "") + f"; {why}",
             fix=[_migrate(schema)] if not unsure else [
                 f"Check whether the tables of {', '.join(label(k) for k in keys[:3])} held "
                 f"data in {schema} (a backup); if not, run: {_migrate(schema)}"])
@@ -310,7 +316,7 @@ def _absent(effects: list[str]) -> list[str]:
     tables = {e[len("table "):] for e in effects if e.startswith("table ")}
 
     def of_missing_table(e: str) -> bool:
-        return any(f" {t}." in e or f" {t}(" in e for t in tables)
+        return any(f" {t}." in e or f" {t}(" in e or e.endswith(f" on {t}") for t in tables)
 
     return sorted({e for e in effects if e.startswith("table ") or not of_missing_table(e)},
                   key=lambda e: (not e.startswith("table "), effects.index(e)))
@@ -329,13 +335,16 @@ def _migrate(schema: str) -> str:
 def _record(plan: list[tuple[str, str]], schema: str) -> str:
     """Django's MigrationRecorder on the tenant's schema alone (django-tenants'
     set_schema without public on the path: the records land in that schema's
-    django_migrations, which the recorder creates when it is missing)."""
-    pairs = ", ".join(f"({python_literal(a)}, {python_literal(n)})" for a, n in plan)
-    code = ("from django.db import connection; "
-            "from django.db.migrations.recorder import MigrationRecorder; "
-            f"connection.set_schema({python_literal(schema)}, include_public=False); "
-            "recorder = MigrationRecorder(connection); "
-            f"[recorder.record_applied(app, name) for app, name in [{pairs}]]")
+    django_migrations, which the recorder creates when it is missing). One migration per
+    line, none indented: copied out of a PDF it runs as printed."""
+    code = "\n".join([
+        "from django.db import connection",
+        "from django.db.migrations.recorder import MigrationRecorder",
+        f"connection.set_schema({python_literal(schema)}, include_public=False)",
+        "recorder = MigrationRecorder(connection)",
+        "for app, name in [",
+        *(f"({python_literal(a)}, {python_literal(n)})," for a, n in plan),
+        "]: recorder.record_applied(app, name)"])
     return shell_command("python", "manage.py", "shell", "-c", code)
 
 
