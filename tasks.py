@@ -131,9 +131,10 @@ def check(args: list[str]) -> int:
 
 
 def samples(_: list[str]) -> int:
-    """The demo's outputs, committed to sample_reports/ (demo-project/ left out), and an
+    """The demo's outputs, committed to sample_reports/ (demo-project/ left out), an
     Alembic incident on a real project's revisions in sample_reports/alembic/ (the dev
-    extras: mlflow's revisions and Alembic)."""
+    extras: mlflow's revisions and Alembic), and a django-tenants incident in
+    sample_reports/tenants/ (the dev extras: django-tenants, taggit, knox)."""
     ensure_venv("dev")
     ensure_system_packages(RUNTIME_PACKAGES)
     out = ROOT / "sample_reports"
@@ -159,6 +160,16 @@ def samples(_: list[str]) -> int:
                  "inventory.csv", "inventory.json"):
         shutil.copy2(alembic_run / name, out / "alembic" / name)
     shutil.copytree(alembic_run / "fix", out / "alembic" / "fix")
+    tenant_run = ROOT / "build" / "sample-tenants"
+    shutil.rmtree(tenant_run, ignore_errors=True)
+    code = run(PY, "-m", "tests.tenant_sample", tenant_run.relative_to(ROOT), check=False)
+    if code not in (0, 1):
+        return code
+    (out / "tenants").mkdir()
+    for name in ("evidence.json", "assessment.json", "report.md", "report.html", "report.pdf",
+                 "inventory.csv", "inventory.json", "tenants.csv", "tenants.json"):
+        shutil.copy2(tenant_run / name, out / "tenants" / name)
+    shutil.copytree(tenant_run / "fix", out / "tenants" / "fix")
     return 0
 
 

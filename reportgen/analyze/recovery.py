@@ -1149,7 +1149,7 @@ def choose_recommended(options: list[RecoveryOption], findings: list[Finding],
         why = ("every tenant it acts on was reconciled on its own: each command records "
                "migrations whose schema is present in that schema, or runs migrate_schemas "
                "for a tenant that is only behind")
-    elif ids & {"migration.records_missing", "migration.failed_run"} \
+    elif pick is None and ids & {"migration.records_missing", "migration.failed_run"} \
             and "refake_verified" in by_id:
         pick = "refake_verified"
         unit = "revision to stamp" if tracker == "alembic_version" else "migration to re-record"

@@ -348,6 +348,20 @@ def _record(plan: list[tuple[str, str]], schema: str) -> str:
     return shell_command("python", "manage.py", "shell", "-c", code)
 
 
+ADVICE = {
+    "schema_absent": "Restore each schema from a backup or a point-in-time copy, or delete the "
+    "tenant's row if it was removed on purpose (tenant matrix, section 5).",
+    "schema_missing": "Restore what each tenant lost from a backup or a point-in-time copy; do "
+    "not re-run or fake its migrations over it (tenant matrix, section 5).",
+    "records_missing": "Record, on each tenant's schema alone, the migrations its schema shows "
+    "ran: the tenant matrix's commands, all of them in the tenant repair file (section 10).",
+    "tracker_missing": "Record, on each tenant's schema alone, the migrations its schema shows "
+    "ran (the recorder creates its django_migrations): the tenant repair file (section 10).",
+    "behind": "Run `python manage.py migrate_schemas --schema=S` for each (the tenant repair "
+    "file, section 10).",
+}
+
+
 def tenant_findings(matrix: TenantMatrix | None) -> list[Finding]:
     """One finding per verdict that needs action, naming its tenants."""
     if matrix is None:
@@ -379,5 +393,5 @@ def tenant_findings(matrix: TenantMatrix | None) -> list[Finding]:
             explanation=rows[0].detail if len(rows) == 1 else
             f"{len(rows)} schemas, each judged against the migrations of the tenant apps "
             f"({', '.join(matrix.tenant_apps[:8])}); see the tenant matrix.",
-            recommendation=rows[0].fix[0] if rows[0].fix else "See the tenant matrix."))
+            recommendation=ADVICE.get(verdict, "See the tenant matrix (section 5).")))
     return out
