@@ -3,9 +3,9 @@
 # When it applies: A migration points at a model/table that no migration creates. Data-loss
 # risk: LOW.
 # Verified against: evidence bundle
-# sha256:dddc5507693f637243233a5aee07bddf02e7cb02c09dc196512ce2c0f12cf577 from database
+# sha256:af33c74b890b9a62d029d2047f13f9fe23ea40204d2f9cb916da3ce78d853d9f from database
 # deltacrown on ep-lively-queen-a13dp7w6.ap-southeast-1.aws.neon.tech (system identifier
-# 7715313761200706572), collected 2026-12-04 05:17:51 UTC. Re-assess before running it if the
+# 7715345334564922960), collected 2026-12-04 07:20:21 UTC. Re-assess before running it if the
 # database changed since.
 # Undo: nothing to undo: the command only reads the migration file.
 # Run: bash fix/option-3.sh

@@ -3,9 +3,9 @@
 # When it applies: Rows or tables may be lost, or the pre-incident state is needed as a
 # baseline. Data-loss risk: LOW.
 # Verified against: evidence bundle
-# sha256:d75d615b1046b0098e6ff5e7a3286e7afe17abedcc659f7bbbc895aec1a11445 from database
-# mlflow_tracking on 127.0.0.1 (system identifier 7715313810798097698), collected 2026-12-04
-# 05:18:20 UTC. Re-assess before running it if the database changed since.
+# sha256:85273c0a088e9f020388a40a66e1b39c909714a28a532cac42e420cd57a5e24f from database
+# mlflow_tracking on 127.0.0.1 (system identifier 7715345362095118111), collected 2026-12-04
+# 07:20:37 UTC. Re-assess before running it if the database changed since.
 # Undo: delete the new copy it created; production is not touched.
 # Run: bash fix/option-1.sh
 # From: any folder
