@@ -16,6 +16,7 @@ I = JOB_COMPLETION_INDEX) runs the shards in parallel. Each shard writes its row
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -37,6 +38,7 @@ from reportgen.constants import LEVELS, Level
 from reportgen.errors import InputError, ReportgenError
 
 SHARD_GLOB = "fleet-shard-*.json"
+_RENDER = threading.Lock()
 SUMMARY_STEM = "fleet"
 DEFAULT_JOBS = 8
 
@@ -182,8 +184,11 @@ def assess_member(member: Member, out: Path, *, formats: list[str],
 
         bundle = collect(source, codebase=codebase, **collect_options).full()
         title = f"Incident assessment: fleet member {member.position}"
-        written = assess_outputs(bundle, out / folder, RenderOptions(title=title),
-                                 formats=formats)
+        # WeasyPrint is not known to be thread-safe: one member's HTML and PDF at a time
+        # (collection, the slow part on a fleet, still overlaps).
+        with _RENDER if {"html", "pdf"} & set(formats) else contextlib.nullcontext():
+            written = assess_outputs(bundle, out / folder, RenderOptions(title=title),
+                                     formats=formats)
         a = written.assessment
         counts: dict[str, int] = {}
         for f in a.findings:

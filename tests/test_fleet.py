@@ -96,7 +96,8 @@ def test_a_fleet_with_a_broken_an_unreachable_and_a_hostile_member(fleet, tmp_pa
     project, members, env, server = fleet
     out = tmp_path / "out"
     res = reportgen("fleet", "assess", "--members", str(members), "--project", str(project),
-                    "--out", str(out), "--fail-on", "HIGH", "--connect-timeout", "3", env=env)
+                    "--out", str(out), "--fail-on", "HIGH", "--connect-timeout", "3",
+                    "--format", "md,pdf", env=env)
     assert res.returncode == 1, res.stderr[-3000:]  # --fail-on HIGH: broken is CRITICAL
     rows = {r["member"]: r for r in csv.DictReader(
         (out / "fleet.csv").read_text("utf-8").splitlines())}
@@ -117,6 +118,7 @@ def test_a_fleet_with_a_broken_an_unreachable_and_a_hostile_member(fleet, tmp_pa
         if r["outcome"] == "assessed":
             folder = out / r["report"]
             assert (folder / "evidence.json").is_file() and (folder / "report.md").is_file()
+            assert (folder / "report.pdf").stat().st_size > 10_000
             assert f"({r['report']}/report.md)" in summary
             assert ".." not in r["report"] and "$" not in r["report"]
     # Worst first: the unreachable member (nothing known), then CRITICAL.
