@@ -22,14 +22,16 @@ pytestmark = [pytest.mark.slow, pytest.mark.matrix]
 
 EVIL = "evil'$(touch pwned)<b>x</b>"
 TENANTS = ["t_clean", "t_clean2", "t_half", "t_column", "t_records", "t_tracker", "t_orphan",
-           "t_gone"]
+           "t_gone", "t_wiped"]
 
 
-def assess(site: TenantSite, out: Path, dbname: str | None = None) -> dict[str, Any]:
+def assess(site: TenantSite, out: Path, dbname: str | None = None, *extra: str
+           ) -> dict[str, Any]:
     res = subprocess.run(
         [sys.executable, "-m", "reportgen", "assess", "--dsn",
          site.server.dsn(dbname or site.dbname), "--project", str(site.root),
-         "--django-settings", "tenantsite.test_settings", "--out", str(out), "--format", "md"],
+         "--django-settings", "tenantsite.test_settings", "--out", str(out), "--format", "md",
+         *extra],
         capture_output=True, text=True, timeout=600, cwd=site.root, env=site.env(dbname))
     assert res.returncode in (0, 1), res.stderr[-3000:]
     return json.loads((out / "assessment.json").read_text("utf-8"))
@@ -65,7 +67,17 @@ def test_a_clean_tenant_database_has_nothing_above_low(site, tmp_path):
 
 def test_each_named_tenant_case_gets_its_verdict_and_its_fix_works(site, tmp_path):
     db = site.db
+    before = tmp_path / "baseline.json"  # the baseline a deploy hook would have taken
+    res = subprocess.run([sys.executable, "-m", "reportgen", "collect", "--dsn",
+                          site.server.dsn(site.dbname), "--project", str(site.root),
+                          "--django-settings", "tenantsite.test_settings", "-o", str(before)],
+                         capture_output=True, text=True, cwd=site.root, env=site.env(),
+                         timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
     db.execute("ALTER TABLE t_column.taggit_tag DROP COLUMN slug")
+    # Records and table both gone: without a baseline, behind or lost cannot be told apart.
+    db.execute("DELETE FROM t_wiped.django_migrations WHERE app = 'knox'")
+    db.execute("DROP TABLE t_wiped.knox_authtoken")
     db.execute("DELETE FROM t_records.django_migrations WHERE app = 'knox'")
     db.execute("DROP TABLE t_tracker.django_migrations")
     db.execute("DELETE FROM public.customers_client WHERE schema_name = 't_orphan'")
@@ -79,7 +91,7 @@ def test_each_named_tenant_case_gets_its_verdict_and_its_fix_works(site, tmp_pat
     want = {"t_clean": "ok", "t_clean2": "ok", "t_half": "behind",
             "t_column": "schema_missing", "t_records": "records_missing",
             "t_tracker": "tracker_missing", "t_orphan": "not_a_tenant",
-            "t_gone": "schema_absent", EVIL: "not_a_tenant"}
+            "t_gone": "schema_absent", EVIL: "not_a_tenant", "t_wiped": "behind_or_lost"}
     assert {s: r["verdict"] for s, r in rows.items()} == want, {
         s: (r["verdict"], r["detail"]) for s, r in rows.items()}
     assert rows["t_half"]["stopped_at"] == "taggit.0003_taggeditem_add_unique_index"
@@ -91,6 +103,11 @@ def test_each_named_tenant_case_gets_its_verdict_and_its_fix_works(site, tmp_pat
     # public's records list taggit and knox, whose tables live only in the tenants: never
     # called missing.
     assert "data.tables_missing" not in ids and "schema.recorded_but_missing" not in ids
+    # With the baseline, t_wiped's knox records existed: applied, then lost with its table.
+    b = assess(site, tmp_path / "with-baseline", None, "--baseline", str(before))
+    wiped = {r["schema_name"]: r for r in b["tenants"]["rows"]}["t_wiped"]
+    assert wiped["verdict"] == "schema_missing", wiped
+    assert any("knox_authtoken" in m for m in wiped["missing"])
     report = (tmp_path / "report.md").read_text("utf-8")
     assert "Tenant matrix" in report and "t_records" in report
     assert shell_command(EVIL) in rows[EVIL]["fix"][0]  # one shell word, as printed

@@ -192,7 +192,7 @@ def build_context(bundle: EvidenceBundle, baseline: EvidenceBundle | None = None
     since = counters_since(bundle)
     shared = public_view(bundle)  # schema per tenant: the shared schema's own view
     rec = reconcile(shared, record_history(shared, baseline, start, since))
-    matrix = tenant_matrix(bundle, since)
+    matrix = tenant_matrix(bundle, since, baseline, start.time if start is not None else None)
     records = tracked(bundle).records
     labels = {r.app for r in records}
     if bundle.codebase:

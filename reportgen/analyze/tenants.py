@@ -11,7 +11,7 @@ are in that schema. Everything else is the one reconciliation every schema gets.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from reportgen.analyze.model import (
@@ -97,7 +97,12 @@ def public_view(bundle: EvidenceBundle) -> EvidenceBundle:
                 bundle.migrations.django, rels, {})
 
 
-def tenant_matrix(bundle: EvidenceBundle, counters_since: datetime | None) -> TenantMatrix | None:
+def tenant_matrix(bundle: EvidenceBundle, counters_since: datetime | None,
+                  baseline: EvidenceBundle | None = None,
+                  incident_start: datetime | None = None) -> TenantMatrix | None:
+    """Every tenant schema judged on its own. ``baseline``: an earlier bundle of the same
+    database; each tenant's records in it (its own django_migrations then) say which records
+    existed, as for the shared schema."""
     lay = layout(bundle)
     if lay is None or bundle.migrations is None or bundle.inventory is None:
         return None
@@ -119,6 +124,14 @@ def tenant_matrix(bundle: EvidenceBundle, counters_since: datetime | None) -> Te
     for r in bundle.inventory.relations:
         by_schema.setdefault(r.schema_name, []).append(r)
     apps = set(lay.tenancy.tenant_apps)
+    before = baseline.migrations.schemas if baseline is not None and \
+        baseline.migrations is not None else None
+    base_records = {d.schema_name: frozenset((r.app, r.name) for r in d.records)
+                    for d in (before.trackers if before is not None else [])
+                    if d.readable and d.schema_name is not None}
+    history = RecordHistory(counters_since=counters_since, incident_start=incident_start,
+                            baseline_taken=baseline.collection.started_at
+                            if baseline is not None else None)
     cache: dict[frozenset[str], Codebase] = {}
     memo: dict[tuple[object, ...], Reconciliation | None] = {}
     rows: list[TenantRow] = []
@@ -140,11 +153,12 @@ def tenant_matrix(bundle: EvidenceBundle, counters_since: datetime | None) -> Te
         # reconciliation: computed once (thousands of identical tenants are common).
         sig = (schema in tenants, rec_rows.table_present, rec_rows.readable,
                tuple((r.app, r.name, r.applied) for r in rec_rows.records),
-               rec_rows.rewritten,
+               rec_rows.rewritten, base_records.get(schema),
                _relations_signature(rels))
         if sig not in memo:
+            # A baseline taken without this schema's tracker says nothing of its records.
             memo[sig] = _reconcile(bundle, schema, schema in tenants, apps, rec_rows, rels,
-                                   cache, counters_since)
+                                   cache, replace(history, baseline=base_records.get(schema)))
         rows.append(_row(memo[sig], schema, schema in tenants, apps, rec_rows))
     return TenantMatrix(router=lay.tenancy.library, public_schema=lay.public,
                         tenant_table=st.tenant_table.table if st and st.tenant_table else None,
@@ -169,14 +183,13 @@ def _relations_signature(rels: list[Relation]) -> tuple[object, ...]:
 def _reconcile(bundle: EvidenceBundle, schema: str, is_tenant: bool, apps: set[str],
                records: DjangoRecords, rels: list[Relation],
                cache: dict[frozenset[str], Codebase],
-               counters_since: datetime | None) -> Reconciliation | None:
+               history: RecordHistory) -> Reconciliation | None:
     if not is_tenant or (records.table_present and not records.readable):
         return None
     v = view(bundle, schema, apps, records, rels, cache)
     dm = next((r for r in rels if r.name == "django_migrations"), None)
-    return reconcile(v, RecordHistory(
-        counters_since=counters_since, deletes=dm.deleted_tuples if dm else None,
-        rewritten=records.rewritten))
+    return reconcile(v, replace(history, deletes=dm.deleted_tuples if dm else None,
+                                rewritten=records.rewritten))
 
 
 def _row(rec: Reconciliation | None, schema: str, is_tenant: bool, apps: set[str],
