@@ -172,6 +172,44 @@ class RecoveryOption(Model):
     ruled_out: str | None = Field(
         default=None, description="Why the evidence rules this option out (e.g. the restore "
         "point is beyond the provider's window); such an option is never recommended.")
+    predicted_unapplied: list[str] | None = Field(
+        default=None, description="Django: the migrations (app.name) `migrate --plan` lists "
+        "once the fix ran, for the apps in predicted_apps (what a rehearsal checks).")
+    predicted_apps: list[str] | None = Field(
+        default=None, description="The apps the prediction covers (the migration files read).")
+    rehearsal: RehearsalResult | None = Field(
+        default=None, description="The fix run on a scratch copy of the schema, judged by the "
+        "framework (reportgen rehearse).")
+
+
+class RehearsalStep(Model):
+    what: str = Field(description="What the step does.")
+    command: str = Field(description="The command as shown (no password).")
+    exit_code: int
+    seconds: float
+    output: str = Field(description="Its output's last part (stdout, then stderr).")
+
+
+class RehearsalResult(Model):
+    """What a rehearsal of an option's fix showed (the transcript is rehearsal.json, beside
+    the bundle; its digest is here)."""
+
+    outcome: Literal["confirmed", "differed", "failed"] = Field(
+        description="confirmed: the framework's view after the fix is the predicted one; "
+        "differed: it is not (the recommendation is withdrawn); failed: the fix or the "
+        "framework stopped with an error (withdrawn too).")
+    why: str = Field(description="One paragraph: what matched, or what differed.")
+    transcript: str = Field(description="The transcript's file name beside the report.")
+    transcript_sha256: str = Field(description="sha256 of the transcript's bytes.")
+    file: str = Field(description="The fix file rehearsed.")
+    file_sha256: str = Field(description="sha256 of that file as it ran.")
+    file_as_reported: bool = Field(description="It is the file the report wrote (sha256 "
+                                   "equal); False: it was edited since.")
+    scratch: str = Field(description="Where it ran (the scratch server's version; never "
+                         "production).")
+    seconds: float = Field(description="Wall time of the rehearsal.")
+    steps: list[RehearsalStep] = Field(default_factory=list, description="The transcript's "
+                                       "steps (also in the transcript file).")
 
 
 class ActionItem(Model):

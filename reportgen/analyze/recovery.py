@@ -197,6 +197,9 @@ def _refake(ctx: Context) -> RecoveryOption | None:
                          if blocked else []),
         data_loss_risk="LOW", expected_time="10–30 minutes",
         outcome=_outcome(ctx),
+        predicted_unapplied=[f"{a}.{n}" for a, n in rec.after_unapplied]
+        if not rec.after_inconsistent else None,
+        predicted_apps=sorted(rec.code_apps),
         verification=[run.manage("showmigrations"), run.manage("migrate", "--plan"),
                       run.assess("--baseline", "before-refake.json", "--out",
                                  "after-refake/")])

@@ -27,6 +27,7 @@ from .collecting import collect, snapshot
 from .common import EMBEDDING, EPILOG_EXIT
 from .exits import Commands, run, terminate
 from .fleet import fleet
+from .rehearsing import rehearse_cmd
 from .reporting import analyze_cmd, archive_cmd, assess, render
 from .store import baselines
 from .tools import demo, diff, extract, schema, verify
@@ -50,7 +51,7 @@ def cli() -> None:
 
 
 for command in (collect, snapshot, baselines, analyze_cmd, render, assess, demo, diff,
-                archive_cmd, verify, extract, schema, fleet):
+                archive_cmd, verify, extract, schema, fleet, rehearse_cmd):
     cli.add_command(command)
 
 
