@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import on_one_server
+
 pytestmark = pytest.mark.slow
 
 MIGRATION = '''from django.db import migrations, models
@@ -47,7 +49,8 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def fleet(server, tmp_path):
+def fleet(request, server, tmp_path):
+    on_one_server(request, server)  # what a fleet does is not a server version's (suite time)
     project = tmp_path / "project"
     (project / "shop" / "migrations").mkdir(parents=True)
     (project / "shop" / "__init__.py").write_text("")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import on_one_server
 from tests.helpers import startproject
 
 pytestmark = pytest.mark.slow
@@ -51,7 +52,8 @@ def run(*args: str, env: dict[str, str], cwd: Path | None = None
                           timeout=600)
 
 
-def test_rehearse_confirms_a_correct_fix_and_withdraws_an_edited_one(server, tmp_path):
+def test_rehearse_confirms_a_correct_fix_and_withdraws_an_edited_one(request, server, tmp_path):
+    on_one_server(request, server)  # the scratch server is the embedded one either way
     site = startproject(tmp_path, "mysite", OVERLAY)
     server.psql("DROP DATABASE IF EXISTS rehearse_src WITH (FORCE)")
     server.psql("CREATE DATABASE rehearse_src")
