@@ -171,7 +171,8 @@ _ENV_PARAMS = {
 }
 
 
-def _secrets(source: DsnSource) -> list[str]:
+def secrets_of(source: DsnSource) -> list[str]:
+    """The secrets a source carries (its password, PGPASSWORD): what scrub removes."""
     found: list[str] = []
     try:
         pw = pg_conninfo.conninfo_to_dict(source.conninfo).get("password")
@@ -353,7 +354,7 @@ def read_only_snapshot(
     application_name: str = APPLICATION_NAME,
 ) -> Iterator[tuple[Snapshot, SessionInfo]]:
     """Connect, open the read-only snapshot, yield it, and always ROLLBACK."""
-    secrets = _secrets(source)
+    secrets = secrets_of(source)
     target = describe_target(source)
     started = time.perf_counter()
     try:

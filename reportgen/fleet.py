@@ -33,7 +33,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reportgen.connection import DsnSource, scrub
+from reportgen.connection import DsnSource, scrub, secrets_of
 from reportgen.constants import LEVELS, Level
 from reportgen.errors import InputError, ReportgenError
 
@@ -211,16 +211,8 @@ def assess_member(member: Member, out: Path, *, formats: list[str],
 
 
 def _line(exc: BaseException, member: Member) -> str:
-    from psycopg.conninfo import conninfo_to_dict
-
-    secrets = []
-    try:
-        pw = conninfo_to_dict(member.conninfo or "").get("password")
-        secrets = [str(pw)] if pw else []
-    except Exception:
-        pass
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return scrub(text, secrets)[:500]
+    return scrub(text, secrets_of(DsnSource("", member.conninfo or "")))[:500]
 
 
 def run_fleet(members: list[Member], out: Path, *, shard: tuple[int, int], jobs: int,

@@ -42,7 +42,7 @@ from reportgen.analyze.model import (
     RehearsalStep,
 )
 from reportgen.bundle import EvidenceBundle
-from reportgen.connection import DsnSource, describe_target, scrub
+from reportgen.connection import DsnSource, describe_target, scrub, secrets_of
 from reportgen.errors import InputError, ReportgenError
 
 TRANSCRIPT = "rehearsal.json"
@@ -241,10 +241,7 @@ def rehearse(report: Path, bundle: EvidenceBundle, a: Assessment, source: DsnSou
     except OSError as exc:
         raise InputError(f"{path}: cannot read the fix file ({exc.strerror})") from None
     sha = hashlib.sha256(body).hexdigest()
-    from psycopg.conninfo import conninfo_to_dict
-
-    pw = conninfo_to_dict(source.conninfo).get("password")
-    log = Transcript([str(pw)] if pw else [])
+    log = Transcript(secrets_of(source))
     from reportgen.pgserver import available_binaries
 
     bins = available_binaries()
