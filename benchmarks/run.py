@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from timing import measure, median_run
+
 from reportgen import __version__
 from reportgen.analyze import analyze
 from reportgen.bundle import load_bundle
@@ -62,29 +64,9 @@ TABLE_NAME = ("format('ledger_%s_customer_order_line_item_history_archive_v2_xy'
               "lpad(({i})::text, 6, '0'))")
 
 
-def measure(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
-    """Wall time and peak RSS of one command, in a fresh child process."""
-    probe = ("import resource,subprocess,sys,time,json;t=time.perf_counter();"
-             "r=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.PIPE);"
-             "w=time.perf_counter()-t;"
-             "m=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss;"
-             "print(json.dumps({'rc':r.returncode,'wall_s':w,'peak_mb':m/1024,"
-             "'err':r.stderr.decode()[-300:]}))")
-    out = subprocess.run([sys.executable, "-c", probe, *cmd], capture_output=True, text=True,
-                         env=env, check=True).stdout
-    res: dict[str, float] = json.loads(out)
-    if res["rc"]:
-        raise SystemExit(f"{cmd[0]} failed: {res['err']}")
-    return res
-
-
 #: Each tool runs this many times per catalog; the median wall time is reported (with the
 #: peak memory of that run).
 RUNS = 5
-
-
-def median_run(runs: list[dict[str, float]]) -> dict[str, float]:
-    return sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]
 
 
 def generate(server: LocalServer, name: str, n: int) -> float:

@@ -23,42 +23,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from timing import measure, median_run
+
 from reportgen.pgserver import LocalServer
 
 TENANTS, TENANT_MODELS = 1_000, 48
 FLEET = 200
 RUNS = 3
-
-OVERLAY = """import os
-
-from .settings import *  # noqa: F403
-
-DATABASES = {"default": {
-    "ENGINE": "django_tenants.postgresql_backend", "NAME": os.environ["T_DB"],
-    "USER": "postgres", "PASSWORD": os.environ["T_PW"], "HOST": "127.0.0.1",
-    "PORT": os.environ["T_PORT"]}}
-DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
-SHARED_APPS = ["django_tenants", "customers", "django.contrib.contenttypes",
-               "django.contrib.auth", "django.contrib.sessions", "django.contrib.admin",
-               "django.contrib.messages", "django.contrib.staticfiles"]
-TENANT_APPS = ["django.contrib.contenttypes", "ledger"]
-INSTALLED_APPS = SHARED_APPS + [a for a in TENANT_APPS if a not in SHARED_APPS]
-TENANT_MODEL = "customers.Client"
-TENANT_DOMAIN_MODEL = "customers.Domain"
-"""
-CUSTOMERS = """from django.db import models
-from django_tenants.models import DomainMixin, TenantMixin
-
-
-class Client(TenantMixin):
-    name = models.CharField(max_length=100)
-    auto_create_schema = False
-
-
-class Domain(DomainMixin):
-    pass
-"""
-
 
 def _ledger_models() -> str:
     lines = ["from django.db import models", ""]
@@ -73,61 +44,20 @@ def _ledger_models() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _project(root: Path) -> Path:
-    site = root / "site"
-    site.mkdir(parents=True)
-    subprocess.run([sys.executable, "-m", "django", "startproject", "tenantsite", str(site)],
-                   check=True, capture_output=True)
-    (site / "tenantsite" / "bench_settings.py").write_text(OVERLAY)
-    for app, models in (("customers", CUSTOMERS), ("ledger", _ledger_models())):
-        (site / app / "migrations").mkdir(parents=True)
-        (site / app / "__init__.py").write_text("")
-        (site / app / "migrations" / "__init__.py").write_text("")
-        (site / app / "models.py").write_text(models)
-    return site
-
-
-def _manage(site: Path, env: dict[str, str], *args: str) -> None:
-    res = subprocess.run([sys.executable, "manage.py", *args], cwd=site, env=env,
-                         capture_output=True, text=True, timeout=1800)
-    if res.returncode:
-        raise SystemExit(f"manage.py {' '.join(args)}: {res.stderr[-1500:]}")
-
-
-def _measure(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
-             ) -> dict[str, float]:
-    probe = ("import resource,subprocess,sys,time,json;t=time.perf_counter();"
-             "r=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.PIPE);"
-             "w=time.perf_counter()-t;"
-             "m=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss;"
-             "print(json.dumps({'rc':r.returncode,'wall_s':w,'peak_mb':m/1024,"
-             "'err':r.stderr.decode()[-300:]}))")
-    import json
-
-    out = subprocess.run([sys.executable, "-c", probe, *cmd], capture_output=True, text=True,
-                         env=env, cwd=cwd, check=True).stdout
-    res: dict[str, float] = json.loads(out)
-    if res["rc"] not in (0, 1):  # 1: --fail-on, never given here; kept for symmetry
-        raise SystemExit(f"{cmd[:4]} failed: {res['err']}")
-    return res
-
-
 def tenants(bins: Any, work: Path) -> dict[str, object]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the test suite's site
+    from tests.tenant_site import SETTINGS, TenantSite
+
     settings = {"max_locks_per_transaction": "2048", "max_connections": "100"}
     with LocalServer(bins, settings=settings) as srv:
         db = "bench_tenants"
-        srv.psql(f"CREATE DATABASE {db}")
-        site = _project(work / "tenants")
-        env = {**os.environ, "T_DB": db, "T_PW": srv.password, "T_PORT": str(srv.port),
-               "DJANGO_SETTINGS_MODULE": "tenantsite.bench_settings",
-               "PGPASSWORD": srv.password}
+        (work / "tenants").mkdir()
+        site = TenantSite(srv, work / "tenants", db, tenant_apps=[
+            "django.contrib.contenttypes", "ledger"], apps={"ledger": _ledger_models()})
+        env = {**site.env(), "PGPASSWORD": srv.password}
         t0 = time.perf_counter()
-        _manage(site, env, "makemigrations", "customers", "ledger")
-        _manage(site, env, "migrate_schemas", "--shared")
         first = "t00000"
-        srv.psql(f"INSERT INTO customers_client (schema_name, name) VALUES ('{first}', "
-                 f"'{first}'); CREATE SCHEMA {first}", dbname=db)
-        _manage(site, env, "migrate_schemas", f"--schema={first}")
+        site.build([first])  # migrate_schemas: the shared schema, then the first tenant
         dump = subprocess.run([str(bins.bindir / "pg_dump"), f"--schema={first}", "--no-owner",
                                "-d", srv.dsn(db, password="")], env=env, check=True,
                               capture_output=True, text=True).stdout
@@ -150,14 +80,14 @@ def tenants(bins: Any, work: Path) -> dict[str, object]:
                             "n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'")
         out = work / "tenants-out"
         assess = [sys.executable, "-m", "reportgen", "assess", "--dsn", srv.dsn(db),
-                  "--project", str(site), "--django-settings", "tenantsite.bench_settings",
+                  "--project", str(site.root), "--django-settings", SETTINGS,
                   "--format", "md", "--out", str(out), "--quiet"]
         dump_cmd = [str(bins.bindir / "pg_dump"), "--schema-only", "-f",
                     str(work / "tenants.sql"), "-d", srv.dsn(db, password="")]
         runs: dict[str, list[dict[str, float]]] = {"assess": [], "pg_dump": []}
         for i in range(RUNS + 1):
-            a = _measure(assess, env=env, cwd=site)
-            d = _measure(dump_cmd, env=env)
+            a = measure(assess, env=env, cwd=site.root)
+            d = measure(dump_cmd, env=env)
             if i:
                 runs["assess"].append(a)
                 runs["pg_dump"].append(d)
@@ -167,8 +97,7 @@ def tenants(bins: Any, work: Path) -> dict[str, object]:
         counts: dict[str, int] = {}
         for r in result["tenants"]["rows"]:
             counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
-        best = sorted(runs["assess"], key=lambda r: r["wall_s"])[len(runs["assess"]) // 2]
-        dmp = sorted(runs["pg_dump"], key=lambda r: r["wall_s"])[len(runs["pg_dump"]) // 2]
+        best, dmp = median_run(runs["assess"]), median_run(runs["pg_dump"])
         return {"tenants": TENANTS, "tables": relations, "generate_s": round(generate_s, 1),
                 "assess_wall_s": round(best["wall_s"], 2),
                 "assess_peak_mb": round(best["peak_mb"], 1),
@@ -231,12 +160,12 @@ def fleet(bins: Any, work: Path) -> dict[str, object]:
         project = _fleet_project(work)
         cmd = [sys.executable, "-m", "reportgen", "fleet", "assess", "--members", str(members),
                "--project", str(project), "--out", str(work / "fleet-out"), "--quiet"]
-        _measure(cmd, env=env)  # warm-up
-        one = _measure(cmd, env=env)
+        measure(cmd, env=env)  # warm-up
+        one = measure(cmd, env=env)
         t0 = time.perf_counter()
         peak = 0.0
         for i, dsn in enumerate(dsns):
-            r = _measure([sys.executable, "-m", "reportgen", "assess", "--dsn", dsn,
+            r = measure([sys.executable, "-m", "reportgen", "assess", "--dsn", dsn,
                           "--project", str(project), "--format", "md", "--out",
                           str(work / "serial" / str(i)), "--quiet"], env=env)
             peak = max(peak, r["peak_mb"])

@@ -14,19 +14,20 @@ from reportgen.pgserver import LocalServer
 from tests.conftest import Database
 from tests.helpers import parse_showmigrations, startproject
 
+#: The settings overlay; {tenant_apps} is filled in (a list of app names).
 OVERLAY = """import os
 
 from .settings import *  # noqa: F403
 
-DATABASES = {"default": {
+DATABASES = {{"default": {{
     "ENGINE": "django_tenants.postgresql_backend", "NAME": os.environ["T_DB"],
     "USER": "postgres", "PASSWORD": os.environ["T_PW"], "HOST": "127.0.0.1",
-    "PORT": os.environ["T_PORT"]}}
+    "PORT": os.environ["T_PORT"]}}}}
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 SHARED_APPS = ["django_tenants", "customers", "django.contrib.contenttypes",
                "django.contrib.auth", "django.contrib.sessions", "django.contrib.admin",
                "django.contrib.messages", "django.contrib.staticfiles"]
-TENANT_APPS = ["django.contrib.contenttypes", "taggit", "knox"]
+TENANT_APPS = {tenant_apps!r}
 INSTALLED_APPS = SHARED_APPS + [a for a in TENANT_APPS if a not in SHARED_APPS]
 TENANT_MODEL = "customers.Client"
 TENANT_DOMAIN_MODEL = "customers.Domain"
@@ -44,17 +45,26 @@ class Domain(DomainMixin):
     pass
 """
 SETTINGS = "tenantsite.test_settings"
+TENANT_APPS = ["django.contrib.contenttypes", "taggit", "knox"]
 
 
 class TenantSite:
-    def __init__(self, server: LocalServer, parent: Path, dbname: str) -> None:
+    """``tenant_apps``: TENANT_APPS; ``apps``: apps of the project's own to write (label →
+    models.py), besides the tenant model's ``customers``."""
+
+    def __init__(self, server: LocalServer, parent: Path, dbname: str,
+                 tenant_apps: list[str] | None = None, apps: dict[str, str] | None = None
+                 ) -> None:
         self.server, self.dbname = server, dbname
-        self.root = startproject(parent, "tenantsite", OVERLAY)
-        app = self.root / "customers"
-        (app / "migrations").mkdir(parents=True)
-        (app / "__init__.py").write_text("")
-        (app / "migrations" / "__init__.py").write_text("")
-        (app / "models.py").write_text(MODELS)
+        self.root = startproject(parent, "tenantsite",
+                                 OVERLAY.format(tenant_apps=tenant_apps or TENANT_APPS))
+        self.apps = ["customers", *(apps or {})]
+        for label, models in {"customers": MODELS, **(apps or {})}.items():
+            app = self.root / label
+            (app / "migrations").mkdir(parents=True)
+            (app / "__init__.py").write_text("")
+            (app / "migrations" / "__init__.py").write_text("")
+            (app / "models.py").write_text(models)
         self.db = Database(server, dbname)
 
     def env(self, dbname: str | None = None) -> dict[str, str]:
@@ -84,7 +94,7 @@ class TenantSite:
         a tenant in ``partial`` is migrated only up to that (app, migration): a rollout that
         stopped there."""
         self.server.psql(f"CREATE DATABASE {self.dbname}")
-        self.manage("makemigrations", "customers")
+        self.manage("makemigrations", *self.apps)
         self.manage("migrate_schemas", "--shared")
         for name in tenants:
             self.manage("shell", "-c", "from customers.models import Client\n"
