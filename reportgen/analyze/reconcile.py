@@ -718,6 +718,12 @@ def record_command(plan: list[Key], alias: str | None = None) -> str:
     return shell_command("python", "manage.py", "shell", "-c", code)
 
 
+def plan_lines(plan: list[Key]) -> list[str]:
+    """A recorder script's plan: one ``("app", "name"),`` per line, each name a Python string
+    literal (``python_literal``), none indented (copied out of a PDF it runs as printed)."""
+    return [f"({python_literal(a)}, {python_literal(n)})," for a, n in plan]
+
+
 def record_script(plan: list[Key], alias: str | None = None) -> str:
     """The same records as ``record_command``, as a Python file for ``python manage.py shell
     < file``: one migration per line, no line indented or empty and never two spaces in a
@@ -729,7 +735,7 @@ def record_script(plan: list[Key], alias: str | None = None) -> str:
         "UNDO = False # True: remove exactly these records again (record_unapplied)",
         f"recorder = MigrationRecorder(connections[{python_literal(alias or 'default')}])",
         "PLAN = [",
-        *(f"({python_literal(a)}, {python_literal(n)})," for a, n in plan),
+        *plan_lines(plan),
         "]",
         "step = recorder.record_unapplied if UNDO else recorder.record_applied",
         "for app, name in PLAN: step(app, name)",

@@ -27,6 +27,7 @@ from reportgen.analyze.reconcile import (
     RecordHistory,
     fake_sql,
     label,
+    plan_lines,
     reconcile,
 )
 from reportgen.bundle import Codebase, DjangoRecords, EvidenceBundle, Relation, Tenancy
@@ -356,7 +357,7 @@ def _record(plan: list[tuple[str, str]], schema: str) -> str:
         f"connection.set_schema({python_literal(schema)}, include_public=False)",
         "recorder = MigrationRecorder(connection)",
         "for app, name in [",
-        *(f"({python_literal(a)}, {python_literal(n)})," for a, n in plan),
+        *plan_lines(plan),
         "]: recorder.record_applied(app, name)"])
     return shell_command("python", "manage.py", "shell", "-c", code)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -11,6 +11,9 @@ from reportgen.errors import EXIT_OK, GateReached, InputError
 
 from .common import EPILOG_EXIT, formats, quiet_option, say
 from .options import fail_on_option
+
+if TYPE_CHECKING:
+    from reportgen.fleet import FleetRow, FleetShard
 
 EPILOG_FLEET = ("Exit codes: 0 done; 1 --fail-on reached (a member at or above the level, or "
                 "a member not assessed); 2 usage; 3 no member could be reached; 4 bad "
@@ -101,7 +104,7 @@ def fleet_assess(members_file: str | None, all_databases: bool, dsn: str | None,
                        collect_options=options, codebase=codebase, progress=say)
     rows = result.rows
     if count == 1:
-        _summary(Path(out), [Path(out)], fmts, fail_on)
+        _summary(Path(out), [(Path(out), result)], fmts)
     else:
         say(f"wrote {Path(out) / f'fleet-shard-{index}-of-{count}.json'}; merge the shards "
             "with: reportgen fleet merge DIR... --out DIR")
@@ -123,14 +126,16 @@ def fleet_merge(dirs: tuple[str, ...], out: str, fmt: str, fail_on: str | None,
                 **_: Any) -> int:
     """The fleet summary from the shards' output directories (each holding its
     fleet-shard-I-of-N.json and its members' folders); a missing shard is named."""
-    rows = _summary(Path(out), [Path(d) for d in dirs], formats(fmt), fail_on)
+    from reportgen.fleet import load_shards
+
+    rows = _summary(Path(out), load_shards([Path(d) for d in dirs]), formats(fmt))
     return _exit(rows, fail_on)
 
 
-def _summary(out: Path, dirs: list[Path], fmts: list[str], fail_on: str | None) -> list[Any]:
-    from reportgen.fleet import fleet_worst, load_shards, missing_shards, write_summary
+def _summary(out: Path, shards: list[tuple[Path, FleetShard]], fmts: list[str]
+             ) -> list[FleetRow]:
+    from reportgen.fleet import fleet_worst, missing_shards, write_summary
 
-    shards = load_shards(dirs)
     rows, written = write_summary(shards, out, fmts)
     for p in written:
         say(f"wrote {p}")
@@ -143,7 +148,7 @@ def _summary(out: Path, dirs: list[Path], fmts: list[str], fail_on: str | None) 
     return rows
 
 
-def _exit(rows: list[Any], fail_on: str | None) -> int:
+def _exit(rows: list[FleetRow], fail_on: str | None) -> int:
     from reportgen.fleet import fleet_worst, gate_reached
 
     if gate_reached(rows, fail_on):
