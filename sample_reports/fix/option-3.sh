@@ -3,9 +3,9 @@
 # When it applies: A migration points at a model/table that no migration creates. Data-loss
 # risk: LOW.
 # Verified against: evidence bundle
-# sha256:af33c74b890b9a62d029d2047f13f9fe23ea40204d2f9cb916da3ce78d853d9f from database
+# sha256:bea3d0ac6eac74657fb7d75353e556b38bd9eebae46847aad0b075142c306254 from database
 # deltacrown on ep-lively-queen-a13dp7w6.ap-southeast-1.aws.neon.tech (system identifier
-# 7715345334564922960), collected 2026-12-04 07:20:21 UTC. Re-assess before running it if the
+# 7715362958777901601), collected 2026-12-04 08:28:46 UTC. Re-assess before running it if the
 # database changed since.
 # Undo: nothing to undo: the command only reads the migration file.
 # Run: bash fix/option-3.sh

@@ -3,8 +3,8 @@
 # When it applies: Rows or tables may be lost, or the pre-incident state is needed as a
 # baseline. Data-loss risk: LOW.
 # Verified against: evidence bundle
-# sha256:f65008e782a133c6a0b90665e3b911ccd071eef0b38399a80b5bc2a5c4877cde from database saas on
-# 127.0.0.1 (system identifier 7715345448646248435), collected 2026-12-04 07:20:56 UTC.
+# sha256:c8bee830dcce0e7a81304e5342008c2ac7d43df5324d950d4a56b06fb1be8dfc from database saas on
+# 127.0.0.1 (system identifier 7715363095601845188), collected 2026-12-04 08:29:25 UTC.
 # Re-assess before running it if the database changed since.
 # Undo: delete the new copy it created; production is not touched.
 # Run: bash fix/option-1.sh
