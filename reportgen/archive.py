@@ -93,7 +93,11 @@ def archive_incident(bundle: EvidenceBundle, assessment: Assessment, opts: Rende
                      timeline: Path | bytes | None = None,
                      baseline: EvidenceBundle | None = None,
                      template_dir: str | Path | None = None,
-                     pdf_variant: str | None = None, sign_key: Path | None = None) -> Path:
+                     pdf_variant: str | None = None, sign_key: Path | None = None,
+                     rehearsal: bytes | None = None) -> Path:
+    """The incident's folder under ``root``: bundle, assessment, reports, the timeline and
+    baseline given, a rehearsal's transcript (``rehearsal``, its outcome already on the
+    assessment's option) and the manifest over all of them."""
     try:
         root.mkdir(parents=True, exist_ok=True)
         clean_stale_temporaries(root)
@@ -105,6 +109,10 @@ def archive_incident(bundle: EvidenceBundle, assessment: Assessment, opts: Rende
     try:
         write_atomic(tmp / "evidence.json", bundle.to_bytes())
         write_atomic(tmp / "assessment.json", assessment_json(assessment))
+        if rehearsal is not None:
+            from reportgen.rehearse import TRANSCRIPT
+
+            write_atomic(tmp / TRANSCRIPT, rehearsal)
         render_outputs(bundle, assessment, opts, tmp, ["md", "html", "pdf"], template_dir,
                        pdf_variant=pdf_variant)
         if timeline is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable
@@ -68,6 +69,7 @@ def render_outputs(bundle: EvidenceBundle, assessment: Assessment, opts: RenderO
     for name, data in fixes:  # the recommended fixes, as files to run
         write_atomic(out / name, data, mode=0o755 if name.endswith(".sh") else None)
         wrote(out / name)
+    transcripts = _transcripts(assessment, out) if "pdf" in formats else []
     if "html" in formats or "pdf" in formats:
         with p_.stage("html", "rendering HTML"):
             html_text = render_html(text, bundle, assessment, opts, template_dir)
@@ -81,9 +83,23 @@ def render_outputs(bundle: EvidenceBundle, assessment: Assessment, opts: RenderO
                 payload = bundle.to_bytes()
                 write_atomic(out / f"{stem}.pdf", lambda tmp: render_pdf(
                     html_text, tmp, template_dir, bundle_json=payload, variant=pdf_variant,
-                    listings=listings, fixes=fixes))
+                    listings=listings, fixes=fixes, transcripts=transcripts))
                 wrote(out / f"{stem}.pdf")
     return written
+
+
+def _transcripts(a: Assessment, out: Path) -> list[tuple[str, bytes]]:
+    """The rehearsal transcripts beside the report that its options name (name, bytes), each
+    only as the digest on its option says it is."""
+    found = []
+    for o in a.recovery_options:
+        r = o.rehearsal
+        path = out / r.transcript if r is not None else None
+        if r is not None and path is not None and path.is_file():
+            data = path.read_bytes()
+            if hashlib.sha256(data).hexdigest() == r.transcript_sha256:
+                found.append((r.transcript, data))
+    return found
 
 
 #: The names of fix files reportgen writes (analyze/fixfiles.py).

@@ -90,3 +90,42 @@ def nothing_above_low(a: dict[str, Any]) -> bool:
     from reportgen.constants import LEVELS
 
     return all(f["severity"] not in LEVELS[1:] for f in a["findings"])
+
+
+def database_checksum(dsn: str) -> str:
+    """What a database holds: every relation of every schema but the system's, with its
+    kind and columns, and every table's rows (a digest of their text, in order). Equal
+    before and after: nothing was written."""
+    import hashlib
+
+    import psycopg
+    from psycopg import sql
+
+    h = hashlib.sha256()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        rels = conn.execute(
+            "SELECT n.nspname, c.relname, c.relkind::text, coalesce((SELECT string_agg("
+            "a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ',' ORDER BY a.attnum)"
+            " FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT "
+            "a.attisdropped), '') FROM pg_class c JOIN pg_namespace n ON n.oid = "
+            "c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND "
+            "n.nspname !~ '^pg_(toast|temp)' ORDER BY 1, 2").fetchall()
+        for schema, name, kind, columns in rels:
+            h.update(f"{schema}.{name}:{kind}:{columns}\n".encode())
+            if kind in ("r", "p"):
+                row = conn.execute(sql.SQL(
+                    "SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM {} t"
+                ).format(sql.Identifier(schema, name))).fetchone()
+                h.update(f"{row}\n".encode())
+        conn.execute("ROLLBACK")
+    return h.hexdigest()
+
+
+def rehearse(report: Path, dsn: str, project: Path, *extra: str,
+             env: dict[str, str] | None = None, cwd: Path | None = None
+             ) -> subprocess.CompletedProcess[str]:
+    """``reportgen rehearse`` as a responder runs it, in its own process."""
+    return subprocess.run([sys.executable, "-m", "reportgen", "rehearse", str(report), "--dsn",
+                           dsn, "--project", str(project), *extra], capture_output=True,
+                          text=True, env=env, cwd=cwd, timeout=600)

@@ -10,7 +10,10 @@ finds nothing above LOW.
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -29,9 +32,10 @@ from tests.alembic_projects import (
     current,
     make_project,
     migrate,
+    sqlalchemy_url,
     upgrade_runs,
 )
-from tests.helpers import assess_project, nothing_above_low
+from tests.helpers import assess_project, database_checksum, nothing_above_low, rehearse
 
 pytestmark = [pytest.mark.slow, pytest.mark.matrix]
 pytest.importorskip("alembic")
@@ -205,3 +209,88 @@ def _run_stamp(server: LocalServer, tpl: str, real: Real, tmp_path: Path, projec
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert _versions(server.dsn(twin)) == stamped
+
+
+def test_rehearse_alembic_stamp(server: LocalServer, alembic_templates: dict[str, str],
+                                tmp_path: Path) -> None:
+    """optuna's records deleted: `reportgen rehearse` runs the stamp file as delivered on a
+    scratch copy and Alembic (current, upgrade --sql) confirms the prediction; the file
+    edited to stamp one revision lower is withdrawn, Alembic's view named; production is
+    only read."""
+    if server.binaries.major != NEWEST:
+        pytest.skip(f"runs on PostgreSQL {NEWEST} (once: suite time)")
+    tpl = alembic_templates[OPTUNA.name]
+    db = f"al{next(_n)}"
+    server.psql(f"CREATE DATABASE {db} TEMPLATE {tpl}")
+    dsn = server.dsn(db)
+    project = make_project(OPTUNA, tmp_path, dsn)
+    order = _revisions(project)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(b"DELETE FROM alembic_version")
+    report = tmp_path / "report"
+    a = assess_project(dsn, project, report)
+    fix = _recommended(a)
+    assert fix is not None and fix["id"] == "refake_verified"
+    assert fix["predicted_heads"] == [order[-1]] and fix["predicted_unapplied"] == []
+    before = database_checksum(dsn)
+
+    res = rehearse(report, dsn, project)
+    assert res.returncode == 0, res.stdout + res.stderr[-3000:]
+    assert "rehearsal: confirmed" in res.stdout, res.stdout
+    a = json.loads((report / "assessment.json").read_text("utf-8"))
+    opt = next(o for o in a["recovery_options"] if o["id"] == "refake_verified")
+    assert opt["rehearsal"]["outcome"] == "confirmed" and opt["recommended"]
+    steps = json.loads((report / "rehearsal.json").read_text("utf-8"))["steps"]
+    asked = [s["command"] for s in steps if s["what"].startswith("ask Alembic")]
+    assert asked == ["alembic -c alembic.ini current",
+                     f"alembic -c alembic.ini upgrade {order[-1]}:head --sql"]
+    assert database_checksum(dsn) == before  # alembic_version still empty in production
+
+    sh = report / next(f["name"] for f in opt["files"] if f["name"].endswith(".sh"))
+    sh.write_text(sh.read_text("utf-8").replace(f"--purge {order[-1]}", f"--purge {order[-2]}"),
+                  "utf-8")
+    res = rehearse(report, dsn, project)
+    assert res.returncode == 1, res.stdout + res.stderr[-3000:]
+    a = json.loads((report / "assessment.json").read_text("utf-8"))
+    opt = next(o for o in a["recovery_options"] if o["id"] == "refake_verified")
+    r = opt["rehearsal"]
+    assert r["outcome"] == "differed" and not r["file_as_reported"] and not opt["recommended"]
+    assert f"`alembic current` shows {order[-2]}" in r["why"] and order[-1] in r["why"], r["why"]
+    assert database_checksum(dsn) == before
+
+
+def test_rehearse_alembic_refuses_a_project_it_cannot_point_at_the_copy(
+        server: LocalServer, alembic_templates: dict[str, str], tmp_path: Path) -> None:
+    """An env.py that takes its URL from its own variable (not alembic.ini, not DATABASE_URL)
+    would stamp production: the probe sees Alembic read another database and nothing runs."""
+    if server.binaries.major != OLDEST:
+        pytest.skip(f"runs on PostgreSQL {OLDEST} (once: suite time)")
+    tpl = alembic_templates[OPTUNA.name]
+    db = f"al{next(_n)}"
+    server.psql(f"CREATE DATABASE {db} TEMPLATE {tpl}")
+    dsn = server.dsn(db)
+    scripts = tmp_path / "scripts"
+    shutil.copytree(OPTUNA.root / OPTUNA.scripts, scripts)
+    env_py = scripts / "env.py"
+    env_py.write_text(env_py.read_text("utf-8").replace(
+        'config.get_section(config.config_ini_section)',
+        '{**config.get_section(config.config_ini_section), '
+        '"sqlalchemy.url": __import__("os").environ["APP_DB_URL"]}'), "utf-8")
+    project = make_project(OPTUNA, tmp_path, dsn)
+    ini = project / "alembic.ini"
+    ini.write_text(re.sub(r"(?m)^script_location\s*=.*$", f"script_location = {scripts}",
+                          ini.read_text("utf-8")), "utf-8")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(b"DELETE FROM alembic_version")
+    report = tmp_path / "report"
+    a = assess_project(dsn, project, report)
+    assert (_recommended(a) or {}).get("id") == "refake_verified"
+    before = database_checksum(dsn)
+    env = {**os.environ, "APP_DB_URL": sqlalchemy_url(dsn)}
+    res = rehearse(report, dsn, project, env=env)
+    assert res.returncode == 1, res.stdout + res.stderr[-3000:]
+    r = next(o for o in json.loads((report / "assessment.json").read_text("utf-8"))[
+        "recovery_options"] if o["id"] == "refake_verified")["rehearsal"]
+    assert r["outcome"] == "failed" and "probe" in r["why"], r["why"]
+    assert not any(s["what"].startswith("run ") for s in r["steps"])
+    assert database_checksum(dsn) == before  # nothing reached production

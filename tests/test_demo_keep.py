@@ -3,6 +3,7 @@ commands the demo prints, and Django's own `migrate --plan` agreeing with the re
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -37,6 +38,7 @@ def test_demo_keep_leaves_a_project_where_the_printed_commands_run_the_fix(tmp_p
                                 f"{python} manage.py migrate --plan"]
         env = {k: v for k, v in env.items() if k != "PATH"} | {"PATH": "/usr/bin:/bin"}
         assert lines[at + 5] == f"stop the server: {python} -m reportgen demo --stop --out {out}"
+        _rehearsals(out, res.stdout, password)
         # Before the fix Django refuses to plan at all, as the report says.
         run = [subprocess.run(["bash", "-c", f"{commands[0]} && {c}"], capture_output=True,
                               text=True, env=env, timeout=300) for c in commands[3:]]
@@ -71,3 +73,34 @@ def test_demo_keep_leaves_a_project_where_the_printed_commands_run_the_fix(tmp_p
     again = subprocess.run([sys.executable, "-m", "reportgen", "demo", "--stop", "--out",
                             str(out)], capture_output=True, text=True, env=env, timeout=120)
     assert again.returncode == 4 and "nothing to stop" in again.stderr
+
+
+def _rehearsals(out: Path, stdout: str, password: str) -> None:
+    """The demo rehearsed its recommended fix (the dangling-reference incident: Django plans
+    the migration that points at the missing model, as predicted). The same file edited (the
+    last record left out) and rehearsed again with `reportgen rehearse` is withdrawn, Django's
+    plan named; the kept database is only read. The file is put back afterwards."""
+    from tests.helpers import database_checksum, rehearse
+
+    line = next(x for x in stdout.splitlines() if x.startswith("rehearsal of "))
+    assert ": confirmed — after the fix Django's migrate --plan lists " \
+           "competition.0001_add_competition_models" in line, line
+    assert password not in (out / "rehearsal.json").read_text("utf-8")
+    conn = json.loads((out / "demo-project" / "connection.json").read_text())
+    dsn = (f"host={conn['host']} port={conn['port']} dbname={conn['dbname']} "
+           f"user={conn['user']} password={conn['password']}")
+    before = database_checksum(dsn)
+    fix = out / "fix" / "option-1.py"
+    text = fix.read_text("utf-8")
+    last = [ln for ln in text.splitlines(keepends=True) if ln.startswith('("teams", ')][-1]
+    fix.write_text(text.replace(last, ""), "utf-8")
+    project = out / "demo-project"
+    res = rehearse(out, dsn, project, "--django-settings", "demo_settings", cwd=project)
+    fix.write_text(text, "utf-8")
+    assert res.returncode == 1, res.stdout + res.stderr[-3000:]
+    r = next(o for o in json.loads((out / "assessment.json").read_text("utf-8"))[
+        "recovery_options"] if o["id"] == "refake_verified")["rehearsal"]
+    name = last.split('"')[3]
+    assert r["outcome"] == "differed" and f"teams.{name}" in r["why"], r["why"]
+    assert "WITHDRAWN after a rehearsal" in (out / "report.md").read_text("utf-8")
+    assert database_checksum(dsn) == before

@@ -173,10 +173,14 @@ class RecoveryOption(Model):
         default=None, description="Why the evidence rules this option out (e.g. the restore "
         "point is beyond the provider's window); such an option is never recommended.")
     predicted_unapplied: list[str] | None = Field(
-        default=None, description="Django: the migrations (app.name) `migrate --plan` lists "
-        "once the fix ran, for the apps in predicted_apps (what a rehearsal checks).")
+        default=None, description="What the framework would still run once the fix ran (what "
+        "a rehearsal checks). Django: the migrations (app.name) `migrate --plan` lists, for "
+        "the apps in predicted_apps; Alembic: the revisions `alembic upgrade` runs, in order.")
     predicted_apps: list[str] | None = Field(
         default=None, description="The apps the prediction covers (the migration files read).")
+    predicted_heads: list[str] | None = Field(
+        default=None, description="Alembic: the revisions `alembic current` shows once the "
+        "fix ran.")
     rehearsal: RehearsalResult | None = Field(
         default=None, description="The fix run on a scratch copy of the schema, judged by the "
         "framework (reportgen rehearse).")

@@ -535,6 +535,7 @@ def _stamp(ctx: Context) -> RecoveryOption | None:
         applies_when="Tables are present and alembic_version is behind them.",
         commands=[alembic_command(ctx, "stamp", "--purge", *targets)],
         script=script if tr.table_present else None,
+        predicted_unapplied=[n for _, n in rec.after_unapplied], predicted_heads=targets,
         undo=f"`{alembic_command(ctx, 'stamp', '--purge', *before)}` puts back what "
              "alembic_version held.")
 

@@ -12,7 +12,16 @@ import click
 from reportgen.errors import EXIT_OK, IncompleteEvidence
 
 from .collecting import CollectOptions, collect_evidence
-from .common import EPILOG_EXIT, PROGRESS, command_line, formats, path_or_none, quiet_option, say
+from .common import (
+    EPILOG_EXIT,
+    PROGRESS,
+    command_line,
+    formats,
+    path_or_none,
+    quiet_option,
+    say,
+    warn,
+)
 from .exits import gate
 from .inputs import (
     Inputs,
@@ -233,9 +242,20 @@ def archive_cmd(bundle: str, timeline: str | None, incident_start: str | None,
     i = redacted(Inputs(b, opts, base, events, path_or_none(timeline)), redact, redaction_map,
                  [Path(root)])
     a = analyze(i.bundle, i.baseline, i.events)
+    from reportgen.rehearse import TRANSCRIPT, with_transcript
+
+    transcript = Path(bundle).parent / TRANSCRIPT  # a rehearsal of this bundle's fix
+    rehearsal: bytes | None = None
+    if transcript.is_file() and redact:
+        warn(f"{transcript} is left out of a redacted archive (it names the database's "
+             "objects as they are)")
+    elif transcript.is_file():
+        rehearsal = transcript.read_bytes()
+        a = with_transcript(a, i.bundle, rehearsal, str(transcript))
     folder = archive_incident(i.bundle, a, i.opts, Path(root), slug=slug,
                               timeline=i.timeline_copy(), baseline=i.baseline,
                               template_dir=template_dir, pdf_variant=pdf_variant,
-                              sign_key=Path(sign_key) if sign_key else None)
+                              sign_key=Path(sign_key) if sign_key else None,
+                              rehearsal=rehearsal)
     click.echo(f"archived {folder}")
     return EXIT_OK

@@ -19,7 +19,7 @@ from .inputs import load_evidence
 from .options import render_opts
 
 if TYPE_CHECKING:
-    from reportgen.analyze.model import Assessment
+    from reportgen.analyze.model import Assessment, RehearsalResult
     from reportgen.bundle import EvidenceBundle
 
 
@@ -64,11 +64,26 @@ def demo(out: str, tz: str, keep: bool, stop: bool) -> int:
             lock_timeout_ms=DEFAULT_LOCK_TIMEOUT_MS, exact_counts=True)).full()
         w = assess_outputs(bundle, outdir, opts, timeline=load_timeline(timeline),
                            formats=["md", "html", "pdf"], progress=PROGRESS)
-        result["a"] = w.assessment
+        result["a"], bundles["b"] = w.assessment, bundle
 
-    commands = run_demo(outdir, do_assess, echo=say, keep=keep)
+    def do_rehearse(dsn: str, project: Path, settings: str) -> None:
+        # The recommended fix, rehearsed as `reportgen rehearse` does it.
+        from reportgen.connection import resolve_dsn
+        from reportgen.rehearse import rehearse_outputs
+
+        with PROGRESS.stage("rehearse", "rehearsing the fix on a scratch copy"):
+            rehearsal["r"] = rehearse_outputs(outdir, bundles["b"], result["a"],
+                                              resolve_dsn(dsn), opts, project=project,
+                                              settings=settings, say=say)
+
+    bundles: dict[str, EvidenceBundle] = {}
+    rehearsal: dict[str, RehearsalResult] = {}
+    commands = run_demo(outdir, do_assess, echo=say, keep=keep, rehearse=do_rehearse)
     say(PROGRESS.summary(out))
     click.echo(f"status: {result['a'].status}")
+    r = rehearsal["r"]
+    click.echo(f"rehearsal of {r.file} on {r.scratch}: {r.outcome} — {r.why} "
+               f"({r.seconds} s; transcript {outdir / r.transcript})")
     click.echo(f"open {outdir / 'report.pdf'} or {outdir / 'report.md'}")
     if commands:
         click.echo("the server is still running; try the recommended fix and ask Django "

@@ -24,8 +24,9 @@ from reportgen.quoting import shell_word
 SERVER_DIR = "demo-server"
 PROJECT_DIR = "demo-project"
 CONNECTION_FILE = "connection.json"
+SETTINGS_MODULE = "demo_settings"
 
-SETTINGS = '''"""Settings for the demo project (written by reportgen demo --keep)."""
+SETTINGS = '''"""Settings for the demo project (written by reportgen demo)."""
 import json
 from pathlib import Path
 
@@ -47,12 +48,12 @@ DATABASES = {{"default": {{
 '''
 
 MANAGE = '''#!/usr/bin/env python
-"""The demo project's manage.py (written by reportgen demo --keep)."""
+"""The demo project's manage.py (written by reportgen demo)."""
 import os
 import sys
 
 if __name__ == "__main__":
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo_settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{settings}")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)
@@ -76,19 +77,26 @@ def kept_server(out: Path, binaries: Binaries) -> LocalServer:
     return LocalServer(binaries, workdir=where, settings={"unix_socket_directories": "''"})
 
 
-def write_project(out: Path, server: LocalServer) -> list[str]:
-    """manage.py, the settings and the connection file beside the planted apps; the
-    commands that try the fix and ask Django (returned, to be printed)."""
+def django_project(out: Path, server: LocalServer) -> Path:
+    """manage.py, the settings and the connection file beside the planted apps: the demo's
+    project becomes one Django runs (the rehearsal's, and --keep's)."""
     project = out / PROJECT_DIR
     apps = sorted(p.name for p in (project / "apps").iterdir()
                   if (p / "migrations").is_dir())
     (project / "apps" / "__init__.py").write_text("")
-    (project / "demo_settings.py").write_text(SETTINGS.format(
+    (project / f"{SETTINGS_MODULE}.py").write_text(SETTINGS.format(
         apps="\n".join(f'    "apps.{a}",' for a in apps)))
-    (project / "manage.py").write_text(MANAGE)
+    (project / "manage.py").write_text(MANAGE.format(settings=SETTINGS_MODULE))
     write_atomic(project / CONNECTION_FILE, (json.dumps({
         "host": "127.0.0.1", "port": str(server.port), "dbname": DEMO_DB, "user": DEMO_ROLE,
         "password": server.password}, indent=2) + "\n").encode(), mode=0o600)
+    return project
+
+
+def write_project(out: Path, server: LocalServer) -> list[str]:
+    """The project (django_project) and the kept server's record; the commands that try the
+    fix and ask Django (returned, to be printed)."""
+    project = django_project(out, server)
     write_atomic(server_dir(out) / "server.json", (json.dumps({
         "bindir": str(server.binaries.bindir), "port": server.port}) + "\n").encode())
     fixes = sorted((out / "fix").glob("option-*.py"))

@@ -52,10 +52,12 @@ def pick_binaries() -> Binaries:
 
 def run_demo(out: Path, assess: Callable[[str, Path, Path], None],
              binaries: Binaries | None = None, echo: Callable[[str], None] = print,
-             keep: bool = False) -> list[str]:
-    """Start the server, plant the incident, hand the DSN to ``assess``, stop the server.
-    ``keep``: the server stays up and the project becomes a runnable Django project
-    (demo/keep.py); the commands to try the fix are returned."""
+             keep: bool = False,
+             rehearse: Callable[[str, Path, str], None] | None = None) -> list[str]:
+    """Start the server, plant the incident, hand the DSN to ``assess``, then (the project
+    made one Django runs) the DSN, the project and its settings module to ``rehearse``,
+    stop the server. ``keep``: the server stays up (demo/keep.py); the commands to try the
+    fix are returned."""
     from reportgen.demo import keep as kept
 
     b = binaries or pick_binaries()
@@ -74,6 +76,13 @@ def run_demo(out: Path, assess: Callable[[str, Path, Path], None],
         plant(server, project, delta)
         timeline.write_text(scenario.timeline_csv(delta), encoding="utf-8")
         assess(demo_dsn(server), project, timeline)
+        if rehearse is not None:
+            kept.django_project(out, server)
+            try:
+                rehearse(demo_dsn(server), project, kept.SETTINGS_MODULE)
+            finally:
+                if not keep:  # the server goes: its password with it
+                    (project / kept.CONNECTION_FILE).unlink(missing_ok=True)
         return kept.write_project(out, server) if keep else []
     except BaseException:
         server.stop()

@@ -63,10 +63,12 @@ def _content_type(path: Path) -> str:
 def render_pdf(html_text: str, target: Path, template_dir: str | Path | None = None,
                bundle_json: bytes | None = None, variant: str | None = None,
                listings: list[tuple[str, bytes]] | None = None,
-               fixes: list[tuple[str, bytes]] | None = None) -> None:
+               fixes: list[tuple[str, bytes]] | None = None,
+               transcripts: list[tuple[str, bytes]] | None = None) -> None:
     """Write the PDF; the evidence bundle travels inside it as an embedded file, and so do
-    the inventory listings (``listings``: file name and bytes) and the recommended fixes
-    (``fixes``: their names under fix/ and bytes)."""
+    the inventory listings (``listings``: file name and bytes), the recommended fixes
+    (``fixes``: their names under fix/ and bytes) and the rehearsal transcripts
+    (``transcripts``)."""
     from weasyprint import HTML, Attachment
     from weasyprint.text.fonts import FontConfiguration
 
@@ -81,7 +83,9 @@ def render_pdf(html_text: str, target: Path, template_dir: str | Path | None = N
          "complete inventory listing (one row per relation)")
         for name, data in listings or []] + [
         (name, data, "Supplement", "recommended fix, as the report says to run it")
-        for name, data in fixes or []]
+        for name, data in fixes or []] + [
+        (name, data, "Supplement", "rehearsal transcript: the fix run on a scratch copy "
+         "(reportgen rehearse)") for name, data in transcripts or []]
     packed = _Packed([data for _, data, _, _ in files])  # compressed while WeasyPrint lays out
     try:
         attachments = [Attachment(string=data, name=name, base_url=None, description=about,
