@@ -146,7 +146,7 @@ def samples(_: list[str]) -> int:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
     for name in ("evidence.json", "assessment.json", "report.md", "report.html", "report.pdf",
-                 "timeline.csv", "inventory.csv", "inventory.json"):
+                 "timeline.csv", "inventory.csv", "inventory.json", "rehearsal.json"):
         shutil.copy2(tmp / name, out / name)
     shutil.copytree(tmp / "fix", out / "fix")  # the recommended fixes, as files
     alembic_run = ROOT / "build" / "sample-alembic"

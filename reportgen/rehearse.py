@@ -110,6 +110,30 @@ def _identity(conninfo: str) -> dict[str, Any]:
             "system_identifier": sysid}
 
 
+def _password(conninfo: str) -> list[str]:
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        pw = conninfo_to_dict(conninfo).get("password")
+    except psycopg.ProgrammingError:  # an unparsable DSN has no password to hide
+        return []
+    return [str(pw)] if pw else []
+
+
+def _reach(conninfo: str, target: str, secrets_: list[str]) -> dict[str, Any]:
+    """_identity, a connection that fails said in one line (exit 3), no password in it."""
+    import psycopg
+
+    from reportgen.connection import explain_connect_error
+    from reportgen.errors import ConnectionFailed
+
+    try:
+        return _identity(conninfo)
+    except psycopg.Error as exc:
+        raise ConnectionFailed(scrub(explain_connect_error(exc, target), secrets_)) from None
+
+
 def same_database(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Whether two identities can be the same database: the same cluster (system identifier
     when both are known, else the same address and port) and the same database name."""
@@ -207,23 +231,32 @@ def scratch_database(scratch_dsn: str | None, keep: bool, say: Callable[[str], N
         yield srv.dsn(name), f"a throwaway embedded server ({bins[0].origin})"
 
 
-def _overlay(settings: str, scratch: str, alias: str, folder: Path) -> str:
-    """A settings module that is the project's, with DATABASES[alias] pointed at the scratch
-    database (everything else as the project has it)."""
+_MODULE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+def _overlay(settings: str, scratch: str, folder: Path) -> str:
+    """A settings module that is the project's, with every DATABASES alias pointed at the
+    scratch database (whichever alias the fix uses, it cannot reach production; everything
+    else as the project has it). Mode 0600: it holds the scratch password."""
     from psycopg.conninfo import conninfo_to_dict
 
+    if not _MODULE.fullmatch(settings):
+        raise InputError(f"--django-settings {settings!r}: not a Python module path")
     p = conninfo_to_dict(scratch)
     target = {"NAME": p.get("dbname"), "USER": p.get("user"), "PASSWORD": p.get("password", ""),
               "HOST": p.get("host"), "PORT": str(p.get("port", ""))}
     module = "reportgen_rehearsal_settings"
-    (folder / f"{module}.py").write_text(
+    path = folder / f"{module}.py"
+    path.write_text(
         f"from {settings} import *  # noqa: F401,F403\n"
         f"from {settings} import DATABASES as _PROJECT_DATABASES\n"
         "import copy as _copy\n"
-        "DATABASES = _copy.deepcopy(_PROJECT_DATABASES)\n"
-        f"DATABASES[{alias!r}] = {{**DATABASES.get({alias!r}, {{}}), "
-        f"'ENGINE': DATABASES.get({alias!r}, {{}}).get('ENGINE', "
-        f"'django.db.backends.postgresql'), 'OPTIONS': {{}}, **{target!r}}}\n", "utf-8")
+        f"_SCRATCH = {target!r}\n"
+        "DATABASES = {_a: {**_c, 'ENGINE': _c.get('ENGINE', 'django.db.backends.postgresql'), "
+        "'OPTIONS': {}, **_SCRATCH} for _a, _c in _copy.deepcopy(_PROJECT_DATABASES).items()}\n"
+        "DATABASES.setdefault('default', {'ENGINE': 'django.db.backends.postgresql', "
+        "'OPTIONS': {}, **_SCRATCH})\n", "utf-8")
+    path.chmod(0o600)
     return module
 
 
@@ -384,8 +417,9 @@ def rehearse(report: Path, bundle: EvidenceBundle, a: Assessment, source: DsnSou
 
     t0, started = time.perf_counter(), datetime.now(UTC)
     # First of all: where it would run. Never the inspected database.
-    prod = _identity(source.conninfo)
-    if scratch_dsn is not None and same_database(prod, _identity(scratch_dsn)):
+    prod = _reach(source.conninfo, describe_target(source), secrets_of(source))
+    if scratch_dsn is not None and same_database(prod, _reach(
+            scratch_dsn, "--scratch-dsn", [*secrets_of(source), *_password(scratch_dsn)])):
         raise ScratchRefused("--scratch-dsn reaches the inspected database itself: a "
                              "rehearsal never runs a fix there; give another database or "
                              "server (or none: an embedded server is started)")
@@ -393,6 +427,8 @@ def rehearse(report: Path, bundle: EvidenceBundle, a: Assessment, source: DsnSou
         raise InputError(f"the DSN reaches database {prod['database']!r}, the report is of "
                          f"{bundle.identity.current_database!r}: rehearse with the report's "
                          "own database")
+    if settings is not None and not _MODULE.fullmatch(settings):
+        raise InputError(f"--django-settings {settings!r}: not a Python module path")
     fw = framework_of(bundle)
     if fw.key not in FRAMEWORKS:
         raise InputError(f"reportgen rehearses Django's and Alembic's fixes; this report's "
@@ -574,7 +610,7 @@ def _base_env(work: Path, project: Path) -> dict[str, str]:
 
 def _django(log: Transcript, name: str, run: str, path: Path, project: Path, settings: str,
             scratch: str, work: Path) -> Judged | None:
-    overlay = _overlay(settings, scratch, "default", work)
+    overlay = _overlay(settings, scratch, work)
     env = {**_base_env(work, project), "DJANGO_SETTINGS_MODULE": overlay}
     log.run(f"run {name} as the report says", run,
             run.replace(name, shlex.quote(str(path.resolve()))), cwd=project, env=env)

@@ -10,7 +10,7 @@ import click
 
 from reportgen.errors import EXIT_GATE, EXIT_OK
 
-from .common import EPILOG_EXIT, command_line, quiet_option, say
+from .common import EMBEDDING, EPILOG_EXIT, command_line, quiet_option, say
 from .options import render_options, render_opts
 
 
@@ -61,7 +61,7 @@ def rehearse_cmd(report: str, dsn: str | None, dsn_file: str | None, project: st
     if dsn and dsn_file:
         raise click.UsageError("give --dsn or --dsn-file, not both")
     opts = render_opts(title, incident, tz, contacts, [command_line()])
-    source = resolve_dsn(read_dsn_file(dsn_file) if dsn_file else dsn)
+    source = EMBEDDING.source or resolve_dsn(read_dsn_file(dsn_file) if dsn_file else dsn)
     bundle = load_evidence(folder / "evidence.json")
     a = load_assessment(folder / "assessment.json", bundle)
     r = rehearse_outputs(folder, bundle, a, source, opts, project=Path(project),

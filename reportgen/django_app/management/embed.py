@@ -40,7 +40,12 @@ class EmbeddedCommand(BaseCommand):
 
         return cli.commands[self.cli_name]
 
+    def _arguments(self) -> list[click.Argument]:
+        return [p for p in self._command().params if isinstance(p, click.Argument)]
+
     def add_arguments(self, parser: Any) -> None:
+        for a in self._arguments():  # the command's own positional arguments (rehearse's REPORT)
+            parser.add_argument(f"rg_{a.name}", metavar=(a.name or "").upper())
         parser.add_argument("--database", default="default",
                             help="DATABASES alias to collect from (default: default).")
         for p in _options(self._command()):
@@ -57,7 +62,7 @@ class EmbeddedCommand(BaseCommand):
 
     def argv(self, o: dict[str, Any]) -> list[str]:
         """The CLI's arguments for these options (click validates and applies defaults)."""
-        args = [self.cli_name]
+        args = [self.cli_name, *(str(o[f"rg_{a.name}"]) for a in self._arguments())]
         for p in _options(self._command()):
             value = o.get(f"rg_{p.name}")
             flag = max(p.opts, key=len)
