@@ -307,7 +307,8 @@ def django_mode_time(work: Path) -> dict[str, float]:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1000,10000,50000")
-    ap.add_argument("--only", choices=["django", "assess", "snapshot", "tenants", "fleet"],
+    ap.add_argument("--only", choices=["django", "assess", "snapshot", "tenants", "fleet",
+                                       "rehearse"],
                     help="Run one section; "
                     "keep the other figures of results.json as they are.")
     args = ap.parse_args()
@@ -338,6 +339,15 @@ def main() -> int:
             kept[args.only] = getattr(tenants_fleet, args.only)(available_binaries()[0],
                                                                 Path(tmp))
         print(f"{args.only}: {kept[args.only]}", flush=True)
+        (HERE / "results.json").write_text(json.dumps(kept, indent=2) + "\n")
+        (HERE / "results.md").write_text(to_markdown(kept))
+        return 0
+    if args.only == "rehearse":
+        import rehearsal
+
+        kept = json.loads((HERE / "results.json").read_text())
+        with tempfile.TemporaryDirectory(prefix="reportgen-bench-") as tmp:
+            kept["rehearse"] = rehearsal.rehearsal(available_binaries()[0], Path(tmp))
         (HERE / "results.json").write_text(json.dumps(kept, indent=2) + "\n")
         (HERE / "results.md").write_text(to_markdown(kept))
         return 0
@@ -397,6 +407,9 @@ def main() -> int:
         print(f"tenants: {results['tenants']}", flush=True)
         results["fleet"] = tenants_fleet.fleet(bins, work)
         print(f"fleet: {results['fleet']}", flush=True)
+        import rehearsal
+
+        results["rehearse"] = rehearsal.rehearsal(bins, work / "rehearse")
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (HERE / "results.md").write_text(to_markdown(results))
     print((HERE / "results.md").read_text())
@@ -481,6 +494,9 @@ def to_markdown(r: dict) -> str:  # type: ignore[type-arg]
     import tenants_fleet
 
     lines += tenants_fleet.markdown(r)
+    import rehearsal
+
+    lines += rehearsal.markdown(r)
     return "\n".join(lines) + "\n"
 
 

@@ -51,7 +51,7 @@ from reportgen.errors import InputError, ReportgenError
 from reportgen.options import RenderOptions
 
 TRANSCRIPT = "rehearsal.json"
-REHEARSABLE = ("refake_verified",)
+REHEARSABLE = ("refake_verified", "selective_repair", "repair_rows_columns")
 OUTPUT_TAIL = 4000
 STEP_TIMEOUT_S = 600
 
@@ -76,12 +76,13 @@ def pick_option(a: Assessment, number: int | None) -> tuple[int, RecoveryOption]
         if not found:
             raise InputError("nothing to rehearse: the report offers no fix reportgen "
                              "rehearses (re-recording verified migrations: Django's "
-                             "MigrationRecorder, Alembic's stamp)")
+                             "MigrationRecorder, Alembic's stamp; a selective data repair)")
         n, o = found[0]
     if o.id not in REHEARSABLE:
         raise InputError(f"option {n} ({o.title}) is not one reportgen rehearses (it "
                          "rehearses re-recording verified migrations: Django's "
-                         "MigrationRecorder, Alembic's stamp)")
+                         "MigrationRecorder, Alembic's stamp; and the selective data "
+                         "repairs, with --restored-dsn)")
     if not o.files:
         raise InputError(f"option {n} has no fix file to run")
     return n, o
@@ -158,11 +159,14 @@ def _env_for(conninfo: str) -> tuple[str, dict[str, str]]:
 
 
 def tail(text: str) -> str:
-    """The output's last OUTPUT_TAIL characters, from a line's start."""
+    """The output's first line (where a tool says what went wrong) and its last
+    OUTPUT_TAIL characters from a line's start, what lies between counted."""
     if len(text) <= OUTPUT_TAIL:
         return text
+    head = text.split("\n", 1)[0][:400]
     cut = text[-OUTPUT_TAIL:]
-    return cut[cut.find("\n") + 1:] if "\n" in cut else cut
+    cut = cut[cut.find("\n") + 1:] if "\n" in cut else cut
+    return f"{head}\n[... {len(text) - len(head) - len(cut):,} characters ...]\n{cut}"
 
 
 class Transcript:
@@ -270,10 +274,12 @@ def planned(migrate_plan_output: str) -> list[str]:
 
 
 #: The frameworks whose fix a rehearsal runs and whose own commands judge it.
-FRAMEWORKS = ("django", "alembic")
+FRAMEWORKS = ("django", "alembic", "sqitch")
 #: The share of the server's shared lock table pg_dump may take: past it, the catalog copy.
 LOCK_SHARE = 2
 PROBE = "reportgen_rehearsal_probe"
+#: Tables the catalog copy creates per transaction (fewer commits; locks within any lock table).
+CATALOG_BATCH = 500
 
 
 def _prod_facts(conninfo: str) -> dict[str, int]:
@@ -325,12 +331,13 @@ ORDER BY 1, a.attnum
 """
 
 
-def catalog_copy(conninfo: str, skip: tuple[str | None, str]) -> tuple[str, int]:
+def catalog_copy(conninfo: str, skip: set[tuple[str | None, str]]) -> tuple[str, int]:
     """reportgen's own copy of the schema, for where pg_dump cannot run: every schema and
     every table with its columns (a type of the database's own, an enum or a domain, becomes
     text), read in one read-only snapshot from the catalog (no table is locked). No
     constraint, index, default, view or row: enough for a framework that reads its tracker
-    only. ``skip``: the tracker table, copied by pg_dump with its own definition. Every name
+    only. ``skip``: tables pg_dump copies with their own definition (the tracker, a data
+    repair's tables; a schema-less name is public's). Every name
     is quoted (a name is the database's input). Returns (SQL, tables)."""
     import psycopg
 
@@ -352,11 +359,15 @@ def catalog_copy(conninfo: str, skip: tuple[str | None, str]) -> tuple[str, int]
               for s in sorted({s for _, s, _ in tables})]
     n = 0
     for oid, schema, name in tables:
-        if (skip[0] in (None, schema)) and name == skip[1]:
+        if (schema, name) in skip or (schema == "public" and (None, name) in skip):
             continue
+        if n % CATALOG_BATCH == 0:  # a transaction per batch: each CREATE holds a lock
+            lines.append("COMMIT;\nBEGIN;" if n else "BEGIN;")
         lines.append(f"CREATE TABLE {sql_qualified(schema, name)} ("
                      + ", ".join(columns.get(oid, [])) + ");")
         n += 1
+    if n:
+        lines.append("COMMIT;")
     return "\n".join(lines) + "\n", n
 
 
@@ -409,8 +420,8 @@ def shadow_project(project: Path, config: str, url: str, where: Path) -> Path:
 
 def rehearse(report: Path, bundle: EvidenceBundle, a: Assessment, source: DsnSource, *,
              project: Path, settings: str | None = None, option: int | None = None,
-             scratch_dsn: str | None = None, keep: bool = False,
-             say: Callable[[str], None] = lambda _: None) -> Assessment:
+             scratch_dsn: str | None = None, restored_dsn: str | None = None,
+             keep: bool = False, say: Callable[[str], None] = lambda _: None) -> Assessment:
     """Run the option's fix on a scratch copy and return the assessment with its outcome
     (a fix that did not do what the report predicted is no longer recommended)."""
     from reportgen.analyze.framework import framework_of, tracked
@@ -429,15 +440,24 @@ def rehearse(report: Path, bundle: EvidenceBundle, a: Assessment, source: DsnSou
                          "own database")
     if settings is not None and not _MODULE.fullmatch(settings):
         raise InputError(f"--django-settings {settings!r}: not a Python module path")
+    n, opt = pick_option(a, option)
+    data = opt.id in DATA_REPAIRS
     fw = framework_of(bundle)
-    if fw.key not in FRAMEWORKS:
+    if data:
+        if restored_dsn is None:
+            raise InputError(f"option {n} repairs data from a copy taken before the incident: "
+                             "give that copy with --restored-dsn (it is only read)")
+        if same_database(prod, _reach(restored_dsn, "--restored-dsn",
+                                      [*secrets_of(source), *_password(restored_dsn)])):
+            raise ScratchRefused("--restored-dsn reaches the inspected database itself: give "
+                                 "the copy taken before the incident")
+    elif fw.key not in FRAMEWORKS:
         raise InputError(f"reportgen rehearses Django's and Alembic's fixes; this report's "
                          f"framework is {fw.name}: run its fix on a copy by hand")
-    if fw.key == "django" and not settings:
+    elif fw.key == "django" and not settings:
         raise InputError("--django-settings is needed to rehearse a Django fix (the "
                          "project's settings module; its database is pointed at the scratch "
                          "copy)")
-    n, opt = pick_option(a, option)
     f = next((x for x in opt.files if x.name.endswith((".py", ".sh"))), opt.files[0])
     path = report / f.name
     try:
@@ -454,6 +474,15 @@ def rehearse(report: Path, bundle: EvidenceBundle, a: Assessment, source: DsnSou
     bindir = bins[0].bindir
     tr = tracked(bundle)
     tracker = (tr.schema_name, fw.tracker)
+    full: list[Table] = [tracker] if tr.table_present else []
+    if fw.key == "sqitch":  # its registry: every table of its schema (changes, projects, ...)
+        full = [(r.schema_name, r.name) for r in
+                (bundle.inventory.relations if bundle.inventory else [])
+                if r.schema_name == tr.schema_name and r.kind in ("table", "partitioned table")]
+    if data:
+        assert restored_dsn is not None
+        full += [t for t in _with_parents(source.conninfo, _present(bundle, opt))
+                 if t not in full]
     facts = _prod_facts(source.conninfo)
     by_catalog = facts["tables"] * LOCK_SHARE > facts["lock_slots"]
     log: Transcript | None = None
@@ -461,24 +490,32 @@ def rehearse(report: Path, bundle: EvidenceBundle, a: Assessment, source: DsnSou
             scratch_database(scratch_dsn, keep, say) as (scratch, where):
         from psycopg.conninfo import conninfo_to_dict
 
-        log = Transcript([*secrets_of(source),
+        log = Transcript([*secrets_of(source), *_password(restored_dsn or ""),
                           str(conninfo_to_dict(scratch).get("password") or "")])
         work = Path(tmp)
-        copied = _copy(log, bindir, source, scratch, work, tracker, tr.table_present,
-                       by_catalog, facts, where, say)
+        copied = _copy(log, bindir, source, scratch, work, full, by_catalog, facts, where,
+                       say)
         judged: Judged | None = None
+        counts: list[Count] | None = None
         if copied:
             say(f"running {f.name} there, as the report says: {f.run}")
-            if fw.key == "django":
+            if data:
+                assert restored_dsn is not None
+                counts = _data_repair(log, opt, f.name, f.run, report, scratch, restored_dsn,
+                                      work, bindir)
+            elif fw.key == "django":
                 assert settings is not None
                 judged = _django(log, f.name, f.run, path, project, settings, scratch, work)
+            elif fw.key == "sqitch":
+                judged = _sqitch(log, f.name, f.run, path, project, scratch, work)
             else:
                 cb = bundle.codebase
                 config = cb.config if cb is not None and cb.config else "alembic.ini"
                 judged = _alembic(log, f.name, f.run, path, project, config, scratch, work,
                                   tracker)
         version = _identity(scratch)["version"]
-    outcome, why = _judge(log, opt, judged, copied)
+    outcome, why = _judge_counts(log, counts, copied) if data else \
+        _judge(log, opt, judged, copied)
     doc = {"bundle_digest": bundle.digest, "option": n, "option_id": opt.id,
            "framework": fw.name, "file": f.name, "file_sha256": sha,
            "file_as_reported": sha == f.sha256,
@@ -489,13 +526,191 @@ def rehearse(report: Path, bundle: EvidenceBundle, a: Assessment, source: DsnSou
            "predicted_heads": opt.predicted_heads,
            "planned": judged.planned if judged else None,
            "heads": judged.heads if judged else None,
+           "counts": [c.__dict__ for c in counts] if counts is not None else None,
            "steps": [s.model_dump() for s in log.steps]}
     doc["seconds"] = round(time.perf_counter() - t0, 1)
-    data = (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+    data_ = (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
     from reportgen.fileio import write_atomic
 
-    write_atomic(report / TRANSCRIPT, data)
-    return with_rehearsal(a, n, _result(doc, data))
+    write_atomic(report / TRANSCRIPT, data_)
+    return with_rehearsal(a, n, _result(doc, data_))
+
+
+DATA_REPAIRS = ("selective_repair", "repair_rows_columns")
+
+
+def _present(bundle: EvidenceBundle, opt: RecoveryOption) -> list[Table]:
+    """The repair's tables that production has (their rows are copied to the scratch)."""
+    live = {(r.schema_name, r.name) for r in
+            (bundle.inventory.relations if bundle.inventory else [])}
+    return [(p.schema_name, p.name) for p in opt.predicted_rows or []
+            if (p.schema_name, p.name) in live]
+
+
+PARENTS = """
+WITH RECURSIVE t(oid) AS (
+  SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n
+    ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+  WHERE (n.nspname, c.relname) IN (SELECT * FROM pg_catalog.unnest(%s::pg_catalog.text[],
+                                                                    %s::pg_catalog.text[]))
+  UNION
+  SELECT k.confrelid FROM pg_catalog.pg_constraint k JOIN t
+    ON k.conrelid OPERATOR(pg_catalog.=) t.oid
+  WHERE k.contype OPERATOR(pg_catalog.=) 'f')
+SELECT n.nspname, c.relname FROM t JOIN pg_catalog.pg_class c
+  ON c.oid OPERATOR(pg_catalog.=) t.oid JOIN pg_catalog.pg_namespace n
+  ON n.oid OPERATOR(pg_catalog.=) c.relnamespace ORDER BY 1, 2
+"""
+
+
+def _with_parents(conninfo: str, tables: list[Table]) -> list[Table]:
+    """The tables and every table their foreign keys reference, and theirs (so the copied
+    rows keep their constraints): one read-only query on the catalog."""
+    import psycopg
+
+    if not tables:
+        return []
+    with psycopg.connect(conninfo, connect_timeout=10, autocommit=True,
+                         application_name="reportgen rehearse") as conn:
+        conn.execute("BEGIN READ ONLY")
+        rows = conn.execute(PARENTS.encode(), [[s or "public" for s, _ in tables],
+                                               [t for _, t in tables]]).fetchall()
+        conn.execute("ROLLBACK")
+    return [(str(s), str(t)) for s, t in rows]
+
+
+class Count:
+    """One table of a data repair, counted: before the fix, what the report's repair
+    promises (from the restored copy), after it."""
+
+    def __init__(self, schema: str, name: str, rows: str, before: int | None,
+                 expected: int | None, columns: list[str]) -> None:
+        self.schema, self.name, self.rows = schema, name, rows
+        self.before, self.expected = before, expected
+        self.after: int | None = None
+        self.columns = columns
+        self.missing_columns: list[str] = []
+
+
+def _count(conn: Any, schema: str, name: str) -> int | None:
+    import psycopg
+
+    from reportgen.quoting import sql_qualified
+
+    try:
+        with conn.transaction():
+            row = conn.execute(f"SELECT pg_catalog.count(*) FROM "
+                               f"{sql_qualified(schema, name)}".encode()).fetchone()
+    except psycopg.Error:  # a table that is not there has no count
+        return None
+    return int(row[0])
+
+
+def _keys(conn: Any, schema: str, name: str, key: list[str]) -> set[tuple[str, ...]]:
+    from reportgen.quoting import sql_ident, sql_qualified
+
+    cols = ", ".join(f"{sql_ident(k)}::pg_catalog.text" for k in key)
+    with conn.transaction():
+        return {tuple(r) for r in conn.execute(
+            f"SELECT {cols} FROM {sql_qualified(schema, name)}".encode())}
+
+
+def _data_repair(log: Transcript, opt: RecoveryOption, name: str, run: str, report: Path,
+                 scratch: str, restored: str, work: Path, bindir: Path) -> list[Count] | None:
+    """The repair's files (as they are in the report folder) run beside themselves in a
+    work folder, PRODUCTION_DSN the scratch copy and RESTORED_DSN the copy before the
+    incident (only read); each table counted before, promised, after."""
+    import psycopg
+
+    t0 = time.perf_counter()
+    counts: list[Count] = []
+    lines = []
+    with psycopg.connect(scratch, autocommit=True) as sc, \
+            psycopg.connect(restored, autocommit=True) as rc:
+        rc.execute("SET default_transaction_read_only = on")
+        for p in opt.predicted_rows or []:
+            before = _count(sc, p.schema_name, p.name)
+            expected: int | None
+            if p.rows == "whole":
+                expected = _count(rc, p.schema_name, p.name)
+            elif p.rows == "missing_keys" and p.key and before is not None:
+                try:
+                    expected = len(_keys(sc, p.schema_name, p.name, p.key)
+                                   | _keys(rc, p.schema_name, p.name, p.key))
+                except psycopg.Error:
+                    expected = None
+            else:
+                expected = before
+            counts.append(Count(p.schema_name, p.name, p.rows, before, expected, p.columns))
+            lines.append(f"{p.schema_name}.{p.name}: {before} row(s) now, {expected} promised "
+                         f"({p.rows})")
+    log.steps.append(RehearsalStep(
+        what="count the repaired tables (scratch copy; restored copy, read-only)",
+        command="SELECT count(*) / the primary keys of each repaired table", exit_code=0,
+        seconds=round(time.perf_counter() - t0, 2), output=scrub("\n".join(lines),
+                                                                  log.secrets)))
+    folder = work / "report"
+    for f in opt.files:  # beside each other, as the report folder has them
+        src, dst = report / f.name, folder / f.name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(src.read_bytes())
+    env = {**os.environ, "PRODUCTION_DSN": scratch, "RESTORED_DSN": restored,
+           "PATH": os.pathsep.join([str(bindir), os.environ.get("PATH", "")])}
+    log.run(f"run {name} as the report says (PRODUCTION_DSN: the scratch copy; RESTORED_DSN: "
+            "the copy before the incident, only read)", run,
+            run.replace(name, shlex.quote(str(folder / name))), cwd=folder, env=env)
+    if log.steps[-1].exit_code != 0:
+        return None
+    t0 = time.perf_counter()
+    lines = []
+    with psycopg.connect(scratch, autocommit=True) as sc:
+        for c in counts:
+            c.after = _count(sc, c.schema, c.name)
+            have = {r[0] for r in sc.execute(
+                "SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid "
+                "OPERATOR(pg_catalog.=) pg_catalog.to_regclass(%s) AND a.attnum "
+                "OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped",
+                [_regclass(c.schema, c.name)])}
+            c.missing_columns = [x for x in c.columns if x not in have]
+            lines.append(f"{c.schema}.{c.name}: {c.after} row(s) after the repair, "
+                         f"{c.expected} promised")
+    log.steps.append(RehearsalStep(
+        what="count the repaired tables after the repair (scratch copy)",
+        command="SELECT count(*) of each repaired table", exit_code=0,
+        seconds=round(time.perf_counter() - t0, 2),
+        output=scrub("\n".join(lines), log.secrets)))
+    return counts
+
+
+def _regclass(schema: str, name: str) -> str:
+    """A name to_regclass reads as exactly this table (each part double-quoted)."""
+    def q(x: str) -> str:
+        return '"' + x.replace('"', '""') + '"'
+    return f"{q(schema)}.{q(name)}"
+
+
+def _judge_counts(log: Transcript, counts: list[Count] | None, copied: bool
+                  ) -> tuple[str, str]:
+    failed = next((s for s in log.steps if s.exit_code != 0 and not s.superseded), None)
+    if not copied and failed is not None:
+        return "failed", (f"the scratch copy could not be made ({failed.what}: exit "
+                          f"{failed.exit_code}); nothing was rehearsed")
+    if failed is not None or counts is None:
+        assert failed is not None
+        last = failed.output.strip().splitlines()[-1:] or [""]
+        return "failed", f"{failed.what} stopped with exit {failed.exit_code}: {last[0]}"
+    unknown = [f"{c.schema}.{c.name}" for c in counts if c.expected is None]
+    wrong = [f"{c.schema}.{c.name} has {c.after} row(s), {c.expected} promised"
+             for c in counts if c.expected is not None and c.after != c.expected]
+    wrong += [f"{c.schema}.{c.name} lacks {', '.join(c.missing_columns)}" for c in counts
+              if c.missing_columns]
+    if wrong:
+        return "differed", "after the repair " + "; ".join(wrong)
+    done = ", ".join(f"{c.schema}.{c.name} {c.after}" for c in counts)
+    if unknown:
+        return "differed", (f"the restored copy could not say what {', '.join(unknown)} "
+                            f"should hold; the others hold what was promised ({done})")
+    return "confirmed", f"after the repair every table holds the rows promised ({done})"
 
 
 def _result(doc: dict[str, Any], data: bytes) -> RehearsalResult:
@@ -530,17 +745,24 @@ def with_transcript(a: Assessment, bundle: EvidenceBundle, data: bytes, source: 
 
 class Judged:
     """What the framework said after the fix: what it would still run (in its order), and
-    (Alembic) the heads it reads; ``note``: what it could not be asked."""
+    (Alembic, sqitch) where it stands (``shows``: how that is said; ``runs``: how what it
+    would run is said); ``note``: what it could not be asked."""
 
     def __init__(self, planned: list[str], heads: list[str] | None = None,
-                 note: str = "") -> None:
+                 note: str = "", shows: str = "`alembic current` shows",
+                 runs: str = "`alembic upgrade` would run") -> None:
         self.planned, self.heads, self.note = planned, heads, note
+        self.shows, self.runs = shows, runs
+
+
+Table = tuple[str | None, str]
 
 
 def _copy(log: Transcript, bindir: Path, source: DsnSource, scratch: str, work: Path,
-          tracker: tuple[str | None, str], tracker_present: bool, by_catalog: bool,
-          facts: dict[str, int], where: str, say: Callable[[str], None]) -> bool:
-    """The schema and the tracker's rows, read-only from production, into the scratch
+          full: list[Table], by_catalog: bool, facts: dict[str, int], where: str,
+          say: Callable[[str], None]) -> bool:
+    """The schema, and the rows of the ``full`` tables (the tracker; a data repair's tables
+    and the tables their foreign keys reference), read-only from production into the scratch
     database. Returns whether every step succeeded."""
     import psycopg
 
@@ -549,55 +771,64 @@ def _copy(log: Transcript, bindir: Path, source: DsnSource, scratch: str, work: 
     prod_info, prod_env = _env_for(source.conninfo)
     scratch_info, scratch_env = _env_for(scratch)
     target = describe_target(source)
-    pattern = pg_dump_pattern(*tracker)
+    patterns = [w for t in full for w in ("-t", pg_dump_pattern(*t))]
+    shown = " ".join(patterns[:6]) + (f" ... ({len(full)} tables)" if len(full) > 3 else "")
     dump = [str(bindir / "pg_dump"), "--no-owner", "--no-privileges",
             "--lock-wait-timeout=10s"]
     parts: list[str] = []
-    if by_catalog:
-        say(f"copying the catalog of {target} (read-only, no lock: its {facts['tables']} "
-            f"tables would take more than half of the server's {facts['lock_slots']} lock "
-            f"slots with pg_dump) into {where}")
+    if not by_catalog:
+        say(f"copying the schema of {target} (pg_dump, read-only) into {where}")
+        schema = log.run("copy the schema (read-only)",
+                         f"pg_dump --schema-only --no-owner --no-privileges {target}",
+                         [*dump, "--schema-only", "-f", str(work / "schema.sql"), "-d",
+                          prod_info], env=prod_env)
+        if schema.exit_code == 0:
+            parts.append("schema.sql")
+            if full:
+                # Triggers (foreign keys among them) off while the rows load, in any order.
+                log.run("copy the rows of the tracker and of the repaired tables (read-only)",
+                        f"pg_dump --data-only --disable-triggers {shown} {target}",
+                        [*dump, "--data-only", "--disable-triggers", *patterns, "-f",
+                         str(work / "rows.sql"), "-d", prod_info], env=prod_env)
+                parts.append("rows.sql")
+        else:  # e.g. a schema the role may not read: the catalog shows it all the same
+            schema.superseded = True
+            say("pg_dump could not copy the schema; copying the catalog instead")
+    if by_catalog or not parts:
+        if by_catalog:
+            say(f"copying the catalog of {target} (read-only, no lock: its {facts['tables']} "
+                f"tables would take more than half of the server's {facts['lock_slots']} "
+                f"lock slots with pg_dump) into {where}")
         t0 = time.perf_counter()
         try:
-            text, n = catalog_copy(source.conninfo, tracker)
+            text, n = catalog_copy(source.conninfo, set(full))
             (work / "catalog.sql").write_text(text, "utf-8")
             rc, out = 0, f"{n} table(s) with their columns"
         except (psycopg.Error, OSError) as exc:  # recorded in the transcript, judged below
             rc, out = 1, f"{type(exc).__name__}: {exc}"
+        why = (f"{facts['tables']} tables > {facts['lock_slots']} lock slots / {LOCK_SHARE}"
+               if by_catalog else "pg_dump refused")
         log.steps.append(RehearsalStep(
             what="copy the catalog (read-only, no lock): tables and columns",
-            command=f"reportgen catalog copy of {target} ({facts['tables']} tables > "
-                    f"{facts['lock_slots']} lock slots / {LOCK_SHARE})",
+            command=f"reportgen catalog copy of {target} ({why})",
             exit_code=rc, seconds=round(time.perf_counter() - t0, 2),
             output=scrub(out, log.secrets)))
         parts.append("catalog.sql")
-        if tracker_present:
-            log.run("copy the tracker table and its rows (read-only)",
-                    f"pg_dump -t {pattern} {target}",
-                    [*dump, "-t", pattern, "-f", str(work / "rows.sql"), "-d", prod_info],
+        if full:
+            log.run("copy the tracker and the repaired tables whole, with their rows "
+                    "(read-only)", f"pg_dump {shown} {target}",
+                    [*dump, *patterns, "-f", str(work / "rows.sql"), "-d", prod_info],
                     env=prod_env)
             parts.append("rows.sql")
-    else:
-        say(f"copying the schema of {target} (pg_dump, read-only) into {where}")
-        log.run("copy the schema (read-only)",
-                f"pg_dump --schema-only --no-owner --no-privileges {target}",
-                [*dump, "--schema-only", "-f", str(work / "schema.sql"), "-d", prod_info],
-                env=prod_env)
-        parts.append("schema.sql")
-        if tracker_present:
-            log.run("copy the tracker's rows (read-only)",
-                    f"pg_dump --data-only -t {pattern} {target}",
-                    [*dump, "--data-only", "-t", pattern, "-f", str(work / "rows.sql"), "-d",
-                     prod_info], env=prod_env)
-            parts.append("rows.sql")
-    if any(s.exit_code != 0 for s in log.steps):
+    if any(s.exit_code != 0 and not s.superseded for s in log.steps):
         return False
     for part in parts:
         log.run(f"restore {part} into the scratch database",
                 f"psql -X -v ON_ERROR_STOP=1 -f {part} (scratch)",
                 [str(bindir / "psql"), "-X", "-q", "-o", os.devnull, "-v", "ON_ERROR_STOP=1",
-                 "-f", str(work / part), "-d", scratch_info], env=scratch_env)
-    return all(s.exit_code == 0 for s in log.steps)
+                 "-f", str(work / part), "-d", scratch_info],
+                env={**scratch_env, "PGOPTIONS": "-c client_min_messages=warning"})
+    return all(s.exit_code == 0 or s.superseded for s in log.steps)
 
 
 def _base_env(work: Path, project: Path) -> dict[str, str]:
@@ -624,6 +855,38 @@ def _django(log: Transcript, name: str, run: str, path: Path, project: Path, set
     if show.exit_code != 0 or plan.exit_code != 0:
         return None
     return Judged(planned(plan.output))
+
+
+def _sqitch(log: Transcript, name: str, run: str, path: Path, project: Path, scratch: str,
+            work: Path) -> Judged | None:
+    """sqitch's fix names its target as ``"$SQITCH_TARGET"`` (sqitch's own variable): here
+    the scratch copy. Judged by ``sqitch status`` on it."""
+    from urllib.parse import quote
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    p = conninfo_to_dict(scratch)
+    auth = quote(str(p.get("user", "")), safe="") + (
+        ":" + quote(str(p["password"]), safe="") if p.get("password") else "")
+    target = (f"db:pg://{auth}@{p.get('host', '127.0.0.1')}:{p.get('port', 5432)}/"
+              f"{quote(str(p.get('dbname', '')), safe='')}")
+    env = {**_base_env(work, project), "SQITCH_TARGET": target,
+           "SQITCH_FULLNAME": os.environ.get("SQITCH_FULLNAME", "reportgen rehearsal"),
+           "SQITCH_EMAIL": os.environ.get("SQITCH_EMAIL", "rehearsal@localhost")}
+    log.run(f"run {name} as the report says (SQITCH_TARGET: the scratch copy)", run,
+            run.replace(name, shlex.quote(str(path.resolve()))), cwd=project, env=env)
+    if log.steps[-1].exit_code != 0:
+        return None
+    st = log.run("ask sqitch: status", 'sqitch status "$SQITCH_TARGET"',
+                 ["sqitch", "status", target], cwd=project, env=env)
+    if st.exit_code != 0:
+        return None
+    out = log.stdout
+    head = re.findall(r"(?m)^# Name:\s+(\S+)", out)
+    undeployed = re.findall(r"(?m)^\s+\*\s+(\S+)", out.split("Undeployed changes:", 1)[1]) \
+        if "Undeployed changes:" in out else []
+    return Judged(undeployed, head, shows="`sqitch status` shows change",
+                  runs="`sqitch deploy` would run")
 
 
 def _alembic(log: Transcript, name: str, run: str, path: Path, project: Path, config: str,
@@ -691,7 +954,7 @@ def _alembic(log: Transcript, name: str, run: str, path: Path, project: Path, co
 
 def _judge(log: Transcript, opt: RecoveryOption, judged: Judged | None, copied: bool
            ) -> tuple[str, str]:
-    failed = next((s for s in log.steps if s.exit_code != 0), None)
+    failed = next((s for s in log.steps if s.exit_code != 0 and not s.superseded), None)
     if not copied and failed is not None:
         return "failed", (f"the scratch copy could not be made ({failed.what}: exit "
                           f"{failed.exit_code}); nothing was rehearsed")
@@ -702,20 +965,20 @@ def _judge(log: Transcript, opt: RecoveryOption, judged: Judged | None, copied: 
     if opt.predicted_unapplied is None:
         return "differed", "the report made no prediction of the framework's view to compare with"
     differs: list[str] = []
-    if judged.heads is not None:  # Alembic: the heads it reads, then what it would run
+    if judged.heads is not None:  # where the tool stands, then what it would run
         want_heads = sorted(opt.predicted_heads or [])
         if judged.heads != want_heads:
-            differs.append(f"`alembic current` shows {', '.join(judged.heads) or 'nothing'} "
+            differs.append(f"{judged.shows} {', '.join(judged.heads) or 'nothing'} "
                            f"where the report predicted {', '.join(want_heads) or 'nothing'}")
         seen, want = judged.planned, list(opt.predicted_unapplied)
-        tool = "`alembic upgrade` would run"
+        tool = judged.runs
     else:
         apps = set(opt.predicted_apps or [])
         seen = sorted(m for m in judged.planned if not apps or m.split(".", 1)[0] in apps)
         want = sorted(opt.predicted_unapplied)
         tool = "Django's migrate --plan lists"
     if not differs and judged.note:
-        return "confirmed", (f"after the fix `alembic current` shows "
+        return "confirmed", (f"after the fix {judged.shows} "
                              f"{', '.join(judged.heads or [])}, as the report predicted "
                              f"({judged.note})")
     if seen != want and not judged.note:
@@ -732,8 +995,8 @@ def _judge(log: Transcript, opt: RecoveryOption, judged: Judged | None, copied: 
     if differs:
         return "differed", "after the fix " + "; ".join(differs)
     if judged.heads is not None:
-        return "confirmed", (f"after the fix `alembic current` shows {', '.join(judged.heads)}"
-                             " and `alembic upgrade` would run "
+        return "confirmed", (f"after the fix {judged.shows} {', '.join(judged.heads)}"
+                             f" and {judged.runs} "
                              + (", ".join(want) if want else "nothing")
                              + ", as the report predicted")
     return "confirmed", ("after the fix Django's migrate --plan lists "

@@ -18,7 +18,7 @@ from tests.incidents.matrix import COND_BY_NAME, UNREAD, run_cell
 from tests.incidents.project import SETTINGS
 from tests.incidents.scoring import WRONG
 from tests.incidents.shapes import BY_NAME
-from tests.incidents.world import World
+from tests.incidents.world import ACTIVITY, World
 
 pytestmark = [pytest.mark.slow, pytest.mark.matrix]
 VERSIONS = sorted({b.major for b in available_binaries()})
@@ -114,3 +114,82 @@ def test_rehearse_records_deleted(corpus: World, tmp_path: Path) -> None:
         assert not opt["recommended"] and database_checksum(dsn) == before
     finally:
         corpus.drop(db)
+
+
+REPAIR_CELLS = [("rows_deleted", "repair_rows_columns", NEWEST),
+                ("tables_dropped", "selective_repair", OLDEST)]
+
+
+@pytest.mark.parametrize(("shape", "option", "version"), REPAIR_CELLS,
+                         ids=[s for s, _, _ in REPAIR_CELLS])
+def test_rehearse_data_repair(corpus: World, tmp_path: Path, shape: str, option: str,
+                              version: int) -> None:
+    """Rows deleted (the repair by primary key) and tables dropped (the tables copied back),
+    with a baseline: `reportgen rehearse --restored-dsn` runs the repair as delivered on a
+    scratch copy (production's rows of the repaired tables and of the tables they reference,
+    the restored copy only read) and confirms each table holds the rows the repair promises;
+    the repair edited to leave one table out is withdrawn, the table named; production and
+    the restored copy are only read."""
+    import json
+
+    from tests.helpers import database_checksum, rehearse
+
+    if corpus.server.binaries.major != version:
+        pytest.skip(f"runs on PostgreSQL {version} (once: suite time)")
+    db = corpus.clone(corpus.template)
+    restored = ""
+    try:
+        corpus.execute(db, ACTIVITY)
+        env = corpus.project.env(corpus.server, db)
+        dsn = corpus.dsn(db)
+        store = tmp_path / "store"
+        snap = subprocess.run([sys.executable, "-m", "reportgen", "snapshot", "--dsn", dsn,
+                               "--store", str(store), "-q"], capture_output=True, text=True,
+                              env=env, timeout=600)
+        assert snap.returncode == 0, snap.stderr[-2000:]
+        restored = corpus.clone(db, prefix="r")
+        BY_NAME[shape].plant(corpus, db)
+        report = tmp_path / "report"
+        res = subprocess.run([sys.executable, "-m", "reportgen", "assess", "--dsn", dsn,
+                              "--project", str(corpus.project.root), "--django-settings",
+                              SETTINGS, "--baseline", "auto", "--baseline-store", str(store),
+                              "--exact-counts", "--out", str(report), "--format", "md"],
+                             capture_output=True, text=True, env=env, cwd=corpus.project.root,
+                             timeout=600)
+        assert res.returncode in (0, 1), res.stderr[-3000:]
+        a = json.loads((report / "assessment.json").read_text("utf-8"))
+        number = next(i for i, o in enumerate(a["recovery_options"], 1) if o["id"] == option)
+        fix = a["recovery_options"][number - 1]
+        predicted = {(p["schema_name"], p["name"]): p["rows"] for p in fix["predicted_rows"]}
+        assert set(predicted.values()) & {"whole", "missing_keys"}, predicted
+        before, before_restored = database_checksum(dsn), database_checksum(corpus.dsn(restored))
+        args = (report, dsn, corpus.project.root, "--option", str(number), "--restored-dsn",
+                corpus.dsn(restored))
+        res = rehearse(*args, env=env, cwd=corpus.project.root)
+        assert res.returncode == 0, res.stdout + res.stderr[-3000:]
+        transcript = json.loads((report / "rehearsal.json").read_text("utf-8"))
+        assert transcript["outcome"] == "confirmed", transcript["why"]
+        assert {(c["schema"], c["name"]) for c in transcript["counts"]} == set(predicted)
+        assert all(c["after"] == c["expected"] is not None for c in transcript["counts"])
+        assert database_checksum(dsn) == before
+        assert database_checksum(corpus.dsn(restored)) == before_restored
+
+        # The repair edited: its first repaired table left out. Withdrawn, the table named.
+        first = next(k for k, v in predicted.items() if v != "same")
+        if option == "repair_rows_columns":
+            sql = report / "fix" / "repair.sql"
+            text = sql.read_text("utf-8")
+            start = text.index(f'INSERT INTO "{first[0]}"."{first[1]}"')
+            sql.write_text(text[:start] + text[text.index(";", start) + 1:], "utf-8")
+        else:
+            sh = report / next(f["name"] for f in fix["files"] if f["name"].endswith(".sh"))
+            sh.write_text(sh.read_text("utf-8").replace(
+                f"-t '\"{first[0]}\".\"{first[1]}\"' ", "", 1), "utf-8")
+        res = rehearse(*args, env=env, cwd=corpus.project.root)
+        assert res.returncode == 1, res.stdout + res.stderr[-3000:]
+        r = next(o for o in json.loads((report / "assessment.json").read_text("utf-8"))[
+            "recovery_options"] if o["id"] == option)["rehearsal"]
+        assert r["outcome"] == "differed" and f"{first[0]}.{first[1]} has" in r["why"], r["why"]
+        assert database_checksum(dsn) == before
+    finally:
+        corpus.drop(*(n for n in (db, restored) if n))

@@ -11,6 +11,7 @@ it runs; sqitch's is run, and ``sqitch status`` is the judge."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shutil
 import subprocess
@@ -21,7 +22,7 @@ import psycopg
 import pytest
 
 from reportgen.pgserver import LocalServer, available_binaries
-from tests.helpers import assess_project, nothing_above_low
+from tests.helpers import assess_project, database_checksum, nothing_above_low, rehearse
 from tests.sql_projects import (
     FLYWAY,
     GOLANG,
@@ -238,3 +239,42 @@ def _run_fix(server: LocalServer, tool: str, tmp_path: Path, project: Path, dsn:
         assert prisma_status(dsn, project) == ([], [])
     if shape == "failed_halfway":
         assert predicted, "the run that rolled back must run again"
+
+
+def test_rehearse_sqitch_log_only(server: LocalServer, tmp_path: Path) -> None:
+    """sqitch's registry emptied: `reportgen rehearse` runs the `sqitch deploy --log-only`
+    file as delivered with SQITCH_TARGET the scratch copy (the registry's tables copied whole)
+    and `sqitch status` confirms the prediction; the file edited to log one change fewer is
+    withdrawn, sqitch's view named; production is only read."""
+    if server.binaries.major != NEWEST:
+        pytest.skip(f"runs on PostgreSQL {NEWEST} (once: suite time)")
+    if shutil.which("sqitch") is None:
+        if os.environ.get("CI"):
+            pytest.fail("sqitch is not installed: python3 tasks.py test installs it")
+        pytest.skip("sqitch is not installed (python3 tasks.py test installs it as root)")
+    db = f"sq{next(_n)}"
+    server.psql(f"CREATE DATABASE {db}")
+    dsn = server.dsn(db)
+    project = write_sqitch(tmp_path / "app")
+    _migrate_and_plant("sqitch", "records_deleted", dsn, project)
+    report = tmp_path / "report"
+    a = assess_project(dsn, project, report)
+    fix = next(o for o in a["recovery_options"] if o["recommended"])
+    assert fix["id"] == "refake_verified" and fix["predicted_heads"] == ["user_email"]
+    before = database_checksum(dsn)
+    res = rehearse(report, dsn, project)
+    assert res.returncode == 0, res.stdout + res.stderr[-3000:]
+    r = next(o for o in json.loads((report / "assessment.json").read_text("utf-8"))[
+        "recovery_options"] if o["id"] == "refake_verified")["rehearsal"]
+    assert r["outcome"] == "confirmed" and "`sqitch status` shows change user_email" in r["why"]
+    assert database_checksum(dsn) == before
+
+    sh = report / next(f["name"] for f in fix["files"] if f["name"].endswith(".sh"))
+    sh.write_text(sh.read_text("utf-8").replace("--to user_email", "--to flips_nickname_idx"),
+                  "utf-8")
+    res = rehearse(report, dsn, project)
+    assert res.returncode == 1, res.stdout + res.stderr[-3000:]
+    r = next(o for o in json.loads((report / "assessment.json").read_text("utf-8"))[
+        "recovery_options"] if o["id"] == "refake_verified")["rehearsal"]
+    assert r["outcome"] == "differed" and "flips_nickname_idx" in r["why"], r["why"]
+    assert "user_email" in r["why"] and database_checksum(dsn) == before

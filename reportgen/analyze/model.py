@@ -114,6 +114,20 @@ class Hypothesis(Model):
                                      "that would decide it.")
 
 
+class RowPrediction(Model):
+    """What a data repair does to one table's rows."""
+
+    schema_name: str
+    name: str
+    rows: Literal["whole", "missing_keys", "same"] = Field(
+        description="whole: the table comes back with the restored copy's rows; missing_keys: "
+        "the restored rows whose primary key is missing are inserted, every current row "
+        "stays; same: its rows stay as they are.")
+    key: list[str] = Field(default_factory=list, description="missing_keys: the primary key.")
+    columns: list[str] = Field(default_factory=list, description="Columns the repair adds "
+                               "back (filled by key from the restored copy).")
+
+
 class FixFile(Model):
     """One of an option's commands or scripts as a file the responder runs (``fix/`` beside
     the report, attached to the PDF, in the archive's manifest)."""
@@ -181,6 +195,9 @@ class RecoveryOption(Model):
     predicted_heads: list[str] | None = Field(
         default=None, description="Alembic: the revisions `alembic current` shows once the "
         "fix ran.")
+    predicted_rows: list[RowPrediction] | None = Field(
+        default=None, description="A data repair: what it does to each table's rows (what a "
+        "rehearsal counts).")
     rehearsal: RehearsalResult | None = Field(
         default=None, description="The fix run on a scratch copy of the schema, judged by the "
         "framework (reportgen rehearse).")
@@ -192,6 +209,8 @@ class RehearsalStep(Model):
     exit_code: int
     seconds: float
     output: str = Field(description="Its output's last part (stdout, then stderr).")
+    superseded: bool = Field(default=False, description="It failed and another way did its "
+                             "work (pg_dump refused: reportgen's catalog copy instead).")
 
 
 class RehearsalResult(Model):

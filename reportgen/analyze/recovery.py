@@ -21,6 +21,7 @@ from reportgen.analyze.model import (
     ActionPhase,
     Finding,
     RecoveryOption,
+    RowPrediction,
     TimelineEntry,
 )
 from reportgen.analyze.providers import RestoreArgs, restore_for
@@ -437,6 +438,7 @@ def _log_only(ctx: Context) -> RecoveryOption | None:
                *_decisions(ctx)],
         commands=[sh("sqitch", "deploy", "--log-only", "--to", target,
                      P('"$SQITCH_TARGET"'))],
+        predicted_unapplied=[n for _, n in rec.after_unapplied], predicted_heads=[target],
         undo=f"`{undo}` removes exactly these records again.")
 
 
@@ -734,7 +736,9 @@ def _selective_repair(ctx: Context, findings: list[Finding]) -> RecoveryOption |
             cons=["Without a baseline the foreign keys that pointed at these tables are not "
                   "known here: list them from the restored copy first."],
             data_loss_risk="MEDIUM", expected_time="1–3 hours",
-            verification=_repair_verification(ctx), subjects=names)
+            verification=_repair_verification(ctx), subjects=names,
+            predicted_rows=[RowPrediction(schema_name=t.schema_name or "public", name=t.name,
+                                          rows="whole") for t in proven])
     lost_keys = {(t.schema_name, t.name) for t in lost}
     dependents = []
     for r in ctx.baseline.inventory.relations if ctx.baseline and ctx.baseline.inventory else []:
@@ -787,7 +791,12 @@ def _selective_repair(ctx: Context, findings: list[Finding]) -> RecoveryOption |
               "Needs a short write freeze on the dependent tables while constraints return."],
         data_loss_risk="MEDIUM", expected_time="1–3 hours",
         verification=_repair_verification(ctx),
-        subjects=[t.qualified for t in lost] + dep_names)
+        subjects=[t.qualified for t in lost] + dep_names,
+        predicted_rows=[RowPrediction(schema_name=t.schema_name, name=t.name, rows="whole")
+                        for t in lost] + [
+            RowPrediction(schema_name=r.schema_name, name=r.name, rows="same")
+            for r in sorted({r.qualified: r for r, _ in dependents}.values(),
+                            key=lambda r: r.qualified)])
 
 
 #: Rows gone from tables that still exist: counted (baseline deltas, or count(*) = 0 where
@@ -873,6 +882,22 @@ def _repair_rows_and_columns(ctx: Context, findings: list[Finding]) -> RecoveryO
     optional: list[str] = []  # shell, commented: tables left out by default (churn)
     optional_sql: list[str] = []
 
+    predicted: list[RowPrediction] = []
+
+    def predict(rel: Relation, rows: str, key: list[str] | None = None,
+                columns: list[str] | None = None) -> None:
+        """What the repair does to ``rel`` (a rehearsal counts it): a table both repaired
+        by key and given columns back is one prediction."""
+        for i, p in enumerate(predicted):
+            if (p.schema_name, p.name) == (rel.schema_name, rel.name):
+                predicted[i] = p.model_copy(update={
+                    "rows": p.rows if rows == "same" else rows, "key": key or p.key,
+                    "columns": p.columns + (columns or [])})
+                return
+        predicted.append(RowPrediction.model_validate(
+            {"schema_name": rel.schema_name, "name": rel.name, "rows": rows,
+             "key": key or [], "columns": columns or []}))
+
     def stage(rel: Relation, what: str, columns: list[tuple[str, str]],
               chosen: bool = True) -> str:
         """A staging table for ``rel``'s restored ``columns`` (name, type): its name."""
@@ -903,6 +928,7 @@ def _repair_rows_and_columns(ctx: Context, findings: list[Finding]) -> RecoveryO
                 staged = stage(rel, "rows", [(c.name, c.type) for c in cols])
                 kept.append(staged)
                 subjects.append(rel.qualified)
+                predict(rel, "same")
                 manual.append(f"{rel.qualified} has no primary key: its restored rows are "
                               f"staged in {staging}.{staged} but cannot be matched to the "
                               "current rows by key; compare and insert them by hand")
@@ -920,6 +946,7 @@ def _repair_rows_and_columns(ctx: Context, findings: list[Finding]) -> RecoveryO
         if chosen:
             subjects.append(rel.qualified)
             body += insert
+            predict(rel, "missing_keys", key=list(key))
         else:
             optional_sql += ["-- " + line for line in insert]
     for (schema, table), lost in sorted(by_table.items()):
@@ -948,6 +975,7 @@ def _repair_rows_and_columns(ctx: Context, findings: list[Finding]) -> RecoveryO
                           + " cannot be matched to rows; re-add the columns and fill them by "
                           "hand")
             continue
+        predict(rel, "same", columns=[c.name for c, _ in typed])
         key_cols = [(k, next(c.type for c in rel.columns if c.name == k)) for k in key]
         staged = stage(rel, "columns", key_cols + [(c.name, col.type) for c, col in typed])
         body.append(sql_comment(f"{target}: re-add the dropped column(s), filled by "
@@ -1021,7 +1049,7 @@ def _repair_rows_and_columns(ctx: Context, findings: list[Finding]) -> RecoveryO
               "their migration or definition."],
         data_loss_risk="MEDIUM", expected_time="30 minutes – 2 hours",
         verification=_repair_verification(ctx),
-        subjects=subjects)
+        subjects=subjects, predicted_rows=predicted)
 
 
 def _last_seen(ctx: Context, lost: list[Relation]) -> str:

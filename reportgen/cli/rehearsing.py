@@ -29,12 +29,16 @@ from .options import render_options, render_opts
 @click.option("--scratch-dsn", metavar="DSN", help="A server to rehearse on (a new database "
               "is created there and dropped afterwards). Default: an embedded PostgreSQL in a "
               "temporary directory. Never the inspected database: refused.")
+@click.option("--restored-dsn", metavar="DSN", help="A data repair: the copy taken before the "
+              "incident (point-in-time restore, backup) the repair reads rows from; only read. "
+              "Its rows go into the scratch copy, and the counts the repair promises are "
+              "checked.")
 @click.option("--keep", is_flag=True, help="Keep the scratch database on --scratch-dsn.")
 @render_options
 @quiet_option
 def rehearse_cmd(report: str, dsn: str | None, dsn_file: str | None, project: str,
                  django_settings: str | None, number: int | None, scratch_dsn: str | None,
-                 keep: bool, title: str, incident: str | None, tz: str,
+                 restored_dsn: str | None, keep: bool, title: str, incident: str | None, tz: str,
                  contacts: tuple[str, ...], **_: Any) -> int:
     """Rehearse REPORT's fix (an `assess` output folder) on a scratch copy of the schema.
 
@@ -42,7 +46,9 @@ def rehearse_cmd(report: str, dsn: str | None, dsn_file: str | None, project: st
     reportgen's catalog copy where pg_dump would take too many locks) into a scratch
     database; the fix file runs there exactly as the report says; the framework judges it
     (Django: showmigrations and migrate --plan, the settings pointed at the scratch copy;
-    Alembic: current and upgrade --sql, a copy of alembic.ini pointed there). The
+    Alembic: current and upgrade --sql, a copy of alembic.ini pointed there; a selective data
+    repair: its rows from --restored-dsn, each table counted against what the repair
+    promises). The
     transcript is written to REPORT/rehearsal.json, and the assessment and reports in REPORT
     are rewritten with the outcome: a fix that did not do what the report predicted is
     withdrawn. The reports are rendered again: give the --title, --incident, --tz and
@@ -66,7 +72,7 @@ def rehearse_cmd(report: str, dsn: str | None, dsn_file: str | None, project: st
     a = load_assessment(folder / "assessment.json", bundle)
     r = rehearse_outputs(folder, bundle, a, source, opts, project=Path(project),
                          settings=django_settings, option=number, scratch_dsn=scratch_dsn,
-                         keep=keep, say=say)
+                         restored_dsn=restored_dsn, keep=keep, say=say)
     click.echo(f"rehearsal: {r.outcome} — {r.why} ({r.seconds} s; transcript "
                f"{folder / r.transcript})")
     return EXIT_OK if r.outcome == "confirmed" else EXIT_GATE
