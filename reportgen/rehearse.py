@@ -481,7 +481,13 @@ def rehearse(report: Path, bundle: EvidenceBundle, a: Assessment, source: DsnSou
                 if r.schema_name == tr.schema_name and r.kind in ("table", "partitioned table")]
     if data:
         assert restored_dsn is not None
-        full += [t for t in _with_parents(source.conninfo, _present(bundle, opt))
+        # The tables it copies back reference tables production has (their parents, as the
+        # restored copy defines them): those rows too, or the copied tables' foreign keys fail.
+        live = set(_live(bundle))
+        whole: list[Table] = [(p.schema_name, p.name) for p in opt.predicted_rows or []
+                              if p.rows == "whole"]
+        parents = [t for t in _with_parents(restored_dsn, whole) if t in live]
+        full += [t for t in _with_parents(source.conninfo, [*_present(bundle, opt), *parents])
                  if t not in full]
     facts = _prod_facts(source.conninfo)
     by_catalog = facts["tables"] * LOCK_SHARE > facts["lock_slots"]
@@ -539,10 +545,14 @@ def rehearse(report: Path, bundle: EvidenceBundle, a: Assessment, source: DsnSou
 DATA_REPAIRS = ("selective_repair", "repair_rows_columns")
 
 
+def _live(bundle: EvidenceBundle) -> list[Table]:
+    return [(r.schema_name, r.name) for r in
+            (bundle.inventory.relations if bundle.inventory else [])]
+
+
 def _present(bundle: EvidenceBundle, opt: RecoveryOption) -> list[Table]:
     """The repair's tables that production has (their rows are copied to the scratch)."""
-    live = {(r.schema_name, r.name) for r in
-            (bundle.inventory.relations if bundle.inventory else [])}
+    live = set(_live(bundle))
     return [(p.schema_name, p.name) for p in opt.predicted_rows or []
             if (p.schema_name, p.name) in live]
 
@@ -551,8 +561,10 @@ PARENTS = """
 WITH RECURSIVE t(oid) AS (
   SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n
     ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-  WHERE (n.nspname, c.relname) IN (SELECT * FROM pg_catalog.unnest(%s::pg_catalog.text[],
-                                                                    %s::pg_catalog.text[]))
+  JOIN ROWS FROM (pg_catalog.unnest(%s::pg_catalog.text[]),
+                  pg_catalog.unnest(%s::pg_catalog.text[])) AS w(s, t)
+    ON n.nspname::pg_catalog.text OPERATOR(pg_catalog.=) w.s
+   AND c.relname::pg_catalog.text OPERATOR(pg_catalog.=) w.t
   UNION
   SELECT k.confrelid FROM pg_catalog.pg_constraint k JOIN t
     ON k.conrelid OPERATOR(pg_catalog.=) t.oid

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -148,12 +150,15 @@ def test_rehearse_data_repair(corpus: World, tmp_path: Path, shape: str, option:
                               env=env, timeout=600)
         assert snap.returncode == 0, snap.stderr[-2000:]
         restored = corpus.clone(db, prefix="r")
+        time.sleep(1.1)  # the incident starts at a later second than the snapshot
+        start = datetime.now(UTC)
         BY_NAME[shape].plant(corpus, db)
         report = tmp_path / "report"
         res = subprocess.run([sys.executable, "-m", "reportgen", "assess", "--dsn", dsn,
                               "--project", str(corpus.project.root), "--django-settings",
                               SETTINGS, "--baseline", "auto", "--baseline-store", str(store),
-                              "--exact-counts", "--out", str(report), "--format", "md"],
+                              "--incident-start", start.isoformat(), "--exact-counts", "--out",
+                              str(report), "--format", "md"],
                              capture_output=True, text=True, env=env, cwd=corpus.project.root,
                              timeout=600)
         assert res.returncode in (0, 1), res.stderr[-3000:]
@@ -179,8 +184,8 @@ def test_rehearse_data_repair(corpus: World, tmp_path: Path, shape: str, option:
         if option == "repair_rows_columns":
             sql = report / "fix" / "repair.sql"
             text = sql.read_text("utf-8")
-            start = text.index(f'INSERT INTO "{first[0]}"."{first[1]}"')
-            sql.write_text(text[:start] + text[text.index(";", start) + 1:], "utf-8")
+            at = text.index(f'INSERT INTO "{first[0]}"."{first[1]}"')
+            sql.write_text(text[:at] + text[text.index(";", at) + 1:], "utf-8")
         else:
             sh = report / next(f["name"] for f in fix["files"] if f["name"].endswith(".sh"))
             sh.write_text(sh.read_text("utf-8").replace(
