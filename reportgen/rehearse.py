@@ -499,8 +499,10 @@ def rehearse(report: Path, bundle: EvidenceBundle, a: Assessment, source: DsnSou
         log = Transcript([*secrets_of(source), *_password(restored_dsn or ""),
                           str(conninfo_to_dict(scratch).get("password") or "")])
         work = Path(tmp)
+        rows = ("the tracker and the repaired tables (and those they reference)" if data
+                else "sqitch's registry" if fw.key == "sqitch" else "the tracker")
         copied = _copy(log, bindir, source, scratch, work, full, by_catalog, facts, where,
-                       say)
+                       say, rows)
         judged: Judged | None = None
         counts: list[Count] | None = None
         if copied:
@@ -772,10 +774,11 @@ Table = tuple[str | None, str]
 
 def _copy(log: Transcript, bindir: Path, source: DsnSource, scratch: str, work: Path,
           full: list[Table], by_catalog: bool, facts: dict[str, int], where: str,
-          say: Callable[[str], None]) -> bool:
+          say: Callable[[str], None], rows: str = "the tracker") -> bool:
     """The schema, and the rows of the ``full`` tables (the tracker; a data repair's tables
     and the tables their foreign keys reference), read-only from production into the scratch
-    database. Returns whether every step succeeded."""
+    database (``rows``: what they are, as the transcript says it). Returns whether every step
+    succeeded."""
     import psycopg
 
     from reportgen.quoting import pg_dump_pattern
@@ -798,7 +801,7 @@ def _copy(log: Transcript, bindir: Path, source: DsnSource, scratch: str, work: 
             parts.append("schema.sql")
             if full:
                 # Triggers (foreign keys among them) off while the rows load, in any order.
-                log.run("copy the rows of the tracker and of the repaired tables (read-only)",
+                log.run(f"copy the rows of {rows} (read-only)",
                         f"pg_dump --data-only --disable-triggers {shown} {target}",
                         [*dump, "--data-only", "--disable-triggers", *patterns, "-f",
                          str(work / "rows.sql"), "-d", prod_info], env=prod_env)
@@ -827,8 +830,7 @@ def _copy(log: Transcript, bindir: Path, source: DsnSource, scratch: str, work: 
             output=scrub(out, log.secrets)))
         parts.append("catalog.sql")
         if full:
-            log.run("copy the tracker and the repaired tables whole, with their rows "
-                    "(read-only)", f"pg_dump {shown} {target}",
+            log.run(f"copy {rows} whole, with their rows (read-only)", f"pg_dump {shown} {target}",
                     [*dump, *patterns, "-f", str(work / "rows.sql"), "-d", prod_info],
                     env=prod_env)
             parts.append("rows.sql")

@@ -3,8 +3,8 @@
 # When it applies: Tenant schemas are behind, or their migration records are missing while their
 # schema is present (the tenant matrix). Data-loss risk: LOW.
 # Verified against: evidence bundle
-# sha256:c8bee830dcce0e7a81304e5342008c2ac7d43df5324d950d4a56b06fb1be8dfc from database saas on
-# 127.0.0.1 (system identifier 7715363095601845188), collected 2026-12-04 08:29:25 UTC.
+# sha256:1ee9e8c533f31a50f018abe2f6a13f5ea43b49eb71dfd9502be9a14d49bd3741 from database saas on
+# 127.0.0.1 (system identifier 7715497729747344850), collected 2026-12-04 17:11:56 UTC.
 # Re-assess before running it if the database changed since.
 # Undo: take a bundle before running it; there is no automatic undo.
 # Run: bash fix/option-2.sh
