@@ -11,10 +11,13 @@ inspected database), the fix file runs there exactly as the report says to run i
 framework says what it now sees: Django's ``migrate --plan`` and ``showmigrations`` with the
 project's settings pointed at the scratch database; Alembic's ``current`` and ``upgrade
 START:head --sql`` with a copy of the project's alembic.ini pointed there (and a probe first:
-a version only the scratch database holds must be the one Alembic reads, else nothing runs).
-The transcript (commands, exit codes, output, the scratch server's version) is written beside
-the bundle as ``rehearsal.json``; the assessment's option carries its outcome and digest, and a
-fix whose outcome differs from the prediction is no longer recommended.
+a version only the scratch database holds must be the one Alembic reads, else nothing runs);
+sqitch's ``status`` with SQITCH_TARGET the scratch database. A selective data repair runs with
+PRODUCTION_DSN the scratch copy and RESTORED_DSN the copy before the incident (only read), and
+each table it repairs is counted against what it promises. The transcript (commands, exit
+codes, output, the scratch server's version) is written beside the bundle as
+``rehearsal.json``; the assessment's option carries its outcome and digest, and a fix whose
+outcome differs from the prediction is no longer recommended.
 
 Production is never written: the only statements sent to it are pg_dump's and reportgen's
 own reads in read-only transactions.
