@@ -54,7 +54,9 @@ from reportgen.errors import InputError, ReportgenError
 from reportgen.options import RenderOptions
 
 TRANSCRIPT = "rehearsal.json"
-REHEARSABLE = ("refake_verified", "selective_repair", "repair_rows_columns")
+REHEARSABLE = ("refake_verified", "tenant_repair", "selective_repair", "repair_rows_columns")
+#: Tenant schemas a rehearsal asks migrate_schemas about (a process each), at most.
+TENANT_CHECKS = 100
 OUTPUT_TAIL = 4000
 STEP_TIMEOUT_S = 600
 
@@ -454,6 +456,10 @@ def rehearse(report: Path, bundle: EvidenceBundle, a: Assessment, source: DsnSou
                                       [*secrets_of(source), *_password(restored_dsn)])):
             raise ScratchRefused("--restored-dsn reaches the inspected database itself: give "
                                  "the copy taken before the incident")
+    elif opt.id == "tenant_repair" and not settings:
+        raise InputError("--django-settings is needed to rehearse a tenant repair (the "
+                         "project's settings module; its database is pointed at the scratch "
+                         "copy)")
     elif fw.key not in FRAMEWORKS:
         raise InputError(f"reportgen rehearses Django's and Alembic's fixes; this report's "
                          f"framework is {fw.name}: run its fix on a copy by hand")
@@ -482,6 +488,14 @@ def rehearse(report: Path, bundle: EvidenceBundle, a: Assessment, source: DsnSou
         full = [(r.schema_name, r.name) for r in
                 (bundle.inventory.relations if bundle.inventory else [])
                 if r.schema_name == tr.schema_name and r.kind in ("table", "partitioned table")]
+    schemas = bundle.migrations.schemas if bundle.migrations else None
+    if opt.id == "tenant_repair" and schemas is not None:  # every schema's tracker, the tenants
+        full = [(t.schema_name, "django_migrations") for t in schemas.trackers
+                if t.table_present]
+        tt = schemas.tenant_table
+        full += [(r.schema_name, r.name) for r in
+                 (bundle.inventory.relations if bundle.inventory else [])
+                 if tt is not None and f"{r.schema_name}.{r.name}" == tt.table]
     if data:
         assert restored_dsn is not None
         # The tables it copies back reference tables production has (their parents, as the
@@ -503,6 +517,8 @@ def rehearse(report: Path, bundle: EvidenceBundle, a: Assessment, source: DsnSou
                           str(conninfo_to_dict(scratch).get("password") or "")])
         work = Path(tmp)
         rows = ("the tracker and the repaired tables (and those they reference)" if data
+                else "every schema's django_migrations and the tenant table"
+                if opt.id == "tenant_repair"
                 else "sqitch's registry" if fw.key == "sqitch" else "the tracker")
         copied = _copy(log, bindir, source, scratch, work, full, by_catalog, facts, where,
                        say, rows)
@@ -514,6 +530,10 @@ def rehearse(report: Path, bundle: EvidenceBundle, a: Assessment, source: DsnSou
                 assert restored_dsn is not None
                 counts = _data_repair(log, opt, f.name, f.run, report, scratch, restored_dsn,
                                       work, bindir)
+            elif opt.id == "tenant_repair":
+                assert settings is not None
+                judged = _tenants(log, opt, f.name, f.run, path, project, settings, scratch,
+                                  work)
             elif fw.key == "django":
                 assert settings is not None
                 judged = _django(log, f.name, f.run, path, project, settings, scratch, work)
@@ -708,7 +728,8 @@ def _regclass(schema: str, name: str) -> str:
 
 def _judge_counts(log: Transcript, counts: list[Count] | None, copied: bool
                   ) -> tuple[str, str]:
-    failed = next((s for s in log.steps if s.exit_code != 0 and not s.superseded), None)
+    failed = next((s for s in log.steps
+                   if s.exit_code != 0 and not s.superseded and not s.answer), None)
     if not copied and failed is not None:
         return "failed", (f"the scratch copy could not be made ({failed.what}: exit "
                           f"{failed.exit_code}); nothing was rehearsed")
@@ -767,9 +788,12 @@ class Judged:
 
     def __init__(self, planned: list[str], heads: list[str] | None = None,
                  note: str = "", shows: str = "`alembic current` shows",
-                 runs: str = "`alembic upgrade` would run") -> None:
+                 runs: str = "`alembic upgrade` would run",
+                 tenants: list[str] | None = None) -> None:
         self.planned, self.heads, self.note = planned, heads, note
         self.shows, self.runs = shows, runs
+        #: Tenant repair: what differed, tenant by tenant (empty: nothing).
+        self.tenants = tenants
 
 
 Table = tuple[str | None, str]
@@ -874,6 +898,49 @@ def _django(log: Transcript, name: str, run: str, path: Path, project: Path, set
     return Judged(planned(plan.output))
 
 
+def unapplied(showmigrations: str) -> list[str]:
+    """The migrations ``showmigrations --list`` marks unapplied (``[ ]``), as app.name."""
+    out, app = [], ""
+    for line in showmigrations.splitlines():
+        if line and not line[0].isspace():
+            app = line.strip()
+        elif (m := re.match(r"\s+\[ \]\s+(\S+)", line)) and app:
+            out.append(f"{app}.{m[1]}")
+    return out
+
+
+def _tenants(log: Transcript, opt: RecoveryOption, name: str, run: str, path: Path,
+             project: Path, settings: str, scratch: str, work: Path) -> Judged | None:
+    """The tenant repair (Django's recorder on each tenant's schema, or migrate_schemas for
+    it) with every alias pointed at the scratch copy; judged tenant by tenant by Django's
+    showmigrations on that schema (django-tenants' tenant_command): what it still lists
+    unapplied must be what the report left for a decision there, nothing else."""
+    overlay = _overlay(settings, scratch, work)
+    env = {**_base_env(work, project), "DJANGO_SETTINGS_MODULE": overlay}
+    log.run(f"run {name} as the report says", run,
+            run.replace(name, shlex.quote(str(path.resolve()))), cwd=project, env=env)
+    if log.steps[-1].exit_code != 0:
+        return None
+    predicted = opt.predicted_tenants or {}
+    asked = sorted(predicted)[:TENANT_CHECKS]
+    differs: list[str] = []
+    for schema in asked:
+        shown = log.run(f"ask Django: showmigrations on {schema}",
+                        "python manage.py tenant_command showmigrations --list "
+                        f"--schema={shlex.quote(schema)}",
+                        [sys.executable, "manage.py", "tenant_command", "showmigrations",
+                         "--list", f"--schema={schema}"], cwd=project, env=env)
+        if shown.exit_code != 0:
+            return None
+        left, want = sorted(unapplied(log.stdout)), sorted(predicted[schema])
+        if left != want:
+            differs.append(f"{schema} still lists {', '.join(left) or 'nothing'} unapplied, "
+                           f"the report predicted {', '.join(want) or 'nothing'}")
+    note = (f"{len(asked)} of {len(predicted)} tenants asked" if len(asked) < len(predicted)
+            else "")
+    return Judged([], None, note=note, tenants=differs)
+
+
 def _sqitch(log: Transcript, name: str, run: str, path: Path, project: Path, scratch: str,
             work: Path) -> Judged | None:
     """sqitch's fix names its target as ``"$SQITCH_TARGET"`` (sqitch's own variable): here
@@ -929,6 +996,8 @@ def _alembic(log: Transcript, name: str, run: str, path: Path, project: Path, co
     # The probe: a version only the scratch copy holds. Alembic must name it, else the
     # project's env.py reads its URL from somewhere else and nothing may run.
     with psycopg.connect(scratch, autocommit=True) as conn, conn.transaction():
+        created = conn.execute("SELECT pg_catalog.to_regclass(%s) IS NULL",
+                               [table]).fetchone() == (True,)
         conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (version_num varchar(32) NOT NULL "
                      "PRIMARY KEY)".encode())
         saved = [r[0] for r in conn.execute(f"SELECT version_num FROM {table}".encode())]
@@ -942,12 +1011,17 @@ def _alembic(log: Transcript, name: str, run: str, path: Path, project: Path, co
         conn.execute(f"DELETE FROM {table}".encode())
         for v in saved:
             conn.execute(f"INSERT INTO {table} VALUES (%s)".encode(), [v])
-    probe.exit_code = 0 if reached else 1
-    probe.output += ("\n-> the scratch copy's probe version was read: Alembic reaches the "
-                     "scratch database" if reached else
-                     "\n-> the probe version was NOT read: the project's env.py takes its "
-                     "database from elsewhere (not alembic.ini's sqlalchemy.url, not "
-                     "DATABASE_URL); nothing was run")
+        if created:  # production has none: neither does the copy again
+            conn.execute(f"DROP TABLE {table}".encode())
+    probe.answer = True  # `alembic current` cannot locate the probe version: expected
+    log.steps.append(RehearsalStep(
+        what="probe verdict", command="(reportgen: the probe version in Alembic's answer?)",
+        exit_code=0 if reached else 1, seconds=0.0,
+        output="the scratch copy's probe version was read: Alembic reaches the scratch "
+               "database" if reached else
+               "the probe version was NOT read: the project's env.py takes its database from "
+               "elsewhere (not alembic.ini's sqlalchemy.url, not DATABASE_URL); nothing was "
+               "run"))
     if not reached:
         return None
     log.run(f"run {name} as the report says", run,
@@ -971,7 +1045,8 @@ def _alembic(log: Transcript, name: str, run: str, path: Path, project: Path, co
 
 def _judge(log: Transcript, opt: RecoveryOption, judged: Judged | None, copied: bool
            ) -> tuple[str, str]:
-    failed = next((s for s in log.steps if s.exit_code != 0 and not s.superseded), None)
+    failed = next((s for s in log.steps
+                   if s.exit_code != 0 and not s.superseded and not s.answer), None)
     if not copied and failed is not None:
         return "failed", (f"the scratch copy could not be made ({failed.what}: exit "
                           f"{failed.exit_code}); nothing was rehearsed")
@@ -979,6 +1054,15 @@ def _judge(log: Transcript, opt: RecoveryOption, judged: Judged | None, copied: 
         last = failed.output.strip().splitlines()[-1:] or [""]
         return "failed", f"{failed.what} stopped with exit {failed.exit_code}: {last[0]}"
     assert judged is not None
+    if judged.tenants is not None:  # per tenant: what showmigrations still lists
+        scope = f" ({judged.note})" if judged.note else ""
+        if judged.tenants:
+            return "differed", "after the fix " + "; ".join(judged.tenants) + scope
+        left = sorted(t for t, m in (opt.predicted_tenants or {}).items() if m)
+        return "confirmed", ("after the fix Django's showmigrations lists nothing unapplied in "
+                             "the repaired tenant schemas"
+                             + (f" but what the report left for a decision ({', '.join(left)})"
+                                if left else "") + f", as the report predicted{scope}")
     if opt.predicted_unapplied is None:
         return "differed", "the report made no prediction of the framework's view to compare with"
     differs: list[str] = []

@@ -6,6 +6,7 @@ own ``migrate_schemas --schema=S --check``."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 
 from reportgen.quoting import shell_command
 from reportgen.render.html import markdown_to_html_body
-from tests.helpers import nothing_above_low
+from tests.helpers import database_checksum, nothing_above_low, rehearse
 from tests.tenant_site import TenantSite
 
 pytestmark = [pytest.mark.slow, pytest.mark.matrix]
@@ -126,6 +127,7 @@ def test_each_named_tenant_case_gets_its_verdict_and_its_fix_works(site, tmp_pat
             assert site.unapplied(schema, copy) == set(rows[schema]["undecided"]), schema
     finally:
         site.server.psql("DROP DATABASE IF EXISTS fix_all WITH (FORCE)")
+    _rehearsed(site, tmp_path, a, option, rows)
 
     for schema in ("t_half", "t_records", "t_tracker"):
         copy = site.copy(f"fix_{schema}")
@@ -148,3 +150,33 @@ def test_each_named_tenant_case_gets_its_verdict_and_its_fix_works(site, tmp_pat
             assert fixed["verdict"] == "ok", fixed
         finally:
             site.server.psql(f"DROP DATABASE IF EXISTS fix_{schema} WITH (FORCE)")
+
+
+def _rehearsed(site: TenantSite, report: Path, a: dict[str, Any], option: dict[str, Any],
+               rows: dict[str, dict[str, Any]]) -> None:
+    """`reportgen rehearse` runs the same file on a scratch copy (every schema's
+    django_migrations and the tenant table copied, the hostile schema's among them) and
+    Django's showmigrations on each repaired tenant (django-tenants' tenant_command) lists
+    exactly what the report left for a decision; the file edited (t_records' block removed)
+    is withdrawn, t_records named. The database is only read."""
+    dsn = site.server.dsn(site.dbname)
+    n = str(a["recovery_options"].index(option) + 1)
+    args = (report, dsn, site.root, "--django-settings", "tenantsite.test_settings",
+            "--option", n)
+    before = database_checksum(dsn)
+    res = rehearse(*args, env=site.env(), cwd=site.root)
+    assert res.returncode == 0, res.stdout + res.stderr[-3000:]
+    r = json.loads((report / "rehearsal.json").read_text("utf-8"))
+    asked = [s["command"] for s in r["steps"] if "tenant_command showmigrations" in s["command"]]
+    assert len(asked) == len(option["subjects"]), asked
+    left = sorted(t for t in option["subjects"] if rows[t]["undecided"])
+    assert r["outcome"] == "confirmed" and all(t in r["why"] for t in left), r["why"]
+    assert database_checksum(dsn) == before
+    sh = report / option["files"][0]["name"]
+    head, *blocks = re.split(r"(?m)^(?=python manage\.py )", sh.read_text("utf-8"))
+    sh.write_text(head + "".join(b for b in blocks if '"t_records"' not in b), "utf-8")
+    res = rehearse(*args, env=site.env(), cwd=site.root)
+    assert res.returncode == 1, res.stdout + res.stderr[-3000:]
+    r = json.loads((report / "rehearsal.json").read_text("utf-8"))
+    assert r["outcome"] == "differed" and "t_records" in r["why"], r["why"]
+    assert database_checksum(dsn) == before

@@ -195,6 +195,11 @@ class RecoveryOption(Model):
     predicted_heads: list[str] | None = Field(
         default=None, description="Alembic: the revisions `alembic current` shows once the "
         "fix ran.")
+    predicted_tenants: dict[str, list[str]] | None = Field(
+        default=None, description="Schema per tenant: each tenant schema the fix repairs, "
+        "and the migrations (app.name) Django's showmigrations still lists unapplied there "
+        "once the fix ran (those left for a decision; none: `migrate_schemas --check` "
+        "passes).")
     predicted_rows: list[RowPrediction] | None = Field(
         default=None, description="A data repair: what it does to each table's rows (what a "
         "rehearsal counts).")
@@ -211,6 +216,9 @@ class RehearsalStep(Model):
     output: str = Field(description="Its output's last part (stdout, then stderr).")
     superseded: bool = Field(default=False, description="It failed and another way did its "
                              "work (pg_dump refused: reportgen's catalog copy instead).")
+    answer: bool = Field(default=False, description="Its exit code is the framework's answer, "
+                         "not a failure (migrate_schemas --check: non-zero means planned; "
+                         "Alembic's probe: it cannot locate the probe version).")
 
 
 class RehearsalResult(Model):

@@ -1135,7 +1135,8 @@ def _tenant_repair(ctx: Context) -> RecoveryOption | None:
                                     if len(checks) > 10 else []),
         outcome=[f"`migrate_schemas --schema=S --check` exits 0 for each of the {len(checks)} "
                  "tenant(s) with nothing left for a decision."] if checks else [],
-        subjects=[r.schema_name for r in rows])
+        subjects=[r.schema_name for r in rows],
+        predicted_tenants={r.schema_name: sorted(r.undecided) for r in rows})
 
 
 def choose_recommended(options: list[RecoveryOption], findings: list[Finding],
