@@ -1,9 +1,9 @@
 -- reportgen fix for Option 1: Re-record the verified migrations (Django's MigrationRecorder)
 -- When it applies: Tables are present and migration records are missing. Data-loss risk: LOW.
 -- Verified against: evidence bundle
--- sha256:d74f0d7d80729101448ae7b57d59bb4a088b0ccd2e163cd74c558d7d24ea15a3 from database
+-- sha256:c76a8e1b7b0c4ebbf488c016258d61f29b3e6deb8e0ef2aa5d5740ed15ffa543 from database
 -- deltacrown on ep-lively-queen-a13dp7w6.ap-southeast-1.aws.neon.tech (system identifier
--- 7715497513974119339), collected 2026-12-04 17:10:56 UTC. Re-assess before running it if the
+-- 7715506954900481598), collected 2026-12-04 17:47:33 UTC. Re-assess before running it if the
 -- database changed since.
 -- Undo: set UNDO = True in the Python file and run it the same way: exactly these records are
 -- removed again (the SQL file's rows are the same ones).

@@ -3,9 +3,9 @@
 # When it applies: Rows or tables may be lost, or the pre-incident state is needed as a
 # baseline. Data-loss risk: LOW.
 # Verified against: evidence bundle
-# sha256:5e71b4850b6fac5b5ce7978e6d9ba841747c5084fa485fb1da51f988c3356776 from database
-# mlflow_tracking on 127.0.0.1 (system identifier 7715497607710842110), collected 2026-12-04
-# 17:11:29 UTC. Re-assess before running it if the database changed since.
+# sha256:f3f1e28a7d1d2318ba27fd972089f066883f89b0d9ce1fe60c00988211e6e477 from database
+# mlflow_tracking on 127.0.0.1 (system identifier 7715507026092693393), collected 2026-12-04
+# 17:48:00 UTC. Re-assess before running it if the database changed since.
 # Undo: delete the new copy it created; production is not touched.
 # Run: bash fix/option-1.sh
 # From: any folder

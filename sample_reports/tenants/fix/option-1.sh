@@ -3,8 +3,8 @@
 # When it applies: Rows or tables may be lost, or the pre-incident state is needed as a
 # baseline. Data-loss risk: LOW.
 # Verified against: evidence bundle
-# sha256:1ee9e8c533f31a50f018abe2f6a13f5ea43b49eb71dfd9502be9a14d49bd3741 from database saas on
-# 127.0.0.1 (system identifier 7715497729747344850), collected 2026-12-04 17:11:56 UTC.
+# sha256:dbb0fef223c68b6cb5d61132cbb82c316a3273658a719b037e8ee0840d7a0e38 from database saas on
+# 127.0.0.1 (system identifier 7715507132992673893), collected 2026-12-04 17:48:23 UTC.
 # Re-assess before running it if the database changed since.
 # Undo: delete the new copy it created; production is not touched.
 # Run: bash fix/option-1.sh
