@@ -25,7 +25,8 @@ from .options import render_options, render_opts
               help="Django: the project's settings module; its DATABASES alias is pointed at "
               "the scratch database for the rehearsal.")
 @click.option("--option", "number", type=click.IntRange(1), help="The option to rehearse, "
-              "as the report numbers them (default: the recommended one).")
+              "as the report numbers them (default: the recommended one, if reportgen "
+              "rehearses it, else the first it rehearses).")
 @click.option("--scratch-dsn", metavar="DSN", help="A server to rehearse on (a new database "
               "is created there and dropped afterwards). Default: an embedded PostgreSQL in a "
               "temporary directory. Never the inspected database: refused.")
@@ -45,18 +46,19 @@ def rehearse_cmd(report: str, dsn: str | None, dsn_file: str | None, project: st
     The live database's schema and its tracker's rows are copied read-only (pg_dump, or
     reportgen's catalog copy where pg_dump would take too many locks) into a scratch
     database; the fix file runs there exactly as the report says; the framework judges it
-    (Django: showmigrations and migrate --plan, the settings pointed at the scratch copy;
-    Alembic: current and upgrade --sql, a copy of alembic.ini pointed there; a selective data
-    repair: its rows from --restored-dsn, each table counted against what the repair
-    promises). The
+    (Django: showmigrations and migrate --plan, every DATABASES alias pointed at the scratch
+    copy; Alembic: current and upgrade --sql, a copy of alembic.ini pointed there; sqitch:
+    status; django-tenants: showmigrations on each repaired tenant; a selective data repair:
+    its rows from --restored-dsn, each table counted against what the repair promises). The
     transcript is written to REPORT/rehearsal.json, and the assessment and reports in REPORT
     are rewritten with the outcome: a fix that did not do what the report predicted is
     withdrawn. The reports are rendered again: give the --title, --incident, --tz and
     --contact the assess run had.
 
     \b
-    Exit: 0 the outcome matched the prediction; 1 it did not (withdrawn); 2 --scratch-dsn is
-    the inspected database; 3 cannot connect; 4 REPORT or the fix file unreadable.
+    Exit: 0 the outcome matched the prediction; 1 it did not, or stopped with an error
+    (withdrawn); 2 --scratch-dsn or --restored-dsn is the inspected database; 3 cannot
+    connect; 4 REPORT or the fix file unreadable, or nothing to rehearse.
     """
     from reportgen.connection import read_dsn_file, resolve_dsn
     from reportgen.rehearse import rehearse_outputs
