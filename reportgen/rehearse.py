@@ -93,14 +93,27 @@ def pick_option(a: Assessment, number: int | None) -> tuple[int, RecoveryOption]
     return n, o
 
 
+@contextlib.contextmanager
+def _read_only(conninfo: str, isolation: str = "") -> Iterator[Any]:
+    """A connection in one read-only transaction (``isolation``: e.g. "ISOLATION LEVEL
+    REPEATABLE READ"), always rolled back: how a rehearsal reads a database."""
+    import psycopg
+
+    with psycopg.connect(conninfo, connect_timeout=10, autocommit=True,
+                         application_name="reportgen rehearse") as conn:
+        conn.execute(f"BEGIN {isolation} READ ONLY".encode())
+        try:
+            yield conn
+        finally:
+            conn.execute("ROLLBACK")
+
+
 def _identity(conninfo: str) -> dict[str, Any]:
     """Who a connection reaches: the cluster's system identifier (when the role may read
     it), its address and port, the database. One read-only transaction."""
     import psycopg
 
-    with psycopg.connect(conninfo, connect_timeout=10, autocommit=True,
-                         application_name="reportgen rehearse") as conn:
-        conn.execute("BEGIN READ ONLY")
+    with _read_only(conninfo) as conn:
         row = conn.execute(
             "SELECT pg_catalog.current_database(), "
             "pg_catalog.inet_server_addr()::pg_catalog.text, pg_catalog.inet_server_port(), "
@@ -110,7 +123,6 @@ def _identity(conninfo: str) -> dict[str, Any]:
             got = conn.execute(
                 "SELECT system_identifier FROM pg_catalog.pg_control_system()").fetchone()
             sysid = str(got[0]) if got else None
-        conn.execute("ROLLBACK")
     assert row is not None
     return {"database": row[0], "addr": row[1], "port": row[2], "version": row[3],
             "system_identifier": sysid}
@@ -205,6 +217,15 @@ class Transcript:
         return step
 
 
+    def run_fix(self, name: str, run: str, path: Path, cwd: Path, env: dict[str, str],
+                where: str = "") -> bool:
+        """The fix file at ``path`` run with the report's own run line (its name in it made
+        that path); ``where``: what the environment points at. Whether it succeeded."""
+        self.run(f"run {name} as the report says" + (f" ({where})" if where else ""), run,
+                 run.replace(name, shlex.quote(str(path.resolve()))), cwd=cwd, env=env)
+        return self.steps[-1].exit_code == 0
+
+
 @contextlib.contextmanager
 def scratch_database(scratch_dsn: str | None, keep: bool, say: Callable[[str], None]
                      ) -> Iterator[tuple[str, str]]:
@@ -287,37 +308,35 @@ PROBE = "reportgen_rehearsal_probe"
 CATALOG_BATCH = 500
 
 
+#: The tables of a database's own schemas (what pg_dump would lock, what the catalog copy
+#: creates): ``c`` pg_class, ``n`` pg_namespace.
+USER_TABLES = """c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r','p']::pg_catalog."char"[])
+  AND n.nspname OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog', 'information_schema'])
+  AND n.nspname OPERATOR(pg_catalog.!~) '^pg_(toast|temp)'"""
+
+
 def _prod_facts(conninfo: str) -> dict[str, int]:
     """How many tables pg_dump would lock, and how many locks the server's shared lock
     table holds (max_locks_per_transaction × (max_connections + max_prepared_transactions)).
     One read-only transaction, catalog reads only."""
-    import psycopg
-
-    with psycopg.connect(conninfo, connect_timeout=10, autocommit=True,
-                         application_name="reportgen rehearse") as conn:
-        conn.execute("BEGIN READ ONLY")
+    with _read_only(conninfo) as conn:
         row = conn.execute(
             "SELECT (SELECT pg_catalog.count(*) FROM pg_catalog.pg_class c JOIN "
             "pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
-            "WHERE c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r','p']::pg_catalog.\"char\"[])"
-            " AND n.nspname OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog', "
-            "'information_schema']) AND n.nspname OPERATOR(pg_catalog.!~) '^pg_(toast|temp)'),"
+            f"WHERE {USER_TABLES}),"
             " pg_catalog.current_setting('max_locks_per_transaction')::pg_catalog.int8 "
             "OPERATOR(pg_catalog.*) (pg_catalog.current_setting('max_connections')"
             "::pg_catalog.int8 OPERATOR(pg_catalog.+) pg_catalog.current_setting("
             "'max_prepared_transactions')::pg_catalog.int8)").fetchone()
-        conn.execute("ROLLBACK")
     assert row is not None
     return {"tables": int(row[0]), "lock_slots": int(row[1])}
 
 
-CATALOG_TABLES = """
+CATALOG_TABLES = f"""
 SELECT c.oid::pg_catalog.int8, n.nspname, c.relname
 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n
   ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-WHERE c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r','p']::pg_catalog."char"[])
-  AND n.nspname OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog', 'information_schema'])
-  AND n.nspname OPERATOR(pg_catalog.!~) '^pg_(toast|temp)'
+WHERE {USER_TABLES}
 ORDER BY 2, 3
 """
 CATALOG_COLUMNS = """
@@ -344,19 +363,14 @@ def catalog_copy(conninfo: str, skip: set[tuple[str | None, str]]) -> tuple[str,
     only. ``skip``: tables pg_dump copies with their own definition (the tracker, a data
     repair's tables; a schema-less name is public's). Every name
     is quoted (a name is the database's input). Returns (SQL, tables)."""
-    import psycopg
-
     from reportgen.quoting import sql_ident, sql_qualified
 
-    with psycopg.connect(conninfo, connect_timeout=10, autocommit=True,
-                         application_name="reportgen rehearse") as conn:
-        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        tables = conn.execute(CATALOG_TABLES).fetchall()
+    with _read_only(conninfo, "ISOLATION LEVEL REPEATABLE READ") as conn:
+        tables = conn.execute(CATALOG_TABLES.encode()).fetchall()
         columns: dict[int, list[str]] = {}
         for oid, name, typ, builtin in conn.execute(CATALOG_COLUMNS):
             columns.setdefault(oid, []).append(
                 f"{sql_ident(name)} {typ if builtin else 'pg_catalog.text'}")
-        conn.execute("ROLLBACK")
     lines = ["-- reportgen's catalog copy: tables and columns only (no constraint, index, "
              "default, view or row).", "SET standard_conforming_strings = on;",
              "SELECT pg_catalog.set_config('search_path', '', false);"]
@@ -376,22 +390,26 @@ def catalog_copy(conninfo: str, skip: set[tuple[str | None, str]]) -> tuple[str,
     return "\n".join(lines) + "\n", n
 
 
-def _scratch_url(scratch: str, original: str | None) -> str:
-    """A SQLAlchemy URL for the scratch database, with the project's own PostgreSQL driver
-    when its alembic.ini names one (else psycopg 3, which reportgen itself uses)."""
+def url(conninfo: str, scheme: str) -> str:
+    """The database a conninfo reaches as a ``scheme://user:password@host:port/dbname`` URL,
+    every part percent-encoded."""
     from urllib.parse import quote
 
     from psycopg.conninfo import conninfo_to_dict
 
-    p = conninfo_to_dict(scratch)
-    scheme = (original or "").split("://", 1)[0].strip()
-    if not scheme.startswith("postgresql"):
-        scheme = "postgresql+psycopg"
+    p = conninfo_to_dict(conninfo)
     auth = quote(str(p.get("user", "")), safe="")
     if p.get("password"):
         auth += ":" + quote(str(p["password"]), safe="")
     return (f"{scheme}://{auth}@{p.get('host', '127.0.0.1')}:{p.get('port', 5432)}/"
             f"{quote(str(p.get('dbname', '')), safe='')}")
+
+
+def _scratch_url(scratch: str, original: str | None) -> str:
+    """A SQLAlchemy URL for the scratch database, with the project's own PostgreSQL driver
+    when its alembic.ini names one (else psycopg 3, which reportgen itself uses)."""
+    scheme = (original or "").split("://", 1)[0].strip()
+    return url(scratch, scheme if scheme.startswith("postgresql") else "postgresql+psycopg")
 
 
 _URL_LINE = re.compile(r"(?m)^(sqlalchemy\.url\s*[=:]\s*)(.*)$")
@@ -603,16 +621,11 @@ SELECT n.nspname, c.relname FROM t JOIN pg_catalog.pg_class c
 def _with_parents(conninfo: str, tables: list[Table]) -> list[Table]:
     """The tables and every table their foreign keys reference, and theirs (so the copied
     rows keep their constraints): one read-only query on the catalog."""
-    import psycopg
-
     if not tables:
         return []
-    with psycopg.connect(conninfo, connect_timeout=10, autocommit=True,
-                         application_name="reportgen rehearse") as conn:
-        conn.execute("BEGIN READ ONLY")
+    with _read_only(conninfo) as conn:
         rows = conn.execute(PARENTS.encode(), [[s or "public" for s, _ in tables],
                                                [t for _, t in tables]]).fetchall()
-        conn.execute("ROLLBACK")
     return [(str(s), str(t)) for s, t in rows]
 
 
@@ -693,10 +706,8 @@ def _data_repair(log: Transcript, opt: RecoveryOption, name: str, run: str, repo
         dst.write_bytes(src.read_bytes())
     env = {**os.environ, "PRODUCTION_DSN": scratch, "RESTORED_DSN": restored,
            "PATH": os.pathsep.join([str(bindir), os.environ.get("PATH", "")])}
-    log.run(f"run {name} as the report says (PRODUCTION_DSN: the scratch copy; RESTORED_DSN: "
-            "the copy before the incident, only read)", run,
-            run.replace(name, shlex.quote(str(folder / name))), cwd=folder, env=env)
-    if log.steps[-1].exit_code != 0:
+    if not log.run_fix(name, run, folder / name, folder, env, "PRODUCTION_DSN: the scratch "
+                       "copy; RESTORED_DSN: the copy before the incident, only read"):
         return None
     t0 = time.perf_counter()
     lines = []
@@ -726,17 +737,30 @@ def _regclass(schema: str, name: str) -> str:
     return f"{q(schema)}.{q(name)}"
 
 
-def _judge_counts(log: Transcript, counts: list[Count] | None, copied: bool
-                  ) -> tuple[str, str]:
-    failed = next((s for s in log.steps
-                   if s.exit_code != 0 and not s.superseded and not s.answer), None)
-    if not copied and failed is not None:
+def _failed(log: Transcript) -> RehearsalStep | None:
+    """The first step that failed (not one another way replaced, not a tool's answer)."""
+    return next((s for s in log.steps
+                 if s.exit_code != 0 and not s.superseded and not s.answer), None)
+
+
+def _failure(log: Transcript, copied: bool) -> tuple[str, str] | None:
+    """The outcome when a step failed: the copy, or the fix or a framework's command."""
+    failed = _failed(log)
+    if failed is None:
+        return None
+    if not copied:
         return "failed", (f"the scratch copy could not be made ({failed.what}: exit "
                           f"{failed.exit_code}); nothing was rehearsed")
-    if failed is not None or counts is None:
-        assert failed is not None
-        last = failed.output.strip().splitlines()[-1:] or [""]
-        return "failed", f"{failed.what} stopped with exit {failed.exit_code}: {last[0]}"
+    last = failed.output.strip().splitlines()[-1:] or [""]
+    return "failed", f"{failed.what} stopped with exit {failed.exit_code}: {last[0]}"
+
+
+def _judge_counts(log: Transcript, counts: list[Count] | None, copied: bool
+                  ) -> tuple[str, str]:
+    stopped = _failure(log, copied)
+    if stopped is not None:
+        return stopped
+    assert counts is not None
     unknown = [f"{c.schema}.{c.name}" for c in counts if c.expected is None]
     wrong = [f"{c.schema}.{c.name} has {c.after} row(s), {c.expected} promised"
              for c in counts if c.expected is not None and c.after != c.expected]
@@ -861,7 +885,7 @@ def _copy(log: Transcript, bindir: Path, source: DsnSource, scratch: str, work: 
                     [*dump, *patterns, "-f", str(work / "rows.sql"), "-d", prod_info],
                     env=prod_env)
             parts.append("rows.sql")
-    if any(s.exit_code != 0 and not s.superseded for s in log.steps):
+    if _failed(log) is not None:
         return False
     for part in parts:
         log.run(f"restore {part} into the scratch database",
@@ -869,7 +893,7 @@ def _copy(log: Transcript, bindir: Path, source: DsnSource, scratch: str, work: 
                 [str(bindir / "psql"), "-X", "-q", "-o", os.devnull, "-v", "ON_ERROR_STOP=1",
                  "-f", str(work / part), "-d", scratch_info],
                 env={**scratch_env, "PGOPTIONS": "-c client_min_messages=warning"})
-    return all(s.exit_code == 0 or s.superseded for s in log.steps)
+    return _failed(log) is None
 
 
 def _base_env(work: Path, project: Path) -> dict[str, str]:
@@ -884,9 +908,7 @@ def _django(log: Transcript, name: str, run: str, path: Path, project: Path, set
             scratch: str, work: Path) -> Judged | None:
     overlay = _overlay(settings, scratch, work)
     env = {**_base_env(work, project), "DJANGO_SETTINGS_MODULE": overlay}
-    log.run(f"run {name} as the report says", run,
-            run.replace(name, shlex.quote(str(path.resolve()))), cwd=project, env=env)
-    if log.steps[-1].exit_code != 0:
+    if not log.run_fix(name, run, path, project, env):
         return None
     show = log.run("ask Django: showmigrations", "python manage.py showmigrations --list",
                    [sys.executable, "manage.py", "showmigrations", "--list"], cwd=project,
@@ -917,9 +939,7 @@ def _tenants(log: Transcript, opt: RecoveryOption, name: str, run: str, path: Pa
     unapplied must be what the report left for a decision there, nothing else."""
     overlay = _overlay(settings, scratch, work)
     env = {**_base_env(work, project), "DJANGO_SETTINGS_MODULE": overlay}
-    log.run(f"run {name} as the report says", run,
-            run.replace(name, shlex.quote(str(path.resolve()))), cwd=project, env=env)
-    if log.steps[-1].exit_code != 0:
+    if not log.run_fix(name, run, path, project, env):
         return None
     predicted = opt.predicted_tenants or {}
     asked = sorted(predicted)[:TENANT_CHECKS]
@@ -945,21 +965,11 @@ def _sqitch(log: Transcript, name: str, run: str, path: Path, project: Path, scr
             work: Path) -> Judged | None:
     """sqitch's fix names its target as ``"$SQITCH_TARGET"`` (sqitch's own variable): here
     the scratch copy. Judged by ``sqitch status`` on it."""
-    from urllib.parse import quote
-
-    from psycopg.conninfo import conninfo_to_dict
-
-    p = conninfo_to_dict(scratch)
-    auth = quote(str(p.get("user", "")), safe="") + (
-        ":" + quote(str(p["password"]), safe="") if p.get("password") else "")
-    target = (f"db:pg://{auth}@{p.get('host', '127.0.0.1')}:{p.get('port', 5432)}/"
-              f"{quote(str(p.get('dbname', '')), safe='')}")
+    target = "db:" + url(scratch, "pg")
     env = {**_base_env(work, project), "SQITCH_TARGET": target,
            "SQITCH_FULLNAME": os.environ.get("SQITCH_FULLNAME", "reportgen rehearsal"),
            "SQITCH_EMAIL": os.environ.get("SQITCH_EMAIL", "rehearsal@localhost")}
-    log.run(f"run {name} as the report says (SQITCH_TARGET: the scratch copy)", run,
-            run.replace(name, shlex.quote(str(path.resolve()))), cwd=project, env=env)
-    if log.steps[-1].exit_code != 0:
+    if not log.run_fix(name, run, path, project, env, "SQITCH_TARGET: the scratch copy"):
         return None
     st = log.run("ask sqitch: status", 'sqitch status "$SQITCH_TARGET"',
                  ["sqitch", "status", target], cwd=project, env=env)
@@ -1024,9 +1034,7 @@ def _alembic(log: Transcript, name: str, run: str, path: Path, project: Path, co
                "run"))
     if not reached:
         return None
-    log.run(f"run {name} as the report says", run,
-            run.replace(name, shlex.quote(str(path.resolve()))), cwd=shadow, env=env)
-    if log.steps[-1].exit_code != 0:
+    if not log.run_fix(name, run, path, shadow, env):
         return None
     cur = log.run("ask Alembic: current", f"alembic -c {config} current",
                   [*alembic, "current"], cwd=shadow, env=env)
@@ -1045,14 +1053,9 @@ def _alembic(log: Transcript, name: str, run: str, path: Path, project: Path, co
 
 def _judge(log: Transcript, opt: RecoveryOption, judged: Judged | None, copied: bool
            ) -> tuple[str, str]:
-    failed = next((s for s in log.steps
-                   if s.exit_code != 0 and not s.superseded and not s.answer), None)
-    if not copied and failed is not None:
-        return "failed", (f"the scratch copy could not be made ({failed.what}: exit "
-                          f"{failed.exit_code}); nothing was rehearsed")
-    if failed is not None:
-        last = failed.output.strip().splitlines()[-1:] or [""]
-        return "failed", f"{failed.what} stopped with exit {failed.exit_code}: {last[0]}"
+    stopped = _failure(log, copied)
+    if stopped is not None:
+        return stopped
     assert judged is not None
     if judged.tenants is not None:  # per tenant: what showmigrations still lists
         scope = f" ({judged.note})" if judged.note else ""

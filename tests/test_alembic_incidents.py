@@ -100,6 +100,13 @@ def alembic_templates(server: LocalServer, tmp_path_factory: pytest.TempPathFact
     return Lazy(made)
 
 
+def _copy_of(server: LocalServer, tpl: str) -> str:
+    """A new database copied from the template (CREATE DATABASE … TEMPLATE): its DSN."""
+    db = f"al{next(_n)}"
+    server.psql(f"CREATE DATABASE {db} TEMPLATE {tpl}")
+    return server.dsn(db)
+
+
 def _revisions(project: Path) -> list[str]:
     """Alembic's own order of the project's revisions, base first (ScriptDirectory)."""
     from alembic.config import Config
@@ -125,9 +132,7 @@ def test_alembic_cell(server: LocalServer, alembic_templates: dict[str, str], tm
     if server.binaries.major != version:
         pytest.skip(f"this cell runs on PostgreSQL {version} (each cell once: suite time)")
     tpl = alembic_templates[real.name]
-    db = f"al{next(_n)}"
-    server.psql(f"CREATE DATABASE {db} TEMPLATE {tpl}")
-    dsn = server.dsn(db)
+    dsn = _copy_of(server, tpl)
     project = make_project(real, tmp_path, dsn)
     order = _revisions(project)
     head = order[-1]
@@ -200,15 +205,14 @@ def _run_stamp(server: LocalServer, tpl: str, real: Real, tmp_path: Path, projec
 
     sql = next((n for n in files if n.endswith(".sql")), None)
     assert sql is not None
-    twin = f"al{next(_n)}"
-    server.psql(f"CREATE DATABASE {twin} TEMPLATE {tpl}")
-    with psycopg.connect(server.dsn(twin), autocommit=True) as conn:
+    twin = _copy_of(server, tpl)
+    with psycopg.connect(twin, autocommit=True) as conn:
         conn.execute(b"DELETE FROM alembic_version")
     res = subprocess.run([str(server.binaries.bindir / "psql"), "-X", "-q", "-d",
-                          server.dsn(twin), "-f", str(tmp_path / "report" / sql)],
+                          twin, "-f", str(tmp_path / "report" / sql)],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
-    assert _versions(server.dsn(twin)) == stamped
+    assert _versions(twin) == stamped
 
 
 def test_rehearse_alembic_stamp(server: LocalServer, alembic_templates: dict[str, str],
@@ -220,9 +224,7 @@ def test_rehearse_alembic_stamp(server: LocalServer, alembic_templates: dict[str
     if server.binaries.major != NEWEST:
         pytest.skip(f"runs on PostgreSQL {NEWEST} (once: suite time)")
     tpl = alembic_templates[OPTUNA.name]
-    db = f"al{next(_n)}"
-    server.psql(f"CREATE DATABASE {db} TEMPLATE {tpl}")
-    dsn = server.dsn(db)
+    dsn = _copy_of(server, tpl)
     project = make_project(OPTUNA, tmp_path, dsn)
     order = _revisions(project)
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -266,9 +268,7 @@ def test_rehearse_alembic_refuses_a_project_it_cannot_point_at_the_copy(
     if server.binaries.major != OLDEST:
         pytest.skip(f"runs on PostgreSQL {OLDEST} (once: suite time)")
     tpl = alembic_templates[OPTUNA.name]
-    db = f"al{next(_n)}"
-    server.psql(f"CREATE DATABASE {db} TEMPLATE {tpl}")
-    dsn = server.dsn(db)
+    dsn = _copy_of(server, tpl)
     scripts = tmp_path / "scripts"
     shutil.copytree(OPTUNA.root / OPTUNA.scripts, scripts)
     env_py = scripts / "env.py"

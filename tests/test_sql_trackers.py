@@ -73,10 +73,8 @@ def test_sql_tracker_cell(server: LocalServer, tmp_path: Path, tool: str, shape:
                           version: int) -> None:
     if server.binaries.major != version:
         pytest.skip(f"this cell runs on PostgreSQL {version} (each cell once: suite time)")
-    if tool == "sqitch" and shutil.which("sqitch") is None:
-        if os.environ.get("CI"):
-            pytest.fail("sqitch is not installed: python3 tasks.py test installs it")
-        pytest.skip("sqitch is not installed (python3 tasks.py test installs it as root)")
+    if tool == "sqitch":
+        _need_sqitch()
     db = f"sq{next(_n)}"
     server.psql(f"CREATE DATABASE {db}")
     dsn = server.dsn(db)
@@ -119,6 +117,14 @@ def test_sql_tracker_cell(server: LocalServer, tmp_path: Path, tool: str, shape:
     _run_fix(server, tool, tmp_path, project, dsn, fix, shape)
     again = assess_project(dsn, project, tmp_path / "after")
     assert nothing_above_low(again), [(f["id"], f["severity"]) for f in again["findings"]]
+
+
+def _need_sqitch() -> None:
+    """sqitch's command line, or a skip (a failure on CI, where the set-up installs it)."""
+    if shutil.which("sqitch") is None:
+        if os.environ.get("CI"):
+            pytest.fail("sqitch is not installed: python3 tasks.py test installs it")
+        pytest.skip("sqitch is not installed (python3 tasks.py test installs it as root)")
 
 
 def _migrate_and_plant(tool: str, shape: str, dsn: str, project: Path) -> None:
@@ -248,10 +254,7 @@ def test_rehearse_sqitch_log_only(server: LocalServer, tmp_path: Path) -> None:
     withdrawn, sqitch's view named; production is only read."""
     if server.binaries.major != NEWEST:
         pytest.skip(f"runs on PostgreSQL {NEWEST} (once: suite time)")
-    if shutil.which("sqitch") is None:
-        if os.environ.get("CI"):
-            pytest.fail("sqitch is not installed: python3 tasks.py test installs it")
-        pytest.skip("sqitch is not installed (python3 tasks.py test installs it as root)")
+    _need_sqitch()
     db = f"sq{next(_n)}"
     server.psql(f"CREATE DATABASE {db}")
     dsn = server.dsn(db)
